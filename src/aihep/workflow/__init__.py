@@ -1,0 +1,1 @@
+"""Running jobs: executors (local processes, Dask, batch clusters), seeds and manifests."""
