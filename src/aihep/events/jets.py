@@ -12,7 +12,7 @@ import numpy as np
 
 from aihep.events import kinematics as kin
 from aihep.events.config import JetConfig
-from aihep.events.pythia import ParticleBatch
+from aihep.events.pythia import ParticleBatch, silence_stdout
 from aihep.events.substructure import nsubjettiness, softdrop_mass
 
 _ALGORITHMS = {"antikt": "antikt_algorithm", "kt": "kt_algorithm",
@@ -39,7 +39,7 @@ def find_jets(batch: ParticleBatch, config: JetConfig) -> tuple[ak.Array, ak.Arr
     n_events = batch.n_events
     particles = _four_vectors(batch.px, batch.py, batch.pz, batch.e, batch.counts)
     algorithm = getattr(fastjet, _ALGORITHMS[config.algorithm])
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), silence_stdout():  # FastJet prints a banner on first use
         warnings.simplefilter("ignore")
         seq = fastjet.ClusterSequence(particles, fastjet.JetDefinition(algorithm, config.radius))
         jets = seq.inclusive_jets(min_pt=config.pt_min_gev)

@@ -22,7 +22,7 @@ NEUTRINOS = (12, 14, 16)
 
 
 @contextlib.contextmanager
-def _silence_stdout() -> Iterator[None]:
+def silence_stdout() -> Iterator[None]:
     """Redirect the C++ stdout (file descriptor 1) to /dev/null: Pythia prints banners there."""
     import sys
 
@@ -56,7 +56,7 @@ def make_pythia(settings: Sequence[str], *, init: bool = True) -> Any:
     """
     import pythia8mc
 
-    with _silence_stdout():
+    with silence_stdout():
         pythia = pythia8mc.Pythia("", False)
         for line in settings:
             if not pythia.readString(line):
@@ -114,7 +114,7 @@ def charges(pythia: Any, pid: np.ndarray) -> np.ndarray:
 
 def next_batch(pythia: Any, n_events: int) -> ak.Array:
     """Generate ``n_events`` events with ``Pythia.nextBatch`` (failed events are skipped)."""
-    with _silence_stdout():
+    with silence_stdout():
         return pythia.nextBatch(n_events, errorMode="skip")
 
 

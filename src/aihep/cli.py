@@ -1,0 +1,283 @@
+"""The ``aihep`` command line: thin wrappers over the public Python functions.
+
+User mistakes print one ``error:`` line and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="aihep: AI methods of experimental HEP, from paper to result on your data.")
+dataset_app = typer.Typer(no_args_is_help=True, help="Build community-style datasets.")
+app.add_typer(dataset_app, name="dataset")
+
+Seed = Annotated[int, typer.Option("--seed", help="master random seed", min=0)]
+Workers = Annotated[int, typer.Option("--workers", "-j", help="parallel workers", min=1)]
+ExecutorOpt = Annotated[str, typer.Option(
+    "--executor", help="local (processes) | dask-local | slurm | htcondor | serial")]
+ClusterCfg = Annotated[Path | None, typer.Option(
+    "--cluster-config", help="YAML of dask-jobqueue cluster options (queue, cores, memory...)")]
+AsJson = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn aihep and validation errors into one line on stderr and exit status 2."""
+    from pydantic import ValidationError
+
+    from aihep.errors import AihepError
+
+    try:
+        yield
+    except AihepError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        _fail("; ".join(parts))
+    except KeyboardInterrupt:
+        _fail("interrupted: completed chunks are kept; re-run the same command to resume")
+
+
+def _executor(kind: str, workers: int, cluster_config: Path | None) -> Any:
+    import yaml
+
+    from aihep.errors import InputError
+    from aihep.workflow.executor import ExecutorConfig
+
+    options: dict[str, Any] = {}
+    if cluster_config is not None:
+        try:
+            options = yaml.safe_load(cluster_config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(cluster_config, "file", f"a readable YAML mapping ({exc})") from None
+        if not isinstance(options, dict):
+            raise InputError(cluster_config, "top level", "a mapping of cluster options")
+    return ExecutorConfig(kind=kind, workers=workers, cluster=options)
+
+
+class _Bars:
+    """Rich progress bars with events/s and ETA, one per sample."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>7} generated ev/s"), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Bars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def callback(self, name: str) -> Callable[[int, int, int], None]:
+        import time
+
+        start = time.perf_counter()
+        task = self.progress.add_task(name, total=None, rate="-")
+        first = {"generated": None}
+
+        def update(done: int, total: int, generated: int) -> None:
+            if first["generated"] is None:
+                first["generated"] = generated  # resumed chunks do not count in the rate
+            rate = (generated - first["generated"]) / max(time.perf_counter() - start, 1e-9)
+            self.progress.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
+
+        return update
+
+
+def _parse_params(values: list[str]) -> dict[str, float]:
+    from aihep.errors import ConfigError
+
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            msg = f"--param expects NAME=NUMBER, got '{item}'"
+            raise ConfigError(msg) from None
+    return out
+
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    from rich.console import Console
+    from rich.pretty import Pretty
+
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    else:
+        Console().print(Pretty(result))
+
+
+@app.command()
+def generate(
+    process: Annotated[str, typer.Argument(help="process name (see `aihep processes`)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    events: Annotated[int, typer.Option("--events", "-n", help="events to write")] = 1000,
+    seed: Seed = 1,
+    workers: Workers = 1,
+    executor: ExecutorOpt = "local",
+    cluster_config: ClusterCfg = None,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", help='raw Pythia setting, e.g. "PartonLevel:MPI = off" (repeatable)')] = None,
+    params: Annotated[list[str] | None, typer.Option(
+        "--param", help="process parameter NAME=VALUE, e.g. m_x_gev=300 (repeatable)")] = None,
+    detector: Annotated[str, typer.Option(help="simple | truth")] = "simple",
+    jet_radius: Annotated[float, typer.Option(help="anti-kT radius R")] = 1.0,
+    max_jets: Annotated[int, typer.Option(help="jets kept per event")] = 2,
+    min_jets: Annotated[int, typer.Option(help="selection: minimum number of jets")] = 0,
+    leading_pt_min: Annotated[float, typer.Option(
+        help="selection: leading-jet pT threshold [GeV]")] = 0.0,
+    chunk_size: Annotated[int, typer.Option(help="generated events per chunk")] = 1000,
+    overwrite: Annotated[bool, typer.Option(help="discard a previous run in --out")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Generate events of a named process into an event store (resumable)."""
+    with _user_errors():
+        from aihep.events import generate as run
+        from aihep.events.config import (
+            DetectorConfig,
+            GenerationConfig,
+            JetConfig,
+            SelectionConfig,
+            validated,
+        )
+        from aihep.events.processes import get_process
+
+        get_process(process)
+        config = validated(
+            GenerationConfig, process=process, params=_parse_params(params or []),
+            settings=settings or [], n_events=events, seed=seed, chunk_size=chunk_size,
+            detector=validated(DetectorConfig, kind=detector),
+            jets=validated(JetConfig, radius=jet_radius, max_jets=max_jets),
+            selection=validated(SelectionConfig, min_jets=min_jets,
+                                leading_jet_pt_min_gev=leading_pt_min))
+        engine = _executor(executor, workers, cluster_config)
+        with _Bars() as bars:
+            result = run(config, out, engine, bars.callback(process), overwrite=overwrite)
+        _print(result.to_dict(), as_json)
+
+
+@dataset_app.command("lhco")
+def dataset_lhco(
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    background: Annotated[int, typer.Option(help="background events (after trigger)")] = 20000,
+    signal: Annotated[int | None, typer.Option(help="injected signal events")] = None,
+    s_over_b: Annotated[float | None, typer.Option(
+        "--s-over-b", help="signal/background ratio (instead of --signal); default 0.01")] = None,
+    reference: Annotated[int, typer.Option(help="background-only reference events")] = 20000,
+    m_wprime: Annotated[float, typer.Option(help="W' mass [GeV]")] = 3500.0,
+    m_x: Annotated[float, typer.Option(help="X mass [GeV]")] = 500.0,
+    m_y: Annotated[float, typer.Option(help="Y mass [GeV]")] = 100.0,
+    detector: Annotated[str, typer.Option(help="simple | truth")] = "simple",
+    seed: Seed = 1,
+    workers: Workers = 1,
+    executor: ExecutorOpt = "local",
+    cluster_config: ClusterCfg = None,
+    chunk_size: Annotated[int, typer.Option(help="generated events per chunk")] = 1000,
+    overwrite: Annotated[bool, typer.Option(help="discard previous runs in --out")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Build an LHC Olympics-style dataset: QCD + injected W' -> X Y, reference, features."""
+    with _user_errors():
+        from aihep.events.config import DetectorConfig, validated
+        from aihep.events.lhco import LHCOConfig, build_lhco_dataset
+
+        config = validated(LHCOConfig, n_background=background, n_signal=signal,
+                           s_over_b=s_over_b, n_reference=reference, m_wprime_gev=m_wprime,
+                           m_x_gev=m_x, m_y_gev=m_y, seed=seed, chunk_size=chunk_size,
+                           detector=validated(DetectorConfig, kind=detector))
+        engine = _executor(executor, workers, cluster_config)
+        with _Bars() as bars:
+            result = build_lhco_dataset(config, out, engine, bars.callback, overwrite=overwrite)
+        summary = result.to_dict()
+        summary.pop("samples")
+        _print(summary, as_json)
+
+
+@app.command()
+def info(
+    path: Annotated[Path, typer.Argument(help="dataset directory or file")],
+    as_json: AsJson = False,
+) -> None:
+    """Summarize a dataset (aihep directory, LHCO HDF5, feature CSV or Parquet)."""
+    with _user_errors():
+        from aihep.io.inspect import describe
+
+        _print(describe(path), as_json)
+
+
+@app.command()
+def processes() -> None:
+    """List the registered Pythia processes with their physics and parameters."""
+    from rich.console import Console
+
+    from aihep.events.processes import PROCESSES
+
+    console = Console()
+    for proc in PROCESSES.values():
+        params = ", ".join(f"{k}={v:g}" for k, v in proc.params.items())
+        console.print(f"[bold]{proc.name}[/]  {proc.summary}\n  parameters: {params}\n"
+                      f"  {proc.description}\n", highlight=False)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")] = Path(
+        "runs/demo"),
+    seed: Seed = 1,
+    workers: Workers = 2,
+    background: Annotated[int, typer.Option(help="background events")] = 4000,
+    signal: Annotated[int, typer.Option(help="signal events")] = 400,
+    reference: Annotated[int, typer.Option(help="reference events")] = 4000,
+) -> None:
+    """The main job end to end on small generated data: an LHCO-style dataset and its report."""
+    with _user_errors():
+        from rich.console import Console
+
+        from aihep.events.lhco import LHCOConfig, build_lhco_dataset
+        from aihep.workflow.executor import ExecutorConfig
+
+        config = LHCOConfig(n_background=background, n_signal=signal, n_reference=reference,
+                            seed=seed, chunk_size=500)
+        with _Bars() as bars:
+            result = build_lhco_dataset(config, out, ExecutorConfig(kind="local",
+                                                                    workers=workers),
+                                        bars.callback)
+        console = Console()
+        console.print(f"dataset: {result.directory}  (data.parquet, data.csv, reference.csv, "
+                      "manifest.json)")
+        console.print(f"[bold green]report:[/] {result.report}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,218 @@
+"""LHC Olympics 2020 formats: the R&D HDF5 files and the feature CSV layout.
+
+* ``events_anomalydetection*.h5``: a pandas table (key ``df``), one row per event, 700 hadrons x
+  (pT, eta, phi) zero-padded = 2100 columns, then the label (2101 columns, float64).
+* ``events_anomalydetection_v2.features.h5``: columns pxj1 pyj1 pzj1 mj1 tau1j1 tau2j1 tau3j1,
+  the same for j2, and label; j1/j2 are pT-ordered, so jets are sorted by mass here.
+* The feature CSV: ``index, m_JJ, m_J1, delta_m_J, tau_2_over_tau_1_J1, tau_2_over_tau_1_J2``
+  (GeV, J1 = lighter jet) with labels in a separate ``index, label`` CSV.
+
+Both pandas storage formats ("fixed" and "table") are read.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from aihep.errors import InputError
+from aihep.events.features import FEATURES, dijet_features
+from aihep.io.atomic import write_atomic
+
+N_HADRONS = 700
+CSV_COLUMNS = ("index", "m_JJ", "m_J1", "delta_m_J", "tau_2_over_tau_1_J1",
+               "tau_2_over_tau_1_J2")
+_CSV_TO_FEATURE = dict(zip(CSV_COLUMNS[1:], FEATURES, strict=True))
+FEATURE_H5_COLUMNS = tuple(f"{q}j{i}" for i in (1, 2)
+                           for q in ("px", "py", "pz", "m", "tau1", "tau2", "tau3"))
+
+
+def _read_pandas_hdf(path: Path, start: int | None = None, stop: int | None = None):  # noqa: ANN202
+    """Read a pandas HDF5 table (fixed or table format) with clear errors."""
+    import pandas as pd
+
+    if not path.exists():
+        raise InputError(path, "file", "an existing HDF5 file")
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = store.keys()
+            if not keys:
+                raise InputError(path, "keys", "a pandas DataFrame stored in the file (found none)")
+            key = "/df" if "/df" in keys else keys[0]
+            return store.select(key, start=start, stop=stop)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py/pytables raise many types on corrupt files
+        raise InputError(path, "file", f"a readable pandas HDF5 file ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
+
+
+def read_lhco_events(path: str | Path, start: int | None = None,
+                     stop: int | None = None) -> tuple[ak.Array, np.ndarray]:
+    """Read an LHCO R&D hadron file.
+
+    Args:
+        path: ``events_anomalydetection*.h5``.
+        start, stop: row range (events) to read, for files too large for memory.
+
+    Returns:
+        (hadrons, labels): events x hadrons with pt (GeV), eta, phi, zero-padding removed,
+        pT-ordered as stored; labels (n_events,) int8 (1 = signal), or -1 where the file has
+        no label column (black boxes have 2100 columns).
+    """
+    path = Path(path)
+    frame = _read_pandas_hdf(path, start, stop)
+    values = frame.to_numpy(dtype=np.float64)
+    n_cols = values.shape[1]
+    if n_cols not in (3 * N_HADRONS, 3 * N_HADRONS + 1):
+        raise InputError(path, "columns", f"{3 * N_HADRONS} hadron columns (700 x pT, eta, phi) "
+                         f"plus an optional label, found {n_cols}")
+    hadrons = values[:, : 3 * N_HADRONS].reshape(len(values), N_HADRONS, 3)
+    if not np.isfinite(hadrons).all():
+        raise InputError(path, "hadrons", "finite pT, eta, phi values (found NaN or inf)")
+    labels = (values[:, -1].astype(np.int8) if n_cols == 3 * N_HADRONS + 1
+              else np.full(len(values), -1, dtype=np.int8))
+    real = hadrons[:, :, 0] > 0
+    counts = real.sum(axis=1)
+    flat = hadrons[real]
+    particles = ak.unflatten(ak.zip({"pt": flat[:, 0], "eta": flat[:, 1], "phi": flat[:, 2]}),
+                             counts)
+    return particles, labels
+
+
+def write_lhco_events(path: str | Path, particles: ak.Array, labels: np.ndarray | None = None,
+                      fmt: str = "fixed") -> Path:
+    """Write hadrons (events x particles with pt, eta, phi) in the LHCO R&D layout."""
+    import pandas as pd
+
+    n = len(particles)
+    table = np.zeros((n, 3 * N_HADRONS + (labels is not None)))
+    ordered = particles[ak.argsort(particles.pt, axis=1, ascending=False)][:, :N_HADRONS]
+    for j, field in enumerate(("pt", "eta", "phi")):
+        column = ak.to_numpy(ak.fill_none(ak.pad_none(ordered[field], N_HADRONS, clip=True), 0.0))
+        table[:, j : 3 * N_HADRONS : 3] = column
+    if labels is not None:
+        table[:, -1] = labels
+    frame = pd.DataFrame(table)
+    return write_atomic(path, lambda p: frame.to_hdf(p, key="df", format=fmt))
+
+
+def read_lhco_features_h5(path: str | Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Read ``events_anomalydetection_v2.features.h5`` into mass-ordered dijet features.
+
+    Returns:
+        (features, labels): see :func:`aihep.events.features.dijet_features`; labels int8,
+        -1 when the file has no ``label`` column.
+    """
+    path = Path(path)
+    frame = _read_pandas_hdf(path)
+    missing = [c for c in FEATURE_H5_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(path, "columns", f"columns {', '.join(FEATURE_H5_COLUMNS)}; missing "
+                         f"{', '.join(missing)}")
+    jets = []
+    for i in (1, 2):
+        jet = {q: frame[f"{q}j{i}"].to_numpy(dtype=np.float64)
+               for q in ("px", "py", "pz", "tau1", "tau2", "tau3")}
+        jet["m"] = frame[f"mj{i}"].to_numpy(dtype=np.float64)
+        jets.append(jet)
+    labels = (frame["label"].to_numpy().astype(np.int8) if "label" in frame.columns
+              else np.full(len(frame), -1, dtype=np.int8))
+    return dijet_features(*jets), labels
+
+
+def write_lhco_features_h5(path: str | Path, jets: list[dict[str, np.ndarray]],
+                           labels: np.ndarray, fmt: str = "fixed") -> Path:
+    """Write two jets' (px, py, pz, m, tau1..3) in the ``*.features.h5`` layout."""
+    import pandas as pd
+
+    columns = {f"{q}j{i + 1}": jets[i][q] for i in (0, 1)
+               for q in ("px", "py", "pz", "m", "tau1", "tau2", "tau3")}
+    frame = pd.DataFrame({**columns, "label": labels.astype(np.float64)})
+    return write_atomic(path, lambda p: frame.to_hdf(p, key="df", format=fmt))
+
+
+def write_feature_csv(path: str | Path, features: dict[str, np.ndarray],
+                      index: np.ndarray | None = None) -> Path:
+    """Write the standard feature CSV (header + one row per event)."""
+    n = len(features["mjj"])
+    index = np.arange(n) if index is None else index
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            cols = [features[_CSV_TO_FEATURE[c]] for c in CSV_COLUMNS[1:]]
+            for i in range(n):
+                writer.writerow([int(index[i]), *(repr(float(c[i])) for c in cols)])
+
+    return write_atomic(path, write)
+
+
+def write_labels_csv(path: str | Path, labels: np.ndarray, index: np.ndarray | None = None
+                     ) -> Path:
+    """Write ``index, label`` rows."""
+    index = np.arange(len(labels)) if index is None else index
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(("index", "label"))
+            writer.writerows(zip(index.tolist(), labels.astype(int).tolist(), strict=True))
+
+    return write_atomic(path, write)
+
+
+def _read_csv_table(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if not path.exists():
+        raise InputError(path, "file", "an existing CSV file")
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise InputError(path, "header", f"a header row {', '.join(columns)} (file is empty)")
+        header = [h.strip() for h in header]
+        if tuple(header) != columns:
+            missing = [c for c in columns if c not in header]
+            extra = [c for c in header if c not in columns]
+            detail = "; ".join(filter(None, [
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(extra)}" if extra else "",
+                "wrong order" if not missing and not extra else ""]))
+            raise InputError(path, "header", f"columns {', '.join(columns)} ({detail})")
+        rows = []
+        for line_no, row in enumerate(reader, start=2):
+            if len(row) != len(columns):
+                raise InputError(path, f"line {line_no}",
+                                 f"{len(columns)} comma-separated values, found {len(row)}")
+            try:
+                rows.append([float(v) for v in row])
+            except ValueError:
+                raise InputError(path, f"line {line_no}", "numeric values") from None
+    table = np.array(rows, dtype=np.float64).reshape(-1, len(columns))
+    return {c: table[:, i] for i, c in enumerate(columns)}
+
+
+def read_feature_csv(path: str | Path, labels_path: str | Path | None = None
+                     ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Read the feature CSV (and optionally its labels CSV, matched on ``index``).
+
+    Returns:
+        (features keyed by mjj, mj1, delta_mj, tau21_j1, tau21_j2 plus ``index``; labels or
+        None).
+    """
+    path = Path(path)
+    table = _read_csv_table(path, CSV_COLUMNS)
+    features = {_CSV_TO_FEATURE[c]: table[c] for c in CSV_COLUMNS[1:]}
+    features["index"] = table["index"].astype(np.int64)
+    if labels_path is None:
+        return features, None
+    labels_path = Path(labels_path)
+    lab = _read_csv_table(labels_path, ("index", "label"))
+    if len(lab["index"]) != len(features["index"]) or not np.array_equal(
+            lab["index"].astype(np.int64), features["index"]):
+        raise InputError(labels_path, "index", f"the same event indices as {path.name}")
+    return features, lab["label"].astype(np.int8)

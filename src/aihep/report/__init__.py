@@ -1,0 +1,1 @@
+"""Reports: plots (matplotlib + mplhep) embedded in self-contained HTML pages."""
