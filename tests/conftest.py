@@ -1,0 +1,44 @@
+"""Shared fixtures: small generated samples, made once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aihep.events import GenerationConfig, SelectionConfig, generate
+from aihep.events.config import JetConfig
+
+LHCO_TRIGGER = SelectionConfig(min_jets=2, leading_jet_pt_min_gev=1200.0)
+
+
+@pytest.fixture(scope="session")
+def wprime_events(tmp_path_factory: pytest.TempPathFactory):
+    """400 W'(3500) -> X(500) Y(100) events passing the LHCO trigger (simple detector)."""
+    config = GenerationConfig(process="wprime-xy", n_events=400, seed=11, chunk_size=250,
+                              selection=LHCO_TRIGGER, jets=JetConfig(max_jets=2))
+    return generate(config, tmp_path_factory.mktemp("wprime")).read()
+
+
+@pytest.fixture(scope="session")
+def qcd_events(tmp_path_factory: pytest.TempPathFactory):
+    """600 QCD dijet events passing the LHCO trigger (simple detector)."""
+    config = GenerationConfig(process="qcd-dijet", n_events=600, seed=12, chunk_size=500,
+                              selection=LHCO_TRIGGER, jets=JetConfig(max_jets=2))
+    return generate(config, tmp_path_factory.mktemp("qcd")).read()
+
+
+@pytest.fixture()
+def small_config() -> GenerationConfig:
+    """A quick configuration: truth-level QCD, 120 events in chunks of 40."""
+    from aihep.events.config import DetectorConfig
+
+    return GenerationConfig(process="qcd-dijet", n_events=120, seed=5, chunk_size=40,
+                            detector=DetectorConfig(kind="truth"),
+                            settings=["PartonLevel:MPI = off"])
+
+
+def read_dir(path: Path):
+    from aihep.io.eventstore import read_events
+
+    return read_events(path)
