@@ -48,6 +48,17 @@ def base_settings(ecm_gev: float, seed: int) -> list[str]:
             f"Random:seed = {seed}"]
 
 
+_FLAG_WORDS = {"on", "off", "yes", "no", "true", "false", "1", "0"}
+
+
+def _flag_value_ok(pythia: Any, line: str) -> bool:
+    """Pythia reads any unknown word as 'off' for a flag; we insist on a real on/off value."""
+    name, sep, value = line.partition("=")
+    if not sep or ":" not in name or not pythia.settings.isFlag(name.strip()):
+        return True
+    return value.strip().lower() in _FLAG_WORDS
+
+
 def make_pythia(settings: Sequence[str], *, init: bool = True) -> Any:
     """Create a ``pythia8mc.Pythia`` with ``settings`` read in order, initialized.
 
@@ -59,7 +70,7 @@ def make_pythia(settings: Sequence[str], *, init: bool = True) -> Any:
     with silence_stdout():
         pythia = pythia8mc.Pythia("", False)
         for line in settings:
-            if not pythia.readString(line):
+            if not pythia.readString(line) or not _flag_value_ok(pythia, line):
                 msg = f"Pythia rejected the setting '{line}' (unknown name or invalid value)"
                 raise ConfigError(msg)
         if init and not pythia.init():

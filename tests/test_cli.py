@@ -1,0 +1,88 @@
+"""The command line: thin wrappers, one clear error line, exit codes, speed of --help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from typer.testing import CliRunner
+
+from aihep.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_help_is_fast():
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "aihep", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert time.perf_counter() - start < 1.0
+    assert "generate" in out.stdout
+
+
+def test_unknown_process_lists_known(tmp_path):
+    result = _run("generate", "higgs-magic", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2
+    assert "unknown process 'higgs-magic'" in result.output
+    assert "qcd-dijet" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_invalid_pythia_setting(tmp_path):
+    result = _run("generate", "qcd-dijet", "--out", str(tmp_path / "x"), "--events", "10",
+                  "--set", "PartonLevel:MPI = sometimes?")
+    assert result.exit_code == 2
+    assert "PartonLevel:MPI" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_non_positive_events(tmp_path):
+    result = _run("generate", "qcd-dijet", "--out", str(tmp_path / "x"), "--events", "0")
+    assert result.exit_code == 2
+    assert "must be positive" in result.output
+
+
+def test_unwritable_output(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = _run("generate", "qcd-dijet", "--out", str(blocker / "x"), "--events", "5")
+    assert result.exit_code == 2
+    assert "cannot create output directory" in result.output
+
+
+def test_generate_then_info(tmp_path):
+    out = tmp_path / "ttbar"
+    result = _run("generate", "ttbar", "--out", str(out), "--events", "20", "--seed", "3",
+                  "--jet-radius", "0.4", "--max-jets", "6", "--detector", "truth", "--json")
+    assert result.exit_code == 0, result.output
+    info = _run("info", str(out), "--json")
+    assert info.exit_code == 0
+    assert '"process": "ttbar"' in info.output
+    assert '"n_events": 20' in info.output
+
+
+def test_info_on_corrupt_file(tmp_path):
+    bad = tmp_path / "events_anomalydetection.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n garbage")
+    result = _run("info", str(bad))
+    assert result.exit_code == 2
+    assert "events_anomalydetection.h5: file: expected a readable pandas HDF5" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_info_on_missing_manifest(tmp_path):
+    result = _run("info", str(tmp_path))
+    assert result.exit_code == 2
+    assert "manifest.json" in result.output
+
+
+def test_processes_lists_registry():
+    result = _run("processes")
+    assert result.exit_code == 0
+    for name in ("qcd-dijet", "wprime-xy", "ttbar", "zprime-tt"):
+        assert name in result.output
