@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aihep.errors import ConfigError
-from aihep.events.pythia import base_settings, make_pythia
 from aihep.events.processes import PROCESSES, get_process
+from aihep.events.pythia import base_settings, make_pythia
 
 
 def test_registry_has_documented_processes():
@@ -17,7 +17,7 @@ def test_registry_has_documented_processes():
 
 
 def test_unknown_process_lists_known():
-    with pytest.raises(ConfigError, match="unknown process 'nope'.*qcd-dijet.*wprime-xy"):
+    with pytest.raises(ConfigError, match=r"unknown process 'nope'.*qcd-dijet.*wprime-xy"):
         get_process("nope")
 
 
@@ -43,4 +43,4 @@ def test_every_process_initializes(name):
                                  "PhaseSpace:pTHatMin = -5"])
 def test_rejected_setting_is_named(bad):
     with pytest.raises(ConfigError, match=bad.split("=")[0].strip()):
-        make_pythia(base_settings(13000.0, 3) + ["HardQCD:all = on", bad])
+        make_pythia([*base_settings(13000.0, 3), "HardQCD:all = on", bad])

@@ -40,7 +40,7 @@ def test_tau_is_zero_when_n_reaches_constituent_count():
 def test_softdrop_removes_soft_wide_angle_radiation():
     hard = [(500.0, 0.0, 0.0, 0.0), (400.0, 0.1, 0.35, 0.0)]
     soft = (5.0, 0.6, -0.6, 0.0)
-    jets = _jets([hard + [soft], hard])
+    jets = _jets([[*hard, soft], hard])
     msd = softdrop_mass(jets, radius=1.0, zcut=0.1, beta=0.0)
     full = jets[0]
     m_full = np.sqrt(ak.sum(full.E) ** 2 - ak.sum(full.px) ** 2 - ak.sum(full.py) ** 2

@@ -96,7 +96,7 @@ def test_truncated_hdf5_is_a_clear_error(tmp_path):
     lhco.write_lhco_events(good, particles, labels)
     bad = tmp_path / "truncated.h5"
     bad.write_bytes(good.read_bytes()[:3000])
-    with pytest.raises(InputError, match="truncated.h5: file: expected a readable pandas HDF5"):
+    with pytest.raises(InputError, match=r"truncated\.h5: file: expected a readable pandas HDF5"):
         lhco.read_lhco_events(bad)
 
 

@@ -113,7 +113,7 @@ def build_events(config: GenerationConfig, index: int, n_generate: int,
     """
     from aihep.events.detector import apply_detector
     from aihep.events.jets import add_substructure, find_jets
-    from aihep.events.pythia import final_state, make_pythia, next_batch, sigma_gen_pb
+    from aihep.events.pythia import generate_batch, make_pythia, sigma_gen_pb
 
     timings = timings if timings is not None else {}
     clock = time.perf_counter()
@@ -128,10 +128,8 @@ def build_events(config: GenerationConfig, index: int, n_generate: int,
     pythia_seed = seeds.pythia_seed(config.seed, "chunk", index)
     pythia = make_pythia(pythia_settings(config, pythia_seed))
     lap("init")
-    run = next_batch(pythia, n_generate)
-    lap("generation")
-    truth = final_state(pythia, run)
-    lap("extraction")
+    truth = generate_batch(pythia, n_generate, timings=timings)
+    clock = time.perf_counter()
     measured = apply_detector(truth, config.detector, seeds.rng(config.seed, "detector", index))
     lap("detector")
     jets, all_constituents = find_jets(measured, config.jets)

@@ -111,9 +111,10 @@ PROCESSES: dict[str, Process] = {
             name="wprime-xy",
             summary="W' -> X Y, X -> q q, Y -> q q (LHC Olympics 2020 R&D signal).",
             description=(
-                "Resonant dijet signal of the LHC Olympics 2020 R&D dataset: q q' -> W' -> X Y with "
-                "both X and Y decaying to light quarks (d, u, s, c, b), giving two boosted two-prong "
-                "jets. Implemented as W' -> W Z with the W and Z masses set to mX and mY and "
+                "Resonant dijet signal of the LHC Olympics 2020 R&D dataset: q q' -> W' -> X Y "
+                "with both X and Y decaying to light quarks (d, u, s, c, b), giving two boosted "
+                "two-prong jets. Implemented as W' -> W Z with the W and Z masses set to mX "
+                "and mY and "
                 "narrow forced widths (width_fraction x mass, also for the W', whose computed "
                 "width with the W Z coupling on is ~5% and, times the steep parton luminosity, "
                 "puts a third of the events far below the peak). Masses are generated within "
@@ -140,8 +141,9 @@ PROCESSES: dict[str, Process] = {
             name="zprime-tt",
             summary="Z' -> t tbar, fully hadronic: boosted top jets.",
             description=(
-                "f fbar -> Z' (no gamma*/Z interference) -> t tbar with hadronic W decays. With the "
-                "default mZ' = 2000 GeV both tops are boosted (pT ~ 0.5-1 TeV): the standard "
+                "f fbar -> Z' (no gamma*/Z interference) -> t tbar with hadronic W decays. "
+                "With the default mZ' = 2000 GeV both tops are boosted (pT ~ 0.5-1 TeV): the "
+                "standard "
                 "source of top jets for top-tagging studies."
             ),
             label=1,

@@ -152,14 +152,41 @@ def final_state(pythia: Any, run: ak.Array) -> ParticleBatch:
     )
 
 
-def generate_batch(pythia: Any, n_events: int) -> ParticleBatch:
-    """Generate ``n_events`` events and return their visible final state."""
-    return final_state(pythia, next_batch(pythia, n_events))
+def concatenate(batches: Sequence[ParticleBatch]) -> ParticleBatch:
+    """Join particle batches event-wise, in order."""
+    if len(batches) == 1:
+        return batches[0]
+    fields = ("px", "py", "pz", "e", "pid", "charge", "counts", "mhat_gev", "pthat_gev",
+              "weight")
+    return ParticleBatch(**{f: np.concatenate([getattr(b, f) for b in batches]) for f in fields})
+
+
+def generate_batch(pythia: Any, n_events: int, sub_batch: int = 100,
+                   timings: dict[str, float] | None = None) -> ParticleBatch:
+    """Generate ``n_events`` events and return their visible final state.
+
+    Events are pulled from Pythia ``sub_batch`` at a time: the full event record of a large
+    batch (all ~2000 particles of every event, 14 fields) does not fit in the CPU caches, and
+    with two workers the memory traffic slowed generation by ~20%. The events are the same
+    whatever ``sub_batch`` is (one generator, drawn in sequence).
+    """
+    import time
+
+    timings = timings if timings is not None else {}
+    parts = []
+    for start in range(0, n_events, sub_batch):
+        t0 = time.perf_counter()
+        run = next_batch(pythia, min(sub_batch, n_events - start))
+        t1 = time.perf_counter()
+        parts.append(final_state(pythia, run))
+        timings["generation"] = timings.get("generation", 0.0) + t1 - t0
+        timings["extraction"] = timings.get("extraction", 0.0) + time.perf_counter() - t1
+    return concatenate(parts)
 
 
 def sigma_gen_pb(pythia: Any) -> float:
     """Pythia's estimate of the generated cross section, in pb (NaN if unavailable)."""
     try:
         return float(pythia.infoPython().sigmaGen()) * 1.0e9  # mb -> pb
-    except Exception:  # noqa: BLE001 - older bindings lack infoPython
+    except Exception:
         return float("nan")

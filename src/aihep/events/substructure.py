@@ -64,7 +64,7 @@ def _dr2(y1: float, p1: float, y2: float, p2: float) -> float:
 
 
 @numba.njit(cache=True)
-def _softdrop_kernel(px, py, pz, e, offsets, zcut, beta, r0, out):  # noqa: PLR0912, PLR0915
+def _softdrop_kernel(px, py, pz, e, offsets, zcut, beta, r0, out):
     for jet in range(len(offsets) - 1):
         start, n = offsets[jet], offsets[jet + 1] - offsets[jet]
         if n == 0:

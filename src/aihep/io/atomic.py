@@ -49,7 +49,8 @@ def write_text_atomic(target: str | Path, text: str) -> Path:
 
 def write_json_atomic(target: str | Path, data: Any) -> Path:
     """Atomically write ``data`` as indented JSON."""
-    return write_text_atomic(target, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    return write_text_atomic(target, text)
 
 
 def ensure_writable_dir(path: str | Path) -> Path:

@@ -15,7 +15,7 @@ def _stats(values: np.ndarray) -> dict[str, float]:
     finite = values[np.isfinite(values)]
     if len(finite) == 0:
         return {"n": 0}
-    return {"n": int(len(finite)), "mean": float(finite.mean()), "min": float(finite.min()),
+    return {"n": len(finite), "mean": float(finite.mean()), "min": float(finite.min()),
             "median": float(np.median(finite)), "max": float(finite.max())}
 
 

@@ -30,7 +30,7 @@ FEATURE_H5_COLUMNS = tuple(f"{q}j{i}" for i in (1, 2)
                            for q in ("px", "py", "pz", "m", "tau1", "tau2", "tau3"))
 
 
-def _read_pandas_hdf(path: Path, start: int | None = None, stop: int | None = None):  # noqa: ANN202
+def _read_pandas_hdf(path: Path, start: int | None = None, stop: int | None = None):
     """Read a pandas HDF5 table (fixed or table format) with clear errors."""
     import pandas as pd
 
@@ -45,7 +45,7 @@ def _read_pandas_hdf(path: Path, start: int | None = None, stop: int | None = No
             return store.select(key, start=start, stop=stop)
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001 - h5py/pytables raise many types on corrupt files
+    except Exception as exc:
         raise InputError(path, "file", f"a readable pandas HDF5 file ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
 

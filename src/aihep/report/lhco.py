@@ -19,10 +19,10 @@ def _hist_figure(data: dict[str, np.ndarray], key: str, bins: np.ndarray, xlabel
     import matplotlib
 
     matplotlib.use("Agg")
+    import warnings
+
     import matplotlib.pyplot as plt
     import mplhep
-
-    import warnings
 
     warnings.filterwarnings("ignore", message="Integer weights indicate poissonian data")
     plt.style.use(mplhep.style.CMS)
