@@ -25,3 +25,32 @@ def test_dask_local_cluster_reproduces_serial(small_config, tmp_path):
     dask = generate(small_config, tmp_path / "dask", ExecutorConfig(kind="dask-local",
                                                                      workers=2)).read()
     assert ak.array_equal(serial, dask)
+
+
+def test_slurm_and_htcondor_job_scripts_follow_config():
+    from aihep.workflow.executor import jobqueue_cluster
+
+    slurm = jobqueue_cluster(ExecutorConfig(kind="slurm", workers=3, cluster={
+        "queue": "short", "memory": "2GB", "walltime": "01:00:00"}))
+    try:
+        script = slurm.job_script()
+        assert "#SBATCH -p short" in script
+        assert "#SBATCH -t 01:00:00" in script
+        assert "--nthreads 1" in script
+    finally:
+        slurm.close()
+    condor = jobqueue_cluster(ExecutorConfig(kind="htcondor", cluster={"disk": "1GB"}))
+    try:
+        assert "RequestMemory" in condor.job_script()
+    finally:
+        condor.close()
+
+
+def test_bad_cluster_option_is_config_error():
+    import pytest
+
+    from aihep.errors import ConfigError
+    from aihep.workflow.executor import jobqueue_cluster
+
+    with pytest.raises(ConfigError, match="invalid slurm cluster option"):
+        jobqueue_cluster(ExecutorConfig(kind="slurm", cluster={"no_such_option": 1}))

@@ -88,12 +88,7 @@ class DaskExecutor:
                                          processes=True, dashboard_address=None,
                                          **config.cluster)
         else:
-            import dask_jobqueue
-
-            cls = {"slurm": dask_jobqueue.SLURMCluster,
-                   "htcondor": dask_jobqueue.HTCondorCluster}[config.kind]
-            options = {"cores": 1, "memory": "4GB", **config.cluster}
-            self._cluster = cls(**options)
+            self._cluster = jobqueue_cluster(config)
             self._cluster.scale(jobs=config.workers)
         self._client = Client(self._cluster)
 
@@ -110,6 +105,25 @@ class DaskExecutor:
     def close(self) -> None:
         self._client.close()
         self._cluster.close()
+
+
+def jobqueue_cluster(config: ExecutorConfig) -> Any:
+    """A dask-jobqueue SLURM or HTCondor cluster (not yet scaled) from ``config.cluster``.
+
+    One single-threaded worker per job (``cores=1``, ``memory="4GB"`` unless overridden).
+    """
+    import dask_jobqueue
+
+    classes = {"slurm": dask_jobqueue.SLURMCluster, "htcondor": dask_jobqueue.HTCondorCluster}
+    if config.kind not in classes:
+        msg = f"executor kind '{config.kind}' is not a batch system (slurm or htcondor)"
+        raise ConfigError(msg)
+    options = {"cores": 1, "memory": "4GB", **config.cluster}
+    try:
+        return classes[config.kind](**options)
+    except (TypeError, ValueError) as exc:
+        msg = f"invalid {config.kind} cluster option: {str(exc).splitlines()[0]}"
+        raise ConfigError(msg) from None
 
 
 def make_executor(config: ExecutorConfig | None = None) -> Executor:
