@@ -1,0 +1,103 @@
+"""Classifier ensembles and k-fold out-of-fold scoring, shared by every weak-supervision method.
+
+Every scored event gets its score from models that never saw it: events are split into
+``n_folds`` folds; for each fold an ensemble is trained on the other folds (plus optional
+train-only rows, e.g. CATHODE samples) and scores the held-out fold. Classes are balanced
+with sample weights. An optional external test set is scored by the average of all fold
+ensembles.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from aihep.errors import InputError
+
+
+class ClassifierConfig(BaseModel):
+    """Which classifier and how big an ensemble."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["hgb"] = "hgb"
+    n_ensemble: int = Field(5, ge=1)
+    max_iter: int = Field(200, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+    max_leaf_nodes: int = Field(31, ge=2)
+    early_stopping: bool = True
+
+
+def _fit_predict(config: ClassifierConfig, x_train: np.ndarray, y_train: np.ndarray,
+                 x_eval: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """Train an ensemble, return its mean probability of class 1 on each eval array."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    weights = np.where(y_train == 1, 0.5 / max(y_train.mean(), 1e-12),
+                       0.5 / max(1 - y_train.mean(), 1e-12))
+    outputs = [np.zeros(len(x)) for x in x_eval]
+    for member in range(config.n_ensemble):
+        model = HistGradientBoostingClassifier(
+            max_iter=config.max_iter, learning_rate=config.learning_rate,
+            max_leaf_nodes=config.max_leaf_nodes, early_stopping=config.early_stopping,
+            validation_fraction=0.2, random_state=seed * 1000 + member)
+        model.fit(x_train, y_train, sample_weight=weights)
+        for out, x in zip(outputs, x_eval, strict=True):
+            if len(x):
+                out += model.predict_proba(x)[:, 1] / config.n_ensemble
+    return outputs
+
+
+def out_of_fold_scores(
+    x: np.ndarray,
+    y: np.ndarray,
+    config: ClassifierConfig | None = None,
+    n_folds: int = 5,
+    seed: int = 0,
+    train_only_x: np.ndarray | None = None,
+    train_only_y: np.ndarray | None = None,
+    test_x: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold class-1 probabilities for every row of ``x``.
+
+    Args:
+        x: features (n, d); y: labels (n,) in {0, 1} (e.g. SR vs sideband, data vs background).
+        config: classifier settings; n_folds: folds (>= 2); seed: fold split and model seeds.
+        train_only_x, train_only_y: rows used for training in every fold, never scored.
+        test_x: optional independent rows scored by the average of all fold ensembles.
+
+    Returns:
+        (scores (n,), test scores (n_test,) or None).
+    """
+    config = config or ClassifierConfig()
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y).astype(int)
+    if x.ndim != 2 or len(x) != len(y):
+        raise InputError("features", "shape", f"(n, d) features and n labels, got {x.shape} "
+                         f"and {y.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InputError("features", "values", "finite feature values (found NaN or inf)")
+    if n_folds < 2:
+        msg = f"n_folds must be >= 2, got {n_folds}"
+        raise ValueError(msg)
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(x), dtype=int)
+    for label in (0, 1):  # stratified
+        idx = np.flatnonzero(y == label)
+        fold[idx] = rng.permutation(np.arange(len(idx)) % n_folds)
+    scores = np.zeros(len(x))
+    test_scores = None if test_x is None else np.zeros(len(test_x))
+    for k in range(n_folds):
+        train = fold != k
+        x_train, y_train = x[train], y[train]
+        if train_only_x is not None and train_only_y is not None:
+            x_train = np.concatenate([x_train, train_only_x])
+            y_train = np.concatenate([y_train, np.asarray(train_only_y).astype(int)])
+        evals = [x[~train]] + ([] if test_x is None else [np.asarray(test_x, float)])
+        outs = _fit_predict(config, x_train, y_train, evals, seed * 100 + k)
+        scores[~train] = outs[0]
+        if test_scores is not None:
+            test_scores += outs[1] / n_folds
+    return scores, test_scores

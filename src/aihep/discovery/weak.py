@@ -1,0 +1,100 @@
+"""Weakly supervised and reference anomaly detectors in a signal region (SR) of mjj.
+
+* CWoLa hunting: classify SR events against sideband (SB) events; signal, localized in mjj,
+  makes the SR distinguishable.
+* Idealized anomaly detector (IAD): classify SR data against a true background sample in the
+  SR: the bound that CATHODE-like background estimates try to reach.
+* Fully supervised: classify with the true labels: the upper bound.
+
+Each returns out-of-fold scores for the SR data events and, optionally, ensemble scores for an
+independent test set (for ROC/SIC). Features must not be strongly correlated with mjj (use
+mJ1, delta mJ, tau21s: not jet pTs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aihep.discovery.classifiers import ClassifierConfig, out_of_fold_scores
+from aihep.errors import InputError
+
+
+@dataclass(frozen=True)
+class SignalRegion:
+    """An mjj window [lo_gev, hi_gev) with sidebands of ``sideband_gev`` on each side."""
+
+    lo_gev: float
+    hi_gev: float
+    sideband_gev: float = 200.0
+
+    def contains(self, mjj_gev: np.ndarray) -> np.ndarray:
+        return (mjj_gev >= self.lo_gev) & (mjj_gev < self.hi_gev)
+
+    def in_sidebands(self, mjj_gev: np.ndarray) -> np.ndarray:
+        lower = (mjj_gev >= self.lo_gev - self.sideband_gev) & (mjj_gev < self.lo_gev)
+        upper = (mjj_gev >= self.hi_gev) & (mjj_gev < self.hi_gev + self.sideband_gev)
+        return lower | upper
+
+
+@dataclass(frozen=True)
+class MethodScores:
+    """Scores of one method: ``sr_scores`` aligned with the data events in the SR."""
+
+    method: str
+    sr_index: np.ndarray
+    sr_scores: np.ndarray
+    test_scores: np.ndarray | None
+
+
+def _require(mask: np.ndarray, what: str, minimum: int = 10) -> None:
+    if int(mask.sum()) < minimum:
+        raise InputError("data", what, f"at least {minimum} events (found {int(mask.sum())})")
+
+
+def cwola(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
+          config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
+          test_x: np.ndarray | None = None) -> MethodScores:
+    """CWoLa hunting: SR (label 1) vs sidebands (label 0), out-of-fold over both."""
+    in_sr, in_sb = sr.contains(mjj_gev), sr.in_sidebands(mjj_gev)
+    _require(in_sr, "signal region")
+    _require(in_sb, "sidebands")
+    rows = np.flatnonzero(in_sr | in_sb)
+    scores, test_scores = out_of_fold_scores(x[rows], in_sr[rows].astype(int), config, n_folds,
+                                             seed, test_x=test_x)
+    keep = in_sr[rows]
+    return MethodScores("cwola", rows[keep], scores[keep], test_scores)
+
+
+def idealized(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, background_x: np.ndarray,
+              config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
+              test_x: np.ndarray | None = None) -> MethodScores:
+    """IAD: SR data (label 1) vs a true-background sample in the SR (label 0, train only)."""
+    in_sr = sr.contains(mjj_gev)
+    _require(in_sr, "signal region")
+    rows = np.flatnonzero(in_sr)
+    bkg = np.asarray(background_x, float)
+    if bkg.ndim != 2 or bkg.shape[1] != x.shape[1]:
+        raise InputError("reference", "features", f"{x.shape[1]} feature columns like the data")
+    # Background rows are split between folds like data, so every model sees comparable class
+    # sizes; only the data rows are scored.
+    xs = np.concatenate([x[rows], bkg])
+    ys = np.concatenate([np.ones(len(rows), int), np.zeros(len(bkg), int)])
+    scores, test_scores = out_of_fold_scores(xs, ys, config, n_folds, seed, test_x=test_x)
+    return MethodScores("idealized", rows, scores[: len(rows)], test_scores)
+
+
+def supervised(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, truth: np.ndarray,
+               config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
+               test_x: np.ndarray | None = None) -> MethodScores:
+    """Fully supervised reference: true labels of the SR events."""
+    in_sr = sr.contains(mjj_gev)
+    _require(in_sr, "signal region")
+    rows = np.flatnonzero(in_sr)
+    labels = np.asarray(truth).astype(int)[rows]
+    if labels.min() == labels.max():
+        raise InputError("data", "label", "both signal and background events in the SR")
+    scores, test_scores = out_of_fold_scores(x[rows], labels, config, n_folds, seed,
+                                             test_x=test_x)
+    return MethodScores("supervised", rows, scores, test_scores)
