@@ -1,0 +1,222 @@
+"""Signal extraction: resonance mass, width and yield, and daughter jet-mass peaks.
+
+1. After the anomaly cut, fit dijet background + Gaussian signal to the selected mjj spectrum:
+   resonance mass and width with MINOS errors.
+2. Before the cut the signal efficiency is unknown, so the yield comes from a fit of the uncut
+   spectrum with the same model, mass and width constrained (Gaussian penalties) to the
+   after-cut result.
+3. The jet masses of the selected events in the resonance window peak at the daughter masses:
+   Gaussian + exponential fits give mX and mY estimates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr
+
+from aihep.discovery.dijet import bin_integrals, fit_dijet
+from aihep.errors import InputError
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with asymmetric errors (lower < 0 < upper)."""
+
+    value: float
+    lower: float
+    upper: float
+
+    @property
+    def error(self) -> float:
+        return 0.5 * (self.upper - self.lower)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"value": self.value, "error": self.error, "lower": self.lower,
+                "upper": self.upper}
+
+
+@dataclass(frozen=True)
+class SignalFit:
+    """Background + Gaussian fit of a binned mjj spectrum (GeV)."""
+
+    mass: Estimate
+    width: Estimate
+    n_signal: Estimate
+    background_params: np.ndarray
+    expected_background: np.ndarray
+    expected_signal: np.ndarray
+    valid: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mass_gev": self.mass.to_dict(), "width_gev": self.width.to_dict(),
+                "n_signal": self.n_signal.to_dict(), "valid": self.valid}
+
+
+def gaussian_bin_fractions(edges: np.ndarray, mass: float, width: float) -> np.ndarray:
+    """Fraction of a Gaussian(mass, width) in each bin."""
+    return ndtr((edges[1:] - mass) / width) - ndtr((edges[:-1] - mass) / width)
+
+
+def fit_signal_plus_background(
+    edges_gev: np.ndarray,
+    counts: np.ndarray,
+    mass_start_gev: float,
+    width_start_gev: float | None = None,
+    mass_constraint: tuple[float, float] | None = None,
+    width_constraint: tuple[float, float] | None = None,
+    sqrt_s_gev: float = 13000.0,
+    n_bkg_params: int = 3,
+) -> SignalFit:
+    """Fit dijet background + Gaussian signal with MINOS errors on mass, width and yield.
+
+    Args:
+        edges_gev, counts: the spectrum.
+        mass_start_gev, width_start_gev: starting values (width default: 5% of the mass).
+        mass_constraint, width_constraint: optional (mean, sigma) Gaussian penalties.
+    """
+    from iminuit import Minuit
+
+    edges = np.asarray(edges_gev, float)
+    counts = np.asarray(counts, float)
+    bkg_fit = fit_dijet(edges, counts, sqrt_s_gev, n_bkg_params)
+    saturated = np.where(counts > 0, counts * np.log(np.maximum(counts, 1.0)) - counts, 0.0)
+    bin_width = float(np.median(np.diff(edges)))
+
+    def model(ln_p0: float, shape: np.ndarray, n_sig: float, mass: float, width: float):
+        bkg = np.exp(ln_p0) * bin_integrals(edges, np.concatenate([[1.0], shape]), sqrt_s_gev)
+        return bkg, n_sig * gaussian_bin_fractions(edges, mass, width)
+
+    def nll(*p: float) -> float:
+        ln_p0, shape, (n_sig, mass, width) = p[0], np.asarray(p[1:n_bkg_params]), p[-3:]
+        bkg, sig = model(ln_p0, shape, n_sig, mass, width)
+        mu = bkg + sig
+        if not np.all(np.isfinite(mu)) or np.any(mu <= 0):
+            return 1e30
+        value = float(np.sum(mu - counts * np.log(mu) + saturated))
+        if mass_constraint is not None:
+            value += 0.5 * ((mass - mass_constraint[0]) / mass_constraint[1]) ** 2
+        if width_constraint is not None:
+            value += 0.5 * ((width - width_constraint[0]) / width_constraint[1]) ** 2
+        return value
+
+    width0 = width_start_gev or 0.05 * mass_start_gev
+    window = np.abs(0.5 * (edges[1:] + edges[:-1]) - mass_start_gev) < 2 * width0
+    excess = max(float((counts - bkg_fit.expected)[window].sum()), 1.0)
+    names = ["ln_p0"] + [f"p{i}" for i in range(1, n_bkg_params)] + ["n_sig", "mass", "width"]
+    m = Minuit(nll, np.log(bkg_fit.params[0]), *bkg_fit.params[1:], excess, mass_start_gev,
+               width0, name=names)
+    m.errordef = Minuit.LIKELIHOOD
+    m.limits["mass"] = (edges[0], edges[-1])
+    m.limits["width"] = (0.5 * bin_width, 0.5 * (edges[-1] - edges[0]))
+    m.migrad()
+    m.hesse()
+    estimates = {}
+    for name in ("n_sig", "mass", "width"):
+        value = float(m.values[name])
+        try:
+            m.minos(name)
+            err = m.merrors[name]
+            estimates[name] = Estimate(value, float(err.lower), float(err.upper))
+        except RuntimeError:
+            estimates[name] = Estimate(value, -float(m.errors[name]), float(m.errors[name]))
+    values = np.array(m.values)
+    bkg, sig = model(values[0], values[1:n_bkg_params], *values[-3:])
+    params = np.concatenate([[np.exp(values[0])], values[1:n_bkg_params]])
+    return SignalFit(estimates["mass"], estimates["width"], estimates["n_sig"], params, bkg, sig,
+                     bool(m.valid))
+
+
+@dataclass(frozen=True)
+class SignalExtraction:
+    """Resonance estimates: after the cut (mass, width, selected yield) and before it (yield)."""
+
+    after_cut: SignalFit
+    before_cut: SignalFit
+
+    @property
+    def mass(self) -> Estimate:
+        return self.after_cut.mass
+
+    @property
+    def n_signal(self) -> Estimate:
+        return self.before_cut.n_signal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"m_res_gev": self.mass.to_dict(), "width_gev": self.after_cut.width.to_dict(),
+                "n_signal": self.n_signal.to_dict(),
+                "n_signal_selected": self.after_cut.n_signal.to_dict()}
+
+
+def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.ndarray,
+                   mass_start_gev: float, sqrt_s_gev: float = 13000.0) -> SignalExtraction:
+    """Estimate the resonance mass, width and total yield.
+
+    Args:
+        mjj_all_gev: dijet masses of all events (n,).
+        selected: boolean mask (n,) of the events passing the anomaly cut.
+        edges_gev: binning of both fits.
+        mass_start_gev: starting mass, e.g. the centre of the bump hunt's best window.
+    """
+    mjj = np.asarray(mjj_all_gev, float)
+    selected = np.asarray(selected, bool)
+    if selected.shape != mjj.shape:
+        raise InputError("selection", "shape", f"a mask of {len(mjj)} events")
+    cut_counts, _ = np.histogram(mjj[selected], edges_gev)
+    after = fit_signal_plus_background(edges_gev, cut_counts, mass_start_gev,
+                                       sqrt_s_gev=sqrt_s_gev)
+    all_counts, _ = np.histogram(mjj, edges_gev)
+    before = fit_signal_plus_background(
+        edges_gev, all_counts, after.mass.value, after.width.value,
+        mass_constraint=(after.mass.value, after.mass.error),
+        width_constraint=(after.width.value, after.width.error), sqrt_s_gev=sqrt_s_gev)
+    return SignalExtraction(after, before)
+
+
+def jet_mass_peak(masses_gev: np.ndarray, range_gev: tuple[float, float], bins: int = 40
+                  ) -> Estimate:
+    """Peak of a jet-mass distribution: Gaussian + exponential binned Poisson fit (MINOS).
+
+    Args:
+        masses_gev: jet masses of the selected events (n,).
+        range_gev: fit range.
+    """
+    from iminuit import Minuit
+
+    masses = np.asarray(masses_gev, float)
+    masses = masses[np.isfinite(masses)]
+    counts, edges = np.histogram(masses, bins, range_gev)
+    if counts.sum() < 10:
+        raise InputError("selected events", "jet mass", f"at least 10 jets in {range_gev} GeV")
+    saturated = np.where(counts > 0, counts * np.log(np.maximum(counts, 1.0)) - counts, 0.0)
+    lo, hi = edges[0], edges[-1]
+
+    def nll(n_bkg: float, slope: float, n_sig: float, mean: float, sigma: float) -> float:
+        shape = np.exp(-slope * (edges - lo) / (hi - lo))
+        bkg = n_bkg * (shape[:-1] - shape[1:]) / max(shape[0] - shape[-1], 1e-12) \
+            if abs(slope) > 1e-9 else n_bkg * np.diff(edges) / (hi - lo)
+        mu = bkg + n_sig * gaussian_bin_fractions(edges, mean, sigma)
+        if np.any(mu <= 0) or not np.all(np.isfinite(mu)):
+            return 1e30
+        return float(np.sum(mu - counts * np.log(mu) + saturated))
+
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    peak = float(centres[np.argmax(counts)])
+    total = float(counts.sum())
+    m = Minuit(nll, 0.5 * total, 1.0, 0.5 * total, peak, 0.05 * (hi - lo) + 1.0)
+    m.errordef = Minuit.LIKELIHOOD
+    m.limits["n_sig"] = (0.0, None)
+    m.limits["n_bkg"] = (0.0, None)
+    m.limits["mean"] = (lo, hi)
+    m.limits["sigma"] = (0.5 * (edges[1] - edges[0]), hi - lo)
+    m.migrad()
+    m.hesse()
+    try:
+        m.minos("mean")
+        err = m.merrors["mean"]
+        return Estimate(float(m.values["mean"]), float(err.lower), float(err.upper))
+    except RuntimeError:
+        return Estimate(float(m.values["mean"]), -float(m.errors["mean"]),
+                        float(m.errors["mean"]))
