@@ -1,0 +1,1 @@
+"""Shared neural-network machinery: one training loop for every model."""

@@ -1,0 +1,121 @@
+"""The one training loop: mini-batches, validation, early stopping, checkpoints and resume.
+
+A model plugs in through ``loss_fn(module, batch) -> scalar tensor``; ``batch`` is a tuple of
+tensors sliced from the training tensors. Checkpoints (module, optimizer, history, best
+state) are written atomically after every epoch when a path is given, and a run with the same
+path resumes from the last completed epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from aihep.io.atomic import write_atomic
+
+
+class TrainConfig(BaseModel):
+    """Optimization settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(50, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    patience: int = Field(10, ge=1, description="epochs without validation improvement")
+    cosine_schedule: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Loss history and the epoch whose weights were kept."""
+
+    train_loss: list[float]
+    val_loss: list[float]
+    best_epoch: int
+    resumed_from: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+LossFn = Callable[[torch.nn.Module, Sequence[torch.Tensor]], torch.Tensor]
+
+
+def _batches(tensors: Sequence[torch.Tensor], batch_size: int,
+             generator: torch.Generator | None) -> list[tuple[torch.Tensor, ...]]:
+    n = len(tensors[0])
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    return [tuple(t[order[i : i + batch_size]] for t in tensors) for i in range(0, n, batch_size)]
+
+
+def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.Tensor],
+          val_data: Sequence[torch.Tensor], config: TrainConfig | None = None,
+          checkpoint: str | Path | None = None) -> TrainResult:
+    """Train ``module`` in place, keep the weights of the best validation epoch.
+
+    Args:
+        module: the model (its parameters are optimized with AdamW).
+        loss_fn: mean loss of a batch.
+        train_data, val_data: tuples of tensors with equal first dimension.
+        config: optimization settings.
+        checkpoint: optional file for per-epoch checkpoints and resume.
+    """
+    config = config or TrainConfig()
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs)
+                 if config.cosine_schedule else None)
+    history: dict[str, list[float]] = {"train": [], "val": []}
+    best = (float("inf"), -1, None)
+    start_epoch = 0
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        state = torch.load(path, weights_only=False)
+        module.load_state_dict(state["module"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler"):
+            scheduler.load_state_dict(state["scheduler"])
+        history, start_epoch = state["history"], state["epoch"] + 1
+        best = (state["best_loss"], state["best_epoch"], state["best_state"])
+        generator.set_state(state["generator"])
+    for epoch in range(start_epoch, config.epochs):
+        if epoch - best[1] > config.patience and best[1] >= 0:
+            break
+        module.train()
+        total, count = 0.0, 0
+        for batch in _batches(train_data, config.batch_size, generator):
+            optimizer.zero_grad()
+            loss = loss_fn(module, batch)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch[0])
+            count += len(batch[0])
+        if scheduler is not None:
+            scheduler.step()
+        module.eval()
+        with torch.no_grad():
+            val_total = sum(float(loss_fn(module, b)) * len(b[0])
+                            for b in _batches(val_data, 4 * config.batch_size, None))
+        val = val_total / max(len(val_data[0]), 1)
+        history["train"].append(total / max(count, 1))
+        history["val"].append(val)
+        if val < best[0]:
+            best = (val, epoch, {k: v.detach().clone() for k, v in module.state_dict().items()})
+        if path is not None:
+            state = {"module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict() if scheduler else None,
+                     "history": history, "epoch": epoch, "best_loss": best[0],
+                     "best_epoch": best[1], "best_state": best[2],
+                     "generator": generator.get_state()}
+            write_atomic(path, lambda p, s=state: torch.save(s, p))
+    if best[2] is not None:
+        module.load_state_dict(best[2])
+    module.eval()
+    return TrainResult(history["train"], history["val"], best[1], start_epoch)

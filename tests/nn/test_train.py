@@ -1,0 +1,54 @@
+"""The shared training loop: it learns, keeps the best epoch, and resumes from checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aihep.nn.train import TrainConfig, train
+
+
+def _data(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(512, 3, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.1 * torch.randn(512, generator=g)
+    return x, y
+
+
+def _loss(module, batch):
+    return torch.mean((module(batch[0]).squeeze(-1) - batch[1]) ** 2)
+
+
+def test_training_reduces_loss():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    result = train(model, _loss, _data(1), _data(2), TrainConfig(epochs=30, batch_size=64,
+                                                                   learning_rate=0.05))
+    assert result.val_loss[result.best_epoch] < 0.1 * result.val_loss[0]
+    assert result.val_loss[result.best_epoch] == min(result.val_loss)
+
+
+def test_resume_after_interruption_equals_uninterrupted(tmp_path):
+    config = TrainConfig(epochs=8, batch_size=64, learning_rate=0.05, patience=100)
+    torch.manual_seed(0)
+    full = torch.nn.Linear(3, 1)
+    ref = train(full, _loss, _data(1), _data(2), config)
+
+    calls = {"n": 0}
+
+    def crashing_loss(module, batch):
+        calls["n"] += 1
+        if calls["n"] == 45:  # inside the 5th epoch (8 train + 1 val batches per epoch)
+            raise KeyboardInterrupt
+        return _loss(module, batch)
+
+    torch.manual_seed(0)
+    interrupted = torch.nn.Linear(3, 1)
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, crashing_loss, _data(1), _data(2), config,
+              checkpoint=tmp_path / "ckpt.pt")
+    fresh = torch.nn.Linear(3, 1)  # a new process rebuilds the module from its config
+    resumed = train(fresh, _loss, _data(1), _data(2), config, checkpoint=tmp_path / "ckpt.pt")
+    assert resumed.resumed_from == 4
+    torch.testing.assert_close(resumed.val_loss, ref.val_loss)
+    torch.testing.assert_close(fresh.weight, full.weight)
