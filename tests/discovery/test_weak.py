@@ -7,8 +7,10 @@ import pytest
 
 from aihep.discovery import metrics
 from aihep.discovery.classifiers import ClassifierConfig, out_of_fold_scores
-from aihep.discovery.weak import SignalRegion, cwola, idealized, supervised
+from aihep.discovery.flows import FlowConfig
+from aihep.discovery.weak import SignalRegion, cathode, cwola, idealized, supervised
 from aihep.errors import InputError
+from aihep.nn.train import TrainConfig
 
 FAST = ClassifierConfig(n_ensemble=1, max_iter=60)
 SR = SignalRegion(3300.0, 3700.0, sideband_gev=300.0)
@@ -69,11 +71,16 @@ def test_methods_find_synthetic_resonance_in_order():
         "supervised": supervised(x, mjj, SR, truth, FAST, 3, 0, test_x),
         "idealized": idealized(x, mjj, SR, background_sr, FAST, 3, 0, test_x),
         "cwola": cwola(x, mjj, SR, FAST, 3, 0, test_x),
+        "cathode": cathode(x, mjj, SR, FAST, 3, 0, test_x, flow_config=FlowConfig(
+            transforms=2, hidden_features=(32, 32), train=TrainConfig(epochs=8,
+                                                                      batch_size=512))),
     }
     aucs = {k: metrics.auc(r.test_scores, test_y) for k, r in results.items()}
     assert aucs["supervised"] > 0.97
-    assert aucs["idealized"] > 0.85
-    assert aucs["cwola"] > 0.75
+    assert aucs["idealized"] > 0.93
+    assert aucs["cwola"] > 0.85
+    assert aucs["cathode"] > 0.9
+    assert aucs["cathode"] > aucs["idealized"] - 0.05
     for r in results.values():
         assert np.all(SR.contains(mjj[r.sr_index]))
         assert len(r.sr_scores) == len(r.sr_index)

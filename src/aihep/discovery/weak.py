@@ -5,6 +5,7 @@
 * Idealized anomaly detector (IAD): classify SR data against a true background sample in the
   SR: the bound that CATHODE-like background estimates try to reach.
 * Fully supervised: classify with the true labels: the upper bound.
+* CATHODE: classify SR data against samples of a conditional flow trained outside the SR.
 
 Each returns out-of-fold scores for the SR data events and, optionally, ensemble scores for an
 independent test set (for ROC/SIC). Features must not be strongly correlated with mjj (use
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aihep.discovery.classifiers import ClassifierConfig, out_of_fold_scores
+from aihep.discovery.flows import ConditionalDensity, FlowConfig
 from aihep.errors import InputError
 
 
@@ -98,3 +100,29 @@ def supervised(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, truth: np.n
     scores, test_scores = out_of_fold_scores(x[rows], labels, config, n_folds, seed,
                                              test_x=test_x)
     return MethodScores("supervised", rows, scores, test_scores)
+
+
+def cathode(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
+            config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
+            test_x: np.ndarray | None = None, density: ConditionalDensity | None = None,
+            flow_config: FlowConfig | None = None, oversample: int = 4) -> MethodScores:
+    """CATHODE: classifier of SR data against samples of a background density estimate.
+
+    A conditional flow p(x | mjj) is fitted to the data outside the SR (or ``density`` is
+    reused, e.g. one flow per excluded window set), sampled at SR mjj values drawn from the SR
+    data (``oversample`` samples per SR event), and a classifier separates SR data (label 1)
+    from the samples (label 0, used for training only). Its out-of-fold output is the score.
+    """
+    in_sr = sr.contains(mjj_gev)
+    _require(in_sr, "signal region")
+    _require(~in_sr, "events outside the signal region")
+    if density is None:
+        density = ConditionalDensity(flow_config).fit(x[~in_sr], mjj_gev[~in_sr], seed=seed)
+    rows = np.flatnonzero(in_sr)
+    rng = np.random.default_rng(seed)
+    context = rng.choice(mjj_gev[rows], size=oversample * len(rows), replace=True)
+    samples = density.sample(context, seed=seed)
+    scores, test_scores = out_of_fold_scores(
+        x[rows], np.ones(len(rows), int), config, n_folds, seed, train_only_x=samples,
+        train_only_y=np.zeros(len(samples), int), test_x=test_x)
+    return MethodScores("cathode", rows, scores, test_scores)
