@@ -224,6 +224,65 @@ def dataset_lhco(
         _print(summary, as_json)
 
 
+@app.command("hunt")
+def hunt_command(
+    data: Annotated[Path, typer.Argument(help="feature table: .parquet or LHCO-layout .csv")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    reference: Annotated[Path | None, typer.Option(
+        help="background-only feature table (for the idealized detector)")] = None,
+    labels: Annotated[Path | None, typer.Option(
+        help="labels CSV (index,label) for a CSV data file")] = None,
+    method: Annotated[list[str] | None, typer.Option(
+        "--method", "-m", help="cathode | cwola | idealized | supervised | all (repeatable)")
+    ] = None,
+    sr: Annotated[str, typer.Option(help="signal region LO,HI in GeV")] = "3300,3700",
+    sr_scan: Annotated[bool, typer.Option("--sr-scan", help="slide the SR over mjj")] = False,
+    keep_fraction: Annotated[float, typer.Option(help="fraction of SR events kept by the cut")
+                             ] = 0.01,
+    toys: Annotated[int, typer.Option(help="pseudo-experiments per bump hunt")] = 200,
+    seed: Seed = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Hunt for a resonance: anomaly scores, cut, bump hunt, signal extraction, report."""
+    with _user_errors():
+        from aihep.discovery.hunt import (
+            HuntConfig,
+            hunt,
+            read_table,
+            write_hunt_outputs,
+        )
+        from aihep.errors import ConfigError
+        from aihep.events.config import validated
+        from aihep.io.atomic import ensure_writable_dir
+
+        known = ("cathode", "cwola", "idealized", "supervised")
+        methods = list(method or ["cathode"])
+        if "all" in methods:
+            methods = ["cathode", "cwola"] + (["idealized"] if reference else [])
+        unknown = [m for m in methods if m not in known]
+        if unknown:
+            msg = f"unknown method {', '.join(unknown)}; choose from {', '.join(known)}, all"
+            raise ConfigError(msg)
+        try:
+            lo, hi = (float(v) for v in sr.split(","))
+        except ValueError:
+            msg = f"--sr expects LO,HI in GeV, got '{sr}'"
+            raise ConfigError(msg) from None
+        config = validated(HuntConfig, methods=tuple(methods), signal_region_gev=(lo, hi),
+                           sr_scan=sr_scan, keep_fraction=keep_fraction, n_toys=toys,
+                           seed=seed)
+        table = read_table(data, labels)
+        ref_table = read_table(reference) if reference is not None else None
+        ensure_writable_dir(out)
+        result = hunt(table, config, ref_table, source=str(data))
+        inputs = [data] + [p for p in (labels, reference) if p is not None]
+        write_hunt_outputs(result, out, config, inputs)
+        summary = result.to_dict()
+        summary.pop("trials")
+        summary["out"] = str(out)
+        _print(summary, as_json)
+
+
 @app.command()
 def info(
     path: Annotated[Path, typer.Argument(help="dataset directory or file")],

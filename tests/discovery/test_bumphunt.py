@@ -81,7 +81,18 @@ def test_injected_gaussian_bump_found_at_right_place():
     lo, hi = result.window_gev
     assert lo <= 3500.0 <= hi and hi - lo <= 600
     assert result.z_local > 4
-    assert result.p_global == pytest.approx(1 / 201)
+    assert result.p_global_method == "trials-factor extrapolation"
+    assert result.p_global < 1 / 201
+    assert result.p_global > result.p_local
+    assert 3 < result.n_eff_trials < 200  # correlated windows: fewer than the 168 scanned
+
+
+def test_effective_trials_of_independent_uniform_tests():
+    from aihep.discovery.bumphunt import effective_trials
+
+    rng = np.random.default_rng(9)
+    minima = rng.random((4000, 12)).min(axis=1)
+    assert effective_trials(minima) == pytest.approx(12, rel=0.05)
 
 
 def test_agrees_with_pybumphunter():

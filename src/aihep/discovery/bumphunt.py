@@ -4,6 +4,11 @@ The global p-value comes from background-only pseudo-experiments: Poisson toys d
 fitted background, each refitted with the same function and scanned over the same windows;
 p_global = (1 + #toys with t >= t_obs) / (1 + n_toys), with t the BumpHunter statistic
 -ln(min p_local) (the same window set for data and toys).
+
+Beyond the reach of the toys (no toy as extreme as the data) the p-value is extrapolated with an
+effective number of independent windows N_eff fitted to the toys: P(min p_local < p) =
+1 - (1 - p)^N_eff (maximum likelihood: N_eff = n_toys / sum(-ln(1 - p_min,i))), so
+p_global = 1 - (1 - p_local)^N_eff. ``p_global_method`` says which was used.
 """
 
 from __future__ import annotations
@@ -37,14 +42,24 @@ class BumpHuntResult:
     p_global: float
     z_global: float
     n_toys: int
+    n_eff_trials: float
+    p_global_method: str
     toy_t: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"window_gev": list(self.window_gev), "observed": self.observed,
                 "expected": self.expected, "p_local": self.p_local, "z_local": self.z_local,
                 "bumphunter_t": self.bumphunter_t, "p_global": self.p_global,
-                "z_global": self.z_global, "n_toys": self.n_toys, "fit": self.fit.to_dict(),
+                "z_global": self.z_global, "n_toys": self.n_toys,
+                "n_eff_trials": self.n_eff_trials, "p_global_method": self.p_global_method,
+                "fit": self.fit.to_dict(),
                 "fit_test": self.fit_test}
+
+
+def effective_trials(p_min: np.ndarray) -> float:
+    """N_eff of P(min p < p) = 1 - (1 - p)^N_eff, fitted (max. likelihood) to toy minima."""
+    p = np.clip(np.asarray(p_min, float), 1e-300, 1.0 - 1e-12)
+    return float(len(p) / np.sum(-np.log1p(-p)))
 
 
 def default_edges(mjj_gev: np.ndarray, bin_width_gev: float = 100.0) -> np.ndarray:
@@ -59,6 +74,13 @@ def default_edges(mjj_gev: np.ndarray, bin_width_gev: float = 100.0) -> np.ndarr
     counts, _ = np.histogram(mjj_gev, edges)
     peak = int(np.argmax(counts))
     return edges[peak + 1 :]
+
+
+def quiet_minuit() -> None:
+    """Silence Minuit's C++ messages (non-positive-definite start matrices in toy fits...)."""
+    from iminuit._core import MnPrint
+
+    MnPrint.global_level = -1
 
 
 def _check_mjj(mjj_gev: np.ndarray, source: str) -> np.ndarray:
@@ -114,13 +136,22 @@ def bump_hunt(
     best = scan.best
     t_obs = scan.bumphunter_t
 
+    quiet_minuit()
     rng = np.random.default_rng(seed)
     toy_t = np.empty(n_toys)
     for i in range(n_toys):
         toy = rng.poisson(fit.expected).astype(float)
         toy_fit = fit_dijet(edges, toy, sqrt_s_gev, fit.n_params, start=fit.params)
         toy_t[i] = scan_windows(toy, toy_fit.expected, min_width, max_width).bumphunter_t
-    p_global = (1.0 + np.sum(toy_t >= t_obs)) / (1.0 + n_toys)
+    n_eff = effective_trials(np.exp(-toy_t))
+    n_above = int(np.sum(toy_t >= t_obs))
+    if n_above > 0:
+        p_global, method = (1.0 + n_above) / (1.0 + n_toys), "toys"
+    else:
+        p_local = float(np.exp(-t_obs))
+        p_global = float(-np.expm1(n_eff * np.log1p(-min(p_local, 1 - 1e-16))))
+        p_global = min(p_global, 1.0 / (1.0 + n_toys))
+        method = "trials-factor extrapolation"
     lo_bin, width = int(scan.start[best]), int(scan.width[best])
     return BumpHuntResult(
         edges_gev=edges, counts=counts, fit=fit, fit_test=test, scan=scan,
@@ -128,5 +159,5 @@ def bump_hunt(
         observed=float(scan.observed[best]), expected=float(scan.expected[best]),
         p_local=float(scan.p_local[best]), z_local=float(scan.z_local[best]),
         bumphunter_t=t_obs, p_global=float(p_global), z_global=float(stats.norm.isf(p_global)),
-        n_toys=n_toys, toy_t=toy_t,
+        n_toys=n_toys, n_eff_trials=n_eff, p_global_method=method, toy_t=toy_t,
     )

@@ -3,12 +3,19 @@
 Every scored event gets its score from models that never saw it: events are split into
 ``n_folds`` folds; for each fold an ensemble is trained on the other folds (plus optional
 train-only rows, e.g. CATHODE samples) and scores the held-out fold. Classes are balanced
-with sample weights. An optional external test set is scored by the average of all fold
-ensembles.
+with sample weights.
+
+Rows that take no part in training but must be scored *like* the training rows (events outside
+the signal region, whose selected spectrum is bump-hunted) go in ``held_out_x``: they are
+assigned to folds too and scored by their fold's ensemble alone. Scoring them with the average
+of all folds instead would shrink their score spread, so a high threshold would pass fewer of
+them than of the out-of-fold rows and sculpt a fake bump where the training rows are.
+An independent test set (``test_x``, for ROC/SIC only) is scored by the average of all folds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -59,7 +66,8 @@ def out_of_fold_scores(
     train_only_x: np.ndarray | None = None,
     train_only_y: np.ndarray | None = None,
     test_x: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
+    held_out_x: np.ndarray | None = None,
+) -> FoldScores:
     """Out-of-fold class-1 probabilities for every row of ``x``.
 
     Args:
@@ -67,9 +75,7 @@ def out_of_fold_scores(
         config: classifier settings; n_folds: folds (>= 2); seed: fold split and model seeds.
         train_only_x, train_only_y: rows used for training in every fold, never scored.
         test_x: optional independent rows scored by the average of all fold ensembles.
-
-    Returns:
-        (scores (n,), test scores (n_test,) or None).
+        held_out_x: rows assigned to folds and scored by their fold's ensemble only.
     """
     config = config or ClassifierConfig()
     x = np.asarray(x, dtype=float)
@@ -89,15 +95,31 @@ def out_of_fold_scores(
         fold[idx] = rng.permutation(np.arange(len(idx)) % n_folds)
     scores = np.zeros(len(x))
     test_scores = None if test_x is None else np.zeros(len(test_x))
+    held = None if held_out_x is None else np.asarray(held_out_x, float)
+    held_fold = None if held is None else rng.permutation(np.arange(len(held)) % n_folds)
+    held_scores = None if held is None else np.zeros(len(held))
     for k in range(n_folds):
         train = fold != k
         x_train, y_train = x[train], y[train]
         if train_only_x is not None and train_only_y is not None:
             x_train = np.concatenate([x_train, train_only_x])
             y_train = np.concatenate([y_train, np.asarray(train_only_y).astype(int)])
-        evals = [x[~train]] + ([] if test_x is None else [np.asarray(test_x, float)])
+        evals = [x[~train]]
+        evals.append(np.asarray(test_x, float) if test_x is not None else np.empty((0, 0)))
+        evals.append(held[held_fold == k] if held is not None else np.empty((0, 0)))
         outs = _fit_predict(config, x_train, y_train, evals, seed * 100 + k)
         scores[~train] = outs[0]
         if test_scores is not None:
             test_scores += outs[1] / n_folds
-    return scores, test_scores
+        if held_scores is not None:
+            held_scores[held_fold == k] = outs[2]
+    return FoldScores(scores, held_scores, test_scores)
+
+
+@dataclass(frozen=True)
+class FoldScores:
+    """Out-of-fold scores of the training rows, the held-out rows and the test rows."""
+
+    scores: np.ndarray
+    held_out: np.ndarray | None
+    test: np.ndarray | None

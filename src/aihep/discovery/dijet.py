@@ -4,6 +4,8 @@ f(x) = p0 (1 - x)^p1 / x^(p2 + p3 ln x),  x = mjj / sqrt(s).
 
 Expected counts are the integral of f over each bin (5-point Gauss-Legendre per bin), so
 wide or uneven bins are handled correctly. p0 is fitted as ln p0 for numerical stability.
+p1 and p2 are kept >= 0: a background must fall (with p3 = 0 the function is then monotonic);
+without the limits the function can bend into a peak and absorb a signal in a pure selection.
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ def fit_dijet(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 130
 
     def nll(*p: float) -> float:  # half the Poisson deviance: O(n_bins), not O(n_events)
         shape = np.asarray(p[1:])
-        mu = np.exp(p[0]) * shape_integrals(shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mu = np.exp(p[0]) * shape_integrals(shape)
         if not np.all(np.isfinite(mu)) or np.any(mu <= 0):
             return 1e30
         return float(np.sum(mu - counts * np.log(mu) + saturated))
@@ -140,8 +143,10 @@ def fit_dijet(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 130
     best = None
     for shape in starts:
         norm = total / max(shape_integrals(shape).sum(), 1e-300)  # profiled ln p0 start
-        m = Minuit(nll, np.log(norm), *shape)
+        m = Minuit(nll, np.log(norm), *np.maximum(shape, [0.0, 0.0, -np.inf][: len(shape)]))
         m.errordef = Minuit.LIKELIHOOD
+        m.limits[1] = (0.0, None)
+        m.limits[2] = (0.0, None)
         m.strategy = 1
         m.migrad()
         if best is None or (m.valid and (not best.valid or m.fval < best.fval)):

@@ -91,8 +91,9 @@ def fit_signal_plus_background(
 
     def nll(*p: float) -> float:
         ln_p0, shape, (n_sig, mass, width) = p[0], np.asarray(p[1:n_bkg_params]), p[-3:]
-        bkg, sig = model(ln_p0, shape, n_sig, mass, width)
-        mu = bkg + sig
+        with np.errstate(over="ignore", invalid="ignore"):
+            bkg, sig = model(ln_p0, shape, n_sig, mass, width)
+            mu = bkg + sig
         if not np.all(np.isfinite(mu)) or np.any(mu <= 0):
             return 1e30
         value = float(np.sum(mu - counts * np.log(mu) + saturated))
@@ -109,6 +110,8 @@ def fit_signal_plus_background(
     m = Minuit(nll, np.log(bkg_fit.params[0]), *bkg_fit.params[1:], excess, mass_start_gev,
                width0, name=names)
     m.errordef = Minuit.LIKELIHOOD
+    m.limits["p1"] = (0.0, None)  # a falling background, as in fit_dijet
+    m.limits["p2"] = (0.0, None)
     m.limits["mass"] = (edges[0], edges[-1])
     m.limits["width"] = (0.5 * bin_width, 0.5 * (edges[-1] - edges[0]))
     m.migrad()
@@ -168,10 +171,13 @@ def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.
     after = fit_signal_plus_background(edges_gev, cut_counts, mass_start_gev,
                                        sqrt_s_gev=sqrt_s_gev)
     all_counts, _ = np.histogram(mjj, edges_gev)
+    # Floors keep the constraints finite when the after-cut fit ends at a limit (zero error).
+    bin_width = float(np.median(np.diff(edges_gev)))
     before = fit_signal_plus_background(
         edges_gev, all_counts, after.mass.value, after.width.value,
-        mass_constraint=(after.mass.value, after.mass.error),
-        width_constraint=(after.width.value, after.width.error), sqrt_s_gev=sqrt_s_gev)
+        mass_constraint=(after.mass.value, max(after.mass.error, 0.1 * bin_width)),
+        width_constraint=(after.width.value, max(after.width.error, 0.1 * bin_width)),
+        sqrt_s_gev=sqrt_s_gev)
     return SignalExtraction(after, before)
 
 
@@ -194,10 +200,11 @@ def jet_mass_peak(masses_gev: np.ndarray, range_gev: tuple[float, float], bins: 
     lo, hi = edges[0], edges[-1]
 
     def nll(n_bkg: float, slope: float, n_sig: float, mean: float, sigma: float) -> float:
-        shape = np.exp(-slope * (edges - lo) / (hi - lo))
-        bkg = n_bkg * (shape[:-1] - shape[1:]) / max(shape[0] - shape[-1], 1e-12) \
-            if abs(slope) > 1e-9 else n_bkg * np.diff(edges) / (hi - lo)
-        mu = bkg + n_sig * gaussian_bin_fractions(edges, mean, sigma)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            shape = np.exp(-slope * (edges - lo) / (hi - lo))
+            bkg = (n_bkg * (shape[:-1] - shape[1:]) / max(shape[0] - shape[-1], 1e-12)
+                   if abs(slope) > 1e-9 else n_bkg * np.diff(edges) / (hi - lo))
+            mu = bkg + n_sig * gaussian_bin_fractions(edges, mean, sigma)
         if np.any(mu <= 0) or not np.all(np.isfinite(mu)):
             return 1e30
         return float(np.sum(mu - counts * np.log(mu) + saturated))

@@ -7,9 +7,10 @@
 * Fully supervised: classify with the true labels: the upper bound.
 * CATHODE: classify SR data against samples of a conditional flow trained outside the SR.
 
-Each returns out-of-fold scores for the SR data events and, optionally, ensemble scores for an
-independent test set (for ROC/SIC). Features must not be strongly correlated with mjj (use
-mJ1, delta mJ, tau21s: not jet pTs).
+Each returns out-of-fold scores of the events it trains on, fold-consistent scores of
+``held_out_x`` (other events to be scored alike, see :mod:`aihep.discovery.classifiers`) and,
+optionally, ensemble scores of an independent test set (for ROC/SIC). Features must not be
+strongly correlated with mjj (use mJ1, delta mJ, tau21s: not jet pTs).
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ class SignalRegion:
 
 @dataclass(frozen=True)
 class MethodScores:
-    """Scores of one method: ``sr_scores`` aligned with the data events in the SR."""
+    """Scores of one method: ``scores`` of the data rows ``index`` (the SR events; CWoLa adds
+    the sidebands), ``held_out_scores`` of the ``held_out_x`` rows, ``test_scores`` of
+    ``test_x``."""
 
     method: str
-    sr_index: np.ndarray
-    sr_scores: np.ndarray
+    index: np.ndarray
+    scores: np.ndarray
+    held_out_scores: np.ndarray | None
     test_scores: np.ndarray | None
 
 
@@ -57,21 +61,22 @@ def _require(mask: np.ndarray, what: str, minimum: int = 10) -> None:
 
 def cwola(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
           config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
-          test_x: np.ndarray | None = None) -> MethodScores:
+          test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
+          ) -> MethodScores:
     """CWoLa hunting: SR (label 1) vs sidebands (label 0), out-of-fold over both."""
     in_sr, in_sb = sr.contains(mjj_gev), sr.in_sidebands(mjj_gev)
     _require(in_sr, "signal region")
     _require(in_sb, "sidebands")
     rows = np.flatnonzero(in_sr | in_sb)
-    scores, test_scores = out_of_fold_scores(x[rows], in_sr[rows].astype(int), config, n_folds,
-                                             seed, test_x=test_x)
-    keep = in_sr[rows]
-    return MethodScores("cwola", rows[keep], scores[keep], test_scores)
+    out = out_of_fold_scores(x[rows], in_sr[rows].astype(int), config, n_folds, seed,
+                             test_x=test_x, held_out_x=held_out_x)
+    return MethodScores("cwola", rows, out.scores, out.held_out, out.test)
 
 
 def idealized(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, background_x: np.ndarray,
               config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
-              test_x: np.ndarray | None = None) -> MethodScores:
+              test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
+              ) -> MethodScores:
     """IAD: SR data (label 1) vs a true-background sample in the SR (label 0, train only)."""
     in_sr = sr.contains(mjj_gev)
     _require(in_sr, "signal region")
@@ -83,13 +88,15 @@ def idealized(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, background_x
     # sizes; only the data rows are scored.
     xs = np.concatenate([x[rows], bkg])
     ys = np.concatenate([np.ones(len(rows), int), np.zeros(len(bkg), int)])
-    scores, test_scores = out_of_fold_scores(xs, ys, config, n_folds, seed, test_x=test_x)
-    return MethodScores("idealized", rows, scores[: len(rows)], test_scores)
+    out = out_of_fold_scores(xs, ys, config, n_folds, seed, test_x=test_x,
+                             held_out_x=held_out_x)
+    return MethodScores("idealized", rows, out.scores[: len(rows)], out.held_out, out.test)
 
 
 def supervised(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, truth: np.ndarray,
                config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
-               test_x: np.ndarray | None = None) -> MethodScores:
+               test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
+               ) -> MethodScores:
     """Fully supervised reference: true labels of the SR events."""
     in_sr = sr.contains(mjj_gev)
     _require(in_sr, "signal region")
@@ -97,15 +104,16 @@ def supervised(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, truth: np.n
     labels = np.asarray(truth).astype(int)[rows]
     if labels.min() == labels.max():
         raise InputError("data", "label", "both signal and background events in the SR")
-    scores, test_scores = out_of_fold_scores(x[rows], labels, config, n_folds, seed,
-                                             test_x=test_x)
-    return MethodScores("supervised", rows, scores, test_scores)
+    out = out_of_fold_scores(x[rows], labels, config, n_folds, seed, test_x=test_x,
+                             held_out_x=held_out_x)
+    return MethodScores("supervised", rows, out.scores, out.held_out, out.test)
 
 
 def cathode(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
             config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
             test_x: np.ndarray | None = None, density: ConditionalDensity | None = None,
-            flow_config: FlowConfig | None = None, oversample: int = 4) -> MethodScores:
+            flow_config: FlowConfig | None = None, oversample: int = 4,
+            held_out_x: np.ndarray | None = None) -> MethodScores:
     """CATHODE: classifier of SR data against samples of a background density estimate.
 
     A conditional flow p(x | mjj) is fitted to the data outside the SR (or ``density`` is
@@ -122,7 +130,7 @@ def cathode(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
     rng = np.random.default_rng(seed)
     context = rng.choice(mjj_gev[rows], size=oversample * len(rows), replace=True)
     samples = density.sample(context, seed=seed)
-    scores, test_scores = out_of_fold_scores(
+    out = out_of_fold_scores(
         x[rows], np.ones(len(rows), int), config, n_folds, seed, train_only_x=samples,
-        train_only_y=np.zeros(len(samples), int), test_x=test_x)
-    return MethodScores("cathode", rows, scores, test_scores)
+        train_only_y=np.zeros(len(samples), int), test_x=test_x, held_out_x=held_out_x)
+    return MethodScores("cathode", rows, out.scores, out.held_out, out.test)

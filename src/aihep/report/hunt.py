@@ -1,0 +1,99 @@
+"""The hunt report: mjj before/after the cut with fit and residuals, significance per trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aihep.report.html import figures_html, table_html, write_report
+
+
+def _style() -> Any:
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    warnings.filterwarnings("ignore", message="Integer weights indicate poissonian data")
+    plt.style.use(mplhep.style.CMS)
+    return plt
+
+
+def spectrum_figure(bump: Any, title: str) -> Any:
+    """Counts with the background fit and the best window; residual panel below."""
+    plt = _style()
+    edges, counts, fit = bump.edges_gev, bump.counts, bump.fit
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    fig, (ax, rx) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
+                                 gridspec_kw={"height_ratios": [3, 1]})
+    ax.errorbar(centres, counts, yerr=np.sqrt(np.maximum(counts, 1)), fmt="o", color="k",
+                ms=4, label="data")
+    ax.stairs(fit.expected, edges, color="tab:blue", lw=2,
+              label=f"dijet fit ({fit.n_params} par.)")
+    ax.axvspan(*bump.window_gev, color="tab:orange", alpha=0.25,
+               label=f"best window, Z_local = {bump.z_local:.1f}")
+    ax.set_yscale("log")
+    ax.set_ylabel("events / bin")
+    ax.set_title(title, fontsize=14)
+    ax.legend(fontsize=12)
+    rx.axhline(0, color="gray")
+    rx.plot(centres, (counts - fit.expected) / np.sqrt(np.maximum(fit.expected, 1e-9)), "o",
+            color="k", ms=4)
+    rx.set_ylabel("pull")
+    rx.set_xlabel(r"$m_{JJ}$ [GeV]")
+    return fig
+
+
+def trials_figure(trials: list[Any]) -> Any:
+    """Local significance of each (signal region, method) trial."""
+    plt = _style()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for method in sorted({t.method for t in trials}):
+        sel = [t for t in trials if t.method == method]
+        ax.plot([0.5 * sum(t.window_gev) for t in sel], [t.bump.z_local for t in sel], "o-",
+                label=method)
+    ax.set_xlabel("signal-region centre [GeV]")
+    ax.set_ylabel("local significance of the best bump")
+    ax.legend(fontsize=12)
+    return fig
+
+
+def write_hunt_report(path: str | Path, result: Any) -> Path:
+    """Write the report of a :class:`aihep.discovery.hunt.HuntResult`."""
+    best = result.best
+    summary = result.to_dict()
+    rows = [{"quantity": "global p-value (windows x methods)", "value": summary["p_value"]},
+            {"quantity": "global significance", "value": summary["significance"]},
+            {"quantity": "local significance", "value": summary["significance_local"]},
+            {"quantity": "best method / SR [GeV]",
+             "value": f"{best.method} / {best.window_gev[0]:g}-{best.window_gev[1]:g}"}]
+    for key, label in (("m_res", "resonance mass [GeV]"), ("n_signal", "signal events"),
+                       ("signal_percentage", "signal percentage")):
+        if key in summary:
+            rows.append({"quantity": label, "value": f"{summary[key]['value']:.4g} +- "
+                         f"{summary[key]['error']:.2g}"})
+    for key, est in result.daughters.items():
+        rows.append({"quantity": f"{key} peak [GeV]",
+                     "value": f"{est.value:.4g} +- {est.error:.2g}"})
+    from aihep.discovery.bumphunt import bump_hunt
+
+    before = bump_hunt(result.mjj, best.bump.edges_gev, n_toys=10, seed=0)  # for the plot only
+    figures = figures_html([
+        ("mjj before the cut", spectrum_figure(before, "all events")),
+        ("mjj after the cut", spectrum_figure(best.bump, f"{best.method}: top scores")),
+        ("Significance per trial", trials_figure(result.trials)),
+    ])
+    trials = table_html([{"method": t.method, "SR [GeV]": f"{t.window_gev[0]:g}-"
+                          f"{t.window_gev[1]:g}", "selected": t.n_selected,
+                          "bump [GeV]": f"{t.bump.window_gev[0]:g}-{t.bump.window_gev[1]:g}",
+                          "Z local": t.bump.z_local, "p (toys)": t.bump.p_global}
+                         for t in result.trials])
+    verdict = ("<p><b>Discovery</b> (p &lt; 1e-3 after the look-elsewhere effect).</p>"
+               if result.discovery else "<p>No significant excess (p &ge; 1e-3).</p>")
+    return write_report(path, "aihep hunt", [("Result", verdict + table_html(rows)),
+                                             ("Spectra", figures), ("Trials", trials)])

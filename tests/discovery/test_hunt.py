@@ -1,0 +1,122 @@
+"""The hunt pipeline end to end on synthetic feature tables, and its CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from aihep.cli import app
+from aihep.discovery.classifiers import ClassifierConfig
+from aihep.discovery.dijet import bin_integrals
+from aihep.discovery.hunt import HuntConfig, hunt, write_hunt_outputs
+from aihep.errors import InputError
+from aihep.io.lhco import write_feature_csv, write_labels_csv
+
+FAST = HuntConfig(methods=("cwola",), keep_fraction=0.05, n_folds=3, n_toys=60,
+                  classifier=ClassifierConfig(n_ensemble=1, max_iter=60))
+
+
+def _table(n_bkg: int, n_sig: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    edges = np.arange(2600.0, 6001.0, 50.0)
+    shape = bin_integrals(edges, np.array([1.0, 8.0, 6.0]), 13000.0)
+    counts = rng.multinomial(n_bkg, shape / shape.sum())
+    mjj_b = np.repeat(edges[:-1], counts) + rng.uniform(0, 50.0, n_bkg)
+    mjj_s = rng.normal(3500.0, 90.0, n_sig)
+    feats_b = [rng.gamma(2.0, 40.0, n_bkg), rng.gamma(2.0, 60.0, n_bkg),
+               rng.beta(5, 3, n_bkg), rng.beta(5, 3, n_bkg)]
+    feats_s = [rng.normal(100.0, 8.0, n_sig), rng.normal(400.0, 20.0, n_sig),
+               rng.beta(2, 6, n_sig), rng.beta(2, 6, n_sig)]
+    table = {"mjj": np.concatenate([mjj_b, mjj_s])}
+    for name, b, s in zip(("mj1", "delta_mj", "tau21_j1", "tau21_j2"), feats_b, feats_s,
+                          strict=True):
+        table[name] = np.concatenate([b, s])
+    table["label"] = np.concatenate([np.zeros(n_bkg, int), np.ones(n_sig, int)])
+    order = rng.permutation(len(table["mjj"]))
+    table = {k: v[order] for k, v in table.items()}
+    table["index"] = np.arange(len(order))[::-1].copy()  # deliberately not sorted
+    return table
+
+
+def test_injected_resonance_found_and_measured():
+    result = hunt(_table(40000, 500, 1), FAST)
+    assert result.discovery
+    assert abs(result.extraction.mass.value - 3500.0) < 0.05 * 3500.0
+    n = result.extraction.n_signal
+    assert abs(n.value - 500) < 3 * n.error
+    peaks = result.daughters
+    assert abs(peaks["m_j1"].value - 100.0) < 10.0
+    assert abs(peaks["m_j2"].value - 500.0) < 30.0
+    assert np.all(np.diff(result.index) > 0)  # scores sorted by index
+
+
+def test_background_only_reports_no_discovery():
+    result = hunt(_table(40000, 0, 2), FAST)
+    assert not result.discovery
+    assert result.p_value > 1e-3
+
+
+def test_sr_scan_uses_nearest_window_and_lee():
+    config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": (2900.0, 4300.0)})
+    result = hunt(_table(40000, 500, 3), config)
+    assert len(result.trials) >= 5
+    assert result.p_value >= result.best.bump.p_global
+    assert result.best.window_gev[0] <= 3500.0 <= result.best.window_gev[1] + 200.0
+
+
+def test_outputs_are_complete_and_aligned(tmp_path):
+    table = _table(20000, 300, 4)
+    result = hunt(table, FAST)
+    write_hunt_outputs(result, tmp_path, FAST, [])
+    with open(tmp_path / "scores.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["index", "score"]
+    assert [int(r[0]) for r in rows[1:]] == sorted(table["index"].tolist())
+    results = json.loads((tmp_path / "results.json").read_text())
+    for key in ("p_value", "significance", "p_value_local", "significance_local", "m_res",
+                "n_signal", "signal_percentage", "daughter_masses"):
+        assert key in results
+    assert (tmp_path / "report.html").exists() and (tmp_path / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(("mutate", "match"), [
+    (lambda t: t.pop("tau21_j2"), "missing tau21_j2"),
+    (lambda t: t["mj1"].__setitem__(3, np.nan), "mj1: expected finite values"),
+])
+def test_bad_tables_are_clear_errors(mutate, match):
+    table = _table(2000, 0, 5)
+    mutate(table)
+    with pytest.raises(InputError, match=match):
+        hunt(table, FAST)
+
+
+def test_empty_signal_region():
+    config = FAST.model_copy(update={"signal_region_gev": (7000.0, 7400.0)})
+    with pytest.raises(InputError, match="signal region: expected at least 10 events"):
+        hunt(_table(2000, 0, 6), config)
+
+
+def test_cli_hunt_on_lhco_csv_and_bad_reference(tmp_path):
+    table = _table(20000, 300, 7)
+    write_feature_csv(tmp_path / "data.csv", table, table["index"])
+    write_labels_csv(tmp_path / "labels.csv", table["label"], table["index"])
+    runner = CliRunner()
+    out = tmp_path / "hunt"
+    result = runner.invoke(app, ["hunt", str(tmp_path / "data.csv"), "--labels",
+                                 str(tmp_path / "labels.csv"), "-m", "supervised", "--toys",
+                                 "20", "--keep-fraction", "0.05", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "results.json").read_text())["best_trial"]["method"] == "supervised"
+
+    bad_ref = tmp_path / "ref.csv"
+    bad_ref.write_text("index,m_JJ\n0,3000\n")
+    out2 = tmp_path / "hunt2"
+    result = runner.invoke(app, ["hunt", str(tmp_path / "data.csv"), "--reference",
+                                 str(bad_ref), "-m", "idealized", "--out", str(out2)])
+    assert result.exit_code == 2
+    assert "ref.csv: header" in result.output
+    assert not out2.exists()
