@@ -319,7 +319,11 @@ def demo(
     signal: Annotated[int, typer.Option(help="signal events")] = 400,
     reference: Annotated[int, typer.Option(help="reference events")] = 4000,
 ) -> None:
-    """The main job end to end on small generated data: an LHCO-style dataset and its report."""
+    """The main job end to end on small generated data: generate -> hunt -> report.
+
+    Builds an LHCO-style dataset (QCD + W'(3500) -> X(500) Y(100) + reference), then hunts it
+    with CATHODE, CWoLa and the idealized detector in the 3.3-3.7 TeV signal region.
+    """
     with _user_errors():
         from rich.console import Console
 
@@ -332,10 +336,28 @@ def demo(
             result = build_lhco_dataset(config, out, ExecutorConfig(kind="local",
                                                                     workers=workers),
                                         bars.callback)
+        from aihep.discovery.hunt import HuntConfig, hunt, read_table, write_hunt_outputs
+
         console = Console()
         console.print(f"dataset: {result.directory}  (data.parquet, data.csv, reference.csv, "
                       "manifest.json)")
-        console.print(f"[bold green]report:[/] {result.report}")
+        console.print("hunting with cathode, cwola, idealized in SR 3300-3700 GeV ...")
+        config = HuntConfig(methods=("cathode", "cwola", "idealized"), keep_fraction=0.1,
+                            seed=seed)
+        found = hunt(read_table(result.data_path), config, read_table(result.reference_path),
+                     source=str(result.data_path))
+        hunt_dir = write_hunt_outputs(found, Path(out) / "hunt", config,
+                                      [result.data_path, result.reference_path])
+        summary = found.to_dict()
+        line = (f"global p = {summary['p_value']:.2g} (Z = {summary['significance']:.1f}), "
+                f"best: {found.best.method}")
+        if "m_res" in summary:
+            line += (f", m_res = {summary['m_res']['value']:.0f} +- "
+                     f"{summary['m_res']['error']:.0f} GeV, n_signal = "
+                     f"{summary['n_signal']['value']:.0f} +- {summary['n_signal']['error']:.0f}")
+        console.print(line)
+        console.print(f"[bold green]dataset report:[/] {result.report}")
+        console.print(f"[bold green]hunt report:[/] {hunt_dir / 'report.html'}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

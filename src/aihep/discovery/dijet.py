@@ -174,7 +174,8 @@ def select_dijet_fit(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: floa
     """Fit with 3 parameters; add p3 only when an F-test asks for it.
 
     F = (D3 - D4) / (D4 / (n_bins - 4)) with F(1, n_bins - 4); Wilks' chi2(1) p-value of
-    D3 - D4 is reported too. The 4-parameter fit is chosen when the F-test p-value < alpha.
+    D3 - D4 is reported too. The 4-parameter fit is chosen when the F-test p-value < alpha and
+    its density falls over the whole range (p3 can otherwise bend it into a peak).
 
     Returns:
         (chosen fit, {"f_stat", "f_pvalue", "wilks_pvalue", "n_params"}).
@@ -186,6 +187,8 @@ def select_dijet_fit(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: floa
     f_stat = (d3 - d4) / max(d4 / ndof4, 1e-12)
     f_p = float(stats.f.sf(f_stat, 1, ndof4))
     wilks_p = float(stats.chi2.sf(d3 - d4, 1))
-    chosen = fit4 if (f_p < alpha and fit4.valid) else fit3
+    density = fit4.expected / np.diff(np.asarray(edges_gev, float))
+    falling = bool(np.all(np.diff(density) <= 1e-9 * density[:-1]))
+    chosen = fit4 if (f_p < alpha and fit4.valid and falling) else fit3
     return chosen, {"f_stat": float(f_stat), "f_pvalue": f_p, "wilks_pvalue": wilks_p,
-                    "n_params": chosen.n_params}
+                    "four_param_falling": falling, "n_params": chosen.n_params}

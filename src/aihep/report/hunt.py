@@ -31,19 +31,24 @@ def spectrum_figure(bump: Any, title: str) -> Any:
     centres = 0.5 * (edges[1:] + edges[:-1])
     fig, (ax, rx) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
                                  gridspec_kw={"height_ratios": [3, 1]})
-    ax.errorbar(centres, counts, yerr=np.sqrt(np.maximum(counts, 1)), fmt="o", color="k",
-                ms=4, label="data")
+    nonzero = counts > 0
+    ax.errorbar(centres[nonzero], counts[nonzero], yerr=np.sqrt(counts[nonzero]), fmt="o",
+                color="k", ms=4, label="data")
     ax.stairs(fit.expected, edges, color="tab:blue", lw=2,
               label=f"dijet fit ({fit.n_params} par.)")
     ax.axvspan(*bump.window_gev, color="tab:orange", alpha=0.25,
                label=f"best window, Z_local = {bump.z_local:.1f}")
     ax.set_yscale("log")
+    ax.set_ylim(0.3, 3 * max(counts.max(), 1))
     ax.set_ylabel("events / bin")
     ax.set_title(title, fontsize=14)
     ax.legend(fontsize=12)
     rx.axhline(0, color="gray")
-    rx.plot(centres, (counts - fit.expected) / np.sqrt(np.maximum(fit.expected, 1e-9)), "o",
-            color="k", ms=4)
+    # Pulls where the fit expects at least 0.5 events; (n - mu)/sqrt(mu) is meaningless below.
+    shown = fit.expected >= 0.5
+    pulls = (counts - fit.expected)[shown] / np.sqrt(fit.expected[shown])
+    rx.plot(centres[shown], np.clip(pulls, -6, 6), "o", color="k", ms=4)
+    rx.set_ylim(-6.5, 6.5)
     rx.set_ylabel("pull")
     rx.set_xlabel(r"$m_{JJ}$ [GeV]")
     return fig
