@@ -98,6 +98,22 @@ def test_selection_truncates_to_requested_count(small_config, tmp_path):
     assert not list(tmp_path.glob("events/*.tmp"))
 
 
+def test_constituent_quality_cut(small_config, tmp_path):
+    from aihep.events.config import SelectionConfig
+
+    config = small_config.model_copy(update={
+        "n_events": 20, "selection": SelectionConfig(min_jets=2, min_jet_constituents=60)})
+    events = generate(config, tmp_path).read()
+    assert len(events) == 20
+    assert ak.all(events.jets.n_constituents >= 60)
+
+
+def test_lhco_samples_require_defined_tau21():
+    from aihep.events.lhco import LHCOConfig
+
+    assert LHCOConfig().generation("background").selection.min_jet_constituents == 2
+
+
 def test_non_positive_events_rejected():
     with pytest.raises(ValueError, match="must be positive"):
         GenerationConfig(process="qcd-dijet", n_events=0)

@@ -64,10 +64,15 @@ class JetConfig(_Config):
 
 
 class SelectionConfig(_Config):
-    """Event selection applied before writing (a trigger). Defaults select everything."""
+    """Event selection applied before writing (a trigger). Defaults select everything.
+
+    ``min_jet_constituents`` requires every kept jet to have that many constituents; 2 makes
+    tau21 defined (a single-particle jet has tau1 = 0).
+    """
 
     min_jets: int = Field(0, ge=0)
     leading_jet_pt_min_gev: float = Field(0.0, ge=0)
+    min_jet_constituents: int = Field(0, ge=0)
 
 
 class GenerationConfig(_Config):

@@ -140,6 +140,9 @@ def build_events(config: GenerationConfig, index: int, n_generate: int,
     lead_pt = ak.to_numpy(ak.fill_none(ak.firsts(jets.pt), 0.0))
     keep = (n_jets >= config.selection.min_jets) & (
         lead_pt > config.selection.leading_jet_pt_min_gev)
+    if config.selection.min_jet_constituents > 0:
+        keep &= ak.to_numpy(ak.all(jets.n_constituents >= config.selection.min_jet_constituents,
+                                   axis=1))
     lap("selection")
     jets = add_substructure(jets[keep], all_constituents[keep], config.jets)
     lap("substructure")

@@ -1,8 +1,10 @@
 """LHC Olympics-style resonance-search datasets: QCD dijets + injected W' -> X Y signal.
 
 The trigger is the LHCO one: a leading anti-kT R = 1.0 jet with pT > 1.2 TeV and |eta| < 2.5
-(and two jets). Background, signal and a background-only reference sample are generated with
-independent seeds derived from the master seed and the same qcd-dijet pT-hat cut.
+(and two jets, each with at least two constituents so that tau21 is defined: single-particle
+"jets" occur in ~5 of 100k QCD events). Background, signal and a background-only reference
+sample are generated with independent seeds derived from the master seed and the same
+qcd-dijet pT-hat cut.
 
 Output directory::
 
@@ -89,7 +91,8 @@ class LHCOConfig(BaseModel):
             process=process, params=params, n_events=n, seed=seeds.derive_seed(self.seed, role),
             chunk_size=self.chunk_size, detector=self.detector,
             jets=JetConfig(radius=self.jet_radius, eta_max=self.trigger_eta_max, max_jets=2),
-            selection=SelectionConfig(min_jets=2, leading_jet_pt_min_gev=self.trigger_pt_min_gev),
+            selection=SelectionConfig(min_jets=2, leading_jet_pt_min_gev=self.trigger_pt_min_gev,
+                                      min_jet_constituents=2),
         )
 
 
