@@ -40,3 +40,11 @@ def test_jet_mass_peak():
     peak = jet_mass_peak(masses, (20.0, 300.0))
     assert abs(peak.value - 100.0) < 3 * peak.error
     assert peak.error < 5.0
+
+
+def test_narrow_jet_mass_peak_has_a_real_error():
+    rng = np.random.default_rng(9)
+    masses = np.concatenate([rng.normal(500.0, 10.0, 80), rng.uniform(0.0, 600.0, 8)])
+    peak = jet_mass_peak(masses, (0.0, 630.0))
+    assert abs(peak.value - 500.0) < 5.0
+    assert 0.5 < peak.error < 3.0  # ~ 10 / sqrt(80) = 1.1

@@ -181,18 +181,27 @@ def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.
     return SignalExtraction(after, before)
 
 
-def jet_mass_peak(masses_gev: np.ndarray, range_gev: tuple[float, float], bins: int = 40
-                  ) -> Estimate:
+def jet_mass_peak(masses_gev: np.ndarray, range_gev: tuple[float, float],
+                  bins: int | None = None) -> Estimate:
     """Peak of a jet-mass distribution: Gaussian + exponential binned Poisson fit (MINOS).
 
     Args:
         masses_gev: jet masses of the selected events (n,).
         range_gev: fit range.
+        bins: number of bins; default from the Freedman-Diaconis width of the data (20-200),
+            so a narrow peak is resolved.
+    Returns:
+        the peak position; its error from MINOS, else HESSE, else sigma / sqrt(n_peak).
     """
     from iminuit import Minuit
 
     masses = np.asarray(masses_gev, float)
     masses = masses[np.isfinite(masses)]
+    inside = masses[(masses >= range_gev[0]) & (masses <= range_gev[1])]
+    if bins is None:
+        q25, q75 = np.percentile(inside, [25, 75]) if len(inside) else (0.0, 1.0)
+        width = 2.0 * max(q75 - q25, 1e-6) / max(len(inside), 1) ** (1 / 3)
+        bins = int(np.clip(np.ceil((range_gev[1] - range_gev[0]) / width), 20, 200))
     counts, edges = np.histogram(masses, bins, range_gev)
     if counts.sum() < 10:
         raise InputError("selected events", "jet mass", f"at least 10 jets in {range_gev} GeV")
@@ -217,13 +226,18 @@ def jet_mass_peak(masses_gev: np.ndarray, range_gev: tuple[float, float], bins: 
     m.limits["n_sig"] = (0.0, None)
     m.limits["n_bkg"] = (0.0, None)
     m.limits["mean"] = (lo, hi)
-    m.limits["sigma"] = (0.5 * (edges[1] - edges[0]), hi - lo)
+    m.limits["sigma"] = (0.1 * (edges[1] - edges[0]), hi - lo)
     m.migrad()
     m.hesse()
+    mean = float(m.values["mean"])
     try:
         m.minos("mean")
         err = m.merrors["mean"]
-        return Estimate(float(m.values["mean"]), float(err.lower), float(err.upper))
+        if err.is_valid and err.upper > 0 and err.lower < 0:
+            return Estimate(mean, float(err.lower), float(err.upper))
     except RuntimeError:
-        return Estimate(float(m.values["mean"]), -float(m.errors["mean"]),
-                        float(m.errors["mean"]))
+        pass
+    error = float(m.errors["mean"])
+    if not (np.isfinite(error) and error > 0):  # degenerate fit: statistical floor
+        error = float(m.values["sigma"]) / np.sqrt(max(float(m.values["n_sig"]), 1.0))
+    return Estimate(mean, -error, error)
