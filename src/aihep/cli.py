@@ -276,7 +276,7 @@ def hunt_command(
         ensure_writable_dir(out)
         result = hunt(table, config, ref_table, source=str(data))
         inputs = [data] + [p for p in (labels, reference) if p is not None]
-        write_hunt_outputs(result, out, config, inputs)
+        write_hunt_outputs(result, out, config, inputs, table.get("label"))
         summary = result.to_dict()
         summary.pop("trials")
         summary["out"] = str(out)
@@ -344,10 +344,12 @@ def demo(
         console.print("hunting with cathode, cwola, idealized in SR 3300-3700 GeV ...")
         config = HuntConfig(methods=("cathode", "cwola", "idealized"), keep_fraction=0.1,
                             seed=seed)
-        found = hunt(read_table(result.data_path), config, read_table(result.reference_path),
-                     source=str(result.data_path))
+        found = hunt(read_table(result.data_path), config,
+                     read_table(result.reference_path), source=str(result.data_path))
+        data_table = read_table(result.data_path)
         hunt_dir = write_hunt_outputs(found, Path(out) / "hunt", config,
-                                      [result.data_path, result.reference_path])
+                                      [result.data_path, result.reference_path],
+                                      data_table.get("label"))
         summary = found.to_dict()
         line = (f"global p = {summary['p_value']:.2g} (Z = {summary['significance']:.1f}), "
                 f"best: {found.best.method}")

@@ -52,6 +52,8 @@ def test_injected_resonance_found_and_measured():
     assert abs(peaks["m_j1"].value - 100.0) < 10.0
     assert abs(peaks["m_j2"].value - 500.0) < 30.0
     assert np.all(np.diff(result.index) > 0)  # scores sorted by index
+    table = _table(40000, 500, 1)
+    np.testing.assert_array_equal(table["index"][result.order], result.index)
 
 
 def test_background_only_reports_no_discovery():
@@ -71,7 +73,7 @@ def test_sr_scan_uses_nearest_window_and_lee():
 def test_outputs_are_complete_and_aligned(tmp_path):
     table = _table(20000, 300, 4)
     result = hunt(table, FAST)
-    write_hunt_outputs(result, tmp_path, FAST, [])
+    write_hunt_outputs(result, tmp_path, FAST, [], table["label"])
     with open(tmp_path / "scores.csv") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["index", "score"]
@@ -80,7 +82,8 @@ def test_outputs_are_complete_and_aligned(tmp_path):
     for key in ("p_value", "significance", "p_value_local", "significance_local", "m_res",
                 "n_signal", "signal_percentage", "daughter_masses"):
         assert key in results
-    assert (tmp_path / "report.html").exists() and (tmp_path / "manifest.json").exists()
+    assert (tmp_path / "manifest.json").exists()
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") == 4
 
 
 @pytest.mark.parametrize(("mutate", "match"), [

@@ -85,6 +85,7 @@ class HuntResult:
     n_events: int
     selected: np.ndarray = field(repr=False)
     mjj: np.ndarray = field(repr=False)
+    order: np.ndarray = field(repr=False)  # scores[i] belongs to input row order[i]
 
     @property
     def discovery(self) -> bool:
@@ -236,7 +237,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     order = np.argsort(index, kind="stable")
     return HuntResult(index[order], method_scores[order], trials, best, p_value,
                       float(stats.norm.isf(p_value)), extraction, daughters, len(mjj),
-                      selected, mjj)
+                      selected, mjj, order)
 
 
 def read_table(path: str | Path, labels: str | Path | None = None) -> dict[str, np.ndarray]:
@@ -257,7 +258,7 @@ def read_table(path: str | Path, labels: str | Path | None = None) -> dict[str, 
 
 
 def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
-                       inputs: list[Path]) -> Path:
+                       inputs: list[Path], labels: np.ndarray | None = None) -> Path:
     """Write scores.csv, results.json, report.html and manifest.json into ``out``."""
     import csv
 
@@ -275,7 +276,7 @@ def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
 
     write_atomic(directory / "scores.csv", write_scores)
     write_json_atomic(directory / "results.json", result.to_dict())
-    write_hunt_report(directory / "report.html", result)
+    write_hunt_report(directory / "report.html", result, labels)
     outputs = [file_entry(directory / n, directory)
                for n in ("scores.csv", "results.json", "report.html")]
     manifest = build_manifest("aihep.hunt", config=config.model_dump(mode="json"),

@@ -68,7 +68,30 @@ def trials_figure(trials: list[Any]) -> Any:
     return fig
 
 
-def write_hunt_report(path: str | Path, result: Any) -> Path:
+def sic_figure(scores: np.ndarray, labels: np.ndarray, method: str) -> Any:
+    """ROC (background rejection vs signal efficiency) and SIC curves of one score."""
+    from aihep.discovery import metrics
+
+    plt = _style()
+    fpr, tpr, _ = metrics.roc_curve(scores, labels)
+    sic_tpr, sic = metrics.sic_curve(scores, labels, min_background=25)
+    fig, (ax, sx) = plt.subplots(1, 2, figsize=(13, 5))
+    fig.subplots_adjust(wspace=0.4)
+    ok = fpr > 0
+    ax.plot(tpr[ok], 1.0 / fpr[ok], color="tab:blue")
+    ax.set_yscale("log")
+    ax.set_xlabel("signal efficiency")
+    ax.set_ylabel("background rejection 1/FPR")
+    ax.set_title(f"{method}: AUC = {metrics.auc(scores, labels):.3f}", fontsize=14)
+    sx.plot(sic_tpr, sic, color="tab:orange")
+    sx.set_xlabel("signal efficiency")
+    sx.set_ylabel(r"SIC = TPR / $\sqrt{FPR}$")
+    sx.set_title(">= 25 background events pass", fontsize=14)
+    return fig
+
+
+def write_hunt_report(path: str | Path, result: Any, labels: np.ndarray | None = None
+                      ) -> Path:
     """Write the report of a :class:`aihep.discovery.hunt.HuntResult`."""
     best = result.best
     summary = result.to_dict()
@@ -88,11 +111,20 @@ def write_hunt_report(path: str | Path, result: Any) -> Path:
     from aihep.discovery.bumphunt import bump_hunt
 
     before = bump_hunt(result.mjj, best.bump.edges_gev, n_toys=10, seed=0)  # for the plot only
-    figures = figures_html([
+    figs = [
         ("mjj before the cut", spectrum_figure(before, "all events")),
         ("mjj after the cut", spectrum_figure(best.bump, f"{best.method}: top scores")),
         ("Significance per trial", trials_figure(result.trials)),
-    ])
+    ]
+    lo, hi = best.window_gev
+    in_sr = (result.mjj >= lo) & (result.mjj < hi)
+    if labels is not None and len(np.unique(labels[in_sr])) == 2:
+        scores = np.empty_like(result.scores)
+        scores[result.order] = result.scores  # back to input order
+        figs.append(("ROC and SIC of the best method on the SR events (truth labels; "
+                     "out-of-fold scores of the same data, not an independent test set)",
+                     sic_figure(scores[in_sr], labels[in_sr], best.method)))
+    figures = figures_html(figs)
     trials = table_html([{"method": t.method, "SR [GeV]": f"{t.window_gev[0]:g}-"
                           f"{t.window_gev[1]:g}", "selected": t.n_selected,
                           "bump [GeV]": f"{t.bump.window_gev[0]:g}-{t.bump.window_gev[1]:g}",
