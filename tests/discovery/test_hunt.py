@@ -60,6 +60,7 @@ def test_background_only_reports_no_discovery():
     result = hunt(_table(40000, 0, 2), FAST)
     assert not result.discovery
     assert result.p_value > 1e-3
+    assert result.uncut_fit_pvalue > 1e-3  # a dijet-like spectrum
 
 
 def test_sr_scan_uses_nearest_window_and_lee():

@@ -24,6 +24,7 @@ from scipy import stats
 
 from aihep.discovery.bumphunt import BumpHuntResult, bump_hunt, default_edges
 from aihep.discovery.classifiers import ClassifierConfig
+from aihep.discovery.dijet import fit_dijet
 from aihep.discovery.extraction import Estimate, SignalExtraction, extract_signal, jet_mass_peak
 from aihep.discovery.flows import FlowConfig
 from aihep.discovery.weak import SignalRegion, cathode, cwola, idealized, supervised
@@ -83,6 +84,7 @@ class HuntResult:
     extraction: SignalExtraction | None
     daughters: dict[str, Estimate]
     n_events: int
+    uncut_fit_pvalue: float
     selected: np.ndarray = field(repr=False)
     mjj: np.ndarray = field(repr=False)
     order: np.ndarray = field(repr=False)  # scores[i] belongs to input row order[i]
@@ -99,6 +101,10 @@ class HuntResult:
             "p_value_best_trial": self.best.bump.p_global, "discovery": self.discovery,
             "n_trials": len(self.trials), "best_trial": self.best.to_dict(),
             "n_events": self.n_events,
+            # chi2 p-value of the dijet fit to the whole spectrum: a tiny value means the
+            # spectrum is not dijet-like (phase-space cuts, sculpting) or holds a strong
+            # signal; read the significance with care then.
+            "uncut_fit_pvalue": self.uncut_fit_pvalue,
         }
         if self.extraction is not None:
             ext = self.extraction.to_dict()
@@ -233,11 +239,12 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                      "m_j2": jet_mass_peak(mj2, (0.0, float(np.quantile(mj2, 0.99)) + 100))}
     except (InputError, RuntimeError, ValueError):
         pass  # too few selected events for a peak fit: reported as missing
+    uncut_fit_pvalue = fit_dijet(edges, np.histogram(mjj, edges)[0]).chi2_pvalue
     method_scores = best_scores[best.method]
     order = np.argsort(index, kind="stable")
     return HuntResult(index[order], method_scores[order], trials, best, p_value,
                       float(stats.norm.isf(p_value)), extraction, daughters, len(mjj),
-                      selected, mjj, order)
+                      uncut_fit_pvalue, selected, mjj, order)
 
 
 def read_table(path: str | Path, labels: str | Path | None = None) -> dict[str, np.ndarray]:

@@ -132,5 +132,10 @@ def write_hunt_report(path: str | Path, result: Any, labels: np.ndarray | None =
                          for t in result.trials])
     verdict = ("<p><b>Discovery</b> (p &lt; 1e-3 after the look-elsewhere effect).</p>"
                if result.discovery else "<p>No significant excess (p &ge; 1e-3).</p>")
+    if result.uncut_fit_pvalue < 1e-3:
+        verdict += ("<p><b>Caution:</b> the dijet function fits the uncut spectrum poorly "
+                    f"(chi2 p = {result.uncut_fit_pvalue:.1e}): the spectrum may not be "
+                    "dijet-like (generator phase-space cuts, sculpting) or may hold a strong "
+                    "signal. Check the spectra below before trusting the significance.</p>")
     return write_report(path, "aihep hunt", [("Result", verdict + table_html(rows)),
                                              ("Spectra", figures), ("Trials", trials)])
