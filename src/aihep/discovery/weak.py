@@ -59,6 +59,13 @@ def _require(mask: np.ndarray, what: str, minimum: int = 10) -> None:
         raise InputError("data", what, f"at least {minimum} events (found {int(mask.sum())})")
 
 
+def _sr_rows(mjj_gev: np.ndarray, sr: SignalRegion) -> np.ndarray:
+    """Indices of the events in the SR; at least 10 are required."""
+    in_sr = sr.contains(mjj_gev)
+    _require(in_sr, "signal region")
+    return np.flatnonzero(in_sr)
+
+
 def cwola(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
           config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
           test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
@@ -78,9 +85,7 @@ def idealized(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, background_x
               test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
               ) -> MethodScores:
     """IAD: SR data (label 1) vs a true-background sample in the SR (label 0, train only)."""
-    in_sr = sr.contains(mjj_gev)
-    _require(in_sr, "signal region")
-    rows = np.flatnonzero(in_sr)
+    rows = _sr_rows(mjj_gev, sr)
     bkg = np.asarray(background_x, float)
     if bkg.ndim != 2 or bkg.shape[1] != x.shape[1]:
         raise InputError("reference", "features", f"{x.shape[1]} feature columns like the data")
@@ -98,9 +103,7 @@ def supervised(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, truth: np.n
                test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
                ) -> MethodScores:
     """Fully supervised reference: true labels of the SR events."""
-    in_sr = sr.contains(mjj_gev)
-    _require(in_sr, "signal region")
-    rows = np.flatnonzero(in_sr)
+    rows = _sr_rows(mjj_gev, sr)
     labels = np.asarray(truth).astype(int)[rows]
     if labels.min() == labels.max():
         raise InputError("data", "label", "both signal and background events in the SR")
@@ -121,12 +124,11 @@ def cathode(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
     data (``oversample`` samples per SR event), and a classifier separates SR data (label 1)
     from the samples (label 0, used for training only). Its out-of-fold output is the score.
     """
-    in_sr = sr.contains(mjj_gev)
-    _require(in_sr, "signal region")
-    _require(~in_sr, "events outside the signal region")
+    rows = _sr_rows(mjj_gev, sr)
+    outside = ~sr.contains(mjj_gev)
+    _require(outside, "events outside the signal region")
     if density is None:
-        density = ConditionalDensity(flow_config).fit(x[~in_sr], mjj_gev[~in_sr], seed=seed)
-    rows = np.flatnonzero(in_sr)
+        density = ConditionalDensity(flow_config).fit(x[outside], mjj_gev[outside], seed=seed)
     rng = np.random.default_rng(seed)
     context = rng.choice(mjj_gev[rows], size=oversample * len(rows), replace=True)
     samples = density.sample(context, seed=seed)
