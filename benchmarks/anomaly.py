@@ -43,10 +43,14 @@ def finite_rows(table: dict) -> tuple[dict, int]:
     return {k: v[ok] for k, v in table.items()}, int((~ok).sum())
 
 
-def sample(process: str, n: int, seed: int, settings: list[str], workers: int) -> dict:
+def sample(process: str, n: int, seed: int, settings: list[str], workers: int,
+           params: dict[str, float] | None = None) -> dict:
+    """Feature table of ``n`` triggered events, generated into the cache when missing."""
     config = GenerationConfig(process=process, n_events=n, seed=seed, chunk_size=1000,
-                              settings=settings, jets=JetConfig(max_jets=2), selection=TRIGGER)
-    out = CACHE / f"{process}-{seed}"
+                              settings=settings, params=params or {},
+                              jets=JetConfig(max_jets=2), selection=TRIGGER)
+    tag = "".join(f"-{k.split('_')[0]}{v:g}" for k, v in sorted((params or {}).items()))
+    out = CACHE / f"{process}{tag}-{seed}"
     result = generate(config, out, ExecutorConfig(kind="local", workers=workers))
     return features_from_events(result.read(), str(out))
 

@@ -229,23 +229,36 @@ def hunt_command(
     data: Annotated[Path, typer.Argument(help="feature table: .parquet or LHCO-layout .csv")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
     reference: Annotated[Path | None, typer.Option(
-        help="background-only feature table (for the idealized detector)")] = None,
+        help="background-only feature table (idealized detector; ae/flow learn from it)")
+    ] = None,
     labels: Annotated[Path | None, typer.Option(
         help="labels CSV (index,label) for a CSV data file")] = None,
     method: Annotated[list[str] | None, typer.Option(
-        "--method", "-m", help="cathode | cwola | idealized | supervised | all (repeatable)")
+        "--method", "-m", help="cathode | cwola | ae | flow | idealized | supervised | all "
+        "(repeatable; all = cathode, cwola, ae, flow and, with --reference, idealized)")
     ] = None,
     sr: Annotated[str, typer.Option(help="signal region LO,HI in GeV")] = "3300,3700",
     sr_scan: Annotated[bool, typer.Option("--sr-scan", help="slide the SR over mjj")] = False,
     keep_fraction: Annotated[float, typer.Option(help="fraction of SR events kept by the cut")
                              ] = 0.01,
     toys: Annotated[int, typer.Option(help="pseudo-experiments per bump hunt")] = 200,
+    classifier: Annotated[str, typer.Option(
+        help="hgb (HistGradientBoosting) | mlp (PyTorch perceptron)")] = "hgb",
+    signal_shape: Annotated[str, typer.Option(
+        help="gaussian | crystal-ball: signal shape of extraction fits and limits")
+    ] = "gaussian",
+    limit_mass: Annotated[list[float] | None, typer.Option(
+        help="mass hypothesis [GeV] for CLs limits when nothing is found (repeatable; "
+        "default: the SR centres)")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", "-j", help="local processes running the method x window trials")] = 1,
     seed: Seed = 1,
     as_json: AsJson = False,
 ) -> None:
     """Hunt for a resonance: anomaly scores, cut, bump hunt, signal extraction, report."""
     with _user_errors():
         from aihep.discovery.hunt import (
+            DISCOVERY_METHODS,
             HuntConfig,
             hunt,
             read_table,
@@ -254,11 +267,12 @@ def hunt_command(
         from aihep.errors import ConfigError
         from aihep.events.config import validated
         from aihep.io.atomic import ensure_writable_dir
+        from aihep.workflow.executor import ExecutorConfig
 
-        known = ("cathode", "cwola", "idealized", "supervised")
+        known = ("cathode", "cwola", "ae", "flow", "idealized", "supervised")
         methods = list(method or ["cathode"])
         if "all" in methods:
-            methods = ["cathode", "cwola"] + (["idealized"] if reference else [])
+            methods = [*DISCOVERY_METHODS] + (["idealized"] if reference else [])
         unknown = [m for m in methods if m not in known]
         if unknown:
             msg = f"unknown method {', '.join(unknown)}; choose from {', '.join(known)}, all"
@@ -270,11 +284,15 @@ def hunt_command(
             raise ConfigError(msg) from None
         config = validated(HuntConfig, methods=tuple(methods), signal_region_gev=(lo, hi),
                            sr_scan=sr_scan, keep_fraction=keep_fraction, n_toys=toys,
+                           classifier={"kind": classifier}, signal_shape=signal_shape,
+                           limit_masses_gev=tuple(limit_mass) if limit_mass else None,
                            seed=seed)
         table = read_table(data, labels)
         ref_table = read_table(reference) if reference is not None else None
         ensure_writable_dir(out)
-        result = hunt(table, config, ref_table, source=str(data))
+        engine = ExecutorConfig(kind="local" if workers > 1 else "serial",
+                                workers=max(workers, 1))
+        result = hunt(table, config, ref_table, source=str(data), executor=engine)
         inputs = [data] + [p for p in (labels, reference) if p is not None]
         write_hunt_outputs(result, out, config, inputs, table.get("label"))
         summary = result.to_dict()

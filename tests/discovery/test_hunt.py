@@ -56,11 +56,43 @@ def test_injected_resonance_found_and_measured():
     np.testing.assert_array_equal(table["index"][result.order], result.index)
 
 
+def test_autoencoder_hunt_with_reference_finds_the_resonance():
+    from aihep.discovery.autoencoder import AutoencoderConfig
+    from aihep.discovery.outliers import OutlierConfig
+    from aihep.nn.train import TrainConfig
+
+    ae = AutoencoderConfig(train=TrainConfig(epochs=20, learning_rate=3e-3, patience=4))
+    config = FAST.model_copy(update={"methods": ("ae",), "outlier": OutlierConfig(
+        autoencoder=ae)})
+    result = hunt(_table(30000, 500, 3), config, reference=_table(30000, 0, 4))
+    assert result.discovery
+    assert abs(result.extraction.mass.value - 3500.0) < 0.05 * 3500.0
+    assert set(result.method_scores) == {"ae"}
+
+
 def test_background_only_reports_no_discovery():
     result = hunt(_table(40000, 0, 2), FAST)
     assert not result.discovery
     assert result.p_value > 1e-3
     assert result.uncut_fit_pvalue > 1e-3  # a dijet-like spectrum
+    limits = result.to_dict()["limits"]  # nothing found: CLs limits at the SR centre
+    assert set(limits) == {"all events", "cwola"}
+    total, selected = limits["all events"][0], limits["cwola"][0]
+    assert total["mass_gev"] == 3500.0
+    assert 0 < selected["observed"] < total["observed"]  # the cut removes background
+    assert total["expected_minus2"] < total["expected"] < total["expected_plus2"]
+
+
+def test_parallel_trials_equal_serial():
+    from aihep.workflow.executor import ExecutorConfig
+
+    table = _table(15000, 300, 5)
+    config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": (3100.0, 3900.0),
+                                     "n_toys": 20})
+    serial = hunt(table, config)
+    parallel = hunt(table, config, executor=ExecutorConfig(kind="local", workers=2))
+    np.testing.assert_array_equal(serial.scores, parallel.scores)
+    assert [t.bump.z_local for t in serial.trials] == [t.bump.z_local for t in parallel.trials]
 
 
 def test_sr_scan_uses_nearest_window_and_lee():
@@ -84,7 +116,7 @@ def test_outputs_are_complete_and_aligned(tmp_path):
                 "n_signal", "signal_percentage", "daughter_masses"):
         assert key in results
     assert (tmp_path / "manifest.json").exists()
-    assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") == 4
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") == 5
 
 
 @pytest.mark.parametrize(("mutate", "match"), [

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from aihep.errors import InputError
+from aihep.nn.classifier import MLPConfig
 
 
 class ClassifierConfig(BaseModel):
@@ -29,27 +30,38 @@ class ClassifierConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["hgb"] = "hgb"
+    kind: Literal["hgb", "mlp"] = Field(
+        "hgb", description="hgb: scikit-learn HistGradientBoosting; mlp: PyTorch perceptron")
     n_ensemble: int = Field(5, ge=1)
     max_iter: int = Field(200, ge=1)
     learning_rate: float = Field(0.1, gt=0)
     max_leaf_nodes: int = Field(31, ge=2)
     early_stopping: bool = True
+    mlp: MLPConfig = Field(default_factory=MLPConfig)
+
+
+def _new_model(config: ClassifierConfig, seed: int):
+    """One untrained ensemble member with ``fit(x, y, sample_weight)`` / ``predict_proba``."""
+    if config.kind == "mlp":
+        from aihep.nn.classifier import MLPClassifier
+
+        return MLPClassifier(config.mlp, seed=seed)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=config.max_iter, learning_rate=config.learning_rate,
+        max_leaf_nodes=config.max_leaf_nodes, early_stopping=config.early_stopping,
+        validation_fraction=0.2, random_state=seed)
 
 
 def _fit_predict(config: ClassifierConfig, x_train: np.ndarray, y_train: np.ndarray,
                  x_eval: list[np.ndarray], seed: int) -> list[np.ndarray]:
     """Train an ensemble, return its mean probability of class 1 on each eval array."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     weights = np.where(y_train == 1, 0.5 / max(y_train.mean(), 1e-12),
                        0.5 / max(1 - y_train.mean(), 1e-12))
     outputs = [np.zeros(len(x)) for x in x_eval]
     for member in range(config.n_ensemble):
-        model = HistGradientBoostingClassifier(
-            max_iter=config.max_iter, learning_rate=config.learning_rate,
-            max_leaf_nodes=config.max_leaf_nodes, early_stopping=config.early_stopping,
-            validation_fraction=0.2, random_state=seed * 1000 + member)
+        model = _new_model(config, seed * 1000 + member)
         model.fit(x_train, y_train, sample_weight=weights)
         for out, x in zip(outputs, x_eval, strict=True):
             if len(x):

@@ -94,7 +94,7 @@ _STARTS = {3: [(10.0, 5.0), (5.0, 8.0), (20.0, 3.0), (2.0, 12.0)]}
 
 def fit_dijet(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 13000.0,
               n_params: int = 3, start: np.ndarray | None = None,
-              minos: bool = False) -> DijetFit:
+              minos: bool = False, mask: np.ndarray | None = None) -> DijetFit:
     """Maximum-likelihood fit of the dijet function to binned counts.
 
     Args:
@@ -104,6 +104,9 @@ def fit_dijet(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 130
         n_params: 3 or 4.
         start: optional starting (p0, p1, p2[, p3]); several starts are tried otherwise.
         minos: compute MINOS (profile-likelihood) errors instead of HESSE ones.
+        mask: optional boolean (n_bins,): only these bins enter the likelihood (e.g. a window
+            excluded for a signal hypothesis); ``expected`` still covers every bin, the
+            deviance and ndof only the fitted ones.
     """
     from iminuit import Minuit
 
@@ -117,7 +120,10 @@ def fit_dijet(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 130
         raise InputError(where, "bins", f"more than {n_params} bins with edges = bins + 1")
     if edges[0] <= 0 or edges[-1] >= sqrt_s_gev or np.any(np.diff(edges) <= 0):
         raise InputError(where, "edges", f"increasing edges inside (0, {sqrt_s_gev} GeV)")
-    total = counts.sum()
+    use = np.ones(len(counts), bool) if mask is None else np.asarray(mask, bool)
+    if use.shape != counts.shape or use.sum() <= n_params:
+        raise InputError(where, "mask", f"a bin mask selecting more than {n_params} bins")
+    total = counts[use].sum()
     if total <= 0:
         raise InputError(where, "counts", "at least one event in the fit range")
 
@@ -132,7 +138,7 @@ def fit_dijet(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 130
             mu = np.exp(p[0]) * shape_integrals(shape)
         if not np.all(np.isfinite(mu)) or np.any(mu <= 0):
             return 1e30
-        return float(np.sum(mu - counts * np.log(mu) + saturated))
+        return float(np.sum((mu - counts * np.log(mu) + saturated)[use]))
 
     starts: list[np.ndarray] = []
     if start is not None:
@@ -142,7 +148,7 @@ def fit_dijet(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 130
     starts += [np.array([a, b] + [0.0] * (n_params - 3)) for a, b in _STARTS[3]]
     best = None
     for shape in starts:
-        norm = total / max(shape_integrals(shape).sum(), 1e-300)  # profiled ln p0 start
+        norm = total / max(shape_integrals(shape)[use].sum(), 1e-300)  # profiled ln p0
         m = Minuit(nll, np.log(norm), *np.maximum(shape, [0.0, 0.0, -np.inf][: len(shape)]))
         m.errordef = Minuit.LIKELIHOOD
         m.limits[1] = (0.0, None)
@@ -166,7 +172,8 @@ def fit_dijet(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 130
     errors[0] = params[0] * np.expm1(errors[0])  # p0 = exp(ln p0): map the ln p0 interval
     expected = bin_integrals(edges, params, sqrt_s_gev)
     return DijetFit(params, errors, sqrt_s_gev, edges, counts, expected,
-                    poisson_deviance(counts, expected), len(counts) - n_params, bool(best.valid))
+                    poisson_deviance(counts[use], expected[use]), int(use.sum()) - n_params,
+                    bool(best.valid))
 
 
 def select_dijet_fit(edges_gev: np.ndarray, counts: np.ndarray, sqrt_s_gev: float = 13000.0,

@@ -1,7 +1,9 @@
 """Signal extraction: resonance mass, width and yield, and daughter jet-mass peaks.
 
-1. After the anomaly cut, fit dijet background + Gaussian signal to the selected mjj spectrum:
-   resonance mass and width with MINOS errors.
+1. After the anomaly cut, fit dijet background + signal (Gaussian, or a crystal ball with a
+   power-law low-mass tail for final-state radiation and out-of-cone losses; tail fixed at
+   alpha = 1, n = 3 in units of the core width) to the selected mjj spectrum: resonance mass
+   and width with MINOS errors.
 2. Before the cut the signal efficiency is unknown, so the yield comes from a fit of the uncut
    spectrum with the same model, mass and width constrained (Gaussian penalties) to the
    after-cut result.
@@ -12,9 +14,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from scipy import stats
 from scipy.special import ndtr
 
 from aihep.discovery.dijet import bin_integrals, fit_dijet
@@ -55,9 +58,23 @@ class SignalFit:
                 "n_signal": self.n_signal.to_dict(), "valid": self.valid}
 
 
+SignalShape = Literal["gaussian", "crystal-ball"]
+CB_ALPHA, CB_N = 1.0, 3.0  # crystal-ball tail: starts 1 sigma below the peak, power 3
+
+
 def gaussian_bin_fractions(edges: np.ndarray, mass: float, width: float) -> np.ndarray:
     """Fraction of a Gaussian(mass, width) in each bin."""
     return ndtr((edges[1:] - mass) / width) - ndtr((edges[:-1] - mass) / width)
+
+
+def signal_bin_fractions(edges: np.ndarray, mass: float, width: float,
+                         shape: SignalShape = "gaussian") -> np.ndarray:
+    """Fraction of the signal shape (peak ``mass``, core ``width``, GeV) in each bin."""
+    if shape == "gaussian":
+        return gaussian_bin_fractions(edges, mass, width)
+    cdf = stats.crystalball.cdf(np.asarray(edges, float), CB_ALPHA, CB_N, loc=mass,
+                                scale=width)
+    return np.diff(cdf)
 
 
 def fit_signal_plus_background(
@@ -69,13 +86,15 @@ def fit_signal_plus_background(
     width_constraint: tuple[float, float] | None = None,
     sqrt_s_gev: float = 13000.0,
     n_bkg_params: int = 3,
+    shape: SignalShape = "gaussian",
 ) -> SignalFit:
-    """Fit dijet background + Gaussian signal with MINOS errors on mass, width and yield.
+    """Fit dijet background + signal with MINOS errors on mass, width and yield.
 
     Args:
         edges_gev, counts: the spectrum.
         mass_start_gev, width_start_gev: starting values (width default: 5% of the mass).
         mass_constraint, width_constraint: optional (mean, sigma) Gaussian penalties.
+        shape: signal shape, ``gaussian`` or ``crystal-ball`` (low-mass tail).
     """
     from iminuit import Minuit
 
@@ -85,14 +104,15 @@ def fit_signal_plus_background(
     saturated = np.where(counts > 0, counts * np.log(np.maximum(counts, 1.0)) - counts, 0.0)
     bin_width = float(np.median(np.diff(edges)))
 
-    def model(ln_p0: float, shape: np.ndarray, n_sig: float, mass: float, width: float):
-        bkg = np.exp(ln_p0) * bin_integrals(edges, np.concatenate([[1.0], shape]), sqrt_s_gev)
-        return bkg, n_sig * gaussian_bin_fractions(edges, mass, width)
+    def model(ln_p0: float, bkg_shape: np.ndarray, n_sig: float, mass: float, width: float):
+        bkg = np.exp(ln_p0) * bin_integrals(edges, np.concatenate([[1.0], bkg_shape]),
+                                            sqrt_s_gev)
+        return bkg, n_sig * signal_bin_fractions(edges, mass, width, shape)
 
     def nll(*p: float) -> float:
-        ln_p0, shape, (n_sig, mass, width) = p[0], np.asarray(p[1:n_bkg_params]), p[-3:]
+        ln_p0, bkg_shape, (n_sig, mass, width) = p[0], np.asarray(p[1:n_bkg_params]), p[-3:]
         with np.errstate(over="ignore", invalid="ignore"):
-            bkg, sig = model(ln_p0, shape, n_sig, mass, width)
+            bkg, sig = model(ln_p0, bkg_shape, n_sig, mass, width)
             mu = bkg + sig
         if not np.all(np.isfinite(mu)) or np.any(mu <= 0):
             return 1e30
@@ -154,7 +174,8 @@ class SignalExtraction:
 
 
 def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.ndarray,
-                   mass_start_gev: float, sqrt_s_gev: float = 13000.0) -> SignalExtraction:
+                   mass_start_gev: float, sqrt_s_gev: float = 13000.0,
+                   shape: SignalShape = "gaussian") -> SignalExtraction:
     """Estimate the resonance mass, width and total yield.
 
     Args:
@@ -162,6 +183,7 @@ def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.
         selected: boolean mask (n,) of the events passing the anomaly cut.
         edges_gev: binning of both fits.
         mass_start_gev: starting mass, e.g. the centre of the bump hunt's best window.
+        shape: signal shape of both fits.
     """
     mjj = np.asarray(mjj_all_gev, float)
     selected = np.asarray(selected, bool)
@@ -169,7 +191,7 @@ def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.
         raise InputError("selection", "shape", f"a mask of {len(mjj)} events")
     cut_counts, _ = np.histogram(mjj[selected], edges_gev)
     after = fit_signal_plus_background(edges_gev, cut_counts, mass_start_gev,
-                                       sqrt_s_gev=sqrt_s_gev)
+                                       sqrt_s_gev=sqrt_s_gev, shape=shape)
     all_counts, _ = np.histogram(mjj, edges_gev)
     # Floors keep the constraints finite when the after-cut fit ends at a limit (zero error).
     bin_width = float(np.median(np.diff(edges_gev)))
@@ -177,7 +199,7 @@ def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.
         edges_gev, all_counts, after.mass.value, after.width.value,
         mass_constraint=(after.mass.value, max(after.mass.error, 0.1 * bin_width)),
         width_constraint=(after.width.value, max(after.width.error, 0.1 * bin_width)),
-        sqrt_s_gev=sqrt_s_gev)
+        sqrt_s_gev=sqrt_s_gev, shape=shape)
     return SignalExtraction(after, before)
 
 

@@ -25,13 +25,25 @@ from scipy import stats
 from aihep.discovery.bumphunt import BumpHuntResult, bump_hunt, default_edges
 from aihep.discovery.classifiers import ClassifierConfig
 from aihep.discovery.dijet import fit_dijet
-from aihep.discovery.extraction import Estimate, SignalExtraction, extract_signal, jet_mass_peak
+from aihep.discovery.extraction import (
+    Estimate,
+    SignalExtraction,
+    SignalShape,
+    extract_signal,
+    jet_mass_peak,
+)
 from aihep.discovery.flows import FlowConfig
+from aihep.discovery.limits import UpperLimit, resonance_limits
+from aihep.discovery.outliers import OutlierConfig, outlier
 from aihep.discovery.weak import SignalRegion, cathode, cwola, idealized, supervised
 from aihep.errors import InputError
 from aihep.events.features import FEATURES
+from aihep.workflow.executor import ExecutorConfig, make_executor
 
-Method = Literal["cathode", "cwola", "idealized", "supervised"]
+Method = Literal["cathode", "cwola", "ae", "flow", "idealized", "supervised"]
+#: What ``--method all`` runs: every method that needs no truth (idealized only with a
+#: reference). The supervised bound uses truth labels and is never part of a discovery claim.
+DISCOVERY_METHODS = ("cathode", "cwola", "ae", "flow")
 INPUTS = ("mj1", "delta_mj", "tau21_j1", "tau21_j2")
 
 
@@ -52,6 +64,13 @@ class HuntConfig(BaseModel):
     n_toys: int = Field(200, ge=10)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     flow: FlowConfig = Field(default_factory=FlowConfig)
+    outlier: OutlierConfig = Field(default_factory=OutlierConfig)
+    signal_shape: SignalShape = "gaussian"
+    limit_masses_gev: tuple[float, ...] | None = Field(
+        None, description="mass hypotheses for limits when nothing is found "
+        "(default: the SR centres)")
+    limit_width_fraction: float = Field(0.05, gt=0, lt=1, description="signal width / mass")
+    limit_cl: float = Field(0.95, gt=0, lt=1)
     seed: int = 0
 
 
@@ -88,6 +107,8 @@ class HuntResult:
     selected: np.ndarray = field(repr=False)
     mjj: np.ndarray = field(repr=False)
     order: np.ndarray = field(repr=False)  # scores[i] belongs to input row order[i]
+    method_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    limits: dict[str, list[UpperLimit]] = field(default_factory=dict)
 
     @property
     def discovery(self) -> bool:
@@ -115,6 +136,10 @@ class HuntResult:
             out["signal_percentage"] = {"value": 100 * n["value"] / self.n_events,
                                         "error": 100 * n["error"] / self.n_events}
         out["daughter_masses"] = {k: v.to_dict() for k, v in self.daughters.items()}
+        if self.limits:
+            # CLs upper limits on the signal yield (events): "all events" is the uncut
+            # spectrum (total yield); a method's entry is the yield after its cut.
+            out["limits"] = {k: [lim.to_dict() for lim in v] for k, v in self.limits.items()}
         out["trials"] = [t.to_dict() for t in self.trials]
         return out
 
@@ -152,6 +177,12 @@ def _run_method(method: str, x: np.ndarray, mjj: np.ndarray, sr: SignalRegion,
                 config: HuntConfig, truth: np.ndarray | None, reference: np.ndarray | None,
                 reference_mjj: np.ndarray | None) -> np.ndarray:
     """Scores of every event for one method in one window."""
+    if method in ("ae", "flow"):
+        # Learnt from the reference when there is one (then independent of the window),
+        # otherwise from the data outside the SR.
+        return outlier(method, x, mjj, train_rows=~sr.contains(mjj), reference_x=reference,
+                       reference_mjj=reference_mjj, config=config.outlier,
+                       n_folds=config.n_folds, seed=config.seed).scores
     trained = sr.contains(mjj) | (sr.in_sidebands(mjj) if method == "cwola" else False)
     common = {"config": config.classifier, "n_folds": config.n_folds, "seed": config.seed,
               "held_out_x": x[~trained]}
@@ -174,8 +205,37 @@ def _run_method(method: str, x: np.ndarray, mjj: np.ndarray, sr: SignalRegion,
     return scores
 
 
+def _threads_limited(single_thread: bool):
+    """One BLAS/OpenMP/torch thread inside a worker process: parallel workers each running
+    multi-threaded OpenMP on a busy machine slow down many-fold (spin-waiting threads)."""
+    from contextlib import nullcontext
+
+    if not single_thread:
+        return nullcontext()
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    return threadpool_limits(1)
+
+
+def _score_task(task: tuple) -> tuple[tuple[str, int | None], np.ndarray]:
+    """Executor task: one method's scores in one window (or window-free)."""
+    method, w, x, mjj, sr, config, truth, ref_x, ref_mjj, single_thread = task
+    with _threads_limited(single_thread):
+        return (method, w), _run_method(method, x, mjj, sr, config, truth, ref_x, ref_mjj)
+
+
+def _bump_task(task: tuple) -> tuple[int, BumpHuntResult]:
+    """Executor task: the bump hunt of one selected spectrum."""
+    i, mjj_selected, edges, n_toys, seed, source, single_thread = task
+    with _threads_limited(single_thread):
+        return i, bump_hunt(mjj_selected, edges, n_toys=n_toys, seed=seed, source=source)
+
+
 def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
-         reference: dict[str, np.ndarray] | None = None, source: str = "data") -> HuntResult:
+         reference: dict[str, np.ndarray] | None = None, source: str = "data",
+         executor: ExecutorConfig | None = None) -> HuntResult:
     """Search ``data`` (a feature table: mjj, mj1, delta_mj, tau21_j1, tau21_j2) for a resonance.
 
     Args:
@@ -183,6 +243,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
         config: methods, windows, cut, toys, seed.
         reference: background-only feature table (needed by the idealized detector).
         source: name used in error messages.
+        executor: where the (method, window) trials run (default: serially, in process);
+            results do not depend on it.
     """
     config = config or HuntConfig()
     table = check_features(data, source)
@@ -200,23 +262,42 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     regions = windows(config, mjj)
     centres = np.array([0.5 * (r.lo_gev + r.hi_gev) for r in regions])
     nearest = np.argmin(np.abs(mjj[:, None] - centres[None, :]), axis=1)
-    trials: list[Trial] = []
-    best_scores: dict[str, np.ndarray] = {m: np.zeros(len(mjj)) for m in config.methods}
-    selections: dict[tuple[str, int], np.ndarray] = {}
-    for w, sr in enumerate(regions):
+    engine = make_executor(executor or ExecutorConfig(kind="serial"))
+    single_thread = engine.n_workers > 1  # one BLAS/OpenMP thread per worker process
+    try:
+        # 1. scores per (method, window); outliers learnt from a reference need one run only
+        jobs: list[tuple[str, int | None]] = []
         for method in config.methods:
-            scores = _run_method(method, x, mjj, sr, config, truth, ref_x, ref_mjj)
-            sr_scores = scores[sr.contains(mjj)]
-            threshold = float(np.quantile(sr_scores, 1.0 - config.keep_fraction))
-            selected = scores >= threshold
-            best_scores[method][nearest == w] = scores[nearest == w]
-            if selected.sum() < 50:
-                continue
-            bump = bump_hunt(mjj[selected], edges, n_toys=config.n_toys, seed=config.seed,
-                             source=f"{source} ({method}, SR {sr.lo_gev:g}-{sr.hi_gev:g})")
-            trials.append(Trial(method, (sr.lo_gev, sr.hi_gev), threshold,
-                                int(selected.sum()), bump))
-            selections[(method, len(trials) - 1)] = selected
+            window_free = method in ("ae", "flow") and ref_x is not None
+            jobs += [(method, None)] if window_free else [(method, w)
+                                                          for w in range(len(regions))]
+        score_tasks = [(method, w, x, mjj, regions[w or 0], config, truth, ref_x, ref_mjj,
+                        single_thread) for method, w in jobs]
+        scored = dict(engine.map_unordered(_score_task, score_tasks))
+        # 2. cut and bump hunt per (window, method)
+        cuts: list[tuple[int, str, float, np.ndarray]] = []
+        best_scores: dict[str, np.ndarray] = {m: np.zeros(len(mjj)) for m in config.methods}
+        for w, sr in enumerate(regions):
+            for method in config.methods:
+                scores = scored.get((method, w), scored.get((method, None)))
+                threshold = float(np.quantile(scores[sr.contains(mjj)],
+                                              1.0 - config.keep_fraction))
+                best_scores[method][nearest == w] = scores[nearest == w]
+                selected = scores >= threshold
+                if selected.sum() >= 50:
+                    cuts.append((w, method, threshold, selected))
+        hunt_tasks = [(i, mjj[sel], edges, config.n_toys, config.seed,
+                       f"{source} ({m}, SR {regions[w].lo_gev:g}-{regions[w].hi_gev:g})",
+                       single_thread) for i, (w, m, _, sel) in enumerate(cuts)]
+        bumps = dict(engine.map_unordered(_bump_task, hunt_tasks))
+    finally:
+        engine.close()
+    trials: list[Trial] = []
+    selections: dict[tuple[str, int], np.ndarray] = {}
+    for i, (w, method, threshold, selected) in enumerate(cuts):
+        trials.append(Trial(method, (regions[w].lo_gev, regions[w].hi_gev), threshold,
+                            int(selected.sum()), bumps[i]))
+        selections[(method, i)] = selected
     if not trials:
         raise InputError(source, "events", "enough events for a bump hunt after the cut "
                          "(>= 50); raise keep_fraction or provide more data")
@@ -231,7 +312,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     daughters: dict[str, Estimate] = {}
     lo, hi = best.bump.window_gev
     try:
-        extraction = extract_signal(mjj, selected, best.bump.edges_gev, 0.5 * (lo + hi))
+        extraction = extract_signal(mjj, selected, best.bump.edges_gev, 0.5 * (lo + hi),
+                                    shape=config.signal_shape)
         centre, width = extraction.mass.value, max(extraction.after_cut.width.value, 50.0)
         in_peak = selected & (np.abs(mjj - centre) < 2 * width)
         mj1, mj2 = data["mj1"][in_peak], data["mj1"][in_peak] + data["delta_mj"][in_peak]
@@ -240,11 +322,34 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     except (InputError, RuntimeError, ValueError):
         pass  # too few selected events for a peak fit: reported as missing
     uncut_fit_pvalue = fit_dijet(edges, np.histogram(mjj, edges)[0]).chi2_pvalue
+    limits = {} if p_value < 1e-3 else _limits(mjj, edges, regions, cuts, config)
     method_scores = best_scores[best.method]
     order = np.argsort(index, kind="stable")
     return HuntResult(index[order], method_scores[order], trials, best, p_value,
                       float(stats.norm.isf(p_value)), extraction, daughters, len(mjj),
-                      uncut_fit_pvalue, selected, mjj, order)
+                      uncut_fit_pvalue, selected, mjj, order,
+                      {m: v[order] for m, v in best_scores.items()}, limits)
+
+
+def _limits(mjj: np.ndarray, edges: np.ndarray, regions: list[SignalRegion],
+            cuts: list[tuple[int, str, float, np.ndarray]], config: HuntConfig
+            ) -> dict[str, list[UpperLimit]]:
+    """CLs limits per mass hypothesis: uncut spectrum, and each method's cut in the window
+    whose centre is nearest the mass."""
+    centres = np.array([0.5 * (r.lo_gev + r.hi_gev) for r in regions])
+    masses = np.asarray(config.limit_masses_gev or centres, float)
+    common = {"relative_width": config.limit_width_fraction, "shape": config.signal_shape,
+              "cl": config.limit_cl, "seed": config.seed}
+    out = {"all events": resonance_limits(mjj, edges, masses, **common)}
+    for method in config.methods:
+        limits = []
+        for mass in masses:
+            w = int(np.argmin(np.abs(centres - mass)))
+            sel = [c for c in cuts if c[0] == w and c[1] == method]
+            if sel:
+                limits += resonance_limits(mjj[sel[0][3]], edges, [mass], **common)
+        out[method] = limits
+    return out
 
 
 def read_table(path: str | Path, labels: str | Path | None = None) -> dict[str, np.ndarray]:

@@ -68,25 +68,49 @@ def trials_figure(trials: list[Any]) -> Any:
     return fig
 
 
-def sic_figure(scores: np.ndarray, labels: np.ndarray, method: str) -> Any:
-    """ROC (background rejection vs signal efficiency) and SIC curves of one score."""
+def sic_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Any:
+    """ROC (background rejection vs signal efficiency) and SIC curves, one line per method.
+
+    ``curves`` maps a method name to (scores, truth labels) of the same events.
+    """
     from aihep.discovery import metrics
 
     plt = _style()
-    fpr, tpr, _ = metrics.roc_curve(scores, labels)
-    sic_tpr, sic = metrics.sic_curve(scores, labels, min_background=25)
     fig, (ax, sx) = plt.subplots(1, 2, figsize=(13, 5))
     fig.subplots_adjust(wspace=0.4)
-    ok = fpr > 0
-    ax.plot(tpr[ok], 1.0 / fpr[ok], color="tab:blue")
+    for method, (scores, labels) in curves.items():
+        fpr, tpr, _ = metrics.roc_curve(scores, labels)
+        ok = fpr > 0
+        auc = metrics.auc(scores, labels)
+        ax.plot(tpr[ok], 1.0 / fpr[ok], label=f"{method} (AUC {auc:.3f})")
+        sic_tpr, sic = metrics.sic_curve(scores, labels, min_background=25)
+        sx.plot(sic_tpr, sic, label=f"{method} (max {sic.max():.1f})")
     ax.set_yscale("log")
     ax.set_xlabel("signal efficiency")
     ax.set_ylabel("background rejection 1/FPR")
-    ax.set_title(f"{method}: AUC = {metrics.auc(scores, labels):.3f}", fontsize=14)
-    sx.plot(sic_tpr, sic, color="tab:orange")
+    ax.legend(fontsize=11)
     sx.set_xlabel("signal efficiency")
     sx.set_ylabel(r"SIC = TPR / $\sqrt{FPR}$")
     sx.set_title(">= 25 background events pass", fontsize=14)
+    sx.legend(fontsize=11)
+    return fig
+
+
+def efficiency_figure(mjj: np.ndarray, selected: np.ndarray, edges: np.ndarray,
+                      title: str) -> Any:
+    """Fraction of events passing the cut per mjj bin: a sculpting check (flat for background)."""
+    plt = _style()
+    total = np.histogram(mjj, edges)[0]
+    passed = np.histogram(mjj[selected], edges)[0]
+    ok = total > 0
+    eff = np.divide(passed, total, out=np.zeros(len(total)), where=ok)
+    err = np.sqrt(np.maximum(passed, 1)) / np.maximum(total, 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.errorbar(centres[ok], eff[ok], yerr=err[ok], fmt="o", color="black")
+    ax.set_xlabel(r"$m_{jj}$ [GeV]")
+    ax.set_ylabel("fraction selected")
+    ax.set_title(title, fontsize=14)
     return fig
 
 
@@ -118,12 +142,20 @@ def write_hunt_report(path: str | Path, result: Any, labels: np.ndarray | None =
     ]
     lo, hi = best.window_gev
     in_sr = (result.mjj >= lo) & (result.mjj < hi)
+    figs.append(("Selection efficiency vs mjj (best trial; smooth and flat away from a "
+                 "signal when the score does not sculpt)",
+                 efficiency_figure(result.mjj, result.selected, best.bump.edges_gev,
+                                   f"{best.method}, SR {lo:g}-{hi:g} GeV")))
     if labels is not None and len(np.unique(labels[in_sr])) == 2:
-        scores = np.empty_like(result.scores)
-        scores[result.order] = result.scores  # back to input order
-        figs.append(("ROC and SIC of the best method on the SR events (truth labels; "
-                     "out-of-fold scores of the same data, not an independent test set)",
-                     sic_figure(scores[in_sr], labels[in_sr], best.method)))
+        curves = {}
+        for method, sorted_scores in (result.method_scores or {best.method: result.scores}
+                                      ).items():
+            scores = np.empty_like(sorted_scores)
+            scores[result.order] = sorted_scores  # back to input order
+            curves[method] = (scores[in_sr], labels[in_sr])
+        figs.append((f"ROC and SIC per method on the events of SR {lo:g}-{hi:g} GeV (truth "
+                     "labels; out-of-fold scores of the same data, not an independent test "
+                     "set)", sic_figure(curves)))
     figures = figures_html(figs)
     trials = table_html([{"method": t.method, "SR [GeV]": f"{t.window_gev[0]:g}-"
                           f"{t.window_gev[1]:g}", "selected": t.n_selected,
