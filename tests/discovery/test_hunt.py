@@ -75,7 +75,9 @@ def test_background_only_reports_no_discovery():
     assert not result.discovery
     assert result.p_value > 1e-3
     assert result.uncut_fit_pvalue > 1e-3  # a dijet-like spectrum
-    limits = result.to_dict()["limits"]  # nothing found: CLs limits at the SR centre
+    summary = result.to_dict()
+    assert "m_res" not in summary and "n_signal" not in summary  # no resonance claimed
+    limits = summary["limits"]  # nothing found: CLs limits at the SR centre
     assert set(limits) == {"all events", "cwola"}
     total, selected = limits["all events"][0], limits["cwola"][0]
     assert total["mass_gev"] == 3500.0

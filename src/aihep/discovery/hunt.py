@@ -129,12 +129,13 @@ class HuntResult:
         }
         if self.extraction is not None:
             ext = self.extraction.to_dict()
-            out["m_res"] = ext["m_res_gev"]
-            out["width"] = ext["width_gev"]
-            out["n_signal"] = ext["n_signal"]
             n = ext["n_signal"]
-            out["signal_percentage"] = {"value": 100 * n["value"] / self.n_events,
-                                        "error": 100 * n["error"] / self.n_events}
+            fitted = {"m_res": ext["m_res_gev"], "width": ext["width_gev"], "n_signal": n,
+                      "signal_percentage": {"value": 100 * n["value"] / self.n_events,
+                                            "error": 100 * n["error"] / self.n_events}}
+            # Without a discovery the fit of the largest excess is kept for inspection but
+            # not reported as a resonance.
+            out.update(fitted if self.discovery else {"largest_excess_fit": fitted})
         out["daughter_masses"] = {k: v.to_dict() for k, v in self.daughters.items()}
         if self.limits:
             # CLs upper limits on the signal yield (events): "all events" is the uncut
@@ -167,7 +168,10 @@ def windows(config: HuntConfig, mjj: np.ndarray) -> list[SignalRegion]:
     if not config.sr_scan:
         lo, hi = config.signal_region_gev
         return [SignalRegion(lo, hi, config.sideband_gev)]
-    lo, hi = config.scan_range_gev or tuple(np.quantile(mjj, [0.05, 0.995]))
+    if config.scan_range_gev:
+        lo, hi = config.scan_range_gev
+    else:  # 5% to 99.5% quantiles of mjj, rounded to 100 GeV for readable windows
+        lo, hi = (100.0 * np.round(np.quantile(mjj, [0.05, 0.995]) / 100.0)).tolist()
     starts = np.arange(lo, hi - config.scan_width_gev + 1e-9, config.scan_step_gev)
     return [SignalRegion(float(s), float(s + config.scan_width_gev), config.sideband_gev)
             for s in starts]

@@ -169,5 +169,16 @@ def write_hunt_report(path: str | Path, result: Any, labels: np.ndarray | None =
                     f"(chi2 p = {result.uncut_fit_pvalue:.1e}): the spectrum may not be "
                     "dijet-like (generator phase-space cuts, sculpting) or may hold a strong "
                     "signal. Check the spectra below before trusting the significance.</p>")
-    return write_report(path, "aihep hunt", [("Result", verdict + table_html(rows)),
-                                             ("Spectra", figures), ("Trials", trials)])
+    sections = [("Result", verdict + table_html(rows))]
+    if result.limits:
+        sections.append(("Upper limits on the signal yield (95% CLs, pyhf)",
+                         "<p>'all events': total yield in the uncut spectrum; a method: yield "
+                         "after its cut. Events.</p>" + table_html([
+                             {"spectrum": name, "mass [GeV]": lim.mass_gev,
+                              "width [GeV]": lim.width_gev, "observed": lim.observed,
+                              "expected": lim.expected,
+                              "expected -1/+1 sigma": f"{lim.expected_band[1]:.1f} / "
+                              f"{lim.expected_band[2]:.1f}"}
+                             for name, limits in result.limits.items() for lim in limits])))
+    sections += [("Spectra", figures), ("Trials", trials)]
+    return write_report(path, "aihep hunt", sections)
