@@ -1,0 +1,1 @@
+"""The aihep agent: typed tools, permissions, a tamper-evident provenance record, replay."""
