@@ -260,13 +260,10 @@ def hunt_command(
         from aihep.discovery.hunt import (
             DISCOVERY_METHODS,
             HuntConfig,
-            hunt,
-            read_table,
-            write_hunt_outputs,
+            run_hunt,
         )
         from aihep.errors import ConfigError
         from aihep.events.config import validated
-        from aihep.io.atomic import ensure_writable_dir
         from aihep.workflow.executor import ExecutorConfig
 
         known = ("cathode", "cwola", "ae", "flow", "idealized", "supervised")
@@ -287,17 +284,9 @@ def hunt_command(
                            classifier={"kind": classifier}, signal_shape=signal_shape,
                            limit_masses_gev=tuple(limit_mass) if limit_mass else None,
                            seed=seed)
-        table = read_table(data, labels)
-        ref_table = read_table(reference) if reference is not None else None
-        ensure_writable_dir(out)
         engine = ExecutorConfig(kind="local" if workers > 1 else "serial",
                                 workers=max(workers, 1))
-        result = hunt(table, config, ref_table, source=str(data), executor=engine)
-        inputs = [data] + [p for p in (labels, reference) if p is not None]
-        write_hunt_outputs(result, out, config, inputs, table.get("label"))
-        summary = result.to_dict()
-        summary.pop("trials")
-        summary["out"] = str(out)
+        summary = run_hunt(data, out, config, reference, labels, engine)
         _print(summary, as_json)
 
 

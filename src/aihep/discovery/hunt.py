@@ -401,3 +401,26 @@ def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
                                                        "n_trials": len(result.trials)})
     write_manifest(directory, manifest)
     return directory
+
+
+def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None,
+             reference: str | Path | None = None, labels: str | Path | None = None,
+             executor: ExecutorConfig | None = None) -> dict[str, Any]:
+    """Read files, hunt, write ``out`` (scores.csv, results.json, report, manifest).
+
+    The one entry point of the CLI and the agent. Returns results.json's content without the
+    per-trial list, plus ``out``.
+    """
+    from aihep.io.atomic import ensure_writable_dir
+
+    config = config or HuntConfig()
+    table = read_table(data, labels)
+    ref_table = read_table(reference) if reference is not None else None
+    ensure_writable_dir(out)
+    result = hunt(table, config, ref_table, source=str(data), executor=executor)
+    inputs = [Path(p) for p in (data, labels, reference) if p is not None]
+    write_hunt_outputs(result, out, config, inputs, table.get("label"))
+    summary = result.to_dict()
+    summary.pop("trials")
+    summary["out"] = str(out)
+    return summary

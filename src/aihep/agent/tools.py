@@ -1,0 +1,130 @@
+"""Typed tools: toolkit functions with a pydantic argument model, a JSON schema and permissions.
+
+A tool is built from a public function's signature and docstring: the argument model comes
+from the type hints and defaults, the description from the docstring's first paragraph.
+Each tool declares which arguments are files it reads and which are paths it writes (they
+must lie in the run directory), and a CPU-time budget per call. New capabilities register
+their tools in :func:`default_registry` (one place).
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from aihep.errors import AihepError
+
+
+class ToolError(AihepError):
+    """A tool call is unknown, malformed or not allowed."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One callable tool with its argument model and permissions."""
+
+    name: str
+    function: Callable[..., Any]
+    arguments: type[BaseModel]
+    description: str
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    cpu_seconds: float = 600.0
+    fixed: dict[str, Any] = field(default_factory=dict)  # set by the orchestrator, not models
+
+    def schema(self) -> dict[str, Any]:
+        """OpenAI-style function schema: name, description, JSON-schema parameters."""
+        return {"name": self.name, "description": self.description,
+                "parameters": self.arguments.model_json_schema()}
+
+    def validate(self, arguments: dict[str, Any]) -> BaseModel:
+        """Parse model-proposed arguments; a readable :class:`ToolError` when they are wrong."""
+        try:
+            return self.arguments.model_validate(arguments)
+        except ValidationError as exc:
+            parts = [f"{'.'.join(str(x) for x in e['loc']) or '(arguments)'}: {e['msg']}"
+                     for e in exc.errors()]
+            msg = f"invalid arguments for tool '{self.name}': " + "; ".join(parts)
+            raise ToolError(msg) from None
+
+    def paths(self, arguments: BaseModel, which: str) -> list[Path]:
+        """The file arguments a call reads (``which="reads"``) or writes."""
+        names = self.reads if which == "reads" else self.writes
+        values = [getattr(arguments, n) for n in names]
+        return [Path(v) for v in values if v is not None]
+
+    def __call__(self, arguments: BaseModel) -> Any:
+        values = {k: getattr(arguments, k) for k in type(arguments).model_fields}
+        return self.function(**values, **self.fixed)
+
+
+def _description(function: Callable[..., Any]) -> str:
+    doc = inspect.getdoc(function) or function.__name__
+    return doc.split("\n\n")[0].replace("\n", " ").strip()
+
+
+def make_tool(function: Callable[..., Any], name: str | None = None,
+              reads: tuple[str, ...] = (), writes: tuple[str, ...] = (),
+              cpu_seconds: float = 600.0, fixed: dict[str, Any] | None = None) -> Tool:
+    """Build a :class:`Tool` from a typed function (parameters in ``fixed`` are hidden)."""
+    fixed = fixed or {}
+    hints = typing.get_type_hints(function)
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(function).parameters.values():
+        if param.name in fixed:
+            continue
+        if param.name not in hints:
+            msg = f"tool {function.__name__}: parameter '{param.name}' has no type hint"
+            raise TypeError(msg)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (hints[param.name], default)
+    for name_ in (*reads, *writes):
+        if name_ not in fields:
+            msg = f"tool {function.__name__}: no parameter '{name_}' to read or write"
+            raise TypeError(msg)
+    tool_name = name or function.__name__
+    model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"),
+                         **fields)
+    return Tool(tool_name, function, model, _description(function), reads, writes,
+                cpu_seconds, fixed)
+
+
+class ToolRegistry:
+    """Tools by name."""
+
+    def __init__(self) -> None:
+        self.tools: dict[str, Tool] = {}
+
+    def add(self, tool: Tool) -> Tool:
+        if tool.name in self.tools:
+            msg = f"tool '{tool.name}' is registered twice"
+            raise ValueError(msg)
+        self.tools[tool.name] = tool
+        return tool
+
+    def get(self, name: str) -> Tool:
+        if name not in self.tools:
+            msg = f"unknown tool '{name}'; available: {', '.join(sorted(self.tools))}"
+            raise ToolError(msg)
+        return self.tools[name]
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self.tools.values()]
+
+
+def default_registry() -> ToolRegistry:
+    """Every toolkit capability an agent may call, with its permissions."""
+    from aihep.discovery.hunt import run_hunt
+    from aihep.io.inspect import describe
+
+    registry = ToolRegistry()
+    registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60))
+    registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
+                           writes=("out",), cpu_seconds=3600, fixed={"executor": None}))
+    return registry
