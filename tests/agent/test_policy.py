@@ -1,0 +1,60 @@
+"""The permission policy refuses what it does not allow, naming the rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aihep.agent.policy import PermissionDenied, Policy
+from aihep.agent.tools import make_tool
+
+
+def copy_table(source: Path, target: Path) -> str:
+    """Copy a table."""
+    return str(target)
+
+
+TOOL = make_tool(copy_table, reads=("source",), writes=("target",), cpu_seconds=10)
+
+
+def _policy(tmp_path, **kw):
+    return Policy(read_paths=(tmp_path / "inputs",), run_dir=tmp_path / "run", **kw)
+
+
+def test_allowed_call_passes(tmp_path):
+    args = TOOL.validate({"source": str(tmp_path / "inputs" / "a.csv"),
+                          "target": str(tmp_path / "run" / "b.csv")})
+    _policy(tmp_path).check(TOOL, args, calls_so_far=0)
+
+
+@pytest.mark.parametrize(("source", "target", "match"), [
+    ("elsewhere/a.csv", "run/b.csv", "reading"),
+    ("inputs/../secret.csv", "run/b.csv", "reading"),
+    ("inputs/a.csv", "inputs/b.csv", "writing"),
+    ("inputs/a.csv", "run/../../b.csv", "writing"),
+])
+def test_paths_outside_the_policy_are_refused(tmp_path, source, target, match):
+    args = TOOL.validate({"source": str(tmp_path / source), "target": str(tmp_path / target)})
+    with pytest.raises(PermissionDenied, match=match):
+        _policy(tmp_path).check(TOOL, args, calls_so_far=0)
+
+
+def test_tool_list_budget_and_call_count(tmp_path):
+    args = TOOL.validate({"source": str(tmp_path / "inputs/a"), "target": str(tmp_path / "run/b")})
+    with pytest.raises(PermissionDenied, match="allowed_tools"):
+        _policy(tmp_path, allowed_tools=("inspect_dataset",)).check(TOOL, args, 0)
+    with pytest.raises(PermissionDenied, match="CPU"):
+        _policy(tmp_path, max_cpu_seconds_per_call=5).check(TOOL, args, 0)
+    with pytest.raises(PermissionDenied, match="max_calls"):
+        _policy(tmp_path, max_calls=3).check(TOOL, args, 3)
+    with pytest.raises(PermissionDenied, match="network"):
+        _policy(tmp_path, allow_network=True).check(TOOL, args, 0)
+
+
+def test_policy_from_yaml(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(f"run_dir: {tmp_path / 'run'}\nmax_calls: 7\nallowed_tools: [hunt]\n")
+    policy = Policy.from_file(path)
+    assert policy.max_calls == 7 and policy.allowed_tools == ("hunt",)
+    assert not policy.allow_code_execution and not policy.allow_network
