@@ -18,6 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="aihep: AI methods of experimental HEP, from paper to result on your data.")
 dataset_app = typer.Typer(no_args_is_help=True, help="Build community-style datasets.")
 app.add_typer(dataset_app, name="dataset")
+agent_app = typer.Typer(no_args_is_help=True, help="The aihep agent: verify and replay runs.")
+app.add_typer(agent_app, name="agent")
 
 Seed = Annotated[int, typer.Option("--seed", help="master random seed", min=0)]
 Workers = Annotated[int, typer.Option("--workers", "-j", help="parallel workers", min=1)]
@@ -288,6 +290,21 @@ def hunt_command(
                                 workers=max(workers, 1))
         summary = run_hunt(data, out, config, reference, labels, engine)
         _print(summary, as_json)
+
+
+@agent_app.command("verify")
+def agent_verify(
+    run: Annotated[Path, typer.Argument(help="agent run directory")],
+    as_json: AsJson = False,
+) -> None:
+    """Check an agent run's provenance record against the head stored in its manifest."""
+    with _user_errors():
+        from aihep.agent.runner import verify_run
+
+        result = verify_run(run)
+        _print(result.to_dict(), as_json)
+        if not result.ok:
+            raise typer.Exit(1)
 
 
 @app.command()
