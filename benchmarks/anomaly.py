@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--results", default="anomaly.json",
+                        help="file name under benchmarks/results/")
     args = parser.parse_args()
     start = time.perf_counter()
     # Triggered events: data 150k, reference 150k, test 75k background at scale 1.
@@ -144,7 +146,7 @@ def main() -> None:
            "paper_reference_max_sic": {"cathode": 14, "idealized": 14, "supervised": 18,
                                        "cwola": 11}}
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "anomaly.json").write_text(json.dumps(out, indent=2) + "\n")
+    (ROOT / "results" / args.results).write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nSR 3.3-3.7 TeV, B_SR = {b_sr} (scale {args.scale}); test: {len(test_b)} bkg, "
           f"{len(sig_test)} signal; total {total / 60:.1f} min (generation {t_gen / 60:.1f}, "
           f"pipeline {(total - t_gen) / 60:.1f})\n")
