@@ -90,7 +90,7 @@ def sic_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Any:
     ax.set_ylabel("background rejection 1/FPR")
     ax.legend(fontsize=11)
     sx.set_xlabel("signal efficiency")
-    sx.set_ylabel(r"SIC = TPR / $\sqrt{FPR}$")
+    sx.set_ylabel("SIC = TPR / \u221aFPR")  # plain text: mathtext sqrt warns with mplhep fonts
     sx.set_title(">= 25 background events pass", fontsize=14)
     sx.legend(fontsize=11)
     return fig
