@@ -292,6 +292,48 @@ def hunt_command(
         _print(summary, as_json)
 
 
+@agent_app.command("run")
+def agent_run(
+    data: Annotated[Path, typer.Argument(help="feature table: .parquet or LHCO-layout .csv")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run directory (the only one "
+                                      "the agent may write)")],
+    reference: Annotated[Path | None, typer.Option(help="background-only feature table")
+                         ] = None,
+    labels: Annotated[Path | None, typer.Option(help="labels CSV for a CSV data file")] = None,
+    policy: Annotated[Path | None, typer.Option(help="YAML permission policy")] = None,
+    seed: Seed = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Ask the (offline, playbook) agent: is there a resonance in this dataset?"""
+    with _user_errors():
+        from aihep.agent.orchestrator import run_agent
+        from aihep.agent.playbook import ResonanceTask
+        from aihep.agent.policy import Policy
+
+        task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
+        rules = Policy.from_file(policy) if policy is not None else None
+        result = run_agent(task, out, rules)
+        _print({"answer": result.answer, "steps": result.steps, "head": result.head,
+                "run": str(out)}, as_json)
+
+
+@app.command("replay")
+def replay_command(
+    run: Annotated[Path, typer.Argument(help="agent run directory")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where the replay writes")],
+    as_json: AsJson = False,
+) -> None:
+    """Re-execute an agent run's recorded calls and compare every output bit for bit."""
+    with _user_errors():
+        from aihep.agent.replay import replay
+
+        steps = replay(run, out)
+        _print({"steps": [s.to_dict() for s in steps],
+                "all_match": all(s.status == "match" for s in steps)}, as_json)
+        if not all(s.status == "match" for s in steps):
+            raise typer.Exit(1)
+
+
 @agent_app.command("verify")
 def agent_verify(
     run: Annotated[Path, typer.Argument(help="agent run directory")],

@@ -74,15 +74,25 @@ class ToolRunner:
     def _done(self, actor: str, tool: str, arguments: dict[str, Any], result: CallResult,
               start: float, inputs: list[Path] | None = None,
               outputs: list[Path] | None = None) -> CallResult:
+        self._append(actor, tool, arguments, inputs, outputs, result.status,
+                     time.perf_counter() - start, {"message": result.message})
+        self.calls += 1
+        return result
+
+    def note(self, actor: str, event: str, arguments: dict[str, Any],
+             extra: dict[str, Any] | None = None) -> None:
+        """Record something that is not a tool call (a memory read, the final answer)."""
+        self._append(actor, event, arguments, None, None, "ok", 0.0, extra or {})
+
+    def _append(self, actor: str, tool: str, arguments: dict[str, Any],
+                inputs: list[Path] | None, outputs: list[Path] | None, status: str,
+                duration: float, extra: dict[str, Any]) -> None:
         from aihep.io.atomic import write_json_atomic
 
-        self.record.append(actor, tool, arguments, inputs, outputs, result.status,
-                           time.perf_counter() - start, {"message": result.message})
-        self.calls += 1
+        self.record.append(actor, tool, arguments, inputs, outputs, status, duration, extra)
         write_json_atomic(self.run_dir / MANIFEST, {
             "record": RECORD, "head": self.record.head, "length": self.record.length,
             "policy": self.policy.model_dump(mode="json")})
-        return result
 
 
 def verify_run(run_dir: str | Path) -> VerifyResult:

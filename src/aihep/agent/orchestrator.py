@@ -1,0 +1,114 @@
+"""The orchestrator: plan -> execute through the runner -> validate -> refine -> report.
+
+Memory (``memory.json`` in the run directory, or a shared file) keeps, per dataset hash,
+which methods were tried and what came out; a later run on the same data reads it (the read
+is recorded in the provenance record, so a replay sees what the run saw) and does not repeat
+them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aihep.agent.playbook import PlaybookPlanner, ResonanceTask, Step
+from aihep.agent.policy import Policy
+from aihep.agent.provenance import file_sha256
+from aihep.agent.runner import ToolRunner
+from aihep.agent.tools import ToolRegistry, default_registry
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    """The answer of an agent run and where its record is."""
+
+    answer: dict[str, Any]
+    steps: list[dict[str, Any]]
+    head: str
+    run_dir: Path
+
+
+def validate_hunt(out: Path, n_events: int | None) -> tuple[list[str], list[str]]:
+    """Checks of a hunt's outputs: (problems that invalidate it, warnings to report)."""
+    problems, warnings = [], []
+    results = out / "results.json"
+    scores = out / "scores.csv"
+    if not results.is_file() or not scores.is_file():
+        return [f"missing outputs in {out}"], []
+    summary = json.loads(results.read_text())
+    lines = scores.read_text().splitlines()[1:]
+    index = [int(line.split(",")[0]) for line in lines]
+    if n_events is not None and len(index) != n_events:
+        problems.append(f"scores.csv has {len(index)} rows for {n_events} events")
+    if index != sorted(index):
+        problems.append("scores.csv is not sorted by index")
+    if summary.get("uncut_fit_pvalue", 1.0) < 1e-3:
+        # a strong signal does this too, so it is a warning for the reader, not a veto
+        warnings.append("the dijet function fits the uncut spectrum poorly (chi2 p < 1e-3): "
+                        "a strong signal or a non-dijet-like spectrum; check the report")
+    if summary.get("discovery") and "m_res" not in summary:
+        problems.append("discovery without a resonance fit")
+    return problems, warnings
+
+
+def _memory(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = None,
+              registry: ToolRegistry | None = None, planner: PlaybookPlanner | None = None,
+              memory_path: str | Path | None = None, max_rounds: int = 4) -> AgentResult:
+    """Answer "is there a resonance in this dataset?" with recorded, validated tool calls."""
+    from aihep.io.atomic import write_json_atomic
+
+    run_dir = Path(run_dir)
+    reads = tuple(Path(p) for p in (task.data, task.reference, task.labels) if p is not None)
+    policy = policy or Policy(read_paths=reads, run_dir=run_dir)
+    runner = ToolRunner(registry or default_registry(), policy)
+    planner = planner or PlaybookPlanner()
+    actor = f"{planner.name}/{planner.version}"
+    memory_file = Path(memory_path) if memory_path else run_dir / "memory.json"
+    memory = _memory(memory_file)
+    data_hash = file_sha256(task.data)
+    remembered = [tuple(m) for m in memory.get(data_hash, {}).get("tried", [])]
+    runner.note(actor, "memory.read", {"path": str(memory_file), "data_sha256": data_hash},
+                {"tried": [list(m) for m in remembered]})
+    queue: list[Step] = planner.plan(task, run_dir, remembered)
+    steps, hunts, n_events = [], [], None
+    for _ in range(max_rounds * 2):
+        if not queue:
+            break
+        step = queue.pop(0)
+        result = runner.call(step.tool, step.arguments, actor)
+        entry = {"tool": step.tool, "rationale": step.rationale, "status": result.status,
+                 "message": result.message}
+        if step.tool == "inspect_dataset" and result.status == "ok":
+            n_events = result.output.get("n_events")
+        if step.tool == "hunt" and result.status == "ok":
+            out = Path(step.arguments["out"])
+            problems, warnings = validate_hunt(out, n_events)
+            entry.update(problems=problems, warnings=warnings,
+                         p_value=result.output["p_value"],
+                         discovery=result.output["discovery"])
+            hunts.append({"methods": step.arguments["config"]["methods"], "out": str(out),
+                          **{k: result.output.get(k) for k in (
+                              "p_value", "significance", "discovery", "m_res", "n_signal",
+                              "daughter_masses")}, "problems": problems,
+                          "warnings": warnings})
+            queue += planner.refine(task, run_dir, result.output)
+        steps.append(entry)
+    tried = remembered + [tuple(h["methods"]) for h in hunts]
+    memory.setdefault(data_hash, {})["tried"] = [list(m) for m in dict.fromkeys(tried)]
+    memory[data_hash]["results"] = memory[data_hash].get("results", []) + hunts
+    write_json_atomic(memory_file, memory)
+    best = min(hunts, key=lambda h: h["p_value"]) if hunts else None
+    answer = {"question": "is there a resonance in this dataset?",
+              "discovery": bool(best and best["discovery"] and not best["problems"]),
+              "best": best, "hunts": len(hunts),
+              "remembered_methods": [list(m) for m in remembered]}
+    runner.note(actor, "answer", {}, answer)
+    write_json_atomic(run_dir / "agent_report.json", {"answer": answer, "steps": steps,
+                                                       "head": runner.record.head})
+    return AgentResult(answer, steps, runner.record.head, run_dir)

@@ -1,0 +1,115 @@
+"""The playbook agent end to end on a small synthetic dataset: plan, validate, refine,
+memory, provenance and exact replay."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from aihep.agent.orchestrator import run_agent
+from aihep.agent.playbook import PlaybookPlanner, ResonanceTask
+from aihep.agent.replay import replay
+from aihep.agent.runner import verify_run
+from aihep.discovery.dijet import bin_integrals
+
+FAST = {"n_folds": 2, "n_toys": 20, "keep_fraction": 0.05, "scan_range_gev": [3100, 3900],
+        "classifier": {"n_ensemble": 1, "max_iter": 40}}
+
+
+def _write_table(path, n_bkg: int, n_sig: int, seed: int):
+    rng = np.random.default_rng(seed)
+    edges = np.arange(2600.0, 6001.0, 50.0)
+    shape = bin_integrals(edges, np.array([1.0, 8.0, 6.0]), 13000.0)
+    counts = rng.multinomial(n_bkg, shape / shape.sum())
+    mjj = np.concatenate([np.repeat(edges[:-1], counts) + rng.uniform(0, 50.0, n_bkg),
+                          rng.normal(3500.0, 90.0, n_sig)])
+    n = n_bkg + n_sig
+    sig = np.arange(n) >= n_bkg
+    table = {"index": np.arange(n), "mjj": mjj,
+             "mj1": np.where(sig, rng.normal(100, 8, n), rng.gamma(2.0, 40.0, n)),
+             "delta_mj": np.where(sig, rng.normal(400, 20, n), rng.gamma(2.0, 60.0, n)),
+             "tau21_j1": np.where(sig, rng.beta(2, 6, n), rng.beta(5, 3, n)),
+             "tau21_j2": np.where(sig, rng.beta(2, 6, n), rng.beta(5, 3, n))}
+    pq.write_table(pa.table(table), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def signal_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("agent")
+    data = _write_table(base / "data.parquet", 15000, 400, 1)
+    task = ResonanceTask(data=data, hunt=FAST, seed=3)
+    return run_agent(task, base / "run"), task, base
+
+
+def test_playbook_finds_the_resonance_and_stops(signal_run):
+    result, _, _ = signal_run
+    assert result.answer["discovery"]
+    assert abs(result.answer["best"]["m_res"]["value"] - 3500) < 175
+    assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]  # no refinement
+    assert result.steps[1]["problems"] == []
+    assert verify_run(result.run_dir).ok
+    manifest = json.loads((result.run_dir / "agent_manifest.json").read_text())
+    assert manifest["head"] == result.head
+
+
+def test_replay_reproduces_every_output_bit_for_bit(signal_run, tmp_path):
+    result, _, _ = signal_run
+    steps = replay(result.run_dir, tmp_path / "replay")
+    assert [s.tool for s in steps] == ["inspect_dataset", "hunt"]
+    assert all(s.status == "match" for s in steps)
+    hunt = steps[1]
+    assert any(p.endswith("scores.csv") for p in hunt.identical)
+    assert any(p.endswith("results.json") for p in hunt.identical)
+
+
+def test_inconclusive_hunt_is_refined_and_remembered(tmp_path):
+    data = _write_table(tmp_path / "bkg.parquet", 15000, 0, 2)
+    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=("idealized",), seed=3)
+    # idealized needs a reference: its hunt fails cleanly and is recorded as an error
+    memory = tmp_path / "memory.json"
+    first = run_agent(task, tmp_path / "run1", memory_path=memory)
+    assert not first.answer["discovery"]
+    assert [s["tool"] for s in first.steps] == ["inspect_dataset", "hunt", "hunt"]
+    assert first.steps[2]["status"] == "error" and "reference" in first.steps[2]["message"]
+    # a second run on the same data remembers both hunts and plans none
+    second = run_agent(task, tmp_path / "run2", memory_path=memory)
+    assert second.answer["remembered_methods"] == [["cwola"]]
+    assert [s["tool"] for s in second.steps] == ["inspect_dataset", "hunt"]
+    assert second.steps[1]["status"] == "error"
+
+
+def test_planner_skips_methods_needing_a_reference(tmp_path):
+    planner = PlaybookPlanner()
+    task = ResonanceTask(data=tmp_path / "d.parquet")
+    steps = planner.plan(task, tmp_path)
+    assert steps[1].arguments["config"]["methods"] == ["cwola"]
+    refined = planner.refine(task, tmp_path, {"discovery": False, "p_value": 0.3})
+    assert refined[0].arguments["config"]["methods"] == ["cathode"]
+    assert planner.refine(task, tmp_path, {"discovery": False, "p_value": 0.3}) == []
+
+
+def test_cli_agent_run_verify_and_replay(tmp_path):
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    data = _write_table(tmp_path / "data.parquet", 4000, 0, 4)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"run_dir: {tmp_path / 'run'}\nread_paths: [{data}]\n"
+                      "allowed_tools: [inspect_dataset]\n")
+    cli = CliRunner()
+    result = cli.invoke(app, ["agent", "run", str(data), "--out", str(tmp_path / "run"),
+                              "--policy", str(policy), "--json"])
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["steps"]
+    assert steps[0]["status"] == "ok"
+    assert steps[1]["status"] == "refused" and "allowed_tools" in steps[1]["message"]
+    assert cli.invoke(app, ["agent", "verify", str(tmp_path / "run")]).exit_code == 0
+    again = cli.invoke(app, ["replay", str(tmp_path / "run"), "--out",
+                             str(tmp_path / "replay"), "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["all_match"]
