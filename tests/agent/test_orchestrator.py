@@ -113,3 +113,11 @@ def test_cli_agent_run_verify_and_replay(tmp_path):
     again = cli.invoke(app, ["replay", str(tmp_path / "run"), "--out",
                              str(tmp_path / "replay"), "--json"])
     assert again.exit_code == 0 and json.loads(again.stdout)["all_match"]
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    from aihep.errors import InputError
+
+    with pytest.raises(InputError, match=r"missing\.parquet: file"):
+        run_agent(ResonanceTask(data=tmp_path / "missing.parquet"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # nothing written

@@ -61,8 +61,12 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
               registry: ToolRegistry | None = None, planner: PlaybookPlanner | None = None,
               memory_path: str | Path | None = None, max_rounds: int = 4) -> AgentResult:
     """Answer "is there a resonance in this dataset?" with recorded, validated tool calls."""
+    from aihep.errors import InputError
     from aihep.io.atomic import write_json_atomic
 
+    for path in (task.data, task.reference, task.labels):
+        if path is not None and not Path(path).is_file():
+            raise InputError(path, "file", "an existing feature table")
     run_dir = Path(run_dir)
     reads = tuple(Path(p) for p in (task.data, task.reference, task.labels) if p is not None)
     policy = policy or Policy(read_paths=reads, run_dir=run_dir)
