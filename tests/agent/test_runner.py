@@ -85,3 +85,17 @@ def test_cli_agent_verify(tmp_path):
     record.write_text(record.read_text().replace('"count_lines"', '"other_tool"'))
     bad = cli.invoke(app, ["agent", "verify", str(tmp_path / "run"), "--json"])
     assert bad.exit_code == 1 and "modified" in json.loads(bad.stdout)["problem"]
+
+
+def test_generation_tool_runs_under_the_runner(tmp_path):
+    from aihep.agent.tools import default_registry
+
+    runner = ToolRunner(default_registry(), Policy(run_dir=tmp_path / "run"))
+    result = runner.call("generate_events", {
+        "config": {"process": "qcd-dijet", "n_events": 20, "chunk_size": 20, "seed": 4},
+        "out": str(tmp_path / "run" / "qcd")}, "test")
+    assert result.status == "ok", result.message
+    assert result.output["n_events"] == 20
+    entry = read_entries(tmp_path / "run" / RECORD)[0]
+    assert any(p.endswith(".parquet") for p in entry["outputs"])
+    assert verify_run(tmp_path / "run").ok

@@ -62,3 +62,14 @@ def test_default_registry_exposes_hunt_with_its_config_schema():
     assert args.config.methods == ("cwola",)
     with pytest.raises(ToolError, match="methods"):
         hunt.validate({"data": "d.parquet", "out": "o", "config": {"methods": ["magic"]}})
+
+
+def test_generation_tools_take_their_config_models():
+    registry = default_registry()
+    gen = registry.get("generate_events")
+    args = gen.validate({"config": {"process": "qcd-dijet", "n_events": 10, "seed": 2},
+                         "out": "run/qcd"})
+    assert args.config.n_events == 10 and gen.writes == ("out",)
+    with pytest.raises(ToolError, match="n_events"):
+        gen.validate({"config": {"process": "qcd-dijet", "n_events": -5}, "out": "run/q"})
+    assert "config" in registry.get("build_lhco_dataset").schema()["parameters"]["required"]

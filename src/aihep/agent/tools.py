@@ -60,8 +60,10 @@ class Tool:
         return [Path(v) for v in values if v is not None]
 
     def __call__(self, arguments: BaseModel) -> Any:
+        """Run the function; results with ``to_dict`` (aihep result objects) become dicts."""
         values = {k: getattr(arguments, k) for k in type(arguments).model_fields}
-        return self.function(**values, **self.fixed)
+        output = self.function(**values, **self.fixed)
+        return output.to_dict() if hasattr(output, "to_dict") else output
 
 
 def _description(function: Callable[..., Any]) -> str:
@@ -121,10 +123,16 @@ class ToolRegistry:
 def default_registry() -> ToolRegistry:
     """Every toolkit capability an agent may call, with its permissions."""
     from aihep.discovery.hunt import run_hunt
+    from aihep.events.factory import generate
+    from aihep.events.lhco import build_lhco_dataset
     from aihep.io.inspect import describe
 
     registry = ToolRegistry()
     registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60))
+    registry.add(make_tool(generate, "generate_events", writes=("out",), cpu_seconds=3600,
+                           fixed={"executor": None, "progress": None}))
+    registry.add(make_tool(build_lhco_dataset, "build_lhco_dataset", writes=("out",),
+                           cpu_seconds=3600, fixed={"executor": None, "progress": None}))
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
                            writes=("out",), cpu_seconds=3600, fixed={"executor": None}))
     return registry
