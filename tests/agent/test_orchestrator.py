@@ -121,3 +121,24 @@ def test_missing_data_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match=r"missing\.parquet: file"):
         run_agent(ResonanceTask(data=tmp_path / "missing.parquet"), tmp_path / "run")
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_bump_hunt_and_limit_tools_on_a_table(tmp_path):
+    from aihep.agent.policy import Policy
+    from aihep.agent.runner import ToolRunner
+    from aihep.agent.tools import default_registry
+
+    data = _write_table(tmp_path / "data.parquet", 6000, 0, 5)
+    runner = ToolRunner(default_registry(), Policy(read_paths=(data,),
+                                                   run_dir=tmp_path / "run"))
+    bump = runner.call("bump_hunt", {"data": str(data), "out": str(tmp_path / "run/bh"),
+                                     "n_toys": 20}, "test")
+    assert bump.status == "ok" and bump.output["p_global"] > 1e-3
+    lim = runner.call("limits", {"data": str(data), "out": str(tmp_path / "run/lim"),
+                                 "masses_gev": [3500.0]}, "test")
+    assert lim.status == "ok", lim.message
+    assert lim.output["limits"][0]["observed"] > 0
+    assert (tmp_path / "run/lim/result.json").is_file()
+    bad = runner.call("bump_hunt", {"data": str(data), "out": str(tmp_path / "run/x"),
+                                    "column": "mass"}, "test")
+    assert bad.status == "error" and "mass" in bad.message

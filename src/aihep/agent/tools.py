@@ -123,6 +123,7 @@ class ToolRegistry:
 def default_registry() -> ToolRegistry:
     """Every toolkit capability an agent may call, with its permissions."""
     from aihep.discovery.hunt import run_hunt
+    from aihep.discovery.spectrum import bump_hunt_table, limits_table
     from aihep.events.factory import generate
     from aihep.events.lhco import build_lhco_dataset
     from aihep.io.inspect import describe
@@ -133,6 +134,10 @@ def default_registry() -> ToolRegistry:
                            fixed={"executor": None, "progress": None}))
     registry.add(make_tool(build_lhco_dataset, "build_lhco_dataset", writes=("out",),
                            cpu_seconds=3600, fixed={"executor": None, "progress": None}))
+    registry.add(make_tool(bump_hunt_table, "bump_hunt", reads=("data",), writes=("out",),
+                           cpu_seconds=600))
+    registry.add(make_tool(limits_table, "limits", reads=("data",), writes=("out",),
+                           cpu_seconds=600))
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
                            writes=("out",), cpu_seconds=3600, fixed={"executor": None}))
     return registry
