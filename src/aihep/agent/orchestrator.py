@@ -58,7 +58,7 @@ def _memory(path: Path) -> dict[str, Any]:
 
 
 def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = None,
-              registry: ToolRegistry | None = None, planner: PlaybookPlanner | None = None,
+              registry: ToolRegistry | None = None, planner: Any = None,
               memory_path: str | Path | None = None, max_rounds: int = 4) -> AgentResult:
     """Answer "is there a resonance in this dataset?" with recorded, validated tool calls."""
     from aihep.errors import InputError
@@ -73,6 +73,10 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
     runner = ToolRunner(registry or default_registry(), policy)
     planner = planner or PlaybookPlanner()
     actor = f"{planner.name}/{planner.version}"
+    registry = runner.registry
+    if hasattr(planner, "check"):  # model proposals are checked against the policy too
+        planner.check = lambda tool, args: policy.check(
+            registry.get(tool), registry.get(tool).validate(args), runner.calls)
     memory_file = Path(memory_path) if memory_path else run_dir / "memory.json"
     memory = _memory(memory_file)
     data_hash = file_sha256(task.data)
@@ -112,6 +116,9 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
               "discovery": bool(best and best["discovery"] and not best["problems"]),
               "best": best, "hunts": len(hunts),
               "remembered_methods": [list(m) for m in remembered]}
+    transcript = getattr(planner, "transcript", None)
+    if transcript is not None:
+        runner.note(actor, "planner.transcript", {}, {"transcript": transcript})
     runner.note(actor, "answer", {}, answer)
     write_json_atomic(run_dir / "agent_report.json", {"answer": answer, "steps": steps,
                                                        "head": runner.record.head})

@@ -1,0 +1,147 @@
+"""An OpenAI-compatible LLM planner (vLLM, Ollama, llama.cpp server or a hosted API).
+
+The model sees the task, the tool schemas and what happened so far, and proposes one tool
+call at a time through function calling. Every proposal is validated against the tool's
+schema and the run's policy *before* it becomes a step; an invalid one is sent back to the
+model with the error, at most ``max_retries`` times, after which the playbook planner takes
+over. Every proposal, error and fallback is kept in ``transcript`` (the orchestrator records
+it in the provenance record). Needs ``pip install aihep[llm]`` (the ``openai`` client); base
+URL, model and key come from the config or ``AIHEP_LLM_BASE_URL``, ``AIHEP_LLM_MODEL``,
+``AIHEP_LLM_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aihep.agent.playbook import PlaybookPlanner, ResonanceTask, Step
+from aihep.agent.tools import ToolError, ToolRegistry
+from aihep.errors import ConfigError
+
+SYSTEM = ("You are a particle physicist driving the aihep toolkit to answer: is there a "
+          "resonance in this dataset? Call exactly one tool per reply with valid arguments. "
+          "Write outputs only inside the run directory. Reply with no tool call when done.")
+
+
+class LLMConfig(BaseModel):
+    """Where the model is served."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = Field(None, description="e.g. http://localhost:8000/v1")
+    model: str | None = None
+    api_key: str | None = None
+    temperature: float = 0.0
+    max_retries: int = Field(2, ge=0)
+
+
+class ChatClient(Protocol):
+    """The part of ``openai.OpenAI`` the planner uses (a fake stands in for tests)."""
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+                 ) -> tuple[str | None, dict[str, Any] | str | None]:
+        """Return (tool name or None, arguments as dict or raw JSON text)."""
+        ...
+
+
+class OpenAIChat:
+    """``ChatClient`` over the ``openai`` package (any OpenAI-compatible server)."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        try:
+            import openai
+        except ImportError:
+            msg = "the LLM planner needs the openai client: pip install 'aihep[llm]'"
+            raise ConfigError(msg) from None
+        base_url = config.base_url or os.environ.get("AIHEP_LLM_BASE_URL")
+        self.model = config.model or os.environ.get("AIHEP_LLM_MODEL")
+        if not base_url or not self.model:
+            msg = "LLM planner: set base_url and model (or AIHEP_LLM_BASE_URL/_MODEL)"
+            raise ConfigError(msg)
+        self.client = openai.OpenAI(base_url=base_url, api_key=config.api_key or os.environ.get(
+            "AIHEP_LLM_API_KEY", "not-needed"))
+        self.temperature = config.temperature
+
+    def complete(self, messages, tools):
+        reply = self.client.chat.completions.create(
+            model=self.model, messages=messages, temperature=self.temperature,
+            tools=[{"type": "function", "function": t} for t in tools])
+        calls = reply.choices[0].message.tool_calls or []
+        if not calls:
+            return None, None
+        return calls[0].function.name, calls[0].function.arguments
+
+
+@dataclass
+class LLMPlanner:
+    """Model-proposed steps, validated; the playbook takes over when the model fails."""
+
+    client: ChatClient
+    registry: ToolRegistry
+    check: Callable[[str, dict[str, Any]], None] = lambda tool, args: None  # policy hook
+    max_retries: int = 2
+    name: str = "llm"
+    version: str = "openai-compatible"
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    fallback: PlaybookPlanner = field(default_factory=PlaybookPlanner)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    took_over: bool = False
+
+    def plan(self, task: ResonanceTask, run_dir: Path,
+             remembered: list[tuple[str, ...]] | None = None) -> list[Step]:
+        self.messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": (
+            f"Data: {task.data}. Reference: {task.reference}. Run directory: {run_dir}. "
+            f"Methods already tried on these data: {remembered or []}.")}]
+        self.fallback_steps = self.fallback.plan(task, run_dir, remembered)
+        step = self._propose()
+        return [step] if step else self._take_over("plan", self.fallback_steps)
+
+    def refine(self, task: ResonanceTask, run_dir: Path, last: dict[str, Any]) -> list[Step]:
+        if self.took_over:
+            return self.fallback.refine(task, run_dir, last)
+        self.messages.append({"role": "user", "content": "Result: " + json.dumps(
+            {k: last.get(k) for k in ("p_value", "discovery", "m_res", "n_signal")},
+            default=str)})
+        step = self._propose()
+        if step:
+            return [step]
+        return self.fallback.refine(task, run_dir, last) if self.took_over else []
+
+    def _take_over(self, when: str, steps: list[Step]) -> list[Step]:
+        self.took_over = True
+        self.transcript.append({"event": "playbook takes over", "when": when})
+        return steps
+
+    def _propose(self) -> Step | None:
+        schemas = self.registry.schemas()
+        for attempt in range(self.max_retries + 1):
+            name, raw = self.client.complete(self.messages, schemas)
+            if name is None:
+                self.transcript.append({"event": "model stops", "attempt": attempt})
+                return None
+            try:
+                arguments = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+                tool = self.registry.get(name)
+                parsed = tool.validate(arguments)
+                self.check(name, arguments)
+            except (ToolError, json.JSONDecodeError, TypeError) as exc:
+                self.transcript.append({"event": "invalid proposal", "attempt": attempt,
+                                        "tool": name, "arguments": raw, "error": str(exc)})
+                self.messages.append({"role": "user", "content": f"Invalid call: {exc}. "
+                                      "Propose a corrected call."})
+                continue
+            self.transcript.append({"event": "proposal", "tool": name,
+                                    "arguments": parsed.model_dump(mode="json")})
+            self.messages.append({"role": "assistant", "content": f"call {name} "
+                                  f"{json.dumps(arguments, default=str)}"})
+            return Step(name, arguments, "proposed by the model")
+        self.transcript.append({"event": "retries exhausted"})
+        self.took_over = True
+        return None

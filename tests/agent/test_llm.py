@@ -1,0 +1,75 @@
+"""The LLM planner with a fake model: validation, retries, policy, fallback, recording."""
+
+from __future__ import annotations
+
+import json
+
+from test_orchestrator import FAST, _write_table
+
+from aihep.agent.llm import LLMPlanner
+from aihep.agent.orchestrator import run_agent
+from aihep.agent.playbook import ResonanceTask
+from aihep.agent.provenance import read_entries
+from aihep.agent.runner import RECORD, verify_run
+from aihep.agent.tools import default_registry
+
+
+class FakeModel:
+    """Replays scripted replies: (tool name, arguments) or (None, None) to stop."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.seen = []
+
+    def complete(self, messages, tools):
+        self.seen.append(messages[-1]["content"])
+        assert {t["name"] for t in tools} >= {"hunt", "inspect_dataset"}
+        return self.replies.pop(0) if self.replies else (None, None)
+
+
+def test_invalid_proposal_is_returned_to_the_model_then_corrected(tmp_path):
+    data = _write_table(tmp_path / "data.parquet", 8000, 300, 6)
+    run = tmp_path / "run"
+    good = {"data": str(data), "out": str(run / "h"),
+            "config": {**FAST, "methods": ["cwola"], "sr_scan": True}}
+    model = FakeModel([
+        ("hunt", json.dumps({**good, "config": {"methods": ["magic"]}})),  # bad schema
+        ("hunt", good),
+        (None, None),  # after the result: stop
+    ])
+    planner = LLMPlanner(model, default_registry())
+    result = run_agent(ResonanceTask(data=data, seed=3), run, planner=planner)
+    assert [s["tool"] for s in result.steps] == ["hunt"]
+    assert result.steps[0]["status"] == "ok"
+    assert "Invalid call" in model.seen[1] and "methods" in model.seen[1]
+    events = [t["event"] for t in planner.transcript]
+    assert events == ["invalid proposal", "proposal", "model stops"]
+    recorded = [e for e in read_entries(run / RECORD) if e["tool"] == "planner.transcript"]
+    assert recorded[0]["extra"]["transcript"][0]["event"] == "invalid proposal"
+    assert verify_run(run).ok
+
+
+def test_playbook_takes_over_after_bounded_retries(tmp_path):
+    data = _write_table(tmp_path / "data.parquet", 6000, 0, 7)
+    escape = {"data": str(data), "out": "/tmp/outside-the-run", "config": FAST}
+    model = FakeModel([("hunt", escape)] * 3)  # the policy refuses every time
+    planner = LLMPlanner(model, default_registry(), max_retries=2)
+    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=(), seed=3)
+    result = run_agent(task, tmp_path / "run", planner=planner)
+    events = [t["event"] for t in planner.transcript]
+    assert events.count("invalid proposal") == 3 and "playbook takes over" in events
+    assert "writing /tmp/outside-the-run is not allowed" in planner.transcript[0]["error"]
+    assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]  # the playbook
+    assert all(s["status"] == "ok" for s in result.steps)
+
+
+def test_openai_client_needs_the_extra_and_an_endpoint(monkeypatch):
+    import pytest
+
+    from aihep.agent.llm import LLMConfig, OpenAIChat
+    from aihep.errors import ConfigError
+
+    monkeypatch.delenv("AIHEP_LLM_BASE_URL", raising=False)
+    monkeypatch.delenv("AIHEP_LLM_MODEL", raising=False)
+    with pytest.raises(ConfigError, match=r"aihep\[llm\]|base_url"):
+        OpenAIChat(LLMConfig())
