@@ -51,14 +51,15 @@ def test_invalid_proposal_is_returned_to_the_model_then_corrected(tmp_path):
 
 def test_playbook_takes_over_after_bounded_retries(tmp_path):
     data = _write_table(tmp_path / "data.parquet", 6000, 0, 7)
-    escape = {"data": str(data), "out": "/tmp/outside-the-run", "config": FAST}
+    outside = tmp_path / "outside-the-run"  # a sibling of the run directory
+    escape = {"data": str(data), "out": str(outside), "config": FAST}
     model = FakeModel([("hunt", escape)] * 3)  # the policy refuses every time
     planner = LLMPlanner(model, default_registry(), max_retries=2)
     task = ResonanceTask(data=data, hunt=FAST, fallback_methods=(), seed=3)
     result = run_agent(task, tmp_path / "run", planner=planner)
     events = [t["event"] for t in planner.transcript]
     assert events.count("invalid proposal") == 3 and "playbook takes over" in events
-    assert "writing /tmp/outside-the-run is not allowed" in planner.transcript[0]["error"]
+    assert f"writing {outside} is not allowed" in planner.transcript[0]["error"]
     assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]  # the playbook
     assert all(s["status"] == "ok" for s in result.steps)
 

@@ -36,9 +36,11 @@ def test_calls_are_run_refused_rejected_and_all_recorded(tmp_path):
     ok = runner.call("count_lines", {"source": str(inputs / "a.txt"),
                                      "out": str(tmp_path / "run" / "n.txt")}, "test")
     assert ok.status == "ok" and ok.output == 3
-    refused = runner.call("count_lines", {"source": "/etc/passwd",
+    secret = tmp_path / "secret.txt"  # exists, but outside read_paths
+    secret.write_text("x\n")
+    refused = runner.call("count_lines", {"source": str(secret),
                                           "out": str(tmp_path / "run" / "m.txt")}, "test")
-    assert refused.status == "refused" and "reading /etc/passwd" in refused.message
+    assert refused.status == "refused" and f"reading {secret}" in refused.message
     invalid = runner.call("count_lines", {"source": 3}, "test")
     assert invalid.status == "invalid" and "out" in invalid.message
     unknown = runner.call("rm", {}, "test")
