@@ -32,7 +32,7 @@ from aihep.discovery.extraction import (
     extract_signal,
     jet_mass_peak,
 )
-from aihep.discovery.flows import FlowConfig
+from aihep.discovery.flows import FlowConfig, cathode_flow_config
 from aihep.discovery.limits import UpperLimit, resonance_limits
 from aihep.discovery.outliers import OutlierConfig, outlier
 from aihep.discovery.weak import SignalRegion, cathode, cwola, idealized, supervised
@@ -63,7 +63,8 @@ class HuntConfig(BaseModel):
     n_folds: int = Field(5, ge=2)
     n_toys: int = Field(200, ge=10)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
-    flow: FlowConfig = Field(default_factory=FlowConfig)
+    flow: FlowConfig = Field(default_factory=cathode_flow_config,
+                             description="CATHODE's conditional density (a 3-flow mixture)")
     outlier: OutlierConfig = Field(default_factory=OutlierConfig)
     signal_shape: SignalShape = "gaussian"
     limit_masses_gev: tuple[float, ...] | None = Field(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aihep.discovery.classifiers import ClassifierConfig, out_of_fold_scores
-from aihep.discovery.flows import ConditionalDensity, FlowConfig
+from aihep.discovery.flows import ConditionalDensity, FlowConfig, cathode_flow_config
 from aihep.errors import InputError
 
 
@@ -119,16 +119,18 @@ def cathode(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
             held_out_x: np.ndarray | None = None) -> MethodScores:
     """CATHODE: classifier of SR data against samples of a background density estimate.
 
-    A conditional flow p(x | mjj) is fitted to the data outside the SR (or ``density`` is
-    reused, e.g. one flow per excluded window set), sampled at SR mjj values drawn from the SR
-    data (``oversample`` samples per SR event), and a classifier separates SR data (label 1)
+    A conditional flow p(x | mjj) (default: a mixture of three NSFs) is fitted to the data
+    outside the SR (or ``density`` is reused, e.g. one flow per excluded window set), sampled
+    at SR mjj values drawn from the SR data (``oversample`` samples per SR event), and a
+    classifier separates SR data (label 1)
     from the samples (label 0, used for training only). Its out-of-fold output is the score.
     """
     rows = _sr_rows(mjj_gev, sr)
     outside = ~sr.contains(mjj_gev)
     _require(outside, "events outside the signal region")
     if density is None:
-        density = ConditionalDensity(flow_config).fit(x[outside], mjj_gev[outside], seed=seed)
+        density = ConditionalDensity(flow_config or cathode_flow_config())
+        density.fit(x[outside], mjj_gev[outside], seed=seed)
     rng = np.random.default_rng(seed)
     context = rng.choice(mjj_gev[rows], size=oversample * len(rows), replace=True)
     samples = density.sample(context, seed=seed)
