@@ -142,3 +142,26 @@ def test_bump_hunt_and_limit_tools_on_a_table(tmp_path):
     bad = runner.call("bump_hunt", {"data": str(data), "out": str(tmp_path / "run/x"),
                                     "column": "mass"}, "test")
     assert bad.status == "error" and "mass" in bad.message
+
+
+def test_crashed_run_resumes_without_redoing_finished_steps(tmp_path, monkeypatch):
+    data = _write_table(tmp_path / "bkg.parquet", 15000, 0, 2)
+    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=("idealized",), seed=3)
+
+    def crash(self, *args, **kwargs):
+        raise KeyboardInterrupt  # the agent dies after its first hunt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PlaybookPlanner, "refine", crash)
+        with pytest.raises(KeyboardInterrupt):
+            run_agent(task, tmp_path / "run")
+    hunt_dir = tmp_path / "run" / "hunt_cwola"
+    stamp = (hunt_dir / "scores.csv").stat().st_mtime_ns
+    resumed = run_agent(task, tmp_path / "run")
+    assert [(s["tool"], s["reused"]) for s in resumed.steps][:2] == [
+        ("inspect_dataset", True), ("hunt", True)]
+    assert (hunt_dir / "scores.csv").stat().st_mtime_ns == stamp  # not recomputed
+    assert resumed.steps[2]["tool"] == "hunt" and not resumed.steps[2]["reused"]
+    results = json.loads((hunt_dir / "results.json").read_text())
+    assert resumed.steps[1]["p_value"] == pytest.approx(results["p_value"])
+    assert verify_run(resumed.run_dir).ok

@@ -1,5 +1,9 @@
 """The orchestrator: plan -> execute through the runner -> validate -> refine -> report.
 
+Running it again on the directory of a crashed or interrupted run resumes it: the planner is
+deterministic, and the runner answers the calls that completed from the record (outputs
+unchanged) instead of repeating them.
+
 Memory (``memory.json`` in the run directory, or a shared file) keeps, per dataset hash,
 which methods were tried and what came out; a later run on the same data reads it (the read
 is recorded in the provenance record, so a replay sees what the run saw) and does not repeat
@@ -91,7 +95,7 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
         step = queue.pop(0)
         result = runner.call(step.tool, step.arguments, actor)
         entry = {"tool": step.tool, "rationale": step.rationale, "status": result.status,
-                 "message": result.message}
+                 "message": result.message, "reused": result.reused}
         if step.tool == "inspect_dataset" and result.status == "ok":
             n_events = result.output.get("n_events")
         if step.tool == "hunt" and result.status == "ok":

@@ -29,6 +29,8 @@ class Policy(BaseModel):
     read_paths: tuple[Path, ...] = Field((), description="files or directories readable")
     run_dir: Path = Field(Path("runs/agent"), description="the only writable directory")
     max_cpu_seconds_per_call: float = Field(3600.0, gt=0)
+    max_memory_bytes_per_call: int | None = Field(
+        16 * 2**30, gt=0, description="address-space limit of job processes (RLIMIT_AS)")
     max_calls: int = Field(50, ge=1)
     allow_code_execution: bool = False
     allow_network: bool = Field(False, description="always refused: runs are offline")

@@ -5,6 +5,14 @@ execute -> append a provenance entry with input/output file hashes, duration and
 The head hash and length of the record are kept in ``agent_manifest.json`` in the run
 directory (written atomically after every call), so `aihep agent verify RUN` can tell an
 intact record from an edited, truncated or recomputed one.
+
+Tools marked ``job`` run as monitored jobs (:mod:`aihep.agent.jobs`: a child process with the
+policy's CPU-time and memory rlimits, a wall-time timeout, bounded retries with backoff).
+
+Resume: a runner opened on a run directory that already holds a record (an agent that crashed
+or was stopped) first verifies it against the manifest, then answers a call identical to one
+that completed before (same tool, same arguments, every recorded output file unchanged) from
+the record instead of running it again, and records that it did (status ``reused``).
 """
 
 from __future__ import annotations
@@ -14,8 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aihep.agent.jobs import JobConfig, run_job
 from aihep.agent.policy import PermissionDenied, Policy
-from aihep.agent.provenance import ProvenanceRecord, VerifyResult, verify_record
+from aihep.agent.provenance import (
+    ProvenanceRecord,
+    VerifyResult,
+    file_sha256,
+    read_entries,
+    verify_record,
+)
 from aihep.agent.tools import ToolError, ToolRegistry
 from aihep.errors import AihepError
 
@@ -28,21 +43,33 @@ class CallResult:
     """What one call returned, or why it did not run."""
 
     tool: str
-    status: str  # ok | refused | invalid | error
+    status: str  # ok | refused | invalid | error | timeout | cpu-limit | crashed
     output: Any = None
     message: str = ""
+    reused: bool = False
 
 
 class ToolRunner:
     """Executes validated, permitted tool calls and records them in the run directory."""
 
-    def __init__(self, registry: ToolRegistry, policy: Policy) -> None:
+    def __init__(self, registry: ToolRegistry, policy: Policy,
+                 jobs: JobConfig | None = None) -> None:
+        from aihep.errors import InputError
+
         self.registry = registry
         self.policy = policy
+        self.jobs = jobs or JobConfig()
         self.run_dir = Path(policy.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if (self.run_dir / RECORD).exists() and (self.run_dir / MANIFEST).exists():
+            check = verify_run(self.run_dir)
+            if not check.ok:
+                raise InputError(self.run_dir / RECORD, "hash chain",
+                                 f"an intact record to resume ({check.problem})")
         self.record = ProvenanceRecord(self.run_dir / RECORD)
         self.calls = self.record.length  # a resumed run keeps counting
+        self.completed = _completed_calls(self.run_dir / RECORD)
+        self.last_attempts: list[dict[str, Any]] | None = None
 
     def call(self, tool_name: str, arguments: dict[str, Any], actor: str) -> CallResult:
         """Validate, check, run and record one call; never raises for a bad call."""
@@ -59,23 +86,57 @@ class ToolRunner:
             return self._done(actor, tool_name, arguments,
                               CallResult(tool_name, "refused", message=str(exc)), start)
         inputs = [p for p in tool.paths(parsed, "reads") if p.is_file()]
-        try:
-            output = tool(parsed)
-            result = CallResult(tool_name, "ok", output)
-        except AihepError as exc:
-            result = CallResult(tool_name, "error", message=str(exc))
+        recorded = parsed.model_dump(mode="json")
+        previous = self._reusable(tool_name, recorded)
+        if previous is not None:
+            result = CallResult(tool_name, "ok", previous["extra"].get("output"), reused=True)
+            self._append(actor, tool_name, recorded, inputs, [Path(p) for p in
+                         previous["outputs"]], "reused", time.perf_counter() - start,
+                         {"from_entry": previous["index"], "output": result.output})
+            self.calls += 1
+            return result
+        result = self._execute(tool, parsed)
         outputs = []
         for path in tool.paths(parsed, "writes"):
             outputs += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() \
                 else [path]
-        return self._done(actor, tool_name, parsed.model_dump(mode="json"), result, start,
-                          inputs, outputs)
+        return self._done(actor, tool_name, recorded, result, start, inputs, outputs)
+
+    def _execute(self, tool: Any, parsed: Any) -> CallResult:
+        """Run the call inline, or as a monitored job with the policy's limits."""
+        if not tool.job or self.jobs.kind == "inline":
+            try:
+                return CallResult(tool.name, "ok", tool(parsed))
+            except AihepError as exc:
+                return CallResult(tool.name, "error", message=str(exc))
+        cpu = min(tool.cpu_seconds, self.policy.max_cpu_seconds_per_call)
+        config = self.jobs.model_copy(update={
+            "cpu_seconds": self.jobs.cpu_seconds or cpu,
+            "memory_bytes": self.jobs.memory_bytes or self.policy.max_memory_bytes_per_call})
+        outcome = run_job(tool.function, tool.call_arguments(parsed), config)
+        self.last_attempts = outcome.attempts
+        return CallResult(tool.name, outcome.status, outcome.output, outcome.message)
+
+    def _reusable(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        """A completed entry of an earlier session with these arguments and intact outputs."""
+        for entry in reversed(self.completed):
+            if entry["tool"] != tool or entry["arguments"] != arguments:
+                continue
+            if all(Path(p).is_file() and file_sha256(p) == digest
+                   for p, digest in entry["outputs"].items()):
+                return entry
+        return None
 
     def _done(self, actor: str, tool: str, arguments: dict[str, Any], result: CallResult,
               start: float, inputs: list[Path] | None = None,
               outputs: list[Path] | None = None) -> CallResult:
+        extra: dict[str, Any] = {"message": result.message}
+        if result.status == "ok":
+            extra["output"] = result.output
+        if self.last_attempts:
+            extra["attempts"], self.last_attempts = self.last_attempts, None
         self._append(actor, tool, arguments, inputs, outputs, result.status,
-                     time.perf_counter() - start, {"message": result.message})
+                     time.perf_counter() - start, extra)
         self.calls += 1
         return result
 
@@ -93,6 +154,13 @@ class ToolRunner:
         write_json_atomic(self.run_dir / MANIFEST, {
             "record": RECORD, "head": self.record.head, "length": self.record.length,
             "policy": self.policy.model_dump(mode="json")})
+
+
+def _completed_calls(record: Path) -> list[dict[str, Any]]:
+    """Entries of completed tool calls (status ok) of an existing record, oldest first."""
+    if not record.exists():
+        return []
+    return [e for e in read_entries(record) if e["status"] == "ok" and "output" in e["extra"]]
 
 
 def verify_run(run_dir: str | Path) -> VerifyResult:

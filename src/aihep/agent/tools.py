@@ -37,6 +37,7 @@ class Tool:
     writes: tuple[str, ...] = ()
     cpu_seconds: float = 600.0
     fixed: dict[str, Any] = field(default_factory=dict)  # set by the orchestrator, not models
+    job: bool = False  # long calls run as monitored jobs (a child process with limits)
 
     def schema(self) -> dict[str, Any]:
         """OpenAI-style function schema: name, description, JSON-schema parameters."""
@@ -59,10 +60,14 @@ class Tool:
         values = [getattr(arguments, n) for n in names]
         return [Path(v) for v in values if v is not None]
 
+    def call_arguments(self, arguments: BaseModel) -> dict[str, Any]:
+        """Keyword arguments of the function for validated ``arguments`` (plus ``fixed``)."""
+        return {**{k: getattr(arguments, k) for k in type(arguments).model_fields},
+                **self.fixed}
+
     def __call__(self, arguments: BaseModel) -> Any:
         """Run the function; results with ``to_dict`` (aihep result objects) become dicts."""
-        values = {k: getattr(arguments, k) for k in type(arguments).model_fields}
-        output = self.function(**values, **self.fixed)
+        output = self.function(**self.call_arguments(arguments))
         return output.to_dict() if hasattr(output, "to_dict") else output
 
 
@@ -73,7 +78,8 @@ def _description(function: Callable[..., Any]) -> str:
 
 def make_tool(function: Callable[..., Any], name: str | None = None,
               reads: tuple[str, ...] = (), writes: tuple[str, ...] = (),
-              cpu_seconds: float = 600.0, fixed: dict[str, Any] | None = None) -> Tool:
+              cpu_seconds: float = 600.0, fixed: dict[str, Any] | None = None,
+              job: bool = False) -> Tool:
     """Build a :class:`Tool` from a typed function (parameters in ``fixed`` are hidden)."""
     fixed = fixed or {}
     hints = typing.get_type_hints(function)
@@ -94,7 +100,7 @@ def make_tool(function: Callable[..., Any], name: str | None = None,
     model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"),
                          **fields)
     return Tool(tool_name, function, model, _description(function), reads, writes,
-                cpu_seconds, fixed)
+                cpu_seconds, fixed, job)
 
 
 class ToolRegistry:
@@ -131,13 +137,15 @@ def default_registry() -> ToolRegistry:
     registry = ToolRegistry()
     registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60))
     registry.add(make_tool(generate, "generate_events", writes=("out",), cpu_seconds=3600,
-                           fixed={"executor": None, "progress": None}))
+                           fixed={"executor": None, "progress": None}, job=True))
     registry.add(make_tool(build_lhco_dataset, "build_lhco_dataset", writes=("out",),
-                           cpu_seconds=3600, fixed={"executor": None, "progress": None}))
+                           cpu_seconds=3600, fixed={"executor": None, "progress": None},
+                           job=True))
     registry.add(make_tool(bump_hunt_table, "bump_hunt", reads=("data",), writes=("out",),
-                           cpu_seconds=600))
+                           cpu_seconds=600, job=True))
     registry.add(make_tool(limits_table, "limits", reads=("data",), writes=("out",),
-                           cpu_seconds=600))
+                           cpu_seconds=600, job=True))
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
-                           writes=("out",), cpu_seconds=3600, fixed={"executor": None}))
+                           writes=("out",), cpu_seconds=3600, fixed={"executor": None},
+                           job=True))
     return registry
