@@ -18,7 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="aihep: AI methods of experimental HEP, from paper to result on your data.")
 dataset_app = typer.Typer(no_args_is_help=True, help="Build community-style datasets.")
 app.add_typer(dataset_app, name="dataset")
-agent_app = typer.Typer(no_args_is_help=True, help="The aihep agent: verify and replay runs.")
+agent_app = typer.Typer(no_args_is_help=True, help="The aihep agent: run, solve tasks, "
+                        "evaluate, verify and replay runs.")
 app.add_typer(agent_app, name="agent")
 
 Seed = Annotated[int, typer.Option("--seed", help="master random seed", min=0)]
@@ -315,6 +316,43 @@ def agent_run(
         result = run_agent(task, out, rules)
         _print({"answer": result.answer, "steps": result.steps, "head": result.head,
                 "run": str(out)}, as_json)
+
+
+@agent_app.command("solve")
+def agent_solve(
+    task_dir: Annotated[Path, typer.Argument(help="directory with the data CSV and a "
+                                             "background-only CSV (name contains bkg or "
+                                             "background), LHCO feature layout")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run directory (the only one "
+                                      "the agent may write)")],
+    policy: Annotated[Path | None, typer.Option(help="YAML permission policy")] = None,
+    keep: Annotated[float | None, typer.Option(help="fraction kept by each method's cut")
+                    ] = None,
+    seed: Seed = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Solve an Agents-of-Discovery task: scores.csv, answers.json, report, provenance."""
+    with _user_errors():
+        from aihep.agent.policy import Policy
+        from aihep.agent.solve import solve
+
+        rules = Policy.from_file(policy) if policy is not None else None
+        hunt = {"keep_fraction": keep} if keep is not None else None
+        _print(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules), as_json)
+
+
+@agent_app.command("evaluate")
+def agent_evaluate(
+    run: Annotated[Path, typer.Argument(help="run directory of `aihep agent solve`")],
+    labels: Annotated[Path, typer.Option(help="truth CSV: index,label (1 = signal)")],
+    true_mass: Annotated[float | None, typer.Option(help="true resonance mass, GeV")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """AUC, max SIC (FPR >= 5/N) and TPR at max SIC of a solved task, and the m_res error."""
+    with _user_errors():
+        from aihep.agent.solve import evaluate
+
+        _print(evaluate(run, labels, true_mass), as_json)
 
 
 @app.command("replay")

@@ -5,36 +5,22 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from toy import toy_table
 
 from aihep.agent.orchestrator import run_agent
 from aihep.agent.playbook import PlaybookPlanner, ResonanceTask
 from aihep.agent.replay import replay
 from aihep.agent.runner import verify_run
-from aihep.discovery.dijet import bin_integrals
 
 FAST = {"n_folds": 2, "n_toys": 20, "keep_fraction": 0.05, "scan_range_gev": [3100, 3900],
         "classifier": {"n_ensemble": 1, "max_iter": 40}}
 
 
 def _write_table(path, n_bkg: int, n_sig: int, seed: int):
-    rng = np.random.default_rng(seed)
-    edges = np.arange(2600.0, 6001.0, 50.0)
-    shape = bin_integrals(edges, np.array([1.0, 8.0, 6.0]), 13000.0)
-    counts = rng.multinomial(n_bkg, shape / shape.sum())
-    mjj = np.concatenate([np.repeat(edges[:-1], counts) + rng.uniform(0, 50.0, n_bkg),
-                          rng.normal(3500.0, 90.0, n_sig)])
-    n = n_bkg + n_sig
-    sig = np.arange(n) >= n_bkg
-    table = {"index": np.arange(n), "mjj": mjj,
-             "mj1": np.where(sig, rng.normal(100, 8, n), rng.gamma(2.0, 40.0, n)),
-             "delta_mj": np.where(sig, rng.normal(400, 20, n), rng.gamma(2.0, 60.0, n)),
-             "tau21_j1": np.where(sig, rng.beta(2, 6, n), rng.beta(5, 3, n)),
-             "tau21_j2": np.where(sig, rng.beta(2, 6, n), rng.beta(5, 3, n))}
-    pq.write_table(pa.table(table), path)
+    pq.write_table(pa.table(toy_table(n_bkg, n_sig, seed)), path)
     return path
 
 
@@ -69,13 +55,13 @@ def test_replay_reproduces_every_output_bit_for_bit(signal_run, tmp_path):
 
 def test_inconclusive_hunt_is_refined_and_remembered(tmp_path):
     data = _write_table(tmp_path / "bkg.parquet", 15000, 0, 2)
-    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=("idealized",), seed=3)
-    # idealized needs a reference: its hunt fails cleanly and is recorded as an error
+    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=("supervised",), seed=3)
+    # supervised needs truth labels: its hunt fails cleanly and is recorded as an error
     memory = tmp_path / "memory.json"
     first = run_agent(task, tmp_path / "run1", memory_path=memory)
     assert not first.answer["discovery"]
     assert [s["tool"] for s in first.steps] == ["inspect_dataset", "hunt", "hunt"]
-    assert first.steps[2]["status"] == "error" and "reference" in first.steps[2]["message"]
+    assert first.steps[2]["status"] == "error" and "label" in first.steps[2]["message"]
     # a second run on the same data remembers both hunts and plans none
     second = run_agent(task, tmp_path / "run2", memory_path=memory)
     assert second.answer["remembered_methods"] == [["cwola"]]
@@ -85,7 +71,7 @@ def test_inconclusive_hunt_is_refined_and_remembered(tmp_path):
 
 def test_planner_skips_methods_needing_a_reference(tmp_path):
     planner = PlaybookPlanner()
-    task = ResonanceTask(data=tmp_path / "d.parquet")
+    task = ResonanceTask(data=tmp_path / "d.parquet", fallback_methods=("idealized", "cathode"))
     steps = planner.plan(task, tmp_path)
     assert steps[1].arguments["config"]["methods"] == ["cwola"]
     refined = planner.refine(task, tmp_path, {"discovery": False, "p_value": 0.3})
@@ -146,7 +132,7 @@ def test_bump_hunt_and_limit_tools_on_a_table(tmp_path):
 
 def test_crashed_run_resumes_without_redoing_finished_steps(tmp_path, monkeypatch):
     data = _write_table(tmp_path / "bkg.parquet", 15000, 0, 2)
-    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=("idealized",), seed=3)
+    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=("supervised",), seed=3)
 
     def crash(self, *args, **kwargs):
         raise KeyboardInterrupt  # the agent dies after its first hunt

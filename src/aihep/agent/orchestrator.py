@@ -108,6 +108,8 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
                           **{k: result.output.get(k) for k in (
                               "p_value", "significance", "discovery", "m_res", "n_signal",
                               "daughter_masses")}, "problems": problems,
+                          "signal_region_gev": result.output.get("best_trial", {}).get(
+                              "signal_region_gev"),
                           "warnings": warnings})
             queue += planner.refine(task, run_dir, result.output)
         steps.append(entry)
@@ -118,7 +120,7 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
     best = min(hunts, key=lambda h: h["p_value"]) if hunts else None
     answer = {"question": "is there a resonance in this dataset?",
               "discovery": bool(best and best["discovery"] and not best["problems"]),
-              "best": best, "hunts": len(hunts),
+              "best": best, "hunts": len(hunts), "all_hunts": hunts,
               "remembered_methods": [list(m) for m in remembered]}
     transcript = getattr(planner, "transcript", None)
     if transcript is not None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+NEEDS_REFERENCE = ("ae", "flow", "idealized")  # learn from a background-only sample
+
 
 @dataclass(frozen=True)
 class Step:
@@ -71,7 +73,8 @@ class PlaybookPlanner:
 
     def _next_methods(self, task: ResonanceTask) -> tuple[str, ...]:
         for group in (task.first_methods, *[(m,) for m in task.fallback_methods]):
-            usable = tuple(m for m in group if m != "ae" or task.reference is not None)
+            usable = tuple(m for m in group
+                           if m not in NEEDS_REFERENCE or task.reference is not None)
             if usable and usable not in self.tried:
                 return usable
         return ()

@@ -175,6 +175,8 @@ def _read_csv_table(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarra
         if header is None:
             raise InputError(path, "header", f"a header row {', '.join(columns)} (file is empty)")
         header = [h.strip() for h in header]
+        if header and header[0] == "" and columns[0] == "index":
+            header[0] = "index"  # pandas writes its index column with an empty name
         if tuple(header) != columns:
             missing = [c for c in columns if c not in header]
             extra = [c for c in header if c not in columns]
@@ -212,7 +214,12 @@ def read_feature_csv(path: str | Path, labels_path: str | Path | None = None
         return features, None
     labels_path = Path(labels_path)
     lab = _read_csv_table(labels_path, ("index", "label"))
-    if len(lab["index"]) != len(features["index"]) or not np.array_equal(
-            lab["index"].astype(np.int64), features["index"]):
+    lab_index = lab["index"].astype(np.int64)
+    order, data_order = np.argsort(lab_index, kind="stable"), np.argsort(features["index"],
+                                                                         kind="stable")
+    if len(lab_index) != len(features["index"]) or not np.array_equal(
+            lab_index[order], features["index"][data_order]):
         raise InputError(labels_path, "index", f"the same event indices as {path.name}")
-    return features, lab["label"].astype(np.int8)
+    labels = np.empty(len(lab_index), np.int8)
+    labels[data_order] = lab["label"][order].astype(np.int8)  # matched on index, any order
+    return features, labels

@@ -1,0 +1,99 @@
+"""Agents-of-Discovery task mode: discover the files, solve, write scores/answers/report,
+evaluate against the truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from toy import toy_table
+
+from aihep.agent.runner import verify_run
+from aihep.agent.solve import discover_task, evaluate, solve
+from aihep.errors import InputError
+
+FAST = {"n_folds": 2, "n_toys": 20, "keep_fraction": 0.05, "scan_range_gev": [3100, 3900],
+        "classifier": {"n_ensemble": 1, "max_iter": 60}}
+COLUMNS = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
+
+
+def _write_csv(path, table, shuffle_seed: int | None = None):
+    """The layout pandas writes: an unnamed index column first."""
+    rows = np.arange(len(table["mjj"]))
+    if shuffle_seed is not None:
+        rows = np.random.default_rng(shuffle_seed).permutation(rows)
+    with open(path, "w") as handle:
+        handle.write(",m_JJ,m_J1,delta_m_J,tau_2_over_tau_1_J1,tau_2_over_tau_1_J2\n")
+        for i in rows:
+            handle.write(f"{i}," + ",".join(f"{table[c][i]:.6g}" for c in COLUMNS) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory):
+    base = tmp_path_factory.mktemp("task")
+    task = base / "task"
+    task.mkdir()
+    data = toy_table(15000, 400, 11)
+    _write_csv(task / "events_anomalydetection_challenge.csv", data, shuffle_seed=1)
+    _write_csv(task / "background_only.csv", toy_table(15000, 0, 12))
+    labels = base / "labels.csv"
+    labels.write_text("index,label\n" + "".join(
+        f"{i},{int(i >= 15000)}\n" for i in range(15400)))
+    answers = solve(task, base / "run", seed=2, hunt=FAST)
+    return answers, base, labels
+
+
+def test_task_files_are_discovered_by_name(tmp_path):
+    (tmp_path / "a.csv").write_text("")
+    (tmp_path / "bkg_sim.csv").write_text("")
+    (tmp_path / "labels.csv").write_text("")
+    files = discover_task(tmp_path)
+    assert files.data.name == "a.csv" and files.reference.name == "bkg_sim.csv"
+    (tmp_path / "b.csv").write_text("")
+    with pytest.raises(InputError, match="one data CSV and one background-only CSV"):
+        discover_task(tmp_path)
+
+
+def test_solve_finds_the_resonance_and_writes_every_output(solved):
+    answers, base, _ = solved
+    run = base / "run"
+    assert answers["p_value"] < 1e-3 and answers["discovery"]
+    assert abs(answers["m_res"] - 3500) < 350  # within 10 %
+    assert 0 < answers["signal_percentage"] < 10 and answers["n_signal_error"] > 0
+    lines = (run / "scores.csv").read_text().splitlines()
+    assert lines[0] == "index,score" and len(lines) == 15401
+    index, scores = np.loadtxt(run / "scores.csv", delimiter=",", skiprows=1).T
+    assert np.array_equal(index, np.arange(15400)) and scores.min() >= 0 and scores.max() <= 1
+    saved = json.loads((run / "answers.json").read_text())
+    assert saved["m_res"] == answers["m_res"]
+    report = (run / "report.md").read_text()
+    assert report.count("| yes |") >= 2 and report.count("\n| ") >= 6  # >= 5 approaches
+    assert "Provenance head" in (run / "report.html").read_text()
+    assert verify_run(run).ok
+
+
+def test_evaluate_beats_an_mjj_window_and_a_tau21_cut(solved):
+    _, base, labels = solved
+    metrics = evaluate(base / "run", labels, true_mass_gev=3500.0)
+    assert abs(metrics["m_res_relative_error"]) < 0.1
+    inside = metrics["in_signal_region"]["max_sic"]
+    assert inside > 1.5 * metrics["tau21_cut_in_signal_region"]["max_sic"]
+    assert metrics["all_events"]["max_sic"] > 1.5 * metrics["mjj_window_all_events"]["max_sic"]
+    assert metrics["n_signal_true"] == 400
+
+
+def test_cli_agent_solve_and_evaluate(solved, tmp_path):
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    _, base, labels = solved
+    result = CliRunner().invoke(app, ["agent", "evaluate", str(base / "run"), "--labels",
+                                      str(labels), "--true-mass", "3500", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["in_signal_region"]["auc"] > 0.8
+    missing = CliRunner().invoke(app, ["agent", "solve", str(tmp_path / "nowhere"),
+                                       "--out", str(tmp_path / "run")])
+    assert missing.exit_code != 0 and "task directory" in missing.output
