@@ -3,7 +3,8 @@
 A policy (YAML or JSON, safe defaults) lists the allowed tools, the read-only input paths, the
 one writable run directory, a per-call CPU-time limit and a maximum number of calls. Every
 proposed call is checked before it runs; a refusal names the rule it broke. Network access is
-never granted: tools run offline, and free-form code execution is off.
+never granted: tools run offline. Free-form code execution (the ``run_code`` tool) is off
+unless ``allow_code_execution`` is set, and then runs confined (:mod:`aihep.agent.sandbox`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ class Policy(BaseModel):
             raise PermissionDenied(msg)
         if self.allowed_tools is not None and tool.name not in self.allowed_tools:
             msg = f"policy: tool '{tool.name}' is not in allowed_tools"
+            raise PermissionDenied(msg)
+        if tool.executes_code and not self.allow_code_execution:
+            msg = (f"policy: tool '{tool.name}' executes free-form code; set "
+                   "allow_code_execution to permit it (it then runs confined)")
+            raise PermissionDenied(msg)
+        if tool.executes_code and getattr(arguments, "config", None) is not None and \
+                arguments.config.cpu_seconds > self.max_cpu_seconds_per_call:
+            msg = (f"policy: code may use {arguments.config.cpu_seconds} s of CPU, the limit "
+                   f"per call is {self.max_cpu_seconds_per_call:g} s")
             raise PermissionDenied(msg)
         if calls_so_far >= self.max_calls:
             msg = f"policy: max_calls = {self.max_calls} reached"

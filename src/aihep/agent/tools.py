@@ -38,6 +38,7 @@ class Tool:
     cpu_seconds: float = 600.0
     fixed: dict[str, Any] = field(default_factory=dict)  # set by the orchestrator, not models
     job: bool = False  # long calls run as monitored jobs (a child process with limits)
+    executes_code: bool = False  # free-form code: only with the policy's allow_code_execution
 
     def schema(self) -> dict[str, Any]:
         """OpenAI-style function schema: name, description, JSON-schema parameters."""
@@ -79,7 +80,7 @@ def _description(function: Callable[..., Any]) -> str:
 def make_tool(function: Callable[..., Any], name: str | None = None,
               reads: tuple[str, ...] = (), writes: tuple[str, ...] = (),
               cpu_seconds: float = 600.0, fixed: dict[str, Any] | None = None,
-              job: bool = False) -> Tool:
+              job: bool = False, executes_code: bool = False) -> Tool:
     """Build a :class:`Tool` from a typed function (parameters in ``fixed`` are hidden)."""
     fixed = fixed or {}
     hints = typing.get_type_hints(function)
@@ -100,7 +101,7 @@ def make_tool(function: Callable[..., Any], name: str | None = None,
     model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"),
                          **fields)
     return Tool(tool_name, function, model, _description(function), reads, writes,
-                cpu_seconds, fixed, job)
+                cpu_seconds, fixed, job, executes_code)
 
 
 class ToolRegistry:
@@ -128,6 +129,7 @@ class ToolRegistry:
 
 def default_registry() -> ToolRegistry:
     """Every toolkit capability an agent may call, with its permissions."""
+    from aihep.agent.sandbox import run_code
     from aihep.discovery.hunt import run_hunt
     from aihep.discovery.spectrum import bump_hunt_table, limits_table
     from aihep.events.factory import generate
@@ -148,4 +150,6 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
                            writes=("out",), cpu_seconds=3600, fixed={"executor": None},
                            job=True))
+    registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
+                           executes_code=True))
     return registry
