@@ -97,3 +97,27 @@ def test_cli_agent_solve_and_evaluate(solved, tmp_path):
     missing = CliRunner().invoke(app, ["agent", "solve", str(tmp_path / "nowhere"),
                                        "--out", str(tmp_path / "run")])
     assert missing.exit_code != 0 and "task directory" in missing.output
+
+
+def test_extraction_and_audit_report_tools_on_the_solved_run(solved):
+    from pathlib import Path
+
+    from aihep.agent.policy import Policy
+    from aihep.agent.runner import ToolRunner
+    from aihep.agent.tools import default_registry
+
+    answers, base, _ = solved
+    run = base / "run"
+    data = Path(answers["task"]["data"])
+    runner = ToolRunner(default_registry(), Policy(read_paths=(data,), run_dir=run))
+    fit = runner.call("extract_signal", {"data": str(data), "out": str(run / "extract"),
+                                         "scores": str(run / "scores.csv"),
+                                         "keep_fraction": 0.05}, "test")
+    assert fit.status == "ok", fit.message
+    assert abs(fit.output["m_res_gev"]["value"] - 3500) < 350
+    assert fit.output["n_signal"]["error"] > 0
+    audit = runner.call("write_report", {"run": str(run), "out": str(run / "audit")}, "test")
+    assert audit.status == "ok" and audit.output["statuses"]["ok"] >= 3
+    text = (run / "audit" / "audit.md").read_text()
+    assert "| extract_signal | ok |" in text and "Record intact" in text
+    assert verify_run(run).ok

@@ -131,10 +131,11 @@ def default_registry() -> ToolRegistry:
     """Every toolkit capability an agent may call, with its permissions."""
     from aihep.agent.sandbox import run_code
     from aihep.discovery.hunt import run_hunt
-    from aihep.discovery.spectrum import bump_hunt_table, limits_table
+    from aihep.discovery.spectrum import bump_hunt_table, extract_signal_table, limits_table
     from aihep.events.factory import generate
     from aihep.events.lhco import build_lhco_dataset
     from aihep.io.inspect import describe
+    from aihep.report.agent import write_agent_report
 
     registry = ToolRegistry()
     registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60))
@@ -145,11 +146,15 @@ def default_registry() -> ToolRegistry:
                            job=True))
     registry.add(make_tool(bump_hunt_table, "bump_hunt", reads=("data",), writes=("out",),
                            cpu_seconds=600, job=True))
+    registry.add(make_tool(extract_signal_table, "extract_signal", reads=("data", "scores"),
+                           writes=("out",), cpu_seconds=600, job=True))
     registry.add(make_tool(limits_table, "limits", reads=("data",), writes=("out",),
                            cpu_seconds=600, job=True))
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
                            writes=("out",), cpu_seconds=3600, fixed={"executor": None},
                            job=True))
+    registry.add(make_tool(write_agent_report, "write_report", reads=("run",),
+                           writes=("out",), cpu_seconds=60))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True))
     return registry

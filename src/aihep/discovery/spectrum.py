@@ -57,3 +57,58 @@ def limits_table(data: Path, out: Path, masses_gev: list[float], column: str = "
     limits = resonance_limits(mjj, default_edges(mjj), masses_gev, relative_width, shape,
                               cl, seed)
     return _write(out, {"data": str(data), "limits": [lim.to_dict() for lim in limits]})
+
+
+def _scores_by_index(scores: Path, index: np.ndarray) -> np.ndarray:
+    """Scores of a ``index,score`` CSV, in the order of ``index``."""
+    try:
+        table = np.loadtxt(scores, delimiter=",", skiprows=1, ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise InputError(scores, "file", f"an index,score CSV ({exc})") from None
+    if table.shape[1] != 2:
+        raise InputError(scores, "columns", "two columns: index,score")
+    order = np.argsort(table[:, 0], kind="stable")
+    keys = table[order, 0].astype(np.int64)
+    where = np.searchsorted(keys, index)
+    if len(keys) != len(index) or np.any(where >= len(keys)) or not np.array_equal(
+            keys[np.minimum(where, len(keys) - 1)], index):
+        raise InputError(scores, "index", "one score per event of the data table")
+    return table[order, 1][where]
+
+
+def _enriched_mass(mjj: np.ndarray, selected: np.ndarray, edges: np.ndarray) -> float:
+    """Centre of the bin where the cut keeps the largest fraction (>= 5 selected events)."""
+    kept, _ = np.histogram(mjj[selected], edges)
+    total, _ = np.histogram(mjj, edges)
+    ratio = np.where(kept >= 5, kept / np.maximum(total, 1), -1.0)
+    i = int(np.argmax(ratio))
+    return float(0.5 * (edges[i] + edges[i + 1]))
+
+
+def extract_signal_table(data: Path, out: Path, scores: Path, keep_fraction: float = 0.01,
+                         mass_start_gev: float | None = None,
+                         shape: Literal["gaussian", "crystal-ball"] = "gaussian",
+                         column: str = "mjj") -> dict[str, Any]:
+    """Resonance mass, width (GeV) and signal yield (events) from a table and its scores.
+
+    The events whose score is in the top ``keep_fraction`` are fitted with signal +
+    dijet background (mass and width); the yield before the cut comes from a fit of the
+    uncut spectrum with mass and width constrained by the first fit.
+    """
+    from aihep.discovery.bumphunt import default_edges
+    from aihep.discovery.extraction import extract_signal
+    from aihep.discovery.hunt import read_table
+
+    if not 0 < keep_fraction <= 1:
+        raise InputError("keep_fraction", "value", f"a fraction in (0, 1], got {keep_fraction}")
+    table = read_table(data)
+    mjj = _mjj(data, column)
+    index = np.asarray(table.get("index", np.arange(len(mjj))), np.int64)
+    score = _scores_by_index(scores, index)
+    selected = score >= np.quantile(score, 1 - keep_fraction)
+    edges = default_edges(mjj)
+    start = mass_start_gev if mass_start_gev is not None else _enriched_mass(
+        mjj, selected, edges)
+    result = extract_signal(mjj, selected, edges, start, shape=shape)
+    return _write(out, {"data": str(data), "scores": str(scores), "keep_fraction":
+                        keep_fraction, "n_selected": int(selected.sum()), **result.to_dict()})
