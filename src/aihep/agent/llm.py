@@ -8,6 +8,11 @@ over. Every proposal, error and fallback is kept in ``transcript`` (the orchestr
 it in the provenance record). Needs ``pip install aihep[llm]`` (the ``openai`` client); base
 URL, model and key come from the config or ``AIHEP_LLM_BASE_URL``, ``AIHEP_LLM_MODEL``,
 ``AIHEP_LLM_API_KEY``.
+
+:class:`LlamaChat` is the embedded alternative (``pip install 'aihep[llm-local]'``): a GGUF
+model run in-process by llama.cpp, its reply constrained by a grammar built from the tool
+schemas (JSON ``{"tool": ..., "arguments": {...}}``), so it cannot emit anything but a call
+of a registered tool or ``stop``. The same validation, retries and fallback apply.
 """
 
 from __future__ import annotations
@@ -79,6 +84,95 @@ class OpenAIChat:
         return calls[0].function.name, calls[0].function.arguments
 
 
+def default_model_dir() -> Path:
+    """Where ``aihep agent fetch-model`` puts GGUF files (``$XDG_CACHE_HOME/aihep/models``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aihep" / "models"
+
+
+def _call_schema(tools: list[dict[str, Any]], detailed: bool) -> dict[str, Any]:
+    """JSON schema of one reply: a call of one of ``tools`` or ``stop``."""
+    if not detailed:
+        return {"type": "object", "properties": {
+            "tool": {"enum": [t["name"] for t in tools] + ["stop"]},
+            "arguments": {"type": "object"}}, "required": ["tool", "arguments"]}
+    options, defs = [], {}
+    for t in tools:
+        params = dict(t["parameters"])
+        defs.update(params.pop("$defs", {}))
+        options.append({"type": "object", "properties": {"tool": {"const": t["name"]},
+                        "arguments": params}, "required": ["tool", "arguments"]})
+    options.append({"type": "object", "properties": {"tool": {"const": "stop"},
+                    "arguments": {"type": "object"}}, "required": ["tool", "arguments"]})
+    return {"anyOf": options, "$defs": defs}
+
+
+def _tool_summary(tools: list[dict[str, Any]]) -> str:
+    lines = []
+    for t in tools:
+        props = t["parameters"].get("properties", {})
+        required = set(t["parameters"].get("required", []))
+        args = ", ".join(f"{k}{'' if k in required else '?'}" for k in props)
+        lines.append(f"- {t['name']}({args}): {t['description']}")
+    return "\n".join(lines)
+
+
+class LlamaChat:
+    """``ChatClient`` over an embedded llama.cpp model, grammar-constrained to tool calls.
+
+    Args:
+        model_path: a GGUF file (e.g. from ``aihep agent fetch-model``).
+        n_threads: llama.cpp threads; keep 1 when the cores are busy (generation collapses
+            otherwise).
+        tools: names the model may call (default: all it is offered).
+    """
+
+    def __init__(self, model_path: str | Path, n_threads: int = 1, n_ctx: int = 8192,
+                 seed: int = 0, tools: tuple[str, ...] | None = None,
+                 max_tokens: int = 384) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            msg = "the embedded planner needs llama-cpp-python: pip install 'aihep[llm-local]'"
+            raise ConfigError(msg) from None
+        path = Path(model_path)
+        if not path.is_file():
+            msg = f"{path}: GGUF model not found (get it with `aihep agent fetch-model`)"
+            raise ConfigError(msg)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed,
+                         verbose=False)
+        self.version = path.name
+        self.allowed = tools
+        self.max_tokens = max_tokens
+
+    def complete(self, messages, tools):
+        if self.allowed is not None:
+            tools = [t for t in tools if t["name"] in self.allowed]
+        system = (messages[0]["content"] + "\nTools:\n" + _tool_summary(tools)
+                  + '\nReply with JSON {"tool": name, "arguments": {...}}, or '
+                  '{"tool": "stop", "arguments": {}} when done.')
+        chat = [{"role": "system", "content": system}, *messages[1:]]
+        for detailed in (True, False):  # the detailed grammar can exceed llama.cpp's support
+            try:
+                reply = self.llm.create_chat_completion(
+                    messages=chat, temperature=0.0, max_tokens=self.max_tokens,
+                    response_format={"type": "json_object",
+                                     "schema": _call_schema(tools, detailed)})
+                break
+            except (ValueError, RuntimeError):
+                if not detailed:
+                    raise
+        text = reply["choices"][0]["message"]["content"] or ""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return "invalid-json", text  # the planner reports it back to the model
+        if not isinstance(data, dict) or data.get("tool") in (None, "stop"):
+            return None, None
+        return str(data["tool"]), data.get("arguments") or {}
+
+
 @dataclass
 class LLMPlanner:
     """Model-proposed steps, validated; the playbook takes over when the model fails."""
@@ -145,3 +239,25 @@ class LLMPlanner:
         self.transcript.append({"event": "retries exhausted"})
         self.took_over = True
         return None
+
+
+def make_planner(kind: str = "playbook", model_path: str | Path | None = None,
+                 config: LLMConfig | None = None, n_threads: int = 1) -> Any:
+    """The planner called ``kind``: playbook (no model), llm (OpenAI-compatible), local."""
+    from aihep.agent.tools import default_registry
+
+    if kind == "playbook":
+        return PlaybookPlanner()
+    config = config or LLMConfig()
+    if kind == "llm":
+        return LLMPlanner(OpenAIChat(config), default_registry(),
+                          max_retries=config.max_retries)
+    if kind == "local":
+        from aihep.agent.model_fetch import MODEL_NAME
+
+        path = Path(model_path) if model_path else default_model_dir() / MODEL_NAME
+        chat = LlamaChat(path, n_threads=n_threads)
+        return LLMPlanner(chat, default_registry(), max_retries=config.max_retries,
+                          name="llama.cpp", version=chat.version)
+    msg = f"unknown planner '{kind}' (playbook, llm or local)"
+    raise ConfigError(msg)
