@@ -74,3 +74,29 @@ def test_openai_client_needs_the_extra_and_an_endpoint(monkeypatch):
     monkeypatch.delenv("AIHEP_LLM_MODEL", raising=False)
     with pytest.raises(ConfigError, match=r"aihep\[llm\]|base_url"):
         OpenAIChat(LLMConfig())
+
+
+def test_malformed_json_unknown_tool_and_forbidden_read_are_refused_and_recovered(tmp_path):
+    data = _write_table(tmp_path / "data.parquet", 3000, 0, 9)
+    secret = tmp_path / "secret.parquet"  # exists, but is not an input of the task
+    secret.write_bytes(data.read_bytes())
+    model = FakeModel([
+        ("inspect_dataset", '{"path": '),  # malformed JSON
+        ("delete_everything", {}),  # unknown tool
+        ("inspect_dataset", {"path": str(secret)}),  # read outside the policy
+        ("inspect_dataset", {"path": str(data)}),  # valid
+        (None, None),
+    ])
+    planner = LLMPlanner(model, default_registry(), max_retries=3)
+    result = run_agent(ResonanceTask(data=data, seed=3), tmp_path / "run", planner=planner)
+    errors = [t["error"] for t in planner.transcript if t["event"] == "invalid proposal"]
+    assert len(errors) == 3
+    assert "Expecting value" in errors[0] or "JSON" in errors[0]
+    assert "unknown tool 'delete_everything'" in errors[1]
+    assert f"reading {secret} is not allowed" in errors[2]
+    assert [s["tool"] for s in result.steps] == ["inspect_dataset"]
+    assert result.steps[0]["status"] == "ok" and not planner.took_over
+    recorded = [e for e in read_entries(tmp_path / "run" / RECORD)
+                if e["tool"] == "planner.transcript"]
+    assert len(recorded[0]["extra"]["transcript"]) == 5
+    assert verify_run(tmp_path / "run").ok

@@ -200,9 +200,13 @@ class LLMPlanner:
     def refine(self, task: ResonanceTask, run_dir: Path, last: dict[str, Any]) -> list[Step]:
         if self.took_over:
             return self.fallback.refine(task, run_dir, last)
-        self.messages.append({"role": "user", "content": "Result: " + json.dumps(
-            {k: last.get(k) for k in ("p_value", "discovery", "m_res", "n_signal")},
-            default=str)})
+        if "tool" in last:  # any step but a successful hunt: its status and (short) output
+            text = json.dumps(last, default=str)
+            text = text if len(text) < 1500 else text[:1500] + " ..."
+        else:
+            text = json.dumps({k: last.get(k) for k in ("p_value", "discovery", "m_res",
+                                                       "n_signal")}, default=str)
+        self.messages.append({"role": "user", "content": "Result: " + text})
         step = self._propose()
         if step:
             return [step]

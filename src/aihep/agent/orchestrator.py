@@ -111,8 +111,12 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
                           "signal_region_gev": result.output.get("best_trial", {}).get(
                               "signal_region_gev"),
                           "warnings": warnings})
-            queue += planner.refine(task, run_dir, result.output)
         steps.append(entry)
+        if not queue:  # the planner decides what follows (a model after every step)
+            last = result.output if step.tool == "hunt" and result.status == "ok" else {
+                "tool": step.tool, "status": result.status, "message": result.message,
+                "output": result.output}
+            queue += planner.refine(task, run_dir, last)
     tried = remembered + [tuple(h["methods"]) for h in hunts]
     memory.setdefault(data_hash, {})["tried"] = [list(m) for m in dict.fromkeys(tried)]
     memory[data_hash]["results"] = memory[data_hash].get("results", []) + hunts
