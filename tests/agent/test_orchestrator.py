@@ -151,3 +151,19 @@ def test_crashed_run_resumes_without_redoing_finished_steps(tmp_path, monkeypatc
     results = json.loads((hunt_dir / "results.json").read_text())
     assert resumed.steps[1]["p_value"] == pytest.approx(results["p_value"])
     assert verify_run(resumed.run_dir).ok
+
+
+def test_cli_names_the_missing_extra_verbatim(tmp_path):
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("llama-cpp-python is installed")
+    result = CliRunner().invoke(app, ["agent", "run", str(tmp_path / "d.parquet"), "--out",
+                                      str(tmp_path / "run"), "--planner", "local"])
+    assert result.exit_code == 2 and "aihep[llm-local]" in result.output
