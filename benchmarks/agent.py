@@ -51,7 +51,10 @@ def build_tasks(names: list[str], n_events: int, seed: int, workers: int) -> dic
     """Write each task's directory and truth; returns the truth per task."""
     bkg, _ = finite_rows(sample("qcd-dijet", 100_000, seed + 100, [], workers))
     order = np.random.default_rng(seed + 30).permutation(len(bkg["mjj"]))
-    subsets = np.split(order[: n_events * (len(TASKS) + 1)], len(TASKS) + 1)
+    if n_events * (len(TASKS) + 1) > len(order):
+        msg = f"the pool has {len(order)} events: at most {len(order) // (len(TASKS) + 1)} per task"
+        raise SystemExit(msg)
+    subsets = [order[k * n_events:(k + 1) * n_events] for k in range(len(TASKS) + 1)]
     reference = {k: bkg[k][subsets[0]] for k in COLUMNS}
     truths = {}
     for k, name in enumerate(TASKS):
@@ -117,7 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--planners", default="playbook,local,llm")
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument("--events", type=int, default=20_000, help="background per task")
+    parser.add_argument("--events", type=int, default=19_000, help="background per task "
+                        "(the reference has as many; 5 disjoint subsets of the 100k pool)")
     parser.add_argument("--keep", type=float, default=0.02)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
