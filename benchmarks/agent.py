@@ -47,8 +47,12 @@ def _write_csv(path: Path, table: dict[str, np.ndarray]) -> None:
             handle.write(f"{i}," + ",".join(f"{table[c][i]:.6g}" for c in COLUMNS) + "\n")
 
 
-def build_tasks(names: list[str], n_events: int, seed: int, workers: int) -> dict[str, dict]:
-    """Write each task's directory and truth; returns the truth per task."""
+def build_tasks(names: list[str], n_events: int, seed: int, workers: int,
+                rebuild: bool = False) -> dict[str, dict]:
+    """Write each task's directory and truth (kept when present); the truth per task."""
+    truth_dir = CACHE / "truth"
+    if not rebuild and all((truth_dir / f"{n}.json").is_file() for n in names):
+        return {n: json.loads((truth_dir / f"{n}.json").read_text()) for n in names}
     bkg, _ = finite_rows(sample("qcd-dijet", 100_000, seed + 100, [], workers))
     order = np.random.default_rng(seed + 30).permutation(len(bkg["mjj"]))
     if n_events * (len(TASKS) + 1) > len(order):
@@ -125,12 +129,14 @@ def main() -> None:
     parser.add_argument("--keep", type=float, default=0.02)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--results", default="agent.json", help="file under benchmarks/results/")
+    parser.add_argument("--rebuild", action="store_true", help="rewrite the task files")
     args = parser.parse_args()
     from aihep.agent.llm import make_planner
     from aihep.agent.solve import evaluate, solve
 
     names = args.tasks.split(",")
-    truths = build_tasks(names, args.events, args.seed, args.workers)
+    truths = build_tasks(names, args.events, args.seed, args.workers, args.rebuild)
     rows = []
     for kind in available_planners(args.planners.split(",")):
         for name in names:
@@ -168,7 +174,7 @@ def main() -> None:
     out = {"benchmark": "agent", "events_per_task": args.events, "keep_fraction": args.keep,
            "summary": summary, "runs": rows}
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "agent.json").write_text(json.dumps(out, indent=2, default=float)
+    (ROOT / "results" / args.results).write_text(json.dumps(out, indent=2, default=float)
                                                  + "\n")
     print("\n| planner | task | truth (W', S) | found | global p | m_res [GeV] | AUC | "
           "max SIC | max SIC in SR | tau21-cut SIC in SR | minutes |")

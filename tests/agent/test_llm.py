@@ -100,3 +100,17 @@ def test_malformed_json_unknown_tool_and_forbidden_read_are_refused_and_recovere
                 if e["tool"] == "planner.transcript"]
     assert len(recorded[0]["extra"]["transcript"]) == 5
     assert verify_run(tmp_path / "run").ok
+
+
+def test_repeated_calls_are_refused_and_the_playbook_finishes_the_job(tmp_path):
+    data = _write_table(tmp_path / "data.parquet", 8000, 300, 6)
+    inspect = ("inspect_dataset", {"path": str(data)})
+    model = FakeModel([inspect, inspect, inspect])  # a small model stuck in a loop
+    planner = LLMPlanner(model, default_registry(), max_retries=1)
+    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=(), seed=3)
+    result = run_agent(task, tmp_path / "run", planner=planner)
+    errors = [t["error"] for t in planner.transcript if t["event"] == "invalid proposal"]
+    assert len(errors) == 2 and all("already ran" in e for e in errors)
+    assert "A typical analysis" in model.seen[0] or "hunt" in planner.messages[1]["content"]
+    assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]  # playbook's hunt
+    assert result.steps[1]["status"] == "ok" and result.answer["discovery"]

@@ -187,13 +187,21 @@ class LLMPlanner:
     fallback: PlaybookPlanner = field(default_factory=PlaybookPlanner)
     messages: list[dict[str, Any]] = field(default_factory=list)
     took_over: bool = False
+    proposed: list[str] = field(default_factory=list)  # calls already proposed (no repeats)
 
     def plan(self, task: ResonanceTask, run_dir: Path,
              remembered: list[tuple[str, ...]] | None = None) -> list[Step]:
+        self.fallback_steps = self.fallback.plan(task, run_dir, remembered)
+        self.proposed = []
+        recipe = next((s for s in self.fallback_steps if s.tool == "hunt"), None)
+        hint = ("" if recipe is None else " A typical analysis: inspect_dataset, then hunt "
+                f"with arguments like {json.dumps(recipe.arguments)}; if that finds nothing "
+                "(p_value > 1e-3), hunt again with other methods (cathode, ae, idealized "
+                "need or profit from a reference) and a new out directory; stop after a "
+                "discovery or when the methods are exhausted.")
         self.messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": (
             f"Data: {task.data}. Reference: {task.reference}. Run directory: {run_dir}. "
-            f"Methods already tried on these data: {remembered or []}.")}]
-        self.fallback_steps = self.fallback.plan(task, run_dir, remembered)
+            f"Methods already tried on these data: {remembered or []}.{hint}")}]
         step = self._propose()
         return [step] if step else self._take_over("plan", self.fallback_steps)
 
@@ -210,7 +218,12 @@ class LLMPlanner:
         step = self._propose()
         if step:
             return [step]
-        return self.fallback.refine(task, run_dir, last) if self.took_over else []
+        if not self.took_over:
+            return []  # the model stopped
+        # The playbook takes over: its hunts the model did not run, then its refinements.
+        done = set(self.proposed)
+        return self._take_over("refine", [s for s in self.fallback_steps
+                                          if _key(s.tool, s.arguments) not in done])
 
     def _take_over(self, when: str, steps: list[Step]) -> list[Step]:
         self.took_over = True
@@ -229,12 +242,17 @@ class LLMPlanner:
                 tool = self.registry.get(name)
                 parsed = tool.validate(arguments)
                 self.check(name, arguments)
+                if _key(name, arguments) in self.proposed:
+                    msg = ("this exact call already ran (its result is above): propose the "
+                           "next step, or stop")
+                    raise ToolError(msg)
             except (ToolError, json.JSONDecodeError, TypeError) as exc:
                 self.transcript.append({"event": "invalid proposal", "attempt": attempt,
                                         "tool": name, "arguments": raw, "error": str(exc)})
                 self.messages.append({"role": "user", "content": f"Invalid call: {exc}. "
                                       "Propose a corrected call."})
                 continue
+            self.proposed.append(_key(name, arguments))
             self.transcript.append({"event": "proposal", "tool": name,
                                     "arguments": parsed.model_dump(mode="json")})
             self.messages.append({"role": "assistant", "content": f"call {name} "
@@ -243,6 +261,10 @@ class LLMPlanner:
         self.transcript.append({"event": "retries exhausted"})
         self.took_over = True
         return None
+
+
+def _key(tool: str, arguments: dict[str, Any]) -> str:
+    return tool + json.dumps(arguments, sort_keys=True, default=str)
 
 
 def make_planner(kind: str = "playbook", model_path: str | Path | None = None,
