@@ -85,6 +85,8 @@ def test_malformed_json_unknown_tool_and_forbidden_read_are_refused_and_recovere
         ("delete_everything", {}),  # unknown tool
         ("inspect_dataset", {"path": str(secret)}),  # read outside the policy
         ("inspect_dataset", {"path": str(data)}),  # valid
+        ("hunt", {"data": str(data), "out": str(tmp_path / "run" / "h"),
+                  "config": {**FAST, "methods": ["cwola"], "sr_scan": True}}),
         (None, None),
     ])
     planner = LLMPlanner(model, default_registry(), max_retries=3)
@@ -94,11 +96,11 @@ def test_malformed_json_unknown_tool_and_forbidden_read_are_refused_and_recovere
     assert "Expecting value" in errors[0] or "JSON" in errors[0]
     assert "unknown tool 'delete_everything'" in errors[1]
     assert f"reading {secret} is not allowed" in errors[2]
-    assert [s["tool"] for s in result.steps] == ["inspect_dataset"]
-    assert result.steps[0]["status"] == "ok" and not planner.took_over
+    assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]
+    assert all(s["status"] == "ok" for s in result.steps) and not planner.took_over
     recorded = [e for e in read_entries(tmp_path / "run" / RECORD)
                 if e["tool"] == "planner.transcript"]
-    assert len(recorded[0]["extra"]["transcript"]) == 5
+    assert len(recorded[0]["extra"]["transcript"]) == 6
     assert verify_run(tmp_path / "run").ok
 
 
@@ -114,3 +116,14 @@ def test_repeated_calls_are_refused_and_the_playbook_finishes_the_job(tmp_path):
     assert "A typical analysis" in model.seen[0] or "hunt" in planner.messages[1]["content"]
     assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]  # playbook's hunt
     assert result.steps[1]["status"] == "ok" and result.answer["discovery"]
+
+
+def test_a_model_that_stops_before_hunting_is_taken_over(tmp_path):
+    data = _write_table(tmp_path / "data.parquet", 8000, 300, 6)
+    model = FakeModel([("inspect_dataset", {"path": str(data)}), (None, None)])
+    planner = LLMPlanner(model, default_registry(), max_retries=1)
+    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=(), seed=3)
+    result = run_agent(task, tmp_path / "run", planner=planner)
+    events = [t["event"] for t in planner.transcript]
+    assert "model stopped before any hunt" in events and "playbook takes over" in events
+    assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]

@@ -218,8 +218,10 @@ class LLMPlanner:
         step = self._propose()
         if step:
             return [step]
-        if not self.took_over:
-            return []  # the model stopped
+        if not self.took_over and any(k.startswith("hunt{") for k in self.proposed):
+            return []  # the model stopped after hunting: its answer stands
+        if not self.took_over:  # it stopped without answering the question
+            self.transcript.append({"event": "model stopped before any hunt"})
         # The playbook takes over: its hunts the model did not run, then its refinements.
         done = set(self.proposed)
         return self._take_over("refine", [s for s in self.fallback_steps
