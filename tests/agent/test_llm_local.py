@@ -10,6 +10,7 @@ from aihep.agent.llm import LlamaChat, LLMPlanner, default_model_dir
 from aihep.agent.model_fetch import MODEL_NAME
 from aihep.agent.orchestrator import run_agent
 from aihep.agent.playbook import ResonanceTask
+from aihep.agent.policy import Policy
 from aihep.agent.runner import verify_run
 from aihep.agent.tools import default_registry
 
@@ -25,8 +26,11 @@ def test_grammar_constrained_model_proposes_a_valid_first_call(tmp_path):
     chat = LlamaChat(MODEL, n_threads=1, tools=("inspect_dataset", "hunt"))
     planner = LLMPlanner(chat, default_registry(), max_retries=2, name="llama.cpp",
                          version=chat.version)
+    # Only inspection is allowed, so the test stays fast whatever the model proposes next.
+    policy = Policy(read_paths=(data,), run_dir=tmp_path / "run",
+                    allowed_tools=("inspect_dataset",))
     result = run_agent(ResonanceTask(data=data, hunt=FAST, seed=3), tmp_path / "run",
-                       planner=planner, max_rounds=2)
+                       policy=policy, planner=planner, max_rounds=2)
     events = [t["event"] for t in planner.transcript]
     # Every reply was a grammar-valid JSON call; the first one also passed schema and policy.
     assert events[0] == "proposal", planner.transcript

@@ -214,7 +214,11 @@ class LLMPlanner:
         else:
             text = json.dumps({k: last.get(k) for k in ("p_value", "discovery", "m_res",
                                                        "n_signal")}, default=str)
-        self.messages.append({"role": "user", "content": "Result: " + text})
+        done = ", ".join(k.split("{")[0] for k in self.proposed) or "none"
+        status = ("" if any(k.startswith("hunt{") for k in self.proposed) else
+                  " No hunt has run yet: the next step of the analysis is a hunt.")
+        self.messages.append({"role": "user", "content": f"Result: {text}. Calls done so "
+                              f"far: {done}. Do not repeat a call.{status}"})
         step = self._propose()
         if step:
             return [step]
