@@ -300,17 +300,19 @@ PlannerOption = Annotated[str, typer.Option(
     "AIHEP_LLM_MODEL) or local (embedded llama.cpp; aihep[llm-local])")]
 ModelOption = Annotated[Path | None, typer.Option(
     "--model", help="GGUF file for --planner local (default: the fetched model)")]
+RunDirOption = Annotated[Path, typer.Option("--out", "-o", help="run directory (the only one "
+                                            "the agent may write)")]
+PolicyOption = Annotated[Path | None, typer.Option(help="YAML permission policy")]
 
 
 @agent_app.command("run")
 def agent_run(
     data: Annotated[Path, typer.Argument(help="feature table: .parquet or LHCO-layout .csv")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="run directory (the only one "
-                                      "the agent may write)")],
+    out: RunDirOption,
     reference: Annotated[Path | None, typer.Option(help="background-only feature table")
                          ] = None,
     labels: Annotated[Path | None, typer.Option(help="labels CSV for a CSV data file")] = None,
-    policy: Annotated[Path | None, typer.Option(help="YAML permission policy")] = None,
+    policy: PolicyOption = None,
     planner: PlannerOption = "playbook",
     model: ModelOption = None,
     seed: Seed = 1,
@@ -335,9 +337,8 @@ def agent_solve(
     task_dir: Annotated[Path, typer.Argument(help="directory with the data CSV and a "
                                              "background-only CSV (name contains bkg or "
                                              "background), LHCO feature layout")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="run directory (the only one "
-                                      "the agent may write)")],
-    policy: Annotated[Path | None, typer.Option(help="YAML permission policy")] = None,
+    out: RunDirOption,
+    policy: PolicyOption = None,
     keep: Annotated[float | None, typer.Option(help="fraction kept by each method's cut")
                     ] = None,
     planner: PlannerOption = "playbook",
