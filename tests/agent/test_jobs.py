@@ -94,3 +94,43 @@ def test_runner_records_attempts_and_resumes_without_rerunning(tmp_path):
     entries = read_entries(tmp_path / "run" / RECORD)
     assert entries[-1]["status"] == "reused" and entries[-1]["extra"]["from_entry"] == 0
     assert verify_run(tmp_path / "run").ok
+
+
+def _orphan_parent(marker: str) -> None:
+    """Start a 30 s job, then die abruptly while it runs."""
+    import threading
+
+    threading.Timer(2.0, lambda: os._exit(0)).start()
+    run_job(sleepy_marked, {"seconds": 30.0, "marker": Path(marker)}, JobConfig(retries=0))
+
+
+def sleepy_marked(seconds: float, marker: Path) -> float:
+    """Write our pid, then sleep."""
+    marker.write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return seconds
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False
+
+
+def test_job_dies_with_the_agent(tmp_path):
+    import multiprocessing
+
+    marker = tmp_path / "pid"
+    parent = multiprocessing.get_context("spawn").Process(target=_orphan_parent,
+                                                          args=(str(marker),))
+    parent.start()
+    parent.join(60)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        pid = int(marker.read_text()) if marker.exists() and marker.read_text() else None
+        alive = pid is not None and _running(pid)
+        if pid is not None and not alive:
+            break
+        time.sleep(0.5)
+    assert pid is not None and not alive

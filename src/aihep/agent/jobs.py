@@ -66,10 +66,22 @@ def _apply_limits(cpu_seconds: float | None, memory_bytes: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
+def _die_with_parent() -> None:
+    """Linux: the job is killed when the agent process dies (no orphaned work)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _child(conn: Any, function: Callable[..., Any], arguments: dict[str, Any],
            cpu_seconds: float | None, memory_bytes: int | None) -> None:
     """Entry point of a job process: apply limits, run, send (status, output, message)."""
     try:
+        _die_with_parent()
         _apply_limits(cpu_seconds, memory_bytes)
         conn.send(("ok", _jsonable(function(**arguments)), ""))
     except AihepError as exc:
