@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--results", default="agent.json", help="file under benchmarks/results/")
     parser.add_argument("--rebuild", action="store_true", help="rewrite the task files")
+    parser.add_argument("--fresh", action="store_true", help="discard earlier runs")
     args = parser.parse_args()
     from aihep.agent.llm import make_planner
     from aihep.agent.solve import evaluate, solve
@@ -142,10 +143,10 @@ def main() -> None:
         for name in names:
             truth = truths[name]
             run = CACHE / "runs" / kind / name
-            if run.exists():
+            if run.exists() and args.fresh:
                 import shutil
 
-                shutil.rmtree(run)
+                shutil.rmtree(run)  # else an interrupted run resumes from its record
             start = time.perf_counter()
             answers = solve(CACHE / "tasks" / name, run, seed=args.seed,
                             hunt={"keep_fraction": args.keep}, planner=make_planner(kind))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from test_orchestrator import FAST, _write_table
 
@@ -12,6 +13,7 @@ from aihep.agent.playbook import ResonanceTask
 from aihep.agent.provenance import read_entries
 from aihep.agent.runner import RECORD, verify_run
 from aihep.agent.tools import default_registry
+from aihep.discovery.hunt import HuntConfig
 
 
 class FakeModel:
@@ -127,3 +129,27 @@ def test_a_model_that_stops_before_hunting_is_taken_over(tmp_path):
     events = [t["event"] for t in planner.transcript]
     assert "model stopped before any hunt" in events and "playbook takes over" in events
     assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]
+
+
+def fake_hunt(data: Path, out: Path, config: HuntConfig | None = None,
+              reference: Path | None = None, labels: Path | None = None) -> dict:
+    """A fast stand-in for the hunt tool: writes aligned scores and a no-discovery result."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scores.csv").write_text("index,score\n" + "".join(f"{i},0.5\n" for i in range(10)))
+    (out / "results.json").write_text(json.dumps({"p_value": 0.5, "discovery": False}))
+    return {"p_value": 0.5, "discovery": False, "best_trial": {}}
+
+
+def test_model_hunt_without_config_uses_the_default_methods(tmp_path):
+    from aihep.agent.tools import ToolRegistry, make_tool
+
+    data = _write_table(tmp_path / "data.parquet", 10, 0, 6)
+    registry = ToolRegistry()
+    registry.add(make_tool(fake_hunt, "hunt", reads=("data",), writes=("out",)))
+    registry.add(default_registry().get("inspect_dataset"))
+    model = FakeModel([("hunt", {"data": str(data), "out": str(tmp_path / "run" / "h")}),
+                       (None, None)])
+    model_tools = LLMPlanner(model, registry)
+    result = run_agent(ResonanceTask(data=data, seed=3), tmp_path / "run", registry=registry,
+                       planner=model_tools)
+    assert result.answer["all_hunts"][0]["methods"] == list(HuntConfig().methods)

@@ -22,6 +22,7 @@ from aihep.agent.policy import Policy
 from aihep.agent.provenance import file_sha256
 from aihep.agent.runner import ToolRunner
 from aihep.agent.tools import ToolRegistry, default_registry
+from aihep.discovery.hunt import HuntConfig
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,11 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
             entry.update(problems=problems, warnings=warnings,
                          p_value=result.output["p_value"],
                          discovery=result.output["discovery"])
-            hunts.append({"methods": step.arguments["config"]["methods"], "out": str(out),
+            # the validated arguments: a model may leave the config (or its methods) unset
+            config = registry.get("hunt").validate(step.arguments).config
+            methods = list(config.methods) if config is not None else list(
+                HuntConfig().methods)
+            hunts.append({"methods": methods, "out": str(out),
                           **{k: result.output.get(k) for k in (
                               "p_value", "significance", "discovery", "m_res", "n_signal",
                               "daughter_masses")}, "problems": problems,
