@@ -305,6 +305,15 @@ RunDirOption = Annotated[Path, typer.Option("--out", "-o", help="run directory (
 PolicyOption = Annotated[Path | None, typer.Option(help="YAML permission policy")]
 
 
+def _agent_setup(policy: Path | None, planner: str, model: Path | None) -> tuple[Any, Any]:
+    """The policy (from YAML, or None for the safe default) and the chosen planner."""
+    from aihep.agent.llm import make_planner
+    from aihep.agent.policy import Policy
+
+    return (Policy.from_file(policy) if policy is not None else None,
+            make_planner(planner, model))
+
+
 @agent_app.command("run")
 def agent_run(
     data: Annotated[Path, typer.Argument(help="feature table: .parquet or LHCO-layout .csv")],
@@ -320,14 +329,12 @@ def agent_run(
 ) -> None:
     """Ask the agent (offline playbook by default): is there a resonance in this dataset?"""
     with _user_errors():
-        from aihep.agent.llm import make_planner
         from aihep.agent.orchestrator import run_agent
         from aihep.agent.playbook import ResonanceTask
-        from aihep.agent.policy import Policy
 
         task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
-        rules = Policy.from_file(policy) if policy is not None else None
-        result = run_agent(task, out, rules, planner=make_planner(planner, model))
+        rules, chosen = _agent_setup(policy, planner, model)
+        result = run_agent(task, out, rules, planner=chosen)
         _print({"answer": result.answer, "steps": result.steps, "head": result.head,
                 "run": str(out)}, as_json)
 
@@ -348,14 +355,12 @@ def agent_solve(
 ) -> None:
     """Solve an Agents-of-Discovery task: scores.csv, answers.json, report, provenance."""
     with _user_errors():
-        from aihep.agent.llm import make_planner
-        from aihep.agent.policy import Policy
         from aihep.agent.solve import solve
 
-        rules = Policy.from_file(policy) if policy is not None else None
+        rules, chosen = _agent_setup(policy, planner, model)
         hunt = {"keep_fraction": keep} if keep is not None else None
-        _print(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules,
-                     planner=make_planner(planner, model)), as_json)
+        _print(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules, planner=chosen),
+               as_json)
 
 
 @agent_app.command("fetch-model")
