@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +96,24 @@ def build_tasks(names: list[str], n_events: int, seed: int, workers: int,
     return truths
 
 
+def wall_seconds(run: Path) -> float:
+    """Wall time the agent spent on a run, from its record, summed over sessions.
+
+    A session starts with the memory read the orchestrator makes first and ends at its last
+    entry, so a run resumed after a crash counts the work of every session once.
+    """
+    from aihep.agent.provenance import read_entries
+
+    total, start, last = 0.0, None, None
+    for entry in read_entries(run / "provenance.jsonl"):
+        if entry["tool"] == "memory.read":
+            if start is not None:
+                total += last - start
+            start = entry["time"]
+        last = entry["time"]
+    return total + (last - start if start is not None else 0.0)
+
+
 def available_planners(requested: list[str]) -> list[str]:
     """The requested planners that can run here (the others are reported as skipped)."""
     out = []
@@ -147,10 +164,9 @@ def main() -> None:
                 import shutil
 
                 shutil.rmtree(run)  # else an interrupted run resumes from its record
-            start = time.perf_counter()
             answers = solve(CACHE / "tasks" / name, run, seed=args.seed,
                             hunt={"keep_fraction": args.keep}, planner=make_planner(kind))
-            seconds = time.perf_counter() - start
+            seconds = wall_seconds(run)
             true_mass = truth["signal"]["m_wprime_gev"] if truth["signal"] else None
             scores = evaluate(run, CACHE / "truth" / f"{name}_labels.csv", true_mass)
             if true_mass is None:

@@ -121,3 +121,22 @@ def test_extraction_and_audit_report_tools_on_the_solved_run(solved):
     text = (run / "audit" / "audit.md").read_text()
     assert "| extract_signal | ok |" in text and "Record intact" in text
     assert verify_run(run).ok
+
+
+def test_evaluate_judges_a_bump_outside_the_classifier_region_in_its_window(solved, tmp_path):
+    import shutil
+
+    answers, base, labels = solved
+    assert answers["bump_window_gev"][0] <= answers["m_res"] < answers["bump_window_gev"][1]
+    run = tmp_path / "run"
+    shutil.copytree(base / "run", run)
+    moved = dict(answers, signal_region_gev=[5400.0, 5800.0])  # as a cut learnt far away
+    (run / "answers.json").write_text(json.dumps(moved))
+    metrics = evaluate(run, labels)
+    assert metrics["signal_region_source"] == "bump window"
+    assert metrics["signal_region_gev"] == answers["bump_window_gev"]
+    inside = dict(answers, signal_region_gev=[answers["m_res"] - 200, answers["m_res"] + 200])
+    (run / "answers.json").write_text(json.dumps(inside))
+    metrics = evaluate(run, labels)
+    assert metrics["signal_region_source"] == "classifier signal region"
+    assert metrics["signal_region_gev"] == inside["signal_region_gev"]

@@ -158,3 +158,13 @@ def test_cli_hunt_on_lhco_csv_and_bad_reference(tmp_path):
     assert result.exit_code == 2
     assert "ref.csv: header" in result.output
     assert not out2.exists()
+
+
+def test_a_tight_cut_is_loosened_not_dropped():
+    # 0.2% of the SR is a handful of events: the window must stay, with the top 80 events
+    config = FAST.model_copy(update={"keep_fraction": 0.002, "min_selected": 80})
+    table = _table(8000, 150, 7)
+    result = hunt(table, config)
+    assert len(result.trials) == 1
+    assert result.trials[0].n_selected >= 80
+    assert result.selected.sum() == result.trials[0].n_selected

@@ -115,6 +115,8 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
                               "daughter_masses")}, "problems": problems,
                           "signal_region_gev": result.output.get("best_trial", {}).get(
                               "signal_region_gev"),
+                          "bump_window_gev": result.output.get("best_trial", {}).get(
+                              "window_gev"),
                           "warnings": warnings})
         steps.append(entry)
         if not queue:  # the planner decides what follows (a model after every step)

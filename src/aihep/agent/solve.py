@@ -191,7 +191,8 @@ def solve(task_dir: str | Path, out: str | Path, seed: int = 1,
 
     write_atomic(out / "scores.csv", write_scores)
     answers["task"] = {"data": str(files.data), "reference": str(files.reference)}
-    answers["signal_region_gev"] = (result.answer["best"] or {}).get("signal_region_gev")
+    for key in ("signal_region_gev", "bump_window_gev"):
+        answers[key] = (result.answer["best"] or {}).get(key)
     write_json_atomic(out / "answers.json", answers)
     markdown, sections = _report(files, result, answers)
     write_atomic(out / "report.md", lambda tmp: tmp.write_text(markdown))
@@ -204,7 +205,8 @@ def evaluate(run_dir: str | Path, labels: str | Path,
     """Metrics of a solved run against truth labels (``index,label`` CSV, 1 = signal).
 
     AUC, max SIC and TPR at max SIC (SIC = TPR / sqrt(FPR) where FPR >= 5/N) over all events
-    and inside the found signal region; for comparison the same inside the region for a
+    and inside the found signal region (the classifier's SR, or the bump window when the found
+    mass lies outside that SR); for comparison the same inside the region for a
     tau21 cut alone (score -(tau21_J1 + tau21_J2)) and, over all events, for an mjj window
     alone (score -|mjj - m|, m the found mass). With ``true_mass_gev``: the error on m_res.
     """
@@ -241,13 +243,18 @@ def evaluate(run_dir: str | Path, labels: str | Path,
     out: dict[str, Any] = {"all_events": scored(scores, everything),
                            "n_signal_true": int(y.sum()),
                            "signal_percentage_true": 100 * float(y.mean())}
-    region = answers.get("signal_region_gev")
+    region, source = answers.get("signal_region_gev"), "classifier signal region"
+    mass = answers["m_res"] if answers["m_res"] != -1 else None
+    if region and mass is not None and not region[0] <= mass < region[1] and answers.get(
+            "bump_window_gev"):
+        # a cut learnt in one window can reveal a bump elsewhere: judge it where it claims
+        region, source = answers["bump_window_gev"], "bump window"
     if region:
         inside = (mjj >= region[0]) & (mjj < region[1])
         out["signal_region_gev"] = region
+        out["signal_region_source"] = source
         out["in_signal_region"] = scored(scores, inside)
         out["tau21_cut_in_signal_region"] = scored(-tau, inside)
-    mass = answers["m_res"] if answers["m_res"] != -1 else None
     if mass is not None:
         out["mjj_window_all_events"] = scored(-np.abs(mjj - mass), everything)
     if true_mass_gev is not None:

@@ -60,6 +60,9 @@ class HuntConfig(BaseModel):
     scan_range_gev: tuple[float, float] | None = None
     sideband_gev: float = Field(200.0, gt=0)
     keep_fraction: float = Field(0.01, gt=0, le=1)
+    min_selected: int = Field(50, ge=10, description="events the cut keeps over the full "
+                              "mass range at least: a cut this tight keeps the top-scored "
+                              "min_selected events instead (a window is never dropped)")
     n_folds: int = Field(5, ge=2)
     n_toys: int = Field(200, ge=10)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
@@ -287,9 +290,13 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                 scores = scored.get((method, w), scored.get((method, None)))
                 threshold = float(np.quantile(scores[sr.contains(mjj)],
                                               1.0 - config.keep_fraction))
+                if len(scores) >= config.min_selected:
+                    # the best classifier (signal in its SR) cuts hardest: loosen, not drop
+                    threshold = min(threshold, float(np.partition(
+                        scores, len(scores) - config.min_selected)[-config.min_selected]))
                 best_scores[method][nearest == w] = scores[nearest == w]
                 selected = scores >= threshold
-                if selected.sum() >= 50:
+                if selected.sum() >= config.min_selected:
                     cuts.append((w, method, threshold, selected))
         hunt_tasks = [(i, mjj[sel], edges, config.n_toys, config.seed,
                        f"{source} ({m}, SR {regions[w].lo_gev:g}-{regions[w].hi_gev:g})",
@@ -304,8 +311,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                             int(selected.sum()), bumps[i]))
         selections[(method, i)] = selected
     if not trials:
-        raise InputError(source, "events", "enough events for a bump hunt after the cut "
-                         "(>= 50); raise keep_fraction or provide more data")
+        raise InputError(source, "events", f"at least min_selected = "
+                         f"{config.min_selected} events for a bump hunt; provide more data")
     best_i = min(range(len(trials)), key=lambda i: (trials[i].bump.p_global,
                                                     -trials[i].bump.z_local))
     best = trials[best_i]
