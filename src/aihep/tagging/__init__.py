@@ -1,0 +1,1 @@
+"""Jet tagging: datasets, features, ParticleNet / ParT / PFN / BDT taggers and their metrics."""
