@@ -8,7 +8,7 @@ path resumes from the last completed epoch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,16 +47,22 @@ class TrainResult:
 LossFn = Callable[[torch.nn.Module, Sequence[torch.Tensor]], torch.Tensor]
 
 
+ProgressFn = Callable[[int, int, float], None]
+"""progress(batches_done, batches_total, last_batch_loss) over the whole run"""
+
+
 def _batches(tensors: Sequence[torch.Tensor], batch_size: int,
-             generator: torch.Generator | None) -> list[tuple[torch.Tensor, ...]]:
+             generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, ...]]:
     n = len(tensors[0])
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    return [tuple(t[order[i : i + batch_size]] for t in tensors) for i in range(0, n, batch_size)]
+    for i in range(0, n, batch_size):  # one batch at a time: no copy of the whole set
+        yield tuple(t[order[i : i + batch_size]] for t in tensors)
 
 
 def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.Tensor],
           val_data: Sequence[torch.Tensor], config: TrainConfig | None = None,
-          checkpoint: str | Path | None = None) -> TrainResult:
+          checkpoint: str | Path | None = None,
+          progress: ProgressFn | None = None) -> TrainResult:
     """Train ``module`` in place, keep the weights of the best validation epoch.
 
     Args:
@@ -65,6 +71,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         train_data, val_data: tuples of tensors with equal first dimension.
         config: optimization settings.
         checkpoint: optional file for per-epoch checkpoints and resume.
+        progress: called after every training batch (for progress bars).
     """
     config = config or TrainConfig()
     generator = torch.Generator().manual_seed(config.seed)
@@ -85,6 +92,8 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         history, start_epoch = state["history"], state["epoch"] + 1
         best = (state["best_loss"], state["best_epoch"], state["best_state"])
         generator.set_state(state["generator"])
+    per_epoch = -(-len(train_data[0]) // config.batch_size)
+    done = start_epoch * per_epoch
     for epoch in range(start_epoch, config.epochs):
         if epoch - best[1] > config.patience and best[1] >= 0:
             break
@@ -97,6 +106,9 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
             optimizer.step()
             total += float(loss.detach()) * len(batch[0])
             count += len(batch[0])
+            done += 1
+            if progress is not None:
+                progress(done, per_epoch * config.epochs, float(loss.detach()))
         if scheduler is not None:
             scheduler.step()
         module.eval()

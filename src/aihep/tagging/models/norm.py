@@ -10,7 +10,7 @@ class MaskedBatchNorm(nn.Module):
     """``BatchNorm1d`` on the last dimension of the entries where ``mask`` is true.
 
     Works for per-particle (n, P, C) and per-edge (n, P, k, C) tensors; masked entries come
-    out as zero.
+    out as zero. In eval mode it is the same elementwise map on every entry (exportable).
     """
 
     def __init__(self, channels: int) -> None:
@@ -18,6 +18,8 @@ class MaskedBatchNorm(nn.Module):
         self.bn = nn.BatchNorm1d(channels)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if not self.training:  # running statistics: elementwise, no data-dependent shapes
+            return self.bn(x.reshape(-1, x.shape[-1])).reshape(x.shape) * mask[..., None]
         out = torch.zeros_like(x)
         out[mask] = self.bn(x[mask])
         return out
