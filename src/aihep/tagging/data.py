@@ -109,7 +109,11 @@ def save_jets(jets: JetSet, path: str | Path) -> Path:
     meta = json.dumps({"classes": list(jets.classes)})
 
     def write(tmp: Path) -> None:
-        ak.to_parquet(jets.table, tmp, parquet_metadata={META_KEY: meta})
+        import pyarrow.parquet as pq
+
+        table = ak.to_arrow_table(jets.table)
+        merged = {**(table.schema.metadata or {}), META_KEY.encode(): meta.encode()}
+        pq.write_table(table.replace_schema_metadata(merged), tmp)
 
     return write_atomic(path, write)
 
