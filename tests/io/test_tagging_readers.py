@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import awkward as ak
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tagging"))
-from toyjets import toy_jets  # noqa: E402
-
-from aihep.errors import InputError  # noqa: E402
-from aihep.io.jetclass import read_jetclass, write_jetclass  # noqa: E402
-from aihep.io.toptagging import read_top_tagging, write_top_tagging  # noqa: E402
-from aihep.tagging.data import load_jets, save_jets  # noqa: E402
-from aihep.tagging.features import particle_inputs  # noqa: E402
+from aihep.errors import InputError
+from aihep.io.jetclass import read_jetclass, write_jetclass
+from aihep.io.toptagging import read_top_tagging, write_top_tagging
+from aihep.tagging.data import load_jets, save_jets
+from aihep.tagging.features import particle_inputs
+from toyjets import toy_jets
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +25,7 @@ def test_jetclass_round_trip(jets, tmp_path):
     path = write_jetclass(jets, tmp_path / "jets.root")
     tree = uproot.open(path)["tree"]
     assert tree["part_px"].typename.startswith("std::vector")
-    assert tree["label_Wqq"].typename == "bool" and "jet_nparticles" in tree.keys()
+    assert tree["label_Wqq"].typename == "bool" and "jet_nparticles" in tree
     back = read_jetclass(path)
     assert back.classes == ("QCD", "Wqq")  # JetClass order
     np.testing.assert_array_equal(back.labels, jets.labels)
@@ -66,7 +61,7 @@ def test_bad_inputs_are_clear_errors(jets, tmp_path):
 
     with uproot.recreate(tmp_path / "wrong.root") as handle:
         handle["tree"] = {"px": ak.Array([[1.0]]), "label_QCD": np.array([True])}
-    with pytest.raises(InputError, match="part_px.*JetClass branches"):
+    with pytest.raises(InputError, match=r"part_px.*JetClass branches"):
         read_jetclass(tmp_path / "wrong.root")
     with uproot.recreate(tmp_path / "other.root") as handle:
         handle["events"] = {"x": np.array([1.0])}
