@@ -22,6 +22,21 @@ th { background: #f3f3f3; } .figs { display: flex; flex-wrap: wrap; gap: 1em; }
 """
 
 
+def pyplot() -> Any:
+    """matplotlib.pyplot with the Agg backend and the mplhep CMS style."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    warnings.filterwarnings("ignore", message="Integer weights indicate poissonian data")
+    plt.style.use(mplhep.style.CMS)
+    return plt
+
+
 def figure_to_base64(fig: Any) -> str:
     """PNG bytes of a matplotlib figure, base64-encoded; closes the figure."""
     import matplotlib.pyplot as plt

