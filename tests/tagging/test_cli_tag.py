@@ -51,3 +51,24 @@ def test_clear_errors(tmp_path):
     assert bad_model.exit_code == 2 and "unknown model 'resnet'" in bad_model.output
     no_run = runner.invoke(app, ["tag", "evaluate", str(tmp_path / "nothing"), str(data)])
     assert no_run.exit_code == 2 and "tagger run directory" in no_run.output
+
+
+def test_agent_tools_train_and_evaluate(tmp_path):
+    from aihep.agent.tools import default_registry
+
+    registry = default_registry()
+    data = save_jets(toy_jets(100, seed=6), tmp_path / "jets.parquet")
+    train = registry.get("tag_train")
+    args = train.validate({"data": str(data), "out": str(tmp_path / "run"),
+                           "model": "pfn-lite", "feature_set": "kinpid", "max_particles": 32,
+                           "epochs": 2})
+    assert train.paths(args, "writes") == [tmp_path / "run"] and train.job
+    summary = train(args)
+    assert 0 <= summary["validation"]["accuracy"] <= 1
+    evaluate = registry.get("tag_evaluate")
+    result = evaluate(evaluate.validate({"run": str(tmp_path / "run"), "data": str(data),
+                                         "out": str(tmp_path / "eval")}))
+    assert result["n_jets"] == 200 and (tmp_path / "eval" / "evaluation.html").is_file()
+    bad = pytest.raises(Exception, match="feature_set")
+    with bad:
+        train.validate({"data": str(data), "out": "x", "feature_set": "everything"})

@@ -136,6 +136,7 @@ def default_registry() -> ToolRegistry:
     from aihep.events.lhco import build_lhco_dataset
     from aihep.io.inspect import describe
     from aihep.report.agent import write_agent_report
+    from aihep.tagging.tagger import evaluate_file, predict_file, train_from_file
 
     registry = ToolRegistry()
     registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60))
@@ -155,6 +156,12 @@ def default_registry() -> ToolRegistry:
                            job=True))
     registry.add(make_tool(write_agent_report, "write_report", reads=("run",),
                            writes=("out",), cpu_seconds=60))
+    registry.add(make_tool(train_from_file, "tag_train", reads=("data",), writes=("out",),
+                           cpu_seconds=4 * 3600, fixed={"progress": None}, job=True))
+    registry.add(make_tool(evaluate_file, "tag_evaluate", reads=("run", "data"),
+                           writes=("out",), cpu_seconds=1800, job=True))
+    registry.add(make_tool(predict_file, "tag_predict", reads=("run", "data"),
+                           writes=("out",), cpu_seconds=1800, job=True))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True))
     return registry

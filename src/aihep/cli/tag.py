@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -15,12 +15,6 @@ tag_app = typer.Typer(no_args_is_help=True, help="Jet tagging: train, evaluate, 
 Data = Annotated[Path, typer.Argument(help="jets: .parquet (aihep), .root (JetClass) or .h5 "
                                       "(Top Tagging landscape)")]
 Run = Annotated[Path, typer.Argument(help="a run directory of aihep tag train")]
-
-
-def _load(path: Path, max_jets: int | None = None) -> Any:
-    from aihep.tagging.data import read_jets
-
-    return read_jets(path, max_jets)
 
 
 @tag_app.command("train")
@@ -47,27 +41,19 @@ def tag_train(
         TimeRemainingColumn,
     )
 
-    from aihep.nn.train import TrainConfig
-    from aihep.tagging.tagger import TaggerConfig, train_tagger
+    from aihep.tagging.tagger import train_from_file
 
-    with user_errors():
-        jets = _load(data, max_jets)
-        config = TaggerConfig(model=model, feature_set=features, max_particles=max_particles,
-                              seed=seed, train=TrainConfig(
-                                  epochs=epochs, batch_size=batch_size,
-                                  learning_rate=learning_rate, weight_decay=0.01, patience=5))
-        with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()) as bars:
-            task = bars.add_task("train", total=None, loss="-")
+    with user_errors(), Progress(
+            TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()) as bars:
+        task = bars.add_task("train", total=None, loss="-")
 
-            def progress(done: int, total: int, loss: float) -> None:
-                bars.update(task, completed=done, total=total, loss=f"{loss:.4f}")
+        def progress(done: int, total: int, loss: float) -> None:
+            bars.update(task, completed=done, total=total, loss=f"{loss:.4f}")
 
-            run = train_tagger(jets, out, config, progress=progress, inputs=[data])
-        result = run.to_dict()
-        result["validation"] = {k: result["validation"][k] for k in ("accuracy", "macro_auc",
-                                                                     "auc")}
-        print_result(result, as_json)
+        result = train_from_file(data, out, model, features, max_particles, epochs, batch_size,
+                                 learning_rate, max_jets, seed, progress)
+    print_result(result, as_json)
 
 
 @tag_app.command("evaluate")
@@ -77,13 +63,10 @@ def tag_evaluate(run: Run, data: Data,
                  max_jets: Annotated[int | None, typer.Option()] = None,
                  as_json: AsJson = False) -> None:
     """Accuracy, AUCs, background rejections and confusion matrix; writes an HTML report."""
-    from aihep.tagging.tagger import evaluate_tagger
+    from aihep.tagging.tagger import evaluate_file
 
     with user_errors():
-        metrics = evaluate_tagger(run, _load(data, max_jets), out or run)
-        summary = metrics.to_dict()
-        summary.pop("confusion")
-        print_result(summary, as_json)
+        print_result(evaluate_file(run, data, out or run, max_jets), as_json)
 
 
 @tag_app.command("predict")
@@ -91,13 +74,11 @@ def tag_predict(run: Run, data: Data,
                 out: Annotated[Path, typer.Option("--out", "-o", help="output .parquet")],
                 max_jets: Annotated[int | None, typer.Option()] = None) -> None:
     """Add score_<class> fields to a jet set and write it as Parquet."""
-    from aihep.tagging.data import save_jets
-    from aihep.tagging.tagger import predict_jets
+    from aihep.tagging.tagger import predict_file
 
     with user_errors():
-        jets = predict_jets(run, _load(data, max_jets))
-        save_jets(jets, out)
-        typer.echo(f"wrote {len(jets)} jets with scores to {out}")
+        result = predict_file(run, data, out, max_jets)
+        typer.echo(f"wrote {result['n_jets']} jets with scores to {out}")
 
 
 @tag_app.command("export")
