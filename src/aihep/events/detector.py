@@ -33,8 +33,15 @@ def apply_detector(batch: ParticleBatch, config: DetectorConfig,
         config: detector numbers; ``kind="truth"`` returns ``batch`` unchanged.
         rng: source of the smearing and efficiency randomness.
     """
+    return measure(batch, config, rng)[0]
+
+
+def measure(batch: ParticleBatch, config: DetectorConfig,
+            rng: np.random.Generator) -> tuple[ParticleBatch, np.ndarray]:
+    """:func:`apply_detector` plus the indices (into ``batch``) of the measured particles,
+    so per-particle truth (production vertex, true id) can follow them."""
     if config.kind == "truth" or len(batch.px) == 0:
-        return batch
+        return batch, np.arange(len(batch.px))
     px, py, pz, e = batch.px, batch.py, batch.pz, batch.e
     p_t = np.hypot(px, py)
     abs_eta = np.abs(_eta(px, py, pz))
@@ -70,4 +77,4 @@ def apply_detector(batch: ParticleBatch, config: DetectorConfig,
         pid=batch.pid, charge=batch.charge, counts=batch.counts,
         mhat_gev=batch.mhat_gev, pthat_gev=batch.pthat_gev, weight=batch.weight,
     )
-    return measured.select(keep)
+    return measured.select(keep), np.flatnonzero(keep)

@@ -25,14 +25,14 @@ def _four_vectors(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray,
     return ak.unflatten(flat, counts)
 
 
-def find_jets(batch: ParticleBatch, config: JetConfig) -> tuple[ak.Array, ak.Array]:
-    """Cluster each event's particles; keep pT-ordered jets with |eta| < eta_max.
+def cluster_indices(batch: ParticleBatch, config: JetConfig
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, ak.Array]:
+    """Cluster each event's particles; pT-ordered jets with |eta| < eta_max, at most max_jets.
 
     Returns:
-        (jets, all_constituents): both events x jets. ``jets`` has pt, eta, phi, mass, px, py,
-        pz, e (GeV), n_constituents and ``constituents`` (pT-ordered, capped at
-        ``config.max_constituents``: pt, eta, phi, e, pid, charge); ``all_constituents`` holds
-        every constituent's four-vector (px, py, pz, E) for substructure.
+        ``(jet_four, kept_counts, event_of_jet, constituent_index)``: jet (px, py, pz, E) in
+        GeV, shape (n_jets, 4); jets per event (n_events,); the event of each jet (n_jets,);
+        and, per jet, the indices of its constituents in the flat particle arrays of ``batch``.
     """
     import fastjet
 
@@ -62,6 +62,20 @@ def find_jets(batch: ParticleBatch, config: JetConfig) -> tuple[ak.Array, ak.Arr
     # Constituent indices into the flat particle arrays.
     offsets = np.concatenate([[0], np.cumsum(batch.counts)[:-1]]).astype(np.int64)
     flat_index = ak.flatten(index + ak.Array(offsets), axis=1)[order]
+    four = np.stack([jpx[order], jpy[order], jpz[order], je[order]], axis=1)
+    return four, kept_counts, event_of_jet[order], flat_index
+
+
+def find_jets(batch: ParticleBatch, config: JetConfig) -> tuple[ak.Array, ak.Array]:
+    """Cluster each event's particles; keep pT-ordered jets with |eta| < eta_max.
+
+    Returns:
+        (jets, all_constituents): both events x jets. ``jets`` has pt, eta, phi, mass, px, py,
+        pz, e (GeV), n_constituents and ``constituents`` (pT-ordered, capped at
+        ``config.max_constituents``: pt, eta, phi, e, pid, charge); ``all_constituents`` holds
+        every constituent's four-vector (px, py, pz, E) for substructure.
+    """
+    jet_four, kept_counts, _, flat_index = cluster_indices(batch, config)
     n_const = ak.to_numpy(ak.num(flat_index, axis=1))
     idx = ak.to_numpy(ak.flatten(flat_index)).astype(np.int64)
     cpx, cpy, cpz, ce = batch.px[idx], batch.py[idx], batch.pz[idx], batch.e[idx]
@@ -77,7 +91,7 @@ def find_jets(batch: ParticleBatch, config: JetConfig) -> tuple[ak.Array, ak.Arr
     }), n_const)
     const = const[ak.argsort(const.pt, axis=1, ascending=False)][:, : config.max_constituents]
 
-    kpx, kpy, kpz, ke = jpx[order], jpy[order], jpz[order], je[order]
+    kpx, kpy, kpz, ke = jet_four.T
     records = ak.zip({
         "pt": kin.pt(kpx, kpy), "eta": kin.eta(kpx, kpy, kpz), "phi": kin.phi(kpx, kpy),
         "mass": kin.mass(kpx, kpy, kpz, ke), "px": kpx, "py": kpy, "pz": kpz, "e": ke,
