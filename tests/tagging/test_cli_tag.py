@@ -72,3 +72,14 @@ def test_agent_tools_train_and_evaluate(tmp_path):
     bad = pytest.raises(Exception, match="feature_set")
     with bad:
         train.validate({"data": str(data), "out": "x", "feature_set": "everything"})
+
+
+def test_dataset_command(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["tag", "dataset", "top", "--out", str(tmp_path / "top"),
+                                 "--jets-per-class", "10", "--events-per-chunk", "100",
+                                 "--seed", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["per_class"] == {"QCD": 10, "Top": 10}
+    bad = runner.invoke(app, ["tag", "dataset", "flavour", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "unknown tagging dataset 'flavour'" in bad.output

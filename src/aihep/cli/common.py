@@ -55,3 +55,10 @@ def print_result(result: dict[str, Any], as_json: bool) -> None:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
     else:
         Console().print(Pretty(result))
+
+
+def stderr_console() -> Any:
+    """A rich console on stderr: progress bars never mix with --json output on stdout."""
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from aihep.cli.common import AsJson, Seed, print_result, user_errors
+from aihep.cli.common import (
+    AsJson,
+    Seed,
+    Workers,
+    print_result,
+    stderr_console,
+    user_errors,
+)
 
 tag_app = typer.Typer(no_args_is_help=True, help="Jet tagging: train, evaluate, predict, "
                       "export (ParticleNet, ParT, PFN, BDT).")
@@ -15,6 +22,39 @@ tag_app = typer.Typer(no_args_is_help=True, help="Jet tagging: train, evaluate, 
 Data = Annotated[Path, typer.Argument(help="jets: .parquet (aihep), .root (JetClass) or .h5 "
                                       "(Top Tagging landscape)")]
 Run = Annotated[Path, typer.Argument(help="a run directory of aihep tag train")]
+
+
+@tag_app.command("dataset")
+def tag_dataset(
+    kind: Annotated[str, typer.Argument(help="jetclass (10 classes) | top (top vs QCD)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    jets_per_class: Annotated[int, typer.Option(min=1)] = 1000,
+    events_per_chunk: Annotated[int, typer.Option(min=10)] = 500,
+    workers: Workers = 1,
+    seed: Seed = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Generate a tagging dataset with Pythia 8 + FastJet (resumes when re-run)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from aihep.tagging.generate import TagDatasetConfig, build_tag_dataset
+
+    with user_errors(), Progress(TextColumn("jets in the smallest class"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=stderr_console()) as bars:
+        task = bars.add_task("dataset", total=jets_per_class)
+
+        def progress(done: int, total: int) -> None:
+            bars.update(task, completed=min(done, total), total=total)
+
+        config = TagDatasetConfig(kind=kind, jets_per_class=jets_per_class,
+                                  events_per_chunk=events_per_chunk, seed=seed)
+        jets = build_tag_dataset(config, out, workers, progress)
+    import numpy as np
+
+    counts = np.bincount(jets.labels, minlength=len(jets.classes))
+    print_result({"out": str(out / "jets.parquet"), "jets": len(jets),
+                  "per_class": dict(zip(jets.classes, counts.tolist(), strict=True))}, as_json)
 
 
 @tag_app.command("train")
@@ -45,7 +85,8 @@ def tag_train(
 
     with user_errors(), Progress(
             TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()) as bars:
+            TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(),
+            console=stderr_console()) as bars:
         task = bars.add_task("train", total=None, loss="-")
 
         def progress(done: int, total: int, loss: float) -> None:
