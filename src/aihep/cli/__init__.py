@@ -297,7 +297,7 @@ def agent_run(
         rules, chosen = _agent_setup(policy, planner, model)
         result = run_agent(task, out, rules, planner=chosen)
         print_result({"answer": result.answer, "steps": result.steps, "head": result.head,
-                "run": str(out)}, as_json)
+                      "run": str(out)}, as_json)
 
 
 @agent_app.command("solve")
@@ -320,8 +320,8 @@ def agent_solve(
 
         rules, chosen = _agent_setup(policy, planner, model)
         hunt = {"keep_fraction": keep} if keep is not None else None
-        print_result(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules, planner=chosen),
-               as_json)
+        print_result(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules,
+                           planner=chosen), as_json)
 
 
 @agent_app.command("fetch-model")
@@ -363,7 +363,7 @@ def replay_command(
 
         steps = replay(run, out)
         print_result({"steps": [s.to_dict() for s in steps],
-                "all_match": all(s.status == "match" for s in steps)}, as_json)
+                      "all_match": all(s.status == "match" for s in steps)}, as_json)
         if not all(s.status == "match" for s in steps):
             raise typer.Exit(1)
 
