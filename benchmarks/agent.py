@@ -137,6 +137,20 @@ def available_planners(requested: list[str]) -> list[str]:
     return out
 
 
+def _write(rows: list[dict], args: argparse.Namespace) -> dict:
+    summary = {}
+    for kind in {r["planner"] for r in rows}:
+        mine = [r for r in rows if r["planner"] == kind]
+        summary[kind] = {"success_rate": float(np.mean([r["success"] for r in mine])),
+                         "tasks": len(mine), "seconds": float(sum(r["seconds"] for r in mine))}
+    out = {"benchmark": "agent", "events_per_task": args.events, "keep_fraction": args.keep,
+           "summary": summary, "runs": rows}
+    (ROOT / "results").mkdir(exist_ok=True)
+    (ROOT / "results" / args.results).write_text(json.dumps(out, indent=2, default=float)
+                                                 + "\n")
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--planners", default="playbook,local,llm")
@@ -155,7 +169,8 @@ def main() -> None:
 
     names = args.tasks.split(",")
     truths = build_tasks(names, args.events, args.seed, args.workers, args.rebuild)
-    rows = []
+    rows: list[dict] = []
+    summary: dict = {}
     for kind in available_planners(args.planners.split(",")):
         for name in names:
             truth = truths[name]
@@ -183,16 +198,7 @@ def main() -> None:
             print(json.dumps({k: row[k] for k in ("planner", "task", "success", "seconds")}
                              | {"p": answers["p_value"], "m_res": answers["m_res"]}),
                   flush=True)
-    summary = {}
-    for kind in {r["planner"] for r in rows}:
-        mine = [r for r in rows if r["planner"] == kind]
-        summary[kind] = {"success_rate": float(np.mean([r["success"] for r in mine])),
-                         "tasks": len(mine), "seconds": float(sum(r["seconds"] for r in mine))}
-    out = {"benchmark": "agent", "events_per_task": args.events, "keep_fraction": args.keep,
-           "summary": summary, "runs": rows}
-    (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / args.results).write_text(json.dumps(out, indent=2, default=float)
-                                                 + "\n")
+            summary = _write(rows, args)  # after every task: a long run keeps what it did
     print("\n| planner | task | truth (W', S) | found | global p | m_res [GeV] | AUC | "
           "max SIC | max SIC in SR | tau21-cut SIC in SR | minutes |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
