@@ -58,3 +58,16 @@ def test_top_dataset_is_flattened_and_resumes(tmp_path):
     assert [p.stat().st_mtime for p in chunk_files] == mtimes  # nothing regenerated
     np.testing.assert_array_equal(again.labels, jets.labels)
     assert (tmp_path / "top" / "manifest.json").is_file()
+
+
+def test_generated_jets_give_every_feature_set(chunks):
+    from aihep.tagging.data import JetSet
+    from aihep.tagging.features import FEATURE_SETS, particle_inputs
+
+    jets = JetSet(ak.zip(chunks["Hbb"], depth_limit=1), JETCLASS_CLASSES, "chunk")
+    for name, names in FEATURE_SETS.items():
+        inputs = particle_inputs(jets, name, 64)
+        assert inputs.features.shape == (len(jets), 64, len(names))
+        assert np.isfinite(inputs.features).all()
+    d0 = inputs.features[..., list(names).index("part_d0val")][inputs.mask]
+    assert np.all(np.abs(d0) <= 1.0)  # tanh

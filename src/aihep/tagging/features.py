@@ -114,7 +114,7 @@ def particle_inputs(jets: JetSet, feature_set: FeatureSet = "kin",
         if name in ("part_d0val", "part_dzval"):
             value = np.tanh(value)
         elif name in ("part_d0err", "part_dzerr"):
-            value = np.clip(value, 0.0, 1.0)
+            value = np.minimum(np.maximum(value, 0.0), 1.0)  # ufuncs: jagged arrays
         derived[name] = value
     n_max = int(max_particles)
     mask = _pad(ak.ones_like(e), n_max) > 0
