@@ -77,3 +77,18 @@ def test_paper_sizes_match_the_papers():
               for n in ("particlenet", "part")}
     assert 0.36e6 < counts["particlenet"] < 0.38e6
     assert 2.10e6 < counts["part"] < 2.20e6
+
+
+def test_masked_batch_norm_equals_batch_norm_on_the_real_entries():
+    from aihep.tagging.models.norm import MaskedBatchNorm
+
+    torch.manual_seed(0)
+    x, mask = 2 * torch.randn(5, 7, 4, 3) + 1, torch.rand(5, 7, 4) > 0.3
+    ours, reference = MaskedBatchNorm(3).train(), torch.nn.BatchNorm1d(3).train()
+    expected = torch.zeros_like(x)
+    expected[mask] = reference(x[mask])
+    torch.testing.assert_close(ours(x, mask), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours.bn.running_var, reference.running_var)
+    ours.eval(), reference.eval()
+    expected[mask] = reference(x[mask])
+    torch.testing.assert_close(ours(x, mask), expected, atol=1e-5, rtol=1e-5)
