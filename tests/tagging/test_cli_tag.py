@@ -81,5 +81,5 @@ def test_dataset_command(tmp_path):
                                  "--seed", "5", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["per_class"] == {"QCD": 10, "Top": 10}
-    bad = runner.invoke(app, ["tag", "dataset", "flavour", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "unknown tagging dataset 'flavour'" in bad.output
+    bad = runner.invoke(app, ["tag", "dataset", "charm", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "unknown tagging dataset 'charm'" in bad.output

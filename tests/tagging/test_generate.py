@@ -71,3 +71,37 @@ def test_generated_jets_give_every_feature_set(chunks):
         assert np.isfinite(inputs.features).all()
     d0 = inputs.features[..., list(names).index("part_d0val")][inputs.mask]
     assert np.all(np.abs(d0) <= 1.0)  # tanh
+
+
+def test_flavour_jets_are_labelled_by_their_heaviest_hadron():
+    config = TagDatasetConfig(kind="flavour", events_per_chunk=100, seed=5)
+    cols = chunk_jets(config, "Zprime", 0)["columns"]
+    labels = cols["label"]
+    counts = np.bincount(labels, minlength=3)  # light, c, b
+    assert counts.min() > 5 and counts[0] > counts[2]
+    assert np.all((cols["jet_pt"] >= 200) & (cols["jet_pt"] < 500))
+
+    def displaced(rows):
+        d0 = ak.flatten(cols["part_d0val"][rows])
+        err = ak.flatten(cols["part_d0err"][rows])
+        charged = err > 0
+        return float(np.mean(ak.to_numpy(d0[charged] / err[charged]) > 3))
+
+    assert displaced(labels == 2) > 3 * displaced(labels == 0)
+
+
+def test_ee_origin_jets_carry_the_quark_charge_and_kaons_mark_strange():
+    config = TagDatasetConfig(kind="ee-origin", events_per_chunk=100, seed=6)
+    classes = config.classes()
+    s_jets = chunk_jets(config, "Hss", 0)["columns"]
+    u_jets = chunk_jets(config, "Huu", 0)["columns"]
+    s_counts = np.bincount(s_jets["label"], minlength=11)
+    assert s_counts[classes.index("s")] > 30 and s_counts[classes.index("sbar")] > 30
+    assert s_counts.sum() == s_counts[classes.index("s")] + s_counts[classes.index("sbar")]
+
+    def leading_kaon_fraction(cols):  # particles are pT-ordered
+        charged = cols["part_isChargedHadron"] > 0
+        leading = ak.firsts(cols["part_isKaon"][charged])
+        return float(ak.mean(ak.fill_none(leading, 0.0)))
+
+    assert leading_kaon_fraction(s_jets) > 1.5 * leading_kaon_fraction(u_jets)

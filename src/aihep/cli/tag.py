@@ -26,7 +26,8 @@ Run = Annotated[Path, typer.Argument(help="a run directory of aihep tag train")]
 
 @tag_app.command("dataset")
 def tag_dataset(
-    kind: Annotated[str, typer.Argument(help="jetclass (10 classes) | top (top vs QCD)")],
+    kind: Annotated[str, typer.Argument(help="jetclass (10 classes) | top | flavour "
+                                        "(b/c/light) | ee-origin (11 labels)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
     jets_per_class: Annotated[int, typer.Option(min=1)] = 1000,
     events_per_chunk: Annotated[int, typer.Option(min=10)] = 500,

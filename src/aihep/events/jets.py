@@ -19,8 +19,9 @@ _ALGORITHMS = {"antikt": "antikt_algorithm", "kt": "kt_algorithm",
                "cambridge": "cambridge_algorithm"}
 
 
-def _four_vectors(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray,
-                  counts: np.ndarray) -> ak.Array:
+def four_vectors(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray,
+                 counts: np.ndarray) -> ak.Array:
+    """Jagged (px, py, pz, E) Momentum4D records, ``counts`` per event."""
     flat = ak.zip({"px": px, "py": py, "pz": pz, "E": e}, with_name="Momentum4D")
     return ak.unflatten(flat, counts)
 
@@ -37,7 +38,7 @@ def cluster_indices(batch: ParticleBatch, config: JetConfig
     import fastjet
 
     n_events = batch.n_events
-    particles = _four_vectors(batch.px, batch.py, batch.pz, batch.e, batch.counts)
+    particles = four_vectors(batch.px, batch.py, batch.pz, batch.e, batch.counts)
     algorithm = getattr(fastjet, _ALGORITHMS[config.algorithm])
     with warnings.catch_warnings(), silence_stdout():  # FastJet prints a banner on first use
         warnings.simplefilter("ignore")
@@ -79,7 +80,7 @@ def find_jets(batch: ParticleBatch, config: JetConfig) -> tuple[ak.Array, ak.Arr
     n_const = ak.to_numpy(ak.num(flat_index, axis=1))
     idx = ak.to_numpy(ak.flatten(flat_index)).astype(np.int64)
     cpx, cpy, cpz, ce = batch.px[idx], batch.py[idx], batch.pz[idx], batch.e[idx]
-    four = _four_vectors(cpx, cpy, cpz, ce, n_const)
+    four = four_vectors(cpx, cpy, cpz, ce, n_const)
 
     const = ak.unflatten(ak.zip({
         "pt": kin.pt(cpx, cpy).astype(np.float32),

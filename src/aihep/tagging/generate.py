@@ -1,26 +1,12 @@
-"""Tagging datasets from Pythia 8 + FastJet: JetClass-style 10 classes (and top vs QCD).
+"""Tagging datasets from Pythia 8 + FastJet, chunked, parallel and resumable.
 
-Each class comes from a Pythia sample at sqrt(s) = 13 TeV with pT-hat > ``pthat_min_gev``:
-
-=========  ==========================================================================
-class      sample (forced decays)
-=========  ==========================================================================
-QCD        hard QCD 2 -> 2; every jet in the window
-Hbb/Hcc/   Z H with Z -> nu nu, H -> b b / c c / g g / W W* (W -> q q') / W W* (any W
-Hgg/H4q/   decay; kept when the H decays to exactly one e or mu, a neutrino and two quarks)
-Hqql
-Tbqq/Tbl   t tbar with W -> q q' / W -> e nu, mu nu (t -> b q q' / t -> b l nu)
-Wqq        W + jet, W -> q q'
-Zqq        Z + jet (no gamma*), Z -> q q
-=========  ==========================================================================
-
-Particles pass the parametric detector (:mod:`aihep.events.detector`), get impact parameters
-and hadron identification (:mod:`aihep.events.tracks`), and are clustered with anti-kT
-R = 0.8. Jets with pT in [500, 1000] GeV and |eta| < 2 are kept; a signal jet is labelled
-when all visible decay products of its resonance (quarks, gluons, charged leptons; neutrinos
-excluded) lie within delta-R < 0.8 of the jet axis, otherwise it is dropped. Finally every
-class is downsampled, bin by bin in (pT, |eta|), to the smallest class count of that bin, so
-all classes share one (pT, |eta|) distribution and the tagger cannot learn kinematics.
+What each dataset holds (samples, classes, jets, labelling) is in
+:mod:`aihep.tagging.samples`. For every chunk of a sample: Pythia events, the parametric
+detector (:mod:`aihep.events.detector`), impact parameters and hadron identification
+(:mod:`aihep.events.tracks`), clustering, truth labels, jet observables (soft-drop mass,
+N-subjettiness) and JetClass-named particle fields. Finally every class is downsampled, bin
+by bin in (pT, |eta|), to the smallest class count of that bin, so all classes share one
+(pT, |eta|) distribution and a tagger cannot learn kinematics.
 
 Chunks (sample, index) are seeded from (seed, sample, index) alone, written as Parquet under
 ``out/chunks`` when done, and reused when the command is re-run (resume).
@@ -43,121 +29,19 @@ from aihep.errors import ConfigError
 from aihep.events.config import DetectorConfig, JetConfig
 from aihep.events.tracks import HadronIDConfig, TrackConfig
 from aihep.io.atomic import ensure_writable_dir, write_atomic
-from aihep.tagging.data import JETCLASS_CLASSES, JetSet, load_jets, save_jets
-from aihep.tagging.truth import LEPTONS, NEUTRINOS, Parton
-
-_HADRONIC = "1 2 3 4 5"
-_TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
-_STABLE_V0 = ["ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10"]
-
-
-@dataclass(frozen=True)
-class Sample:
-    """A Pythia sample: settings, the resonance whose decays label jets, and the labeller."""
-
-    name: str
-    settings: tuple[str, ...]
-    resonance: int | None  # None: every jet gets ``classes[0]``
-    classes: tuple[str, ...]
-    label: Callable[[list[Parton]], str | None] | None = None
-
-
-def _quarks(partons: list[Parton]) -> int:
-    return sum(1 for p in partons if abs(p.pid) <= 5)
-
-
-def _leptons(partons: list[Parton]) -> int:
-    return sum(1 for p in partons if abs(p.pid) in LEPTONS)
-
-
-def _higgs(decay: str) -> Callable[[list[Parton]], str | None]:
-    def label(partons: list[Parton]) -> str | None:
-        ids = sorted(abs(p.pid) for p in partons)
-        if decay == "Hbb" and ids == [5, 5]:
-            return decay
-        if decay == "Hcc" and ids == [4, 4]:
-            return decay
-        if decay == "Hgg" and ids == [21, 21]:
-            return decay
-        if decay == "H4q" and len(ids) == 4 and _quarks(partons) == 4:
-            return decay
-        if decay == "Hqql" and len(ids) == 4 and _quarks(partons) == 2 and _leptons(
-                partons) == 1:
-            return decay
-        return None
-
-    return label
-
-
-def _top(partons: list[Parton]) -> str | None:
-    ids = [abs(p.pid) for p in partons]
-    if len(ids) != 3 or 5 not in ids:
-        return None
-    if _quarks(partons) == 3:
-        return "Tbqq"
-    if _leptons(partons) == 1 and any(i in NEUTRINOS for i in ids):
-        return "Tbl"
-    return None
-
-
-def _boson(name: str) -> Callable[[list[Parton]], str | None]:
-    return lambda partons: name if len(partons) == 2 and _quarks(partons) == 2 else None
-
-
-def _zh(h_decay: list[str]) -> tuple[str, ...]:
-    return ("HiggsSM:ffbar2HZ = on", "23:onMode = off", "23:onIfAny = 12 14 16",
-            "25:onMode = off", *h_decay)
-
-
-def jetclass_samples(pthat_min_gev: float) -> list[Sample]:
-    """The ten JetClass-style samples (see the module docstring)."""
-    cut = f"PhaseSpace:pTHatMin = {pthat_min_gev:g}"
-    ww = ["25:onIfAll = 24 -24"]
-    return [
-        Sample("QCD", ("HardQCD:all = on", cut), None, ("QCD",)),
-        Sample("Hbb", (*_zh(["25:onIfAll = 5 -5"]), cut), 25, ("Hbb",), _higgs("Hbb")),
-        Sample("Hcc", (*_zh(["25:onIfAll = 4 -4"]), cut), 25, ("Hcc",), _higgs("Hcc")),
-        Sample("Hgg", (*_zh(["25:onIfAll = 21 21"]), cut), 25, ("Hgg",), _higgs("Hgg")),
-        Sample("H4q", (*_zh(ww), "24:onMode = off", f"24:onIfAny = {_HADRONIC}", cut), 25,
-               ("H4q",), _higgs("H4q")),
-        Sample("Hqql", (*_zh(ww), "24:onMode = off", f"24:onIfAny = {_HADRONIC} 11 13", cut),
-               25, ("Hqql",), _higgs("Hqql")),
-        Sample("Tbqq", (*_TTBAR, "24:onMode = off", f"24:onIfAny = {_HADRONIC}", cut), 6,
-               ("Tbqq",), _top),
-        Sample("Tbl", (*_TTBAR, "24:onMode = off", "24:onIfAny = 11 13", cut), 6, ("Tbl",),
-               _top),
-        Sample("Wqq", ("WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
-                       "24:onMode = off", f"24:onIfAny = {_HADRONIC}", cut), 24, ("Wqq",),
-               _boson("Wqq")),
-        Sample("Zqq", ("WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on",
-                       "WeakZ0:gmZmode = 2", "23:onMode = off", f"23:onIfAny = {_HADRONIC}",
-                       cut), 23, ("Zqq",), _boson("Zqq")),
-    ]
-
-
-def top_samples(pthat_min_gev: float) -> list[Sample]:
-    """Top tagging: hadronic tops from t tbar against QCD jets."""
-    cut = f"PhaseSpace:pTHatMin = {pthat_min_gev:g}"
-    return [Sample("QCD", ("HardQCD:all = on", cut), None, ("QCD",)),
-            Sample("Top", (*_TTBAR, "24:onMode = off",
-                           f"24:onIfAny = {_HADRONIC}", cut), 6, ("Top",),
-                   lambda p: "Top" if _top(p) == "Tbqq" else None)]
+from aihep.tagging.data import JetSet, load_jets, save_jets
+from aihep.tagging.samples import STABLE_V0, DatasetKind, Sample, get_kind, parton_label
+from aihep.tagging.truth import NEUTRINOS, eta_phi
 
 
 class TagDatasetConfig(BaseModel):
-    """A tagging dataset: which classes, how many jets, the jet window and the detector."""
+    """A tagging dataset: which kind, how many jets per class, detector and chunking."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: str = Field("jetclass", description="jetclass | top")
+    kind: str = Field("jetclass", description="jetclass | top | flavour | ee-origin")
     jets_per_class: int = Field(1000, ge=1)
-    pthat_min_gev: float | None = Field(None, description="default: 450 (jetclass), "
-                                        "500 (top)")
-    jet_pt_min_gev: float | None = Field(None, description="default 500 (jetclass), 550 (top)")
-    jet_pt_max_gev: float | None = Field(None, description="default 1000 (jetclass), 650 (top)")
-    jet_eta_max: float = 2.0
-    radius: float = 0.8
-    match_radius: float = 0.8
+    pthat_min_gev: float | None = Field(None, description="default: the kind's")
     max_particles: int = Field(128, ge=1, description="particles stored per jet (highest pT)")
     events_per_chunk: int = Field(500, ge=10)
     max_chunks_per_sample: int = Field(400, ge=1)
@@ -167,43 +51,138 @@ class TagDatasetConfig(BaseModel):
     hadron_id: HadronIDConfig = Field(default_factory=HadronIDConfig)
     seed: int = 0
 
-    def resolved(self) -> dict[str, Any]:
-        top = self.kind == "top"
-        return {"pthat": self.pthat_min_gev or (500.0 if top else 450.0),
-                "pt_min": self.jet_pt_min_gev or (550.0 if top else 500.0),
-                "pt_max": self.jet_pt_max_gev or (650.0 if top else 1000.0)}
+    def definition(self) -> DatasetKind:
+        return get_kind(self.kind)
 
     def samples(self) -> list[Sample]:
-        pthat = self.resolved()["pthat"]
-        if self.kind == "jetclass":
-            return jetclass_samples(pthat)
-        if self.kind == "top":
-            return top_samples(pthat)
-        msg = f"unknown tagging dataset '{self.kind}'; known: jetclass, top"
-        raise ConfigError(msg)
+        kind = self.definition()
+        return kind.samples(self.pthat_min_gev if self.pthat_min_gev is not None
+                            else kind.pthat_gev)
 
     def classes(self) -> tuple[str, ...]:
-        return JETCLASS_CLASSES if self.kind == "jetclass" else ("QCD", "Top")
+        return self.definition().classes
 
 
 def _sample(config: TagDatasetConfig, name: str) -> Sample:
     return next(s for s in config.samples() if s.name == name)
 
 
+def _cluster(measured: Any, kind: DatasetKind) -> tuple[np.ndarray, np.ndarray, ak.Array]:
+    """Jets (n, 4) px py pz E, their events (n,) and constituent indices (flat particles)."""
+    from aihep.events.jets import cluster_indices
+
+    if kind.clustering == "antikt":
+        jet_config = JetConfig(radius=kind.radius, pt_min_gev=0.8 * kind.pt_range_gev[0],
+                               eta_max=kind.eta_max, max_jets=2)
+        four, _, event_of_jet, const_index = cluster_indices(measured, jet_config)
+        return four, event_of_jet, const_index
+    import warnings
+
+    import fastjet
+
+    from aihep.events.jets import four_vectors
+    from aihep.events.pythia import silence_stdout
+
+    particles = four_vectors(measured.px, measured.py, measured.pz, measured.e,
+                              measured.counts)
+    enough = measured.counts >= 2
+    with warnings.catch_warnings(), silence_stdout():
+        warnings.simplefilter("ignore")
+        seq = fastjet.ClusterSequence(particles[enough],
+                                      fastjet.JetDefinition0Param(fastjet.ee_kt_algorithm))
+        jets = seq.exclusive_jets(2)
+        index = seq.exclusive_jets_constituent_index(2)
+    events = np.flatnonzero(enough)
+    offsets = np.concatenate([[0], np.cumsum(measured.counts)[:-1]]).astype(np.int64)[events]
+    four = np.stack([ak.to_numpy(ak.flatten(jets[f])) for f in ("px", "py", "pz", "E")], 1)
+    flat_index = ak.flatten(index + ak.Array(offsets), axis=1)
+    return four, np.repeat(events, 2), flat_index
+
+
+def _heavy_flavour(pid: np.ndarray) -> np.ndarray:
+    """5 for hadrons with a b quark, 4 for charm hadrons (no b), 0 otherwise."""
+    a = np.abs(pid)
+    digits = np.stack([(a // 100) % 10, (a // 1000) % 10], axis=1)
+    hadron = a > 100
+    b = hadron & np.any(digits == 5, axis=1)
+    c = hadron & np.any(digits == 4, axis=1) & ~b
+    return np.where(b, 5, np.where(c, 4, 0))
+
+
+def _labels(kind: DatasetKind, sample: Sample, record: Any, four: np.ndarray,
+            event_of_jet: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Class index per jet (-1: dropped) by the kind's truth labelling."""
+    from aihep.tagging.truth import decay_products, delta_r, resonances
+
+    classes = kind.classes
+    labels = np.full(len(four), -1)
+    jet_eta, jet_phi = eta_phi(four)
+    if sample.resonance is None and kind.labelling == "resonance":
+        labels[candidates] = classes.index(sample.classes[0])
+        return labels
+    if kind.labelling == "hadron":
+        flavour = _heavy_flavour(record.pid)
+        mom = record.momentum
+        heavy = (flavour > 0) & (np.hypot(mom[:, 0], mom[:, 1]) > 5.0)
+        h_event = np.searchsorted(record.offsets, np.flatnonzero(heavy), side="right") - 1
+        h_eta, h_phi = eta_phi(mom[heavy])
+        h_flavour = flavour[heavy]
+        for j in candidates:
+            near = (h_event == event_of_jet[j]) & (delta_r(
+                h_eta, h_phi, jet_eta[j], jet_phi[j]) < kind.match_radius)
+            best = int(h_flavour[near].max()) if near.any() else 0
+            labels[j] = classes.index({5: "b", 4: "c", 0: "light"}[best])
+        return labels
+    for j in candidates:
+        event = int(event_of_jet[j])
+        for entry in resonances(record, event, sample.resonance):
+            partons = decay_products(record, event, entry)
+            if kind.labelling == "parton":
+                labels[j] = _nearest_parton(partons, four[j], kind)
+                break
+            name = sample.label(partons) if sample.label else None
+            visible = [p for p in partons if abs(p.pid) not in NEUTRINOS]
+            if name is None or not visible:
+                continue
+            p_eta, p_phi = eta_phi(np.stack([p.momentum for p in visible]))
+            if np.all(delta_r(p_eta, p_phi, jet_eta[j], jet_phi[j]) < kind.match_radius):
+                labels[j] = classes.index(name)
+                break
+    if kind.labelling == "parton":  # two jets matched to the same parton: drop both
+        for event in np.unique(event_of_jet[candidates]):
+            jets = candidates[event_of_jet[candidates] == event]
+            if len(jets) == 2 and labels[jets[0]] == labels[jets[1]] and sample.classes != (
+                    "g",):
+                labels[jets] = -1
+    return labels
+
+
+def _nearest_parton(partons: list[Any], jet: np.ndarray, kind: DatasetKind) -> int:
+    """Class index of the parton closest in angle to the jet, -1 beyond match_radius."""
+    if not partons:
+        return -1
+    directions = np.stack([p.momentum[:3] for p in partons])
+    cos = directions @ jet[:3] / (np.linalg.norm(directions, axis=1) * np.linalg.norm(jet[:3]))
+    angle = np.arccos(np.clip(cos, -1.0, 1.0))
+    best = int(np.argmin(angle))
+    if angle[best] >= kind.match_radius:
+        return -1
+    return kind.classes.index(parton_label(partons[best].pid))
+
+
 def chunk_jets(config: TagDatasetConfig, sample_name: str, index: int) -> dict[str, Any]:
     """Generate one chunk of a sample: its labelled jets as a record dict (columns)."""
     from aihep.events.detector import measure
-    from aihep.events.jets import cluster_indices
     from aihep.events.pythia import base_settings, final_state, make_pythia, next_batch
     from aihep.events.substructure import nsubjettiness, softdrop_mass
     from aihep.events.tracks import identify_hadrons, impact_parameters
-    from aihep.tagging.truth import Record, decay_products, delta_r, eta_phi, resonances
+    from aihep.tagging.truth import Record
     from aihep.workflow import seeds
 
+    kind = config.definition()
     sample = _sample(config, sample_name)
-    window = config.resolved()
-    pythia = make_pythia([*base_settings(13000.0, seeds.pythia_seed(
-        config.seed, "tag", sample_name, index)), *_STABLE_V0, *sample.settings])
+    pythia = make_pythia([*base_settings(kind.ecm_gev, seeds.pythia_seed(
+        config.seed, "tag", sample_name, index)), *STABLE_V0, *sample.settings])
     run = next_batch(pythia, config.events_per_chunk)
     truth = final_state(pythia, run)
     prt = run.prt
@@ -215,30 +194,15 @@ def chunk_jets(config: TagDatasetConfig, sample_name: str, index: int) -> dict[s
     rng = seeds.rng(config.seed, "tag-detector", sample_name, index)
     measured, kept = measure(truth, config.detector, rng)
     vertex = vertex[kept]
-    jet_config = JetConfig(radius=config.radius, pt_min_gev=0.8 * window["pt_min"],
-                           eta_max=config.jet_eta_max, max_jets=2)
-    four, _, event_of_jet, const_index = cluster_indices(measured, jet_config)
+    four, event_of_jet, const_index = _cluster(measured, kind)
     jet_eta, jet_phi = eta_phi(four)
     jet_pt = np.hypot(four[:, 0], four[:, 1])
-    in_window = (jet_pt >= window["pt_min"]) & (jet_pt < window["pt_max"])
-    labels = np.full(len(four), -1)
-    classes = config.classes()
-    record = Record.from_run(run) if sample.resonance is not None else None
-    for j in np.flatnonzero(in_window):
-        if record is None:
-            labels[j] = classes.index(sample.classes[0])
-            continue
-        event = int(event_of_jet[j])
-        for entry in resonances(record, event, sample.resonance):
-            partons = decay_products(record, event, entry)
-            name = sample.label(partons) if sample.label else None
-            visible_partons = [p for p in partons if abs(p.pid) not in NEUTRINOS]
-            if name is None or not visible_partons:
-                continue
-            p_eta, p_phi = eta_phi(np.stack([p.momentum for p in visible_partons]))
-            if np.all(delta_r(p_eta, p_phi, jet_eta[j], jet_phi[j]) < config.match_radius):
-                labels[j] = classes.index(name)
-                break
+    lo, hi = kind.pt_range_gev
+    candidates = np.flatnonzero((jet_pt >= lo) & (jet_pt < hi) & (np.abs(jet_eta)
+                                                                   < kind.eta_max))
+    record = Record.from_run(run) if kind.labelling != "resonance" or (
+        sample.resonance is not None) else None
+    labels = _labels(kind, sample, record, four, event_of_jet, candidates)
     keep = np.flatnonzero(labels >= 0)
     out: dict[str, Any] = {"label": labels[keep], "jet_pt": jet_pt[keep],
                            "jet_eta": jet_eta[keep], "jet_phi": jet_phi[keep],
@@ -262,8 +226,9 @@ def chunk_jets(config: TagDatasetConfig, sample_name: str, index: int) -> dict[s
         "isMuon": (abs_pid == 13) * 1.0, **ip, **hid,
     }
     constituents = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": e}), counts)
-    taus = nsubjettiness(constituents, config.radius, n_max=4)
-    out["jet_sdmass"] = softdrop_mass(constituents, config.radius)
+    radius = kind.radius if kind.radius > 0 else 1.0  # exclusive e+e- jets: R0 = 1
+    taus = nsubjettiness(constituents, radius, n_max=4)
+    out["jet_sdmass"] = softdrop_mass(constituents, radius)
     for i in range(4):
         out[f"jet_tau{i + 1}"] = np.ascontiguousarray(taus[:, i])
     out["jet_nparticles"] = counts.astype(np.float64)
@@ -297,13 +262,12 @@ def _histogram(jets: JetSet, config: TagDatasetConfig) -> np.ndarray:
 
 
 def _bins(jets: JetSet, config: TagDatasetConfig) -> tuple[np.ndarray, np.ndarray]:
-    window = config.resolved()
-    n_pt, n_eta = config.flatten_bins
+    kind = config.definition()
+    (lo, hi), n_pt, n_eta = kind.pt_range_gev, *config.flatten_bins
     pt = ak.to_numpy(jets.table["jet_pt"])
     eta = np.abs(ak.to_numpy(jets.table["jet_eta"]))
-    i = np.clip(((pt - window["pt_min"]) / (window["pt_max"] - window["pt_min"]) * n_pt)
-                .astype(int), 0, n_pt - 1)
-    k = np.clip((eta / config.jet_eta_max * n_eta).astype(int), 0, n_eta - 1)
+    i = np.clip(((pt - lo) / (hi - lo) * n_pt).astype(int), 0, n_pt - 1)
+    k = np.clip((eta / kind.eta_max * n_eta).astype(int), 0, n_eta - 1)
     which = i * n_eta + k
     counts = np.zeros((len(config.classes()), n_pt * n_eta), dtype=np.int64)
     np.add.at(counts, (jets.labels, which), 1)
