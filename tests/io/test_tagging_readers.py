@@ -23,8 +23,9 @@ def test_jetclass_round_trip(jets, tmp_path):
     import uproot
 
     path = write_jetclass(jets, tmp_path / "jets.root")
+    assert uproot.open(path).classnames() == {"tree;1": "TTree"}
     tree = uproot.open(path)["tree"]
-    assert tree["part_px"].typename.startswith("std::vector")
+    assert tree["part_px"].typename == "float[]"
     assert tree["label_Wqq"].typename == "bool" and "jet_nparticles" in tree
     back = read_jetclass(path)
     assert back.classes == ("QCD", "Wqq")  # JetClass order
@@ -89,8 +90,15 @@ def test_nan_and_empty_jets(jets, tmp_path):
     broken = type(jets)(ak.with_field(table, ak.Array(px), "part_px"), jets.classes, "x.root")
     with pytest.raises(InputError, match=r"x.root: part_px: expected finite values; found 1"):
         particle_inputs(broken, "kin")
-    no_parts = ak.with_field(table, ak.Array([[] if i == 5 else v for i, v in enumerate(
+    no_parts = table
+    for name in [f for f in table.fields if f.startswith("part_")]:
+        values = ak.to_list(table[name])
+        values[5] = []
+        no_parts = ak.with_field(no_parts, ak.Array(values), name)
+    ragged = ak.with_field(table, ak.Array([[] if i == 5 else v for i, v in enumerate(
         ak.to_list(table["part_energy"]))]), "part_energy")
+    with pytest.raises(InputError, match="part_px: expected as many entries per jet"):
+        write_jetclass(type(jets)(ragged, jets.classes, "z"), tmp_path / "z.root")
     bad = type(jets)(no_parts, jets.classes, "y.root")
     with pytest.raises(InputError, match="at least one particle per jet; 1 jets have none "
                        r"\(first: jet 5\)"):

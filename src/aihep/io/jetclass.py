@@ -1,7 +1,7 @@
 """JetClass ROOT files (Qu, Li, Qian 2022): read into a :class:`~aihep.tagging.data.JetSet`
 and write our generated jets in the same layout (for weaver-core and other JetClass tools).
 
-Layout: a TTree ``tree`` with per-particle ``std::vector`` branches ``part_*`` (px, py, pz,
+Layout: a TTree ``tree`` with per-particle jagged branches ``part_*`` (px, py, pz,
 energy in GeV; deta, dphi; d0val, d0err, dzval, dzerr in mm; charge; isChargedHadron,
 isNeutralHadron, isPhoton, isElectron, isMuon), per-jet branches ``jet_*`` (pt, eta, phi,
 energy, nparticles, sdmass, tau1..tau4) and one boolean branch ``label_<class>`` per class
@@ -23,6 +23,7 @@ from aihep.tagging.data import (
     JETCLASS_CLASSES,
     PARTICLE_REQUIRED,
     JetSet,
+    check_particle_counts,
     drop_empty_jets,
 )
 
@@ -88,22 +89,26 @@ def write_jetclass(jets: JetSet, path: str | Path) -> Path:
     """Write a set as a JetClass ROOT file (atomically); the labels become ``label_*``."""
     import uproot
 
+    check_particle_counts(jets)
     t = jets.table
-    branches: dict[str, object] = {}
-    for name in t.fields:
-        if name.startswith("part_"):
-            branches[name] = ak.values_astype(t[name], np.float32)
-        elif name.startswith("jet_"):
-            branches[name] = ak.to_numpy(t[name]).astype(np.float32)
-    if "jet_nparticles" not in branches:
-        branches["jet_nparticles"] = ak.to_numpy(ak.num(t["part_energy"], axis=1)).astype(
-            np.float32)
+    parts = {name[5:]: ak.values_astype(t[name], np.float32) for name in t.fields
+             if name.startswith("part_")}
+    flat: dict[str, np.ndarray] = {name: ak.to_numpy(t[name]).astype(np.float32)
+                                   for name in t.fields if name.startswith("jet_")}
+    flat.setdefault("jet_nparticles", ak.to_numpy(ak.num(t["part_energy"], axis=1)).astype(
+        np.float32))
     labels = jets.labels
     for i, name in enumerate(jets.classes):
-        branches[f"label_{name}"] = labels == i
+        flat[f"label_{name}"] = labels == i
+    particles = ak.zip(parts)  # one record: branches part_<field> sharing the counter npart
 
     def write(tmp: Path) -> None:
+        # mktree makes a TTree (assigning a dict would make an RNTuple, which JetClass
+        # tools such as weaver-core do not read)
         with uproot.recreate(tmp) as handle:
-            handle[TREE] = branches
+            types = {"part": particles.type.content,
+                     **{k: v.dtype for k, v in flat.items()}}
+            tree = handle.mktree(TREE, types)
+            tree.extend({"part": particles, **flat})
 
     return write_atomic(Path(path), write)

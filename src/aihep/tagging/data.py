@@ -72,7 +72,7 @@ def check_jets(jets: JetSet, need: tuple[str, ...] = ()) -> JetSet:
     labels = jets.labels
     if len(labels) and (labels.min() < 0 or labels.max() >= len(jets.classes)):
         raise InputError(jets.source, "label", f"class indices in [0, {len(jets.classes)})")
-    counts = ak.to_numpy(ak.num(jets.table["part_energy"], axis=1))
+    counts = check_particle_counts(jets)
     if np.any(counts == 0):
         first = int(np.flatnonzero(counts == 0)[0])
         raise InputError(jets.source, "part_energy", f"at least one particle per jet; "
@@ -86,6 +86,16 @@ def check_jets(jets: JetSet, need: tuple[str, ...] = ()) -> JetSet:
             bad = int((~np.isfinite(flat)).sum())
             raise InputError(jets.source, name, f"finite values; found {bad} NaN/inf")
     return jets
+
+
+def check_particle_counts(jets: JetSet) -> np.ndarray:
+    """Particles per jet, checking every ``part_*`` field has as many as ``part_energy``."""
+    counts = ak.to_numpy(ak.num(jets.table["part_energy"], axis=1))
+    for name in jets.table.fields:
+        if name.startswith("part_") and not np.array_equal(
+                ak.to_numpy(ak.num(jets.table[name], axis=1)), counts):
+            raise InputError(jets.source, name, "as many entries per jet as part_energy")
+    return counts
 
 
 def drop_empty_jets(jets: JetSet) -> tuple[JetSet, int]:
