@@ -327,11 +327,12 @@ def build_tag_dataset(config: TagDatasetConfig, out: str | Path, workers: int = 
     done: dict[str, list[Path]] = {s.name: sorted(chunks_dir.glob(f"{s.name}_*.parquet"))
                                    for s in samples}
     start = time.perf_counter()
+    loaded: dict[Path, ak.Array] = {}
     engine = make_executor(ExecutorConfig(kind="local" if workers > 1 else "serial",
                                           workers=workers))
     try:
         while True:
-            jets = _combine(done, config)
+            jets = _combine(done, config, loaded)
             flat = flatten_kinematics(jets, config, config.jets_per_class, config.seed)
             per_class = np.bincount(flat.labels, minlength=len(config.classes()))
             if progress is not None:
@@ -361,8 +362,13 @@ def build_tag_dataset(config: TagDatasetConfig, out: str | Path, workers: int = 
     return load_jets(directory / "jets.parquet")
 
 
-def _combine(done: dict[str, list[Path]], config: TagDatasetConfig) -> JetSet:
-    tables = [load_jets(p).table for paths in done.values() for p in sorted(paths)]
+def _combine(done: dict[str, list[Path]], config: TagDatasetConfig,
+             loaded: dict[Path, ak.Array]) -> JetSet:
+    """All chunks so far, in a fixed order; ``loaded`` caches chunks read in earlier waves."""
+    for path in (p for paths in done.values() for p in paths):
+        if path not in loaded:
+            loaded[path] = load_jets(path).table
+    tables = [loaded[p] for paths in done.values() for p in sorted(paths)]
     if not tables:
         empty = {"label": np.zeros(0, np.int64), "jet_pt": np.zeros(0), "jet_eta": np.zeros(0)}
         return JetSet(ak.zip(empty, depth_limit=1), config.classes())
