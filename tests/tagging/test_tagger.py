@@ -56,6 +56,10 @@ def test_resume_continues_from_the_checkpoint(jets, tmp_path):
     resumed = train_tagger(jets, tmp_path / "b", config)
     np.testing.assert_allclose(resumed.history["val_loss"], straight.history["val_loss"],
                                rtol=1e-5)
+    # a finished run re-opened trains nothing; its speed still comes from the epochs it ran
+    again = train_tagger(jets, tmp_path / "b", config)
+    assert again.history["epoch_seconds"] == resumed.history["epoch_seconds"]
+    assert again.train_jets_per_second < 20 * straight.train_jets_per_second
 
 
 def test_onnx_export_matches_torch(jets, tmp_path):

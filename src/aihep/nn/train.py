@@ -8,6 +8,7 @@ path resumes from the last completed epoch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class TrainResult:
     best_epoch: int
     resumed_from: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch
 
 
 LossFn = Callable[[torch.nn.Module, Sequence[torch.Tensor]], torch.Tensor]
@@ -79,7 +81,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
                                   weight_decay=config.weight_decay)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs)
                  if config.cosine_schedule else None)
-    history: dict[str, list[float]] = {"train": [], "val": []}
+    history: dict[str, list[float]] = {"train": [], "val": [], "seconds": []}
     best = (float("inf"), -1, None)
     start_epoch = 0
     path = Path(checkpoint) if checkpoint is not None else None
@@ -90,6 +92,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
         history, start_epoch = state["history"], state["epoch"] + 1
+        history.setdefault("seconds", [])
         best = (state["best_loss"], state["best_epoch"], state["best_state"])
         generator.set_state(state["generator"])
     per_epoch = -(-len(train_data[0]) // config.batch_size)
@@ -98,6 +101,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         if epoch - best[1] > config.patience and best[1] >= 0:
             break
         module.train()
+        epoch_start = time.perf_counter()
         total, count = 0.0, 0
         for batch in _batches(train_data, config.batch_size, generator):
             optimizer.zero_grad()
@@ -118,6 +122,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         val = val_total / max(len(val_data[0]), 1)
         history["train"].append(total / max(count, 1))
         history["val"].append(val)
+        history["seconds"].append(time.perf_counter() - epoch_start)
         if val < best[0]:
             best = (val, epoch, {k: v.detach().clone() for k, v in module.state_dict().items()})
         if path is not None:
@@ -130,4 +135,5 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
     if best[2] is not None:
         module.load_state_dict(best[2])
     module.eval()
-    return TrainResult(history["train"], history["val"], best[1], start_epoch)
+    return TrainResult(history["train"], history["val"], best[1], start_epoch,
+                       epoch_seconds=list(history["seconds"]))

@@ -202,15 +202,14 @@ def train_tagger(jets: JetSet, out: str | Path, config: TaggerConfig | None = No
         result = train(network, loss, train_data, val_data, train_config,
                        checkpoint=directory / "checkpoint.pt", progress=progress)
         seconds = time.perf_counter() - start
-        history = {"train_loss": result.train_loss, "val_loss": result.val_loss}
+        history = {"train_loss": result.train_loss, "val_loss": result.val_loss,
+                   "epoch_seconds": result.epoch_seconds}
         best_epoch = result.best_epoch
-        epochs_run = max(len(result.train_loss) - result.resumed_from, 1)
-        seconds_per_epoch = seconds / epochs_run
-        history["seconds_per_epoch"] = [seconds_per_epoch]
     _save(tagger, directory)
     validation = tagger_metrics(tagger.predict_proba(val_jets), val_jets.labels, jets.classes)
-    jets_per_second = (len(tr) / history["seconds_per_epoch"][0] if history
-                       else len(tr) / max(seconds, 1e-9))
+    # training speed from the epochs' own wall times (valid after a resume too)
+    epoch_seconds = history.get("epoch_seconds") or [seconds]
+    jets_per_second = len(tr) / max(float(np.mean(epoch_seconds)), 1e-9)
     run = TaggerRun(directory, validation, best_epoch, seconds, jets_per_second, history)
     write_json_atomic(directory / "history.json", history)
     write_json_atomic(directory / "validation.json", run.to_dict())
