@@ -219,12 +219,17 @@ def main() -> None:
                    else weaver_run(model, work, jets.classes, args, len(fit_idx), len(val_idx)))
             rows.append(row)
             print(json.dumps(row), flush=True)
-    out = {"benchmark": "weaver_compare", "kind": args.kind, "epochs": args.epochs,
-           "threads": args.threads, "n_train": len(fit_idx), "n_val": len(val_idx),
-           "n_test": len(test_jets), "runs": rows}
+    path = ROOT / "results" / f"weaver_compare_{args.kind}.json"
+    settings = {"benchmark": "weaver_compare", "kind": args.kind, "epochs": args.epochs,
+                "threads": args.threads, "n_train": len(fit_idx), "n_val": len(val_idx),
+                "n_test": len(test_jets)}
+    if path.is_file():  # keep the other models' rows of a run with the same settings
+        old = json.loads(path.read_text())
+        if {k: old.get(k) for k in settings} == settings:
+            done = {(r["model"], r["framework"]) for r in rows}
+            rows = [r for r in old["runs"] if (r["model"], r["framework"]) not in done] + rows
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / f"weaver_compare_{args.kind}.json").write_text(
-        json.dumps(out, indent=2) + "\n")
+    path.write_text(json.dumps({**settings, "runs": rows}, indent=2) + "\n")
     print("\n| model | framework | accuracy | macro AUC | train min | train jets/s | "
           "infer jets/s |")
     print("|---|---|---|---|---|---|---|")
