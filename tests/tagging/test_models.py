@@ -92,3 +92,15 @@ def test_masked_batch_norm_equals_batch_norm_on_the_real_entries():
     ours.eval(), reference.eval()
     expected[mask] = reference(x[mask])
     torch.testing.assert_close(ours(x, mask), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_part_packed_pair_bias_equals_the_dense_one():
+    model = _model("part-lite")  # eval mode: batch norm from running statistics
+    _, _, vectors, mask = _batch()
+    with torch.no_grad():
+        packed = model.pair_bias(vectors, mask, packed=True)
+        dense = model.pair_bias(vectors, mask, packed=False)
+    assert packed.shape == (6, 4, 12, 12) and packed[1, :, 9:].abs().sum() == 0
+    assert packed[:, :, range(12), range(12)].abs().sum() == 0  # no self pairs
+    torch.testing.assert_close(packed, dense, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(packed, packed.transpose(2, 3))

@@ -159,6 +159,31 @@ class FeatureScaler:
         return cls(tuple(data["names"]), tuple(data["mean"]), tuple(data["std"]))
 
 
+def pair_features_between(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """ParT's interaction features of particle pairs (a, b): (..., 4) -> (..., 4).
+
+    ``a`` and ``b`` are broadcastable (px, py, pz, E) in GeV; the features are ln delta,
+    ln kT, ln z, ln m^2 with delta = sqrt(dy^2 + dphi^2) (rapidity y), kT = min(pT_a, pT_b)
+    delta, z = min(pT_a, pT_b) / (pT_a + pT_b) and m^2 = (p_a + p_b)^2 in GeV^2.
+    """
+
+    def kinematics(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        px, py, pz, e = v.unbind(-1)
+        rap = 0.5 * torch.log((e + pz).clamp(min=eps) / (e - pz).clamp(min=eps))
+        return torch.hypot(px, py), rap, torch.atan2(py, px)
+
+    pt_a, rap_a, phi_a = kinematics(a)
+    pt_b, rap_b, phi_b = kinematics(b)
+    dphi = torch.remainder(phi_a - phi_b + torch.pi, 2 * torch.pi) - torch.pi
+    delta = torch.sqrt((rap_a - rap_b) ** 2 + dphi**2)
+    pt_min = torch.minimum(pt_a, pt_b)
+    total = a + b
+    m2 = total[..., 3] ** 2 - (total[..., :3] ** 2).sum(-1)
+    return torch.stack([torch.log(delta.clamp(min=eps)), torch.log((pt_min * delta).clamp(
+        min=eps)), torch.log((pt_min / (pt_a + pt_b).clamp(min=eps)).clamp(min=eps)),
+                        torch.log(m2.clamp(min=eps))], dim=-1)
+
+
 def pair_features(vectors: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """ParT's pairwise interaction features (ln delta, ln kT, ln z, ln m^2) of every pair.
 
@@ -167,24 +192,10 @@ def pair_features(vectors: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) 
         mask: (n, P) bool, true for real particles.
 
     Returns:
-        (n, 4, P, P): delta = sqrt(dy^2 + dphi^2) (rapidity y), kT = min(pT_a, pT_b) delta,
-        z = min(pT_a, pT_b) / (pT_a + pT_b), m^2 = (p_a + p_b)^2 in GeV^2; zero where either
-        particle is padding and on the diagonal.
+        (n, 4, P, P), see :func:`pair_features_between`; zero where either particle is
+        padding and on the diagonal.
     """
-    px, py, pz, e = vectors.unbind(-1)
-    pt = torch.hypot(px, py)
-    rap = 0.5 * torch.log((e + pz).clamp(min=eps) / (e - pz).clamp(min=eps))
-    phi = torch.atan2(py, px)
-    drap = rap[:, :, None] - rap[:, None, :]
-    dphi = torch.remainder(phi[:, :, None] - phi[:, None, :] + torch.pi, 2 * torch.pi) - torch.pi
-    delta = torch.sqrt(drap**2 + dphi**2)
-    pt_min = torch.minimum(pt[:, :, None], pt[:, None, :])
-    kt = pt_min * delta
-    z = pt_min / (pt[:, :, None] + pt[:, None, :]).clamp(min=eps)
-    total = vectors[:, :, None, :] + vectors[:, None, :, :]
-    m2 = total[..., 3] ** 2 - (total[..., :3] ** 2).sum(-1)
-    out = torch.stack([torch.log(delta.clamp(min=eps)), torch.log(kt.clamp(min=eps)),
-                       torch.log(z.clamp(min=eps)), torch.log(m2.clamp(min=eps))], dim=1)
+    out = pair_features_between(vectors[:, :, None, :], vectors[:, None, :, :], eps)
     pair = (mask[:, :, None] & mask[:, None, :]) & ~torch.eye(
         mask.shape[1], dtype=torch.bool, device=mask.device)
-    return out * pair[:, None]
+    return (out * pair[..., None]).permute(0, 3, 1, 2)

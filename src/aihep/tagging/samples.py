@@ -4,7 +4,8 @@
 dataset        classes and samples
 =============  =============================================================================
 ``jetclass``   the ten JetClass classes at 13 TeV: QCD (hard QCD); H -> bb, cc, gg, 4q
-               (WW* -> 4q), l nu q q' (WW*) from Z(nu nu) H; t -> b q q' and t -> b l nu (l =
+               (WW* -> 4q), l nu q q' (WW*, one W forced to e/mu nu, half W+ and half W-)
+               from Z(nu nu) H; t -> b q q' and t -> b l nu (l =
                e, mu) from t tbar; W -> q q' and Z -> q q from W/Z + jet. Anti-kT R = 0.8,
                jet pT 500-1000 GeV, |eta| < 2. A signal jet is labelled when all visible decay
                products of its resonance lie within delta-R < 0.8 of its axis.
@@ -104,8 +105,11 @@ def jetclass_samples(pthat_min_gev: float) -> list[Sample]:
         Sample("Hgg", (*_zh(["25:onIfAll = 21 21"]), cut), 25, ("Hgg",), _higgs("Hgg")),
         Sample("H4q", (*_zh(ww), "24:onMode = off", f"24:onIfAny = {_HADRONIC}", cut), 25,
                ("H4q",), _higgs("H4q")),
-        Sample("Hqql", (*_zh(ww), "24:onMode = off", f"24:onIfAny = {_HADRONIC} 11 13", cut),
-               25, ("Hqql",), _higgs("Hqql")),
+        # H -> W W* -> l nu q q': one W forced leptonic, in two charge-conjugate samples
+        *(Sample(f"Hqql{sign}", (*_zh(ww), "24:onMode = off", f"24:on{lep}IfAny = 11 13",
+                                 f"24:on{had}IfAny = {_HADRONIC}", cut), 25, ("Hqql",),
+                 _higgs("Hqql"))
+          for sign, lep, had in (("P", "Pos", "Neg"), ("M", "Neg", "Pos"))),
         Sample("Tbqq", (*_TTBAR, "24:onMode = off", f"24:onIfAny = {_HADRONIC}", cut), 6,
                ("Tbqq",), _top),
         Sample("Tbl", (*_TTBAR, "24:onMode = off", "24:onIfAny = 11 13", cut), 6, ("Tbl",),

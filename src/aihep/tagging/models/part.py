@@ -19,7 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from aihep.tagging.features import pair_features
+from aihep.tagging.features import pair_features_between
 from aihep.tagging.models.norm import MaskedBatchNorm
 
 
@@ -89,7 +89,7 @@ class ParT(nn.Module):
         self.embed = nn.Sequential(*layers)
         dim = width
         if config.use_pair_features:
-            self.pair_norms = nn.ModuleList(MaskedBatchNorm(c) for c in (
+            self.pair_norms = nn.ModuleList(nn.BatchNorm1d(c) for c in (
                 4, *config.pair_embed_sizes))
             sizes = (4, *config.pair_embed_sizes, config.num_heads)
             self.pair_linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
@@ -105,15 +105,7 @@ class ParT(nn.Module):
     def forward(self, features: torch.Tensor, points: torch.Tensor, vectors: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
         x = self.embed(self.input_norm(features, mask)) * mask[..., None]
-        bias = None
-        if self.config.use_pair_features:
-            real = mask[:, :, None] & mask[:, None, :]
-            h = pair_features(vectors, mask).permute(0, 2, 3, 1)  # (n, P, P, 4)
-            for i, (norm, linear) in enumerate(zip(self.pair_norms, self.pair_linears,
-                                                    strict=True)):
-                h = norm(h, real)  # batch norm, (GELU after a hidden layer), linear
-                h = linear(h if i == 0 else nn.functional.gelu(h))
-            bias = (h * real[..., None]).permute(0, 3, 1, 2)  # (n, heads, P, P)
+        bias = self.pair_bias(vectors, mask) if self.config.use_pair_features else None
         for block in self.blocks:
             x = block(x, x, mask, bias) * mask[..., None]
         cls = self.cls_token.expand(len(x), -1, -1)
@@ -121,3 +113,35 @@ class ParT(nn.Module):
         for block in self.cls_blocks:
             cls = block(cls, torch.cat([cls, x], dim=1), torch.cat([cls_mask, mask], dim=1))
         return self.head(self.norm(cls[:, 0]))
+
+    def _embed_pairs(self, h: torch.Tensor) -> torch.Tensor:
+        """Pair features (m, 4) -> (m, heads): batch norm, (GELU after a hidden layer), linear."""
+        for i, (norm, linear) in enumerate(zip(self.pair_norms, self.pair_linears,
+                                                strict=True)):
+            h = norm(h)
+            h = linear(h if i == 0 else nn.functional.gelu(h))
+        return h
+
+    def pair_bias(self, vectors: torch.Tensor, mask: torch.Tensor,
+                  packed: bool | None = None) -> torch.Tensor:
+        """The attention bias (n, heads, P, P) from the pair features; zero on the diagonal and
+        for padding.
+
+        ``packed`` (default: in training) embeds only the real pairs below the diagonal (the
+        features are symmetric) and mirrors them, several times cheaper than all P x P pairs;
+        the dense path has no data-dependent shapes (ONNX export). Both give the same values.
+        """
+        n, p = mask.shape
+        eye = torch.eye(p, dtype=torch.bool, device=mask.device)
+        if packed if packed is not None else self.training:
+            lower = torch.tril(~eye)
+            b, i, j = (mask[:, :, None] & mask[:, None, :] & lower).nonzero(as_tuple=True)
+            h = self._embed_pairs(pair_features_between(vectors[b, i], vectors[b, j]))
+            bias = vectors.new_zeros(n, p, p, h.shape[-1])
+            bias[b, i, j] = h
+            bias[b, j, i] = h
+            return bias.permute(0, 3, 1, 2)
+        real = mask[:, :, None] & mask[:, None, :] & ~eye
+        features = pair_features_between(vectors[:, :, None, :], vectors[:, None, :, :])
+        h = self._embed_pairs(features.reshape(-1, 4)).reshape(n, p, p, -1)
+        return (h * real[..., None]).permute(0, 3, 1, 2)
