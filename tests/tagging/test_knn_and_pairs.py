@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from aihep.tagging.features import pair_features
-from aihep.tagging.knn import gather_neighbours, knn
+from aihep.nn.knn import gather_neighbours, knn
 
 
 def test_knn_matches_brute_force():

@@ -80,7 +80,7 @@ def test_paper_sizes_match_the_papers():
 
 
 def test_masked_batch_norm_equals_batch_norm_on_the_real_entries():
-    from aihep.tagging.models.norm import MaskedBatchNorm
+    from aihep.nn.norm import MaskedBatchNorm
 
     torch.manual_seed(0)
     x, mask = 2 * torch.randn(5, 7, 4, 3) + 1, torch.rand(5, 7, 4) > 0.3

@@ -19,8 +19,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from aihep.nn.norm import MaskedBatchNorm
 from aihep.tagging.features import pair_features_between
-from aihep.tagging.models.norm import MaskedBatchNorm
 
 
 class ParTConfig(BaseModel):

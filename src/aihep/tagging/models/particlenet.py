@@ -12,15 +12,14 @@ Batch norm uses real particles only (:class:`MaskedBatchNorm`).
 
 from __future__ import annotations
 
-import itertools
 from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from aihep.tagging.knn import gather_neighbours, knn
-from aihep.tagging.models.norm import MaskedBatchNorm
+from aihep.nn.edgeconv import EdgeConv
+from aihep.nn.norm import MaskedBatchNorm
 
 
 class ParticleNetConfig(BaseModel):
@@ -38,32 +37,6 @@ class ParticleNetConfig(BaseModel):
 def particlenet_lite() -> ParticleNetConfig:
     """ParticleNet-Lite of the paper: k = 7, blocks 32-32-32 and 64-64-64, FC 128."""
     return ParticleNetConfig(k=7, blocks=((32, 32, 32), (64, 64, 64)), fc_sizes=(128,))
-
-
-class EdgeConv(nn.Module):
-    """One EdgeConv block: kNN in ``coords``, edge MLP on (x_i, x_j - x_i), mean, shortcut."""
-
-    def __init__(self, k: int, in_channels: int, channels: tuple[int, ...]) -> None:
-        super().__init__()
-        self.k = k
-        sizes = [2 * in_channels, *channels]
-        self.linears = nn.ModuleList(nn.Linear(a, b, bias=False)
-                                     for a, b in itertools.pairwise(sizes))
-        self.norms = nn.ModuleList(MaskedBatchNorm(c) for c in channels)
-        self.shortcut = nn.Linear(in_channels, channels[-1], bias=False)
-        self.shortcut_norm = MaskedBatchNorm(channels[-1])
-
-    def forward(self, coords: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        index, valid = knn(coords, mask, self.k)
-        valid = valid & mask[..., None]
-        centre = x[:, :, None, :].expand(-1, -1, self.k, -1)
-        h = torch.cat([centre, gather_neighbours(x, index) - centre], dim=-1)
-        for linear, norm in zip(self.linears, self.norms, strict=True):
-            h = torch.relu(norm(linear(h), valid))
-        n_valid = valid.sum(-1, keepdim=True).clamp(min=1)
-        aggregated = (h * valid[..., None]).sum(2) / n_valid
-        out = torch.relu(aggregated + self.shortcut_norm(self.shortcut(x), mask))
-        return out * mask[..., None]
 
 
 class ParticleNet(nn.Module):

@@ -1,4 +1,5 @@
-"""k nearest neighbours of every particle within its jet, in pure torch (cdist + topk).
+"""k nearest neighbours of every point of a padded point cloud (jet particles, hit DOMs),
+in pure torch (cdist + topk).
 
 The PyG helpers (``knn_graph``) need ``torch-cluster``, which does not install here; a dense
 distance matrix per jet is cheap at jet sizes (P <= 200).

@@ -1,0 +1,42 @@
+"""EdgeConv (Wang et al., "Dynamic Graph CNN", ACM TOG 38 (2019) 146) on padded point clouds.
+
+Used by ParticleNet (jet particles) and the neutrino-telescope GNN (hit DOMs): each point's k
+nearest neighbours (:func:`aihep.nn.knn.knn`) in ``coords``, an edge MLP (linear, batch norm,
+ReLU) of (x_i, x_j - x_i) averaged over the neighbours, and a linear shortcut.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+
+from aihep.nn.knn import gather_neighbours, knn
+from aihep.nn.norm import MaskedBatchNorm
+
+
+class EdgeConv(nn.Module):
+    """One EdgeConv block: kNN in ``coords``, edge MLP on (x_i, x_j - x_i), mean, shortcut."""
+
+    def __init__(self, k: int, in_channels: int, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        self.k = k
+        sizes = [2 * in_channels, *channels]
+        self.linears = nn.ModuleList(nn.Linear(a, b, bias=False)
+                                     for a, b in itertools.pairwise(sizes))
+        self.norms = nn.ModuleList(MaskedBatchNorm(c) for c in channels)
+        self.shortcut = nn.Linear(in_channels, channels[-1], bias=False)
+        self.shortcut_norm = MaskedBatchNorm(channels[-1])
+
+    def forward(self, coords: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        index, valid = knn(coords, mask, self.k)
+        valid = valid & mask[..., None]
+        centre = x[:, :, None, :].expand(-1, -1, self.k, -1)
+        h = torch.cat([centre, gather_neighbours(x, index) - centre], dim=-1)
+        for linear, norm in zip(self.linears, self.norms, strict=True):
+            h = torch.relu(norm(linear(h), valid))
+        n_valid = valid.sum(-1, keepdim=True).clamp(min=1)
+        aggregated = (h * valid[..., None]).sum(2) / n_valid
+        out = torch.relu(aggregated + self.shortcut_norm(self.shortcut(x), mask))
+        return out * mask[..., None]

@@ -1,0 +1,260 @@
+"""The hybrid GNN reconstruction: EdgeConv on hit DOMs, per-DOM emission points, a line fit.
+
+Nodes are an event's cleaned hit DOMs (:func:`aihep.reco.linefit.causal_mask`; at most
+``max_doms``, the highest-charge ones), with features: position and first-hit time relative to
+the charge-weighted centre (metres; time times the photon speed), log(1 + charge) and
+log(1 + number of hits). EdgeConv blocks (:class:`aihep.nn.edgeconv.EdgeConv`; the first finds
+neighbours in (x, y, z, c_medium t), later ones in the learnt features) feed a per-node head
+that predicts the DOM's direct Cherenkov emission point on the track (``target="points"``,
+loss: squared distance weighted by the DOM's photo-electron count). The track is the weighted
+least-squares line through the predicted points (principal axis), its sense taken from the
+hit times. ``target="direction"`` instead pools the nodes and regresses the unit direction
+directly (loss 1 - cos), for comparison.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import awkward as ak
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from aihep.errors import ConfigError
+from aihep.nn.edgeconv import EdgeConv
+from aihep.nn.norm import MaskedBatchNorm
+from aihep.reco.events import dom_summary, truth_directions
+from aihep.reco.linefit import causal_mask, select
+from aihep.reco.medium import Medium
+
+SCALE_M = 100.0  # positions are given to the network in units of 100 m
+N_FEATURES = 6
+
+
+class GNNConfig(BaseModel):
+    """Network sizes; see :data:`PRESETS` for LITE and LARGE."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(8, ge=1)
+    blocks: tuple[tuple[int, ...], ...] = ((32, 32, 32), (64, 64, 64))
+    head_sizes: tuple[int, ...] = (64,)
+    target: Literal["points", "direction"] = "points"
+    max_doms: int = Field(128, ge=4)
+
+
+PRESETS: dict[str, GNNConfig] = {
+    "gnn-lite": GNNConfig(),
+    "gnn-large": GNNConfig(k=16, blocks=((64, 64, 64), (128, 128, 128), (256, 256, 256)),
+                           head_sizes=(128,), max_doms=256),
+}
+
+
+def gnn_preset(name: str, target: str = "points") -> GNNConfig:
+    """``gnn-lite`` or ``gnn-large``, with the per-DOM points or the direct-direction head."""
+    if name not in PRESETS:
+        msg = f"unknown GNN '{name}'; known: {', '.join(PRESETS)}"
+        raise ConfigError(msg)
+    if target not in ("points", "direction"):
+        msg = f"target must be 'points' or 'direction', got '{target}'"
+        raise ConfigError(msg)
+    return PRESETS[name].model_copy(update={"target": target})
+
+
+@dataclass(frozen=True)
+class GraphBatch:
+    """Padded network inputs of n events with P node slots.
+
+    features (n, P, 6), coords (n, P, 4), mask (n, P), charge (n, P) pe, time (n, P) ns
+    (first hits, relative to ``t_centre``), centre (n, 3) m, t_centre (n,) ns, ok (n,) (events
+    with >= 3 cleaned DOMs), and for simulated events emission (n, P, 3) (relative, in 100 m)
+    and direction (n, 3).
+    """
+
+    features: torch.Tensor
+    coords: torch.Tensor
+    mask: torch.Tensor
+    charge: torch.Tensor
+    time: torch.Tensor
+    centre: np.ndarray
+    t_centre: np.ndarray
+    ok: np.ndarray
+    emission: torch.Tensor | None
+    direction: torch.Tensor | None
+
+
+def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
+                 with_truth: bool = True) -> GraphBatch:
+    """Build the padded inputs of every event (cleaning, top-``max_doms`` by charge)."""
+    medium = medium or Medium()
+    speed = medium.photon_speed_m_per_ns
+    n = len(events)
+    features = np.zeros((n, max_doms, N_FEATURES), np.float32)
+    mask = np.zeros((n, max_doms), bool)
+    charge = np.zeros((n, max_doms), np.float32)
+    times = np.zeros((n, max_doms), np.float32)
+    emission = np.zeros((n, max_doms, 3), np.float32)
+    centre = np.zeros((n, 3))
+    t_centre = np.zeros(n)
+    ok = np.zeros(n, bool)
+    has_emission = with_truth and "emit_x" in events.fields
+    for i in range(n):
+        doms = dom_summary(events[i])
+        doms = select(doms, causal_mask(doms, medium=medium))
+        if len(doms) < 3:
+            continue
+        keep = np.argsort(-doms.charge, kind="stable")[:max_doms]
+        q = doms.charge[keep]
+        pos, t = doms.position[keep], doms.first_time[keep]
+        w = q / q.sum()
+        centre[i] = (pos * w[:, None]).sum(0)
+        t_centre[i] = float((t * w).sum())
+        m = len(keep)
+        rel = (pos - centre[i]) / SCALE_M
+        features[i, :m, :3] = rel
+        features[i, :m, 3] = (t - t_centre[i]) * speed / SCALE_M
+        features[i, :m, 4] = np.log1p(q)
+        features[i, :m, 5] = np.log1p(doms.n_hits[keep])
+        mask[i, :m], charge[i, :m], times[i, :m] = True, q, t - t_centre[i]
+        ok[i] = True
+        if has_emission:
+            first = doms.first_hit[keep]
+            emit = np.stack([np.asarray(events[i][f"emit_{c}"])[first] for c in "xyz"], 1)
+            emission[i, :m] = (emit - centre[i]) / SCALE_M
+    feats = torch.from_numpy(features)
+    return GraphBatch(feats, feats[..., :4].clone(), torch.from_numpy(mask),
+                      torch.from_numpy(charge), torch.from_numpy(times), centre, t_centre, ok,
+                      torch.from_numpy(emission) if has_emission else None,
+                      torch.from_numpy(truth_directions(events).astype(np.float32))
+                      if with_truth and "dir_x" in events.fields else None)
+
+
+class TrackGNN(nn.Module):
+    """``forward(features, coords, mask)``: emission points (n, P, 3) or directions (n, 3)."""
+
+    def __init__(self, config: GNNConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.input_norm = MaskedBatchNorm(N_FEATURES)
+        blocks, width, widths = [], N_FEATURES, []
+        for channels in config.blocks:
+            blocks.append(EdgeConv(config.k, width, tuple(channels)))
+            width = channels[-1]
+            widths.append(width)
+        self.blocks = nn.ModuleList(blocks)
+        layers: list[nn.Module] = []
+        width = sum(widths) * (2 if config.target == "direction" else 1)
+        for size in config.head_sizes:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        layers.append(nn.Linear(width, 3))
+        self.head = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor, coords: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+        x = self.input_norm(features, mask)
+        outputs = []
+        for block in self.blocks:
+            x = block(coords, x, mask)
+            coords = x
+            outputs.append(x)
+        h = torch.cat(outputs, dim=-1)
+        if self.config.target == "points":
+            return self.head(h) * mask[..., None]
+        count = mask.sum(1, keepdim=True).clamp(min=1)
+        mean = h.sum(1) / count
+        peak = h.masked_fill(~mask[..., None], float("-inf")).amax(1)
+        out = self.head(torch.cat([mean, peak], dim=-1))
+        return out / out.norm(dim=-1, keepdim=True).clamp(min=1e-9)
+
+
+def line_through_points(points_m: torch.Tensor, weights: torch.Tensor, times_ns: torch.Tensor,
+                        mask: torch.Tensor, doms_m: torch.Tensor,
+                        medium: Medium | None = None) -> torch.Tensor:
+    """Unit directions (n, 3) of the weighted least-squares lines through points (n, P, 3) m.
+
+    The sense is the one of the two whose direct Cherenkov times (from DOM positions ``doms_m``
+    (n, P, 3) m, same origin as the points) match the hit times ``times_ns`` better: smaller
+    weighted mean absolute residual after removing the weighted mean offset.
+    """
+    medium = medium or Medium()
+    w = (weights * mask).double()
+    w = w / w.sum(1, keepdim=True).clamp(min=1e-12)
+    p = points_m.double()
+    centre = (p * w[..., None]).sum(1, keepdim=True)
+    d = (p - centre) * mask[..., None]
+    cov = torch.einsum("np,npi,npj->nij", w, d, d)
+    _, vectors = torch.linalg.eigh(cov)
+    axis = vectors[..., -1]  # largest eigenvalue
+    theta = medium.cherenkov_angle
+    c = 0.299792458
+    v = doms_m.double() - centre
+    spread = []
+    for sense in (1.0, -1.0):
+        u = sense * axis[:, None, :]
+        along = (v * u).sum(-1)
+        rho = (v - along[..., None] * u).norm(dim=-1)
+        t_geo = (along - rho / np.tan(theta)) / c + rho / np.sin(theta) / medium.photon_speed_m_per_ns
+        r = times_ns.double() - t_geo
+        r = r - (r * w).sum(1, keepdim=True)
+        spread.append((w * r.abs()).sum(1))
+    sense = torch.where(spread[0] <= spread[1], 1.0, -1.0).double()
+    return (axis * sense[:, None]).float()
+
+
+def gnn_loss(model: TrackGNN, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Batch loss: weighted squared distance of the points, or 1 - cos of the direction."""
+    features, coords, mask, charge, emission, direction = batch
+    out = model(features, coords, mask)
+    if model.config.target == "points":
+        w = charge * mask
+        return (((out - emission) ** 2).sum(-1) * w).sum() / w.sum().clamp(min=1e-9)
+    return (1.0 - (out * direction).sum(-1)).mean()
+
+
+def predict_directions(model: TrackGNN, inputs: GraphBatch, batch_size: int = 512
+                       ) -> np.ndarray:
+    """Reconstructed unit directions (n, 3); NaN for events the cleaning left < 3 DOMs."""
+    model.eval()
+    out = np.full((len(inputs.ok), 3), np.nan, np.float32)
+    with torch.no_grad():
+        for start in range(0, len(inputs.ok), batch_size):
+            sl = slice(start, start + batch_size)
+            f, c, m = inputs.features[sl], inputs.coords[sl], inputs.mask[sl]
+            pred = model(f, c, m)
+            if model.config.target == "points":
+                pred = line_through_points(pred * SCALE_M, inputs.charge[sl], inputs.time[sl],
+                                           m, f[..., :3] * SCALE_M)
+            out[sl] = pred.numpy()
+    out[~inputs.ok] = np.nan
+    return out
+
+
+def save_gnn(model: TrackGNN, directory: str | Path) -> Path:
+    """Write ``model.pt`` (weights) and ``gnn.json`` (config) into ``directory``."""
+    from aihep.io.atomic import ensure_writable_dir, write_atomic
+
+    directory = ensure_writable_dir(directory)
+    write_atomic(directory / "gnn.json",
+                 lambda p: p.write_text(json.dumps(model.config.model_dump(mode="json"))))
+    write_atomic(directory / "model.pt", lambda p: torch.save(model.state_dict(), p))
+    return directory
+
+
+def load_gnn(directory: str | Path) -> TrackGNN:
+    """A GNN saved by :func:`save_gnn` (eval mode)."""
+    from aihep.errors import InputError
+
+    directory = Path(directory)
+    if not (directory / "gnn.json").is_file() or not (directory / "model.pt").is_file():
+        raise InputError(directory, "gnn.json, model.pt", "a GNN run directory "
+                         "(aihep reco train)")
+    config = GNNConfig.model_validate_json((directory / "gnn.json").read_text())
+    model = TrackGNN(config)
+    model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
+    return model.eval()
