@@ -9,8 +9,17 @@ import torch
 from aihep.nn.train import TrainConfig, train
 from aihep.reco.events import DomSummary, dom_summary
 from aihep.reco.geometry import LayoutConfig, hexagonal_layout
-from aihep.reco.gnn import (GraphBatch, TrackGNN, gnn_loss, gnn_preset, graph_inputs,
-                            line_through_points, load_gnn, predict_directions, save_gnn)
+from aihep.reco.gnn import (
+    GraphBatch,
+    TrackGNN,
+    gnn_loss,
+    gnn_preset,
+    graph_inputs,
+    line_through_points,
+    load_gnn,
+    predict_directions,
+    save_gnn,
+)
 from aihep.reco.likelihood import LikelihoodConfig, fit_track
 from aihep.reco.linefit import causal_mask, line_fit, select
 from aihep.reco.pandel import PandelConfig, calibrate_pandel, gamma_pdf, pandel_table

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import torch
 
-from aihep.tagging.features import pair_features
 from aihep.nn.knn import gather_neighbours, knn
+from aihep.tagging.features import pair_features
 
 
 def test_knn_matches_brute_force():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from toyjets import toy_jets
 
 from aihep.nn.train import TrainConfig
 from aihep.tagging.tagger import TaggerConfig, export_onnx, load_tagger, train_tagger
+from toyjets import toy_jets
 
 FAST = TrainConfig(epochs=6, batch_size=64, learning_rate=3e-3, patience=6)
 

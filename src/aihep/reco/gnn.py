@@ -30,7 +30,7 @@ from aihep.nn.edgeconv import EdgeConv
 from aihep.nn.norm import MaskedBatchNorm
 from aihep.reco.events import dom_summary, truth_directions
 from aihep.reco.linefit import causal_mask, select
-from aihep.reco.medium import Medium
+from aihep.reco.medium import C_VACUUM_M_PER_NS, Medium
 
 SCALE_M = 100.0  # positions are given to the network in units of 100 m
 N_FEATURES = 6
@@ -192,14 +192,14 @@ def line_through_points(points_m: torch.Tensor, weights: torch.Tensor, times_ns:
     _, vectors = torch.linalg.eigh(cov)
     axis = vectors[..., -1]  # largest eigenvalue
     theta = medium.cherenkov_angle
-    c = 0.299792458
     v = doms_m.double() - centre
     spread = []
     for sense in (1.0, -1.0):
         u = sense * axis[:, None, :]
         along = (v * u).sum(-1)
         rho = (v - along[..., None] * u).norm(dim=-1)
-        t_geo = (along - rho / np.tan(theta)) / c + rho / np.sin(theta) / medium.photon_speed_m_per_ns
+        t_geo = ((along - rho / np.tan(theta)) / C_VACUUM_M_PER_NS
+                 + rho / np.sin(theta) / medium.photon_speed_m_per_ns)
         r = times_ns.double() - t_geo
         r = r - (r * w).sum(1, keepdim=True)
         spread.append((w * r.abs()).sum(1))
