@@ -467,9 +467,11 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 def _register_subcommands() -> None:
+    from aihep.cli.reco import reco_app
     from aihep.cli.tag import tag_app
 
     app.add_typer(tag_app, name="tag")
+    app.add_typer(reco_app, name="reco")
 
 
 _register_subcommands()

@@ -51,7 +51,7 @@ class GNNConfig(BaseModel):
 PRESETS: dict[str, GNNConfig] = {
     "gnn-lite": GNNConfig(),
     "gnn-large": GNNConfig(k=16, blocks=((64, 64, 64), (128, 128, 128), (256, 256, 256)),
-                           head_sizes=(128,), max_doms=256),
+                           head_sizes=(128,), max_doms=128),
 }
 
 

@@ -1,0 +1,116 @@
+"""Benchmark: neutrino-telescope track reconstruction, line fit vs likelihood vs hybrid GNN.
+
+One fixed simulated set (default TRIDENT-like 200-string detector, muons 1-100 TeV, E^-1):
+``--train`` events (seed 1; 10% of them validate) and ``--test`` events (seed 2), cached under
+.cache/benchmarks/reco and regenerated when missing. GNN-LITE and GNN-LARGE (per-DOM emission
+points + line fit) and GNN-LITE with the direct-regression head are trained (runs cached);
+every method reconstructs the test events: the likelihood only the first
+``--likelihood-events`` of them (it is ~1000x slower), and the table also gives every method
+on that same subset. Times per event are on ``--workers`` CPU cores (GNN: batched inference;
+likelihood: CPU time of the fits / cores).
+
+Usage: python benchmarks/reco.py [--train 150000] [--test 20000] [--likelihood-events 2000]
+       [--epochs 20] [--workers 2]
+Writes benchmarks/results/reco.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+CACHE = ROOT.parent / ".cache" / "benchmarks" / "reco"
+
+
+def simulated(n: int, seed: int, workers: int) -> Path:
+    from aihep.reco.simulate import SimConfig, simulate_dataset
+
+    out = CACHE / f"sim_{n}_seed{seed}"
+    if (out / "events.parquet").is_file():
+        return out / "events.parquet"
+    start = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        print(f"  simulate seed {seed}: {done}/{total} chunks, "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+
+    return simulate_dataset(SimConfig(), n, out, seed, workers=workers, events_per_chunk=2000,
+                            progress=progress)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=150_000)
+    parser.add_argument("--test", type=int, default=20_000)
+    parser.add_argument("--likelihood-events", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--models", default="gnn-lite,gnn-large,gnn-lite-direction")
+    args = parser.parse_args()
+    import awkward as ak
+    import torch
+
+    from aihep.reco.events import load_events, truth_directions
+    from aihep.reco.metrics import resolution
+    from aihep.reco.run import reconstruct, train_gnn_file
+
+    torch.set_num_threads(args.workers)
+    train_path = simulated(args.train, 1, args.workers)
+    test_path = simulated(args.test, 2, args.workers)
+    events = load_events(test_path, truth=True)
+    truth = truth_directions(events)
+    energy = ak.to_numpy(events.energy_tev)
+    n_llh = min(args.likelihood_events, len(events))
+    rows = []
+
+    def add(name: str, reco, subset: int | None = None) -> None:
+        n = subset or len(events)
+        full = resolution(name, reco.directions, truth[:n], energy[:n], reco.seconds)
+        row = {"method": name, "events": n, "all": full.to_dict(),
+               "prepare_seconds_per_event": reco.prepare_seconds / n}
+        if subset is None:
+            row["likelihood_subset"] = resolution(
+                name, reco.directions[:n_llh], truth[:n_llh], energy[:n_llh], 0.0).to_dict()
+        rows.append(row)
+        print(json.dumps({"method": name, "median_deg": full.median_deg,
+                          "ms_per_event": 1e3 * full.seconds_per_event}), flush=True)
+
+    add("linefit", reconstruct("linefit", events))
+    for model in args.models.split(","):
+        preset, direct, _ = model.partition("-direction")
+        run = CACHE / "runs" / f"{model}_{args.train}_{args.epochs}"
+        if not (run / "model.pt").is_file():
+            summary = train_gnn_file(train_path, run, preset, "direction" if direct else "points",
+                                     epochs=args.epochs, seed=1)
+            print(f"  trained {model}: best epoch {summary['best_epoch']}, "
+                  f"{summary['train_seconds'] / 60:.1f} min", flush=True)
+        add(model, reconstruct("gnn", events, run))
+    start = time.perf_counter()
+    llh = reconstruct("likelihood", events[:n_llh], workers=args.workers)
+    print(f"  likelihood: {time.perf_counter() - start:.0f} s wall", flush=True)
+    add("likelihood", llh, n_llh)
+    out = {"benchmark": "reco", "train_events": args.train, "test_events": len(events),
+           "likelihood_events": n_llh, "epochs": args.epochs, "workers": args.workers,
+           "rows": rows}
+    (ROOT / "results").mkdir(exist_ok=True)
+    (ROOT / "results" / "reco.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    llh_ms = 1e3 * rows[-1]["all"]["seconds_per_event"]
+    bins = rows[-1]["all"]["bins"]
+    head = ["method", "ms/event", "x faster than likelihood"] + [
+        f"{b['energy_min_tev']:g}-{b['energy_max_tev']:g} TeV" for b in bins] + ["all"]
+    print("\nmedian angular error [deg] on the likelihood's events "
+          f"(first {n_llh} test events)\n")
+    print("| " + " | ".join(head) + " |\n" + "|---" * len(head) + "|")
+    for row in rows:
+        sub = row.get("likelihood_subset", row["all"])
+        ms = 1e3 * row["all"]["seconds_per_event"]
+        cells = [row["method"], f"{ms:.3f}", f"{llh_ms / ms:.0f}" if ms > 0 else "-"]
+        cells += [f"{b['median_deg']:.3f}" for b in sub["bins"]] + [f"{sub['median_deg']:.3f}"]
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

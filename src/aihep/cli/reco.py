@@ -1,0 +1,103 @@
+"""``aihep reco``: simulate a neutrino telescope, train the GNN, evaluate reconstructions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aihep.cli.common import AsJson, Seed, Workers, print_result, stderr_console, user_errors
+
+reco_app = typer.Typer(no_args_is_help=True, help="Neutrino-telescope track reconstruction: "
+                       "simulate, train the GNN, evaluate line fit / likelihood / GNN.")
+
+Data = Annotated[Path, typer.Argument(help="events.parquet of aihep reco simulate")]
+
+
+def _bars(label: str):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=stderr_console())
+
+
+@reco_app.command("simulate")
+def reco_simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    events: Annotated[int, typer.Option("--events", "-n", min=1)] = 1000,
+    geometry: Annotated[Path | None, typer.Option(
+        help="CSV of DOM positions x,y,z[,string] in m (default: TRIDENT-like 200 strings)")
+                        ] = None,
+    energy_min_tev: Annotated[float, typer.Option(min=0.001)] = 1.0,
+    energy_max_tev: Annotated[float, typer.Option(min=0.001)] = 100.0,
+    events_per_chunk: Annotated[int, typer.Option(min=1)] = 1000,
+    workers: Workers = 1,
+    seed: Seed = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Simulate through-going muons (resumes when re-run)."""
+    from aihep.reco.geometry import load_geometry
+    from aihep.reco.simulate import SimConfig, simulate_dataset
+
+    with user_errors(), _bars("chunks") as bars:
+        task = bars.add_task("sim", total=None)
+        config = SimConfig(energy_min_tev=energy_min_tev, energy_max_tev=energy_max_tev)
+        layout = load_geometry(geometry) if geometry is not None else None
+        target = simulate_dataset(
+            config, events, out, seed, layout, workers, events_per_chunk,
+            lambda done, total: bars.update(task, completed=done, total=total))
+    print_result({"out": str(target), "events": events}, as_json)
+
+
+@reco_app.command("train")
+def reco_train(
+    model: Annotated[str, typer.Argument(help="gnn-lite | gnn-large")],
+    data: Data,
+    out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
+    target: Annotated[str, typer.Option(help="points (per-DOM emission points + line fit) | "
+                                        "direction (direct regression)")] = "points",
+    epochs: Annotated[int, typer.Option(min=1)] = 20,
+    batch_size: Annotated[int, typer.Option(min=1)] = 128,
+    learning_rate: Annotated[float, typer.Option("--lr")] = 2e-3,
+    seed: Seed = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Train the hybrid GNN; an interrupted run resumes from its checkpoint."""
+    from aihep.reco.run import train_gnn_file
+
+    with user_errors(), _bars("training") as bars:
+        task = bars.add_task("train", total=None)
+        result = train_gnn_file(data, out, model, target, epochs, batch_size, learning_rate,
+                                seed=seed, progress=lambda done, total, loss: bars.update(
+                                    task, completed=done, total=total))
+    print_result({k: v for k, v in result.items() if k not in ("train_loss", "val_loss")},
+                 as_json)
+
+
+@reco_app.command("evaluate")
+def reco_evaluate(
+    method: Annotated[str, typer.Argument(help="linefit | likelihood | likelihood-spe | gnn")],
+    data: Data,
+    run: Annotated[Path | None, typer.Option(help="GNN run directory (method gnn)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write resolution JSON")
+                   ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="first N events only")] = None,
+    workers: Workers = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Median angular error per energy bin, failed fits and time per event."""
+    from aihep.reco.run import evaluate_file
+
+    with user_errors(), _bars("events") as bars:
+        task = bars.add_task("fit", total=None)
+        result = evaluate_file(method, data, run, out, workers, limit,
+                               lambda done, total: bars.update(task, completed=done,
+                                                               total=total))
+    print_result(result.to_dict(), as_json)

@@ -1,0 +1,194 @@
+"""Path-level entry points (CLI, agent tools, benchmarks): reconstruct, train, evaluate.
+
+Methods: ``linefit``, ``likelihood`` (MPE), ``likelihood-spe`` and ``gnn`` (a run directory
+from :func:`train_gnn_file`). Every method gets the same cleaned hit DOMs; the time per event
+covers the reconstruction proper (for the GNN: input building is reported separately).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from aihep.errors import ConfigError
+from aihep.io.atomic import ensure_writable_dir, write_json_atomic
+from aihep.reco.events import DomSummary, dom_summary, load_events, truth_directions
+from aihep.reco.likelihood import LikelihoodConfig, fit_track
+from aihep.reco.linefit import causal_mask, line_fit, select
+from aihep.reco.metrics import Resolution, resolution
+
+METHODS = ("linefit", "likelihood", "likelihood-spe", "gnn")
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """Directions (n, 3) (NaN: no fit), status per event, wall seconds (fit only)."""
+
+    method: str
+    directions: np.ndarray
+    status: list[str]
+    seconds: float
+    prepare_seconds: float = 0.0
+
+
+def cleaned_doms(events: ak.Array) -> list[DomSummary]:
+    """Per event, the hit DOMs surviving the causality cleaning."""
+    out = []
+    for event in events:
+        doms = dom_summary(event)
+        out.append(select(doms, causal_mask(doms)))
+    return out
+
+
+def _fit_chunk(task: tuple[str, list[DomSummary]]) -> tuple[np.ndarray, list[str], float]:
+    config = LikelihoodConfig.model_validate_json(task[0])
+    start = time.process_time()
+    fits = [fit_track(doms, config) for doms in task[1]]
+    return (np.array([f.direction for f in fits]).reshape(-1, 3), [f.status for f in fits],
+            time.process_time() - start)
+
+
+def reconstruct(method: str, events: ak.Array, gnn_run: str | Path | None = None,
+                workers: int = 1, likelihood: LikelihoodConfig | None = None,
+                progress: Callable[[int, int], None] | None = None) -> Reconstruction:
+    """Reconstruct every event with ``method`` (see the module docstring)."""
+    if method not in METHODS:
+        msg = f"unknown method '{method}'; known: {', '.join(METHODS)}"
+        raise ConfigError(msg)
+    if method == "gnn":
+        return _reconstruct_gnn(events, gnn_run)
+    doms = cleaned_doms(events)
+    if method == "linefit":
+        start = time.perf_counter()
+        fits = [line_fit(d.position, d.first_time) if len(d) >= 2 else None for d in doms]
+        seconds = time.perf_counter() - start
+        directions = np.array([f.direction if f is not None else np.full(3, np.nan)
+                               for f in fits])
+        status = ["ok" if np.all(np.isfinite(d)) else "failed" for d in directions]
+        return Reconstruction(method, directions, status, seconds)
+    config = (likelihood or LikelihoodConfig()).model_copy(
+        update={"variant": "spe" if method == "likelihood-spe" else "mpe"})
+    return _reconstruct_likelihood(method, doms, config, workers, progress)
+
+
+def _reconstruct_likelihood(method: str, doms: list[DomSummary], config: LikelihoodConfig,
+                            workers: int, progress: Callable[[int, int], None] | None
+                            ) -> Reconstruction:
+    from aihep.workflow.executor import ExecutorConfig, make_executor
+
+    size = max(1, min(200, -(-len(doms) // (4 * workers))))
+    chunks = [doms[i: i + size] for i in range(0, len(doms), size)]
+    tasks = [(config.model_dump_json(), chunk) for chunk in chunks]
+    engine = make_executor(ExecutorConfig(kind="local" if workers > 1 else "serial",
+                                          workers=workers))
+    results: dict[int, tuple[np.ndarray, list[str], float]] = {}
+    try:
+        indexed = [(i, t) for i, t in enumerate(tasks)]
+        for i, out in engine.map_unordered(_fit_indexed, indexed):
+            results[i] = out
+            if progress is not None:
+                progress(sum(len(chunks[j]) for j in results), len(doms))
+    finally:
+        engine.close()
+    directions = np.concatenate([results[i][0] for i in range(len(chunks))]) if chunks else \
+        np.zeros((0, 3))
+    status = [s for i in range(len(chunks)) for s in results[i][1]]
+    cpu = sum(results[i][2] for i in range(len(chunks)))
+    # time per event on ``workers`` cores: CPU time of the fits divided by the cores used
+    return Reconstruction(method, directions, status, cpu / workers)
+
+
+def _fit_indexed(item: tuple[int, tuple[str, list[DomSummary]]]
+                 ) -> tuple[int, tuple[np.ndarray, list[str], float]]:
+    return item[0], _fit_chunk(item[1])
+
+
+def _reconstruct_gnn(events: ak.Array, run: str | Path | None) -> Reconstruction:
+    from aihep.reco.gnn import graph_inputs, load_gnn, predict_directions
+
+    if run is None:
+        msg = "method 'gnn' needs a trained run directory (aihep reco train)"
+        raise ConfigError(msg)
+    model = load_gnn(run)
+    start = time.perf_counter()
+    inputs = graph_inputs(events, model.config.max_doms, with_truth=False)
+    prepared = time.perf_counter() - start
+    start = time.perf_counter()
+    directions = predict_directions(model, inputs)
+    seconds = time.perf_counter() - start
+    status = ["ok" if ok else "too few hits" for ok in inputs.ok]
+    return Reconstruction("gnn", directions, status, seconds, prepared)
+
+
+def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
+                   target: str = "points", epochs: int = 20, batch_size: int = 128,
+                   learning_rate: float = 2e-3, val_fraction: float = 0.1, seed: int = 0,
+                   progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
+    """Train a GNN on a simulated event file; writes the run directory (model, history,
+    manifest; per-epoch checkpoint for resume) and returns a summary."""
+    import torch
+
+    from aihep.nn.train import TrainConfig, train
+    from aihep.reco.gnn import TrackGNN, gnn_loss, gnn_preset, graph_inputs, save_gnn
+    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+
+    config = gnn_preset(preset, target)
+    events = load_events(data, truth=True)
+    if "emit_x" not in events.fields and target == "points":
+        raise ConfigError("target 'points' needs simulated events with emit_x/y/z truth")
+    directory = ensure_writable_dir(out)
+    torch.manual_seed(seed)
+    inputs = graph_inputs(events, config.max_doms)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(np.flatnonzero(inputs.ok))
+    n_val = max(1, int(val_fraction * len(order)))
+    tensors = (inputs.features, inputs.coords, inputs.mask, inputs.charge, inputs.emission,
+               inputs.direction)
+    val_idx, train_idx = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
+    model = TrackGNN(config)
+    train_config = TrainConfig(epochs=epochs, batch_size=batch_size,
+                               learning_rate=learning_rate, patience=5, seed=seed)
+    start = time.perf_counter()
+    result = train(model, gnn_loss, tuple(t[train_idx] for t in tensors),
+                   tuple(t[val_idx] for t in tensors), train_config,
+                   checkpoint=directory / "checkpoint.pt", progress=progress)
+    seconds = time.perf_counter() - start
+    save_gnn(model, directory)
+    summary = {"preset": preset, "target": target, "n_train": len(train_idx),
+               "n_val": n_val, "best_epoch": result.best_epoch,
+               "train_loss": result.train_loss, "val_loss": result.val_loss,
+               "train_seconds": seconds}
+    write_json_atomic(directory / "history.json", summary)
+    write_manifest(directory, build_manifest(
+        "aihep.reco.train", config={"gnn": config.model_dump(mode="json"),
+                                    "train": train_config.model_dump(mode="json")},
+        seed=seed, inputs=[file_entry(data)],
+        outputs=[file_entry(directory / "model.pt", directory)]))
+    return summary
+
+
+def evaluate_file(method: str, data: str | Path, gnn_run: str | Path | None = None,
+                  out: str | Path | None = None, workers: int = 1, limit: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> Resolution:
+    """Resolution of ``method`` on a simulated file (first ``limit`` events); with ``out``,
+    writes ``resolution_<method>.json`` there."""
+    events = load_events(data, truth=True)
+    if limit is not None:
+        events = events[:limit]
+    reco = reconstruct(method, events, gnn_run, workers, progress=progress)
+    result = resolution(method, reco.directions, truth_directions(events),
+                        ak.to_numpy(events.energy_tev), reco.seconds)
+    result.extra["prepare_seconds_per_event"] = reco.prepare_seconds / max(len(events), 1)
+    result.extra["status_counts"] = {s: reco.status.count(s) for s in set(reco.status)}
+    if out is not None:
+        directory = ensure_writable_dir(out)
+        write_json_atomic(directory / f"resolution_{method}.json",
+                          json.loads(json.dumps(result.to_dict(), default=float)))
+    return result
