@@ -135,6 +135,8 @@ def default_registry() -> ToolRegistry:
     from aihep.events.factory import generate
     from aihep.events.lhco import build_lhco_dataset
     from aihep.io.inspect import describe
+    from aihep.reco.run import evaluate_file as reco_evaluate
+    from aihep.reco.run import simulate_file, train_gnn_file
     from aihep.report.agent import write_agent_report
     from aihep.tagging.tagger import evaluate_file, predict_file, train_from_file
 
@@ -162,6 +164,13 @@ def default_registry() -> ToolRegistry:
                            writes=("out",), cpu_seconds=1800, job=True))
     registry.add(make_tool(predict_file, "tag_predict", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, job=True))
+    registry.add(make_tool(simulate_file, "reco_simulate", reads=("geometry",),
+                           writes=("out",), cpu_seconds=3600, job=True))
+    registry.add(make_tool(train_gnn_file, "reco_train", reads=("data",), writes=("out",),
+                           cpu_seconds=4 * 3600, fixed={"progress": None}, job=True))
+    registry.add(make_tool(reco_evaluate, "reco_evaluate", reads=("data", "gnn_run"),
+                           writes=("out",), cpu_seconds=3600, fixed={"progress": None},
+                           job=True))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True))
     return registry

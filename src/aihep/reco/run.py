@@ -127,6 +127,20 @@ def _reconstruct_gnn(events: ak.Array, run: str | Path | None) -> Reconstruction
     return Reconstruction("gnn", directions, status, seconds, prepared)
 
 
+def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | None = None,
+                  energy_min_tev: float = 1.0, energy_max_tev: float = 100.0, seed: int = 0,
+                  workers: int = 1) -> dict[str, Any]:
+    """Simulate through-going muons into ``out/events.parquet`` (default TRIDENT-like
+    detector, or DOM positions from a geometry CSV with x,y,z[,string] in m)."""
+    from aihep.reco.geometry import load_geometry
+    from aihep.reco.simulate import SimConfig, simulate_dataset
+
+    config = SimConfig(energy_min_tev=energy_min_tev, energy_max_tev=energy_max_tev)
+    layout = load_geometry(geometry) if geometry is not None else None
+    target = simulate_dataset(config, n_events, out, seed, layout, workers)
+    return {"out": str(target), "events": n_events}
+
+
 def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
                    target: str = "points", epochs: int = 20, batch_size: int = 128,
                    learning_rate: float = 2e-3, val_fraction: float = 0.1, seed: int = 0,
