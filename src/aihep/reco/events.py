@@ -62,17 +62,37 @@ def truth_directions(events: ak.Array) -> np.ndarray:
     return np.stack([ak.to_numpy(events[f"dir_{c}"]) for c in "xyz"], axis=1)
 
 
+def hit_columns(events: ak.Array, names: tuple[str, ...] = ("dom", "x", "y", "z", "t", "npe")
+                ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Flat numpy hit columns of all events and the offsets (n_events + 1,) into them
+    (one conversion instead of a slow per-event awkward access)."""
+    counts = ak.to_numpy(ak.num(events[names[0]]))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    return {n: ak.to_numpy(ak.flatten(events[n])) for n in names}, offsets
+
+
+def dom_summaries(events: ak.Array) -> list[DomSummary]:
+    """:func:`dom_summary` of every event."""
+    columns, offsets = hit_columns(events)
+    return [_summary(*(columns[n][offsets[i]: offsets[i + 1]] for n in
+                       ("dom", "x", "y", "z", "t", "npe"))) for i in range(len(events))]
+
+
 def dom_summary(event: ak.Record) -> DomSummary:
     """Aggregate an event's hits per DOM."""
-    dom = np.asarray(event["dom"])
-    t = np.asarray(event["t"], float)
-    npe = np.asarray(event["npe"], float)
+    return _summary(*(np.asarray(event[n]) for n in ("dom", "x", "y", "z", "t", "npe")))
+
+
+def _summary(dom: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray, t: np.ndarray,
+             npe: np.ndarray) -> DomSummary:
+    t = np.asarray(t, float)
+    npe = np.asarray(npe, float)
     order = np.lexsort((t, dom))
     dom_sorted = dom[order]
     start = np.flatnonzero(np.r_[True, dom_sorted[1:] != dom_sorted[:-1]]) if len(dom) else \
         np.zeros(0, np.int64)
     first = order[start]
-    position = np.stack([np.asarray(event[c], float)[first] for c in "xyz"], axis=1)
+    position = np.stack([np.asarray(c, float)[first] for c in (x, y, z)], axis=1)
     charge = np.add.reduceat(npe[order], start) if len(dom) else np.zeros(0)
     n_hits = np.diff(np.append(start, len(dom)))
     return DomSummary(position, t[first], charge, n_hits, first)

@@ -28,7 +28,7 @@ from torch import nn
 from aihep.errors import ConfigError
 from aihep.nn.edgeconv import EdgeConv
 from aihep.nn.norm import MaskedBatchNorm
-from aihep.reco.events import dom_summary, truth_directions
+from aihep.reco.events import dom_summaries, hit_columns, truth_directions
 from aihep.reco.linefit import causal_mask, select
 from aihep.reco.medium import C_VACUUM_M_PER_NS, Medium
 
@@ -103,8 +103,10 @@ def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
     t_centre = np.zeros(n)
     ok = np.zeros(n, bool)
     has_emission = with_truth and "emit_x" in events.fields
-    for i in range(n):
-        doms = dom_summary(events[i])
+    summaries = dom_summaries(events)
+    if has_emission:
+        emit_columns, offsets = hit_columns(events, ("emit_x", "emit_y", "emit_z"))
+    for i, doms in enumerate(summaries):
         doms = select(doms, causal_mask(doms, medium=medium))
         if len(doms) < 3:
             continue
@@ -115,16 +117,15 @@ def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
         centre[i] = (pos * w[:, None]).sum(0)
         t_centre[i] = float((t * w).sum())
         m = len(keep)
-        rel = (pos - centre[i]) / SCALE_M
-        features[i, :m, :3] = rel
+        features[i, :m, :3] = (pos - centre[i]) / SCALE_M
         features[i, :m, 3] = (t - t_centre[i]) * speed / SCALE_M
         features[i, :m, 4] = np.log1p(q)
         features[i, :m, 5] = np.log1p(doms.n_hits[keep])
         mask[i, :m], charge[i, :m], times[i, :m] = True, q, t - t_centre[i]
         ok[i] = True
         if has_emission:
-            first = doms.first_hit[keep]
-            emit = np.stack([np.asarray(events[i][f"emit_{c}"])[first] for c in "xyz"], 1)
+            first = offsets[i] + doms.first_hit[keep]
+            emit = np.stack([emit_columns[f"emit_{c}"][first] for c in "xyz"], axis=1)
             emission[i, :m] = (emit - centre[i]) / SCALE_M
     feats = torch.from_numpy(features)
     return GraphBatch(feats, feats[..., :4].clone(), torch.from_numpy(mask),

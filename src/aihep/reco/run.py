@@ -19,7 +19,7 @@ import numpy as np
 
 from aihep.errors import ConfigError
 from aihep.io.atomic import ensure_writable_dir, write_json_atomic
-from aihep.reco.events import DomSummary, dom_summary, load_events, truth_directions
+from aihep.reco.events import DomSummary, dom_summaries, load_events, truth_directions
 from aihep.reco.likelihood import LikelihoodConfig, fit_track
 from aihep.reco.linefit import causal_mask, line_fit, select
 from aihep.reco.metrics import Resolution, resolution
@@ -40,11 +40,7 @@ class Reconstruction:
 
 def cleaned_doms(events: ak.Array) -> list[DomSummary]:
     """Per event, the hit DOMs surviving the causality cleaning."""
-    out = []
-    for event in events:
-        doms = dom_summary(event)
-        out.append(select(doms, causal_mask(doms)))
-    return out
+    return [select(doms, causal_mask(doms)) for doms in dom_summaries(events)]
 
 
 def _fit_chunk(task: tuple[str, list[DomSummary]]) -> tuple[np.ndarray, list[str], float]:
