@@ -154,3 +154,18 @@ def test_direct_time_consistency_with_the_simulated_first_hits():
     t_geo, _, _ = direct_time(v, _truth(event), 0.0, pos, SimConfig().medium)
     residual = np.asarray(event.t) - t_geo
     assert np.median(residual) < 50.0 and np.min(residual) > -10.0
+
+
+def test_cleaning_removes_isolated_noise_and_keeps_the_track():
+    config = SimConfig()  # the full 4000-DOM detector: noise hits mostly far from the track
+    events, _ = simulate(config, hexagonal_layout(config.layout), 10, seed=9)
+    kept_signal, kept_noise, signal, noise = 0, 0, 0, 0
+    for event in events:
+        doms = dom_summary(event)
+        keep = causal_mask(doms)
+        is_signal = np.asarray(event.signal_npe)[doms.first_hit] > 0
+        signal, noise = signal + is_signal.sum(), noise + (~is_signal).sum()
+        kept_signal += (keep & is_signal).sum()
+        kept_noise += (keep & ~is_signal).sum()
+    assert noise > 200 and kept_noise / noise < 0.2
+    assert kept_signal / signal > 0.95
