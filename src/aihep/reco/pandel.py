@@ -58,33 +58,47 @@ class PandelTable:
     pdf: np.ndarray
     cdf: np.ndarray
 
-    def _index(self, shape: np.ndarray, residual: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        fk = np.clip((shape - self.k[0]) / (self.k[1] - self.k[0]), 0, len(self.k) - 1.000001)
-        ft = np.clip((residual - self.t[0]) / (self.t[1] - self.t[0]), 0, len(self.t) - 1.000001)
+    def _lookup(self, residual_ns: np.ndarray, distance_m: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Bilinear interpolation of (pdf, cdf) in one pass over the flat tables."""
+        n_k, n_t = self.pdf.shape
+        shape = np.asarray(distance_m, float) * (1.0 / self.config.lambda_m)
+        fk = (shape - self.k[0]) * (1.0 / (self.k[1] - self.k[0]))
+        fk = np.minimum(np.maximum(fk, 0.0), n_k - 1.000001)
+        ft = (np.asarray(residual_ns, float) - self.t[0]) * (1.0 / (self.t[1] - self.t[0]))
+        ft = np.minimum(np.maximum(ft, 0.0), n_t - 1.000001)
         i, j = fk.astype(np.int64), ft.astype(np.int64)
-        return i, j, fk - i, ft - j
+        a, b = fk - i, ft - j
+        flat = i * n_t + j
+        w00, w01, w10, w11 = (1 - a) * (1 - b), (1 - a) * b, a * (1 - b), a * b
+        out = []
+        for table in (self._flat_pdf, self._flat_cdf):
+            out.append(w00 * table[flat] + w01 * table[flat + 1] + w10 * table[flat + n_t]
+                       + w11 * table[flat + n_t + 1])
+        return out[0], out[1]
 
-    def _interp(self, table: np.ndarray, distance_m: np.ndarray, residual_ns: np.ndarray
-                ) -> np.ndarray:
-        shape = np.asarray(distance_m, float) / self.config.lambda_m
-        i, j, a, b = self._index(shape, np.asarray(residual_ns, float))
-        return ((1 - a) * ((1 - b) * table[i, j] + b * table[i, j + 1])
-                + a * ((1 - b) * table[i + 1, j] + b * table[i + 1, j + 1]))
+    @property
+    def _flat_pdf(self) -> np.ndarray:
+        return self.pdf.reshape(-1)
+
+    @property
+    def _flat_cdf(self) -> np.ndarray:
+        return self.cdf.reshape(-1)
 
     def pdf_at(self, residual_ns: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
         """Density per ns of a single photon's residual, for photon path ``distance_m``."""
-        return self._interp(self.pdf, distance_m, residual_ns)
+        return self._lookup(residual_ns, distance_m)[0]
 
     def cdf_at(self, residual_ns: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
-        return self._interp(self.cdf, distance_m, residual_ns)
+        return self._lookup(residual_ns, distance_m)[1]
 
     def mpe_pdf_at(self, residual_ns: np.ndarray, distance_m: np.ndarray,
                    npe: np.ndarray) -> np.ndarray:
         """Density of the earliest of ``npe`` photons: N p (1 - F)^(N - 1)."""
         n = np.maximum(np.asarray(npe, float), 1.0)
-        survive = np.clip(1.0 - self.cdf_at(residual_ns, distance_m), 0.0, 1.0)
-        return n * self.pdf_at(residual_ns, distance_m) * survive ** (n - 1.0)
+        pdf, cdf = self._lookup(residual_ns, distance_m)
+        survive = np.minimum(np.maximum(1.0 - cdf, 0.0), 1.0)
+        return n * pdf * survive ** (n - 1.0)
 
 
 def pandel_table(config: PandelConfig | None = None, n_shape: int = 241,
