@@ -8,10 +8,12 @@ d = rho / sin(theta_c):
 - ``mpe``: the density of the earliest of the DOM's N photo-electrons, N p (1 - F)^(N - 1);
 
 plus a small constant density (``noise_per_ns``) so a noise hit cannot dominate. The five fit
-parameters are zenith and azimuth, two coordinates of the track point in the plane
-perpendicular to the seed direction through the charge-weighted centre of the hits, and the
-time at that point. MIGRAD starts from the line fit and then from ``restarts`` (<= 4) directions
-turned by ``restart_angle_deg`` around the best fit so far; the best minimum is kept.
+parameters are two tangent-plane angles of the direction around a reference direction, two
+coordinates of the track point in the plane perpendicular to it (through the charge-weighted
+centre of the hits for the first start), and the time at that point. SIMPLEX then MIGRAD
+(fewer calls than MIGRAD alone) start from the line fit and then from ``restarts`` (<= 4)
+directions turned by ``restart_angle_deg`` around the best fit so far; the best minimum is
+kept.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from aihep.reco.events import DomSummary
 from aihep.reco.linefit import line_fit
 from aihep.reco.medium import Medium
 from aihep.reco.pandel import PandelConfig, PandelTable, pandel_table
-from aihep.reco.track import direct_time, direction, zenith_azimuth
+from aihep.reco.track import direct_time
 
 
 class LikelihoodConfig(BaseModel):
@@ -38,7 +40,9 @@ class LikelihoodConfig(BaseModel):
     pandel: PandelConfig = Field(default_factory=PandelConfig)
     medium: Medium = Field(default_factory=Medium)
     noise_per_ns: float = Field(1e-5, gt=0)
-    restarts: int = Field(4, ge=0, le=4)
+    restarts: int = Field(0, ge=0, le=4, description=(
+        "extra starts; on 40 events 1 restart left the median error unchanged (0.062 vs "
+        "0.060 deg) at twice the time"))
     restart_angle_deg: float = Field(10.0, gt=0)
     min_doms: int = Field(5, ge=5, description="fewer cleaned hit DOMs: no fit")
     max_calls: int = Field(2000, ge=50)
@@ -64,21 +68,30 @@ def _perpendicular_frame(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Objective:
-    """-log L as a function of (zenith, azimuth, u, v, t) for one event."""
+    """-log L of one event as a function of x = (alpha, beta, u, v, t): direction
+    normalize(d0 + alpha a + beta b), point centre + u a + v b (a, b perpendicular to the
+    reference direction d0), t the time at that point (ns). Tangent-plane angles keep the
+    problem well conditioned in every direction (no azimuth degeneracy at the poles)."""
 
-    def __init__(self, doms: DomSummary, table: PandelTable, config: LikelihoodConfig,
-                 centre: np.ndarray, frame: tuple[np.ndarray, np.ndarray]) -> None:
+    def __init__(self, doms: DomSummary, table: PandelTable, config: LikelihoodConfig) -> None:
         self.position, self.time, self.charge = doms.position, doms.first_time, doms.charge
         self.table, self.config = table, config
-        self.centre, self.frame = centre, frame
         self.calls = 0
+        self.reference(np.array([0.0, 0.0, 1.0]), np.zeros(3))
+
+    def reference(self, d0: np.ndarray, centre: np.ndarray) -> None:
+        self.d0, self.centre = d0 / np.linalg.norm(d0), centre
+        self.frame = _perpendicular_frame(self.d0)
 
     def track(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        d = direction(x[0], x[1])
-        return d, self.centre + x[2] * self.frame[0] + x[3] * self.frame[1]
+        a, b = self.frame
+        d = self.d0 + x[0] * a + x[1] * b
+        return d / np.linalg.norm(d), self.centre + x[2] * a + x[3] * b
 
     def __call__(self, x: np.ndarray) -> float:
         self.calls += 1
+        if not np.all(np.isfinite(x)):
+            return 1e30
         d, point = self.track(x)
         t_geo, path, _ = direct_time(point, d, x[4], self.position, self.config.medium)
         residual = self.time - t_geo
@@ -100,36 +113,33 @@ def fit_track(doms: DomSummary, config: LikelihoodConfig | None = None) -> Track
     seed = line_fit(doms.position, doms.first_time)
     if not np.all(np.isfinite(seed.direction)):
         return TrackFit(nan3, nan3, float("nan"), "failed")
-    table = pandel_table(config.pandel)
+    objective = _Objective(doms, pandel_table(config.pandel), config)
     weights = doms.charge / doms.charge.sum()
     centre = (doms.position * weights[:, None]).sum(axis=0)
-    frame = _perpendicular_frame(seed.direction)
-    objective = _Objective(doms, table, config, centre, frame)
     t_geo, _, _ = direct_time(centre, seed.direction, 0.0, doms.position, config.medium)
-    t_start = float(np.percentile(doms.first_time - t_geo, 25))
-    zen, azi = zenith_azimuth(seed.direction)
-    best: tuple[float, np.ndarray] | None = None
-    starts = [np.array([zen, azi, 0.0, 0.0, t_start])]
+    start = (seed.direction, centre, float(np.percentile(doms.first_time - t_geo, 25)))
+    best: tuple[float, np.ndarray, np.ndarray, float] | None = None  # nll, d, point, t
     turns = [(1, 0), (-1, 0), (0, 1), (0, -1)][: config.restarts]
     for k in range(1 + len(turns)):
         if k > 0:  # turn the best direction so far
             assert best is not None
-            d, _ = objective.track(best[1])
-            a, b = _perpendicular_frame(d)
+            a, b = _perpendicular_frame(best[1])
             angle = np.radians(config.restart_angle_deg)
-            turned = np.cos(angle) * d + np.sin(angle) * (turns[k - 1][0] * a
-                                                          + turns[k - 1][1] * b)
-            z, phi = zenith_azimuth(turned)
-            starts.append(np.array([z, phi, best[1][2], best[1][3], best[1][4]]))
-        minuit = Minuit(objective, starts[k], name=("zenith", "azimuth", "u", "v", "t"))
+            turned = np.cos(angle) * best[1] + np.sin(angle) * (turns[k - 1][0] * a
+                                                                + turns[k - 1][1] * b)
+            start = (turned, best[2], best[3])
+        objective.reference(start[0], start[1])
+        minuit = Minuit(objective, np.array([0.0, 0.0, 0.0, 0.0, start[2]]),
+                        name=("alpha", "beta", "u", "v", "t"))
         minuit.errordef = Minuit.LIKELIHOOD
-        minuit.errors = (0.05, 0.05, 5.0, 5.0, 10.0)
+        minuit.errors = (0.02, 0.02, 5.0, 5.0, 10.0)
         minuit.strategy = 0
         minuit.tol = 1.0  # EDM < 2e-3: far below the angular resolution
+        minuit.simplex(ncall=300)  # simplex first: fewer calls than MIGRAD alone from the seed
         minuit.migrad(ncall=config.max_calls)
         if np.isfinite(minuit.fval) and (best is None or minuit.fval < best[0]):
-            best = (float(minuit.fval), np.array(minuit.values))
+            d, point = objective.track(np.array(minuit.values))
+            best = (float(minuit.fval), d, point, float(minuit.values[4]))
     if best is None:
         return TrackFit(nan3, nan3, float("nan"), "failed", calls=objective.calls)
-    d, point = objective.track(best[1])
-    return TrackFit(d, point, float(best[1][4]), "ok", best[0], objective.calls)
+    return TrackFit(best[1], best[2], best[3], "ok", best[0], objective.calls)

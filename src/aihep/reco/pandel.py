@@ -64,9 +64,9 @@ class PandelTable:
         n_k, n_t = self.pdf.shape
         shape = np.asarray(distance_m, float) * (1.0 / self.config.lambda_m)
         fk = (shape - self.k[0]) * (1.0 / (self.k[1] - self.k[0]))
-        fk = np.minimum(np.maximum(fk, 0.0), n_k - 1.000001)
+        fk = np.minimum(np.maximum(np.nan_to_num(fk), 0.0), n_k - 1.000001)
         ft = (np.asarray(residual_ns, float) - self.t[0]) * (1.0 / (self.t[1] - self.t[0]))
-        ft = np.minimum(np.maximum(ft, 0.0), n_t - 1.000001)
+        ft = np.minimum(np.maximum(np.nan_to_num(ft), 0.0), n_t - 1.000001)
         i, j = fk.astype(np.int64), ft.astype(np.int64)
         a, b = fk - i, ft - j
         flat = i * n_t + j
