@@ -5,7 +5,8 @@ Nodes are an event's cleaned hit DOMs (:func:`aihep.reco.linefit.causal_mask`; a
 the charge-weighted centre (metres; time times the photon speed), log(1 + charge) and
 log(1 + number of hits). EdgeConv blocks (:class:`aihep.nn.edgeconv.EdgeConv`; the first finds
 neighbours in (x, y, z, c_medium t), later ones in the learnt features) feed a per-node head
-that predicts the DOM's direct Cherenkov emission point on the track (``target="points"``,
+(optionally also given the event's pooled features, as in DGCNN segmentation) that predicts
+the DOM's direct Cherenkov emission point on the track (``target="points"``,
 loss: squared distance weighted by the DOM's photo-electron count). The track is the weighted
 least-squares line through the predicted points (principal axis), its sense taken from the
 hit times. ``target="direction"`` instead pools the nodes and regresses the unit direction
@@ -46,6 +47,9 @@ class GNNConfig(BaseModel):
     head_sizes: tuple[int, ...] = (64,)
     target: Literal["points", "direction"] = "points"
     max_doms: int = Field(128, ge=4)
+    global_context: bool = Field(False, description=(
+        "points head also sees the event's pooled features (DGCNN segmentation style); "
+        "worse on a 500-event trial (10 vs 5 deg), to be measured at full size"))
 
 
 PRESETS: dict[str, GNNConfig] = {
@@ -149,7 +153,12 @@ class TrackGNN(nn.Module):
             widths.append(width)
         self.blocks = nn.ModuleList(blocks)
         layers: list[nn.Module] = []
-        width = sum(widths) * (2 if config.target == "direction" else 1)
+        # per node: its block outputs and, as in DGCNN's segmentation network, the event's
+        # pooled (mean, max) features, so every node sees the whole track
+        if config.target == "direction":
+            width = 2 * sum(widths)  # pooled mean and max
+        else:
+            width = (3 if config.global_context else 1) * sum(widths)
         for size in config.head_sizes:
             layers += [nn.Linear(width, size), nn.ReLU()]
             width = size
@@ -165,12 +174,15 @@ class TrackGNN(nn.Module):
             coords = x
             outputs.append(x)
         h = torch.cat(outputs, dim=-1)
-        if self.config.target == "points":
-            return self.head(h) * mask[..., None]
         count = mask.sum(1, keepdim=True).clamp(min=1)
         mean = h.sum(1) / count
         peak = h.masked_fill(~mask[..., None], float("-inf")).amax(1)
-        out = self.head(torch.cat([mean, peak], dim=-1))
+        pooled = torch.cat([mean, peak], dim=-1)
+        if self.config.target == "points":
+            if self.config.global_context:
+                h = torch.cat([h, pooled[:, None, :].expand(-1, h.shape[1], -1)], dim=-1)
+            return self.head(h) * mask[..., None]
+        out = self.head(pooled)
         return out / out.norm(dim=-1, keepdim=True).clamp(min=1e-9)
 
 
