@@ -30,6 +30,7 @@ def test_simulate_train_evaluate_from_the_command_line(tmp_path):
         assert result.exit_code == 0, result.output
         summary = json.loads(result.output[result.output.index("{"):])
         assert summary["method"] == method and summary["failed_fraction"] < 0.5
+    assert (tmp_path / "eval" / "manifest.json").is_file()
     line = json.loads((tmp_path / "eval" / "resolution_linefit.json").read_text())
     assert line["median_deg"] < 20  # a line fit of >= 10 TeV tracks
     like = json.loads((tmp_path / "eval" / "resolution_likelihood.json").read_text())

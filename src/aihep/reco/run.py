@@ -198,7 +198,15 @@ def evaluate_file(method: str, data: str | Path, gnn_run: str | Path | None = No
     result.extra["prepare_seconds_per_event"] = reco.prepare_seconds / max(len(events), 1)
     result.extra["status_counts"] = {s: reco.status.count(s) for s in set(reco.status)}
     if out is not None:
+        from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+
         directory = ensure_writable_dir(out)
-        write_json_atomic(directory / f"resolution_{method}.json",
-                          json.loads(json.dumps(result.to_dict(), default=float)))
+        target = write_json_atomic(directory / f"resolution_{method}.json",
+                                   json.loads(json.dumps(result.to_dict(), default=float)))
+        inputs = [file_entry(data)] + ([file_entry(Path(gnn_run) / "model.pt")]
+                                       if gnn_run is not None else [])
+        write_manifest(directory, build_manifest(
+            "aihep.reco.evaluate", config={"method": method, "limit": limit,
+                                           "gnn_run": str(gnn_run) if gnn_run else None},
+            seed=0, inputs=inputs, outputs=[file_entry(target, directory)]))
     return result
