@@ -53,7 +53,7 @@ class GNNConfig(BaseModel):
 
 
 PRESETS: dict[str, GNNConfig] = {
-    "gnn-lite": GNNConfig(),
+    "gnn-lite": GNNConfig(max_doms=64),  # the 64 brightest DOMs: ~2x cheaper than 128
     "gnn-large": GNNConfig(k=16, blocks=((64, 64, 64), (128, 128, 128), (256, 256, 256)),
                            head_sizes=(128,), max_doms=128),
 }
