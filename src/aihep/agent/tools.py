@@ -165,7 +165,8 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(predict_file, "tag_predict", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, job=True))
     registry.add(make_tool(simulate_file, "reco_simulate", reads=("geometry",),
-                           writes=("out",), cpu_seconds=3600, job=True))
+                           writes=("out",), cpu_seconds=3600, fixed={"progress": None},
+                           job=True))
     registry.add(make_tool(train_gnn_file, "reco_train", reads=("data",), writes=("out",),
                            cpu_seconds=4 * 3600, fixed={"progress": None}, job=True))
     registry.add(make_tool(reco_evaluate, "reco_evaluate", reads=("data", "gnn_run"),

@@ -43,17 +43,15 @@ def reco_simulate(
     as_json: AsJson = False,
 ) -> None:
     """Simulate through-going muons (resumes when re-run)."""
-    from aihep.reco.geometry import load_geometry
-    from aihep.reco.simulate import SimConfig, simulate_dataset
+    from aihep.reco.run import simulate_file
 
     with user_errors(), _bars("chunks") as bars:
         task = bars.add_task("sim", total=None)
-        config = SimConfig(energy_min_tev=energy_min_tev, energy_max_tev=energy_max_tev)
-        layout = load_geometry(geometry) if geometry is not None else None
-        target = simulate_dataset(
-            config, events, out, seed, layout, workers, events_per_chunk,
-            lambda done, total: bars.update(task, completed=done, total=total))
-    print_result({"out": str(target), "events": events}, as_json)
+        result = simulate_file(out, events, geometry, energy_min_tev, energy_max_tev, seed,
+                               workers, events_per_chunk,
+                               lambda done, total: bars.update(task, completed=done,
+                                                               total=total))
+    print_result(result, as_json)
 
 
 @reco_app.command("train")
