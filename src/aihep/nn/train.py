@@ -46,6 +46,31 @@ class TrainResult:
     epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch
 
 
+def release_freed_memory() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``; no-op elsewhere).
+
+    Batches whose tensors change size every step (ParT's packed pairs, variable graphs)
+    fragment glibc's heap: a ParT-lite JetClass run grew to 10 GB and one was OOM-killed.
+    Trimming every 50 batches keeps it flat for ~3% of the time.
+    """
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        try:
+            _LIBC = ctypes.CDLL(name) if name else False
+            if _LIBC is not False and not hasattr(_LIBC, "malloc_trim"):
+                _LIBC = False
+        except OSError:
+            _LIBC = False
+    if _LIBC is not False:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
+
 LossFn = Callable[[torch.nn.Module, Sequence[torch.Tensor]], torch.Tensor]
 
 
@@ -111,6 +136,8 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
             total += float(loss.detach()) * len(batch[0])
             count += len(batch[0])
             done += 1
+            if done % 50 == 0:
+                release_freed_memory()
             if progress is not None:
                 progress(done, per_epoch * config.epochs, float(loss.detach()))
         if scheduler is not None:
