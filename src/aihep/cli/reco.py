@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +17,9 @@ reco_app = typer.Typer(no_args_is_help=True, help="Neutrino-telescope track reco
 Data = Annotated[Path, typer.Argument(help="events.parquet of aihep reco simulate")]
 
 
-def _bars(label: str):
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr; yields ``update(done, total, *ignored)``."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -24,8 +28,10 @@ def _bars(label: str):
         TimeRemainingColumn,
     )
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=stderr_console())
+    with user_errors(), Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=stderr_console()) as bars:
+        task = bars.add_task(label, total=None)
+        yield lambda done, total, *_: bars.update(task, completed=done, total=total)
 
 
 @reco_app.command("simulate")
@@ -45,12 +51,9 @@ def reco_simulate(
     """Simulate through-going muons (resumes when re-run)."""
     from aihep.reco.run import simulate_file
 
-    with user_errors(), _bars("chunks") as bars:
-        task = bars.add_task("sim", total=None)
+    with _progress("chunks") as update:
         result = simulate_file(out, events, geometry, energy_min_tev, energy_max_tev, seed,
-                               workers, events_per_chunk,
-                               lambda done, total: bars.update(task, completed=done,
-                                                               total=total))
+                               workers, events_per_chunk, update)
     print_result(result, as_json)
 
 
@@ -70,11 +73,9 @@ def reco_train(
     """Train the hybrid GNN; an interrupted run resumes from its checkpoint."""
     from aihep.reco.run import train_gnn_file
 
-    with user_errors(), _bars("training") as bars:
-        task = bars.add_task("train", total=None)
+    with _progress("training") as update:
         result = train_gnn_file(data, out, model, target, epochs, batch_size, learning_rate,
-                                seed=seed, progress=lambda done, total, loss: bars.update(
-                                    task, completed=done, total=total))
+                                seed=seed, progress=update)
     print_result({k: v for k, v in result.items() if k not in ("train_loss", "val_loss")},
                  as_json)
 
@@ -93,9 +94,6 @@ def reco_evaluate(
     """Median angular error per energy bin, failed fits and time per event."""
     from aihep.reco.run import evaluate_file
 
-    with user_errors(), _bars("events") as bars:
-        task = bars.add_task("fit", total=None)
-        result = evaluate_file(method, data, run, out, workers, limit,
-                               lambda done, total: bars.update(task, completed=done,
-                                                               total=total))
+    with _progress("events") as update:
+        result = evaluate_file(method, data, run, out, workers, limit, update)
     print_result(result.to_dict(), as_json)
