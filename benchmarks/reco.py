@@ -41,6 +41,17 @@ def simulated(n: int, seed: int, workers: int) -> Path:
                             progress=progress)
 
 
+def _reporter(name: str):
+    """A training progress callback printing every 5% of the batches."""
+    start = time.perf_counter()
+
+    def report(done: int, total: int, loss: float) -> None:
+        if done == total or done % max(1, total // 20) == 0:
+            print(f"  train {name}: {done}/{total} batches, loss {loss:.4f}, "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=60_000)
@@ -84,7 +95,7 @@ def main() -> None:
         run = CACHE / "runs" / f"{model}_{args.train}_{args.epochs}"
         if not (run / "model.pt").is_file():
             summary = train_gnn_file(train_path, run, preset, "direction" if direct else "points",
-                                     epochs=args.epochs, seed=1)
+                                     epochs=args.epochs, seed=1, progress=_reporter(model))
             print(f"  trained {model}: best epoch {summary['best_epoch']}, "
                   f"{summary['train_seconds'] / 60:.1f} min", flush=True)
         add(model, reconstruct("gnn", events, run))

@@ -136,9 +136,10 @@ def test_gnn_training_reduces_the_loss_and_round_trips(small_set, target, tmp_pa
     np.testing.assert_allclose(predict_directions(again, small_set), directions, atol=1e-5)
 
 
-def test_gnn_is_invariant_to_the_order_of_the_doms(small_set):
+@pytest.mark.parametrize("variant", [{}, {"offsets": True, "global_context": True}])
+def test_gnn_is_invariant_to_the_order_of_the_doms(small_set, variant):
     torch.manual_seed(0)
-    model = TrackGNN(gnn_preset("gnn-lite")).eval()
+    model = TrackGNN(gnn_preset("gnn-lite").model_copy(update=variant)).eval()
     s = small_set
     perm = torch.randperm(s.features.shape[1])
     with torch.no_grad():

@@ -50,6 +50,9 @@ class GNNConfig(BaseModel):
     global_context: bool = Field(False, description=(
         "points head also sees the event's pooled features (DGCNN segmentation style); "
         "worse on a 500-event trial (10 vs 5 deg), to be measured at full size"))
+    offsets: bool = Field(False, description=(
+        "points head predicts each DOM's offset to its emission point (added to the DOM "
+        "position) instead of the point itself"))
 
 
 PRESETS: dict[str, GNNConfig] = {
@@ -181,7 +184,10 @@ class TrackGNN(nn.Module):
         if self.config.target == "points":
             if self.config.global_context:
                 h = torch.cat([h, pooled[:, None, :].expand(-1, h.shape[1], -1)], dim=-1)
-            return self.head(h) * mask[..., None]
+            points = self.head(h)
+            if self.config.offsets:
+                points = points + features[..., :3]
+            return points * mask[..., None]
         out = self.head(pooled)
         return out / out.norm(dim=-1, keepdim=True).clamp(min=1e-9)
 
