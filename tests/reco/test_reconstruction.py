@@ -99,12 +99,17 @@ def test_too_few_hits_is_a_status_not_a_crash():
     assert fit_track(doms).status == "too few hits"
 
 
-def test_gnn_line_fit_of_truth_emission_points_is_exact():
+@pytest.mark.parametrize("frame", ["detector", "linefit"])
+def test_gnn_line_fit_of_truth_emission_points_is_exact(frame):
     event = _noiseless_event(1)
-    inputs = graph_inputs(_as_array(event), 256)
+    inputs = graph_inputs(_as_array(event), 256, frame=frame)
     d = line_through_points(inputs.emission * 100, inputs.charge, inputs.time, inputs.mask,
                             inputs.features[..., :3] * 100)
-    assert np.degrees(opening_angle(d.numpy()[0].astype(float), _truth(event))) < 1e-4
+    np.testing.assert_allclose(inputs.direction.numpy()[0], d.numpy()[0], atol=1e-5)
+    detector = inputs.rotation[0].T @ d.numpy()[0].astype(float)  # back from the network frame
+    assert np.degrees(opening_angle(detector, _truth(event))) < 1e-4
+    if frame == "linefit":  # the line fit is within ~10 degrees: the track is near +z
+        assert d.numpy()[0, 2] > 0.9
 
 
 def _as_array(event):
@@ -136,7 +141,8 @@ def test_gnn_training_reduces_the_loss_and_round_trips(small_set, target, tmp_pa
     np.testing.assert_allclose(predict_directions(again, small_set), directions, atol=1e-5)
 
 
-@pytest.mark.parametrize("variant", [{}, {"offsets": True, "global_context": True}])
+@pytest.mark.parametrize("variant", [{}, {"offsets": True, "global_context": True,
+                                      "frame": "linefit"}])
 def test_gnn_is_invariant_to_the_order_of_the_doms(small_set, variant):
     torch.manual_seed(0)
     model = TrackGNN(gnn_preset("gnn-lite").model_copy(update=variant)).eval()

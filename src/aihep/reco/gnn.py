@@ -3,7 +3,10 @@
 Nodes are an event's cleaned hit DOMs (:func:`aihep.reco.linefit.causal_mask`; at most
 ``max_doms``, the highest-charge ones), with features: position and first-hit time relative to
 the charge-weighted centre (metres; time times the photon speed), log(1 + charge) and
-log(1 + number of hits). EdgeConv blocks (:class:`aihep.nn.edgeconv.EdgeConv`; the first finds
+log(1 + number of hits); optionally (``frame="linefit"``) positions are rotated into the frame
+of the event's line fit, so the track runs near +z and the network learns corrections to one
+canonical orientation (predictions are rotated back). EdgeConv blocks
+(:class:`aihep.nn.edgeconv.EdgeConv`; the first finds
 neighbours in (x, y, z, c_medium t), later ones in the learnt features) feed a per-node head
 (optionally also given the event's pooled features, as in DGCNN segmentation) that predicts
 the DOM's direct Cherenkov emission point on the track (``target="points"``,
@@ -30,7 +33,7 @@ from aihep.errors import ConfigError
 from aihep.nn.edgeconv import EdgeConv
 from aihep.nn.norm import MaskedBatchNorm
 from aihep.reco.events import dom_summaries, hit_columns, truth_directions
-from aihep.reco.linefit import causal_mask, select
+from aihep.reco.linefit import causal_mask, line_fit, select
 from aihep.reco.medium import C_VACUUM_M_PER_NS, Medium
 
 SCALE_M = 100.0  # positions are given to the network in units of 100 m
@@ -50,6 +53,10 @@ class GNNConfig(BaseModel):
     global_context: bool = Field(False, description=(
         "points head also sees the event's pooled features (DGCNN segmentation style); "
         "worse on a 500-event trial (10 vs 5 deg), to be measured at full size"))
+    frame: Literal["detector", "linefit"] = Field("detector", description=(
+        "coordinates given to the network: the detector's, or rotated so that the event's "
+        "line fit points along +z (the network then learns corrections to a canonical "
+        "track instead of every orientation; directions are rotated back)"))
     offsets: bool = Field(False, description=(
         "points head predicts each DOM's offset to its emission point (added to the DOM "
         "position) instead of the point itself"))
@@ -79,8 +86,9 @@ class GraphBatch:
 
     features (n, P, 6), coords (n, P, 4), mask (n, P), charge (n, P) pe, time (n, P) ns
     (first hits, relative to ``t_centre``), centre (n, 3) m, t_centre (n,) ns, ok (n,) (events
-    with >= 3 cleaned DOMs), and for simulated events emission (n, P, 3) (relative, in 100 m)
-    and direction (n, 3).
+    with >= 3 cleaned DOMs), rotation (n, 3, 3) from detector to network coordinates
+    (identity in the detector frame), and for simulated events emission (n, P, 3) (relative,
+    in 100 m) and direction (n, 3), both in network coordinates.
     """
 
     features: torch.Tensor
@@ -93,11 +101,22 @@ class GraphBatch:
     ok: np.ndarray
     emission: torch.Tensor | None
     direction: torch.Tensor | None
+    rotation: np.ndarray | None = None
+
+
+def frame_along(direction: np.ndarray) -> np.ndarray:
+    """A rotation matrix (3, 3) whose rows are an orthonormal frame with ``direction`` (unit,
+    (3,)) as the third axis: ``R @ direction = (0, 0, 1)``."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(direction[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = np.cross(helper, direction)
+    e1 /= np.linalg.norm(e1)
+    return np.stack([e1, np.cross(direction, e1), direction])
 
 
 def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
-                 with_truth: bool = True) -> GraphBatch:
-    """Build the padded inputs of every event (cleaning, top-``max_doms`` by charge)."""
+                 with_truth: bool = True, frame: str = "detector") -> GraphBatch:
+    """Build the padded inputs of every event (cleaning, top-``max_doms`` by charge), in
+    detector coordinates or in the frame of each event's line fit (``frame="linefit"``)."""
     medium = medium or Medium()
     speed = medium.photon_speed_m_per_ns
     n = len(events)
@@ -109,6 +128,7 @@ def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
     centre = np.zeros((n, 3))
     t_centre = np.zeros(n)
     ok = np.zeros(n, bool)
+    rotation = np.tile(np.eye(3), (n, 1, 1))
     has_emission = with_truth and "emit_x" in events.fields
     summaries = dom_summaries(events)
     if has_emission:
@@ -117,6 +137,10 @@ def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
         doms = select(doms, causal_mask(doms, medium=medium))
         if len(doms) < 3:
             continue
+        if frame == "linefit":
+            seed = line_fit(doms.position, doms.first_time).direction
+            if np.all(np.isfinite(seed)):
+                rotation[i] = frame_along(seed)
         keep = np.argsort(-doms.charge, kind="stable")[:max_doms]
         q = doms.charge[keep]
         pos, t = doms.position[keep], doms.first_time[keep]
@@ -124,7 +148,7 @@ def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
         centre[i] = (pos * w[:, None]).sum(0)
         t_centre[i] = float((t * w).sum())
         m = len(keep)
-        features[i, :m, :3] = (pos - centre[i]) / SCALE_M
+        features[i, :m, :3] = (pos - centre[i]) @ rotation[i].T / SCALE_M
         features[i, :m, 3] = (t - t_centre[i]) * speed / SCALE_M
         features[i, :m, 4] = np.log1p(q)
         features[i, :m, 5] = np.log1p(doms.n_hits[keep])
@@ -133,13 +157,16 @@ def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
         if has_emission:
             first = offsets[i] + doms.first_hit[keep]
             emit = np.stack([emit_columns[f"emit_{c}"][first] for c in "xyz"], axis=1)
-            emission[i, :m] = (emit - centre[i]) / SCALE_M
+            emission[i, :m] = (emit - centre[i]) @ rotation[i].T / SCALE_M
     feats = torch.from_numpy(features)
+    direction = None
+    if with_truth and "dir_x" in events.fields:
+        direction = torch.from_numpy(
+            np.einsum("nij,nj->ni", rotation, truth_directions(events)).astype(np.float32))
     return GraphBatch(feats, feats[..., :4].clone(), torch.from_numpy(mask),
                       torch.from_numpy(charge), torch.from_numpy(times), centre, t_centre, ok,
-                      torch.from_numpy(emission) if has_emission else None,
-                      torch.from_numpy(truth_directions(events).astype(np.float32))
-                      if with_truth and "dir_x" in events.fields else None)
+                      torch.from_numpy(emission) if has_emission else None, direction,
+                      rotation)
 
 
 class TrackGNN(nn.Module):
@@ -250,6 +277,8 @@ def predict_directions(model: TrackGNN, inputs: GraphBatch, batch_size: int = 51
                 pred = line_through_points(pred * SCALE_M, inputs.charge[sl], inputs.time[sl],
                                            m, f[..., :3] * SCALE_M)
             out[sl] = pred.numpy()
+    if inputs.rotation is not None:  # back to detector coordinates: R^T d
+        out = np.einsum("nji,nj->ni", inputs.rotation, out).astype(np.float32)
     out[~inputs.ok] = np.nan
     return out
 

@@ -114,7 +114,8 @@ def _reconstruct_gnn(events: ak.Array, run: str | Path | None) -> Reconstruction
         raise ConfigError(msg)
     model = load_gnn(run)
     start = time.perf_counter()
-    inputs = graph_inputs(events, model.config.max_doms, with_truth=False)
+    inputs = graph_inputs(events, model.config.max_doms, with_truth=False,
+                          frame=model.config.frame)
     prepared = time.perf_counter() - start
     start = time.perf_counter()
     directions = predict_directions(model, inputs)
@@ -157,7 +158,7 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
         raise ConfigError("target 'points' needs simulated events with emit_x/y/z truth")
     directory = ensure_writable_dir(out)
     torch.manual_seed(seed)
-    inputs = graph_inputs(events, config.max_doms)
+    inputs = graph_inputs(events, config.max_doms, frame=config.frame)
     rng = np.random.default_rng(seed)
     order = rng.permutation(np.flatnonzero(inputs.ok))
     n_val = max(1, int(val_fraction * len(order)))
