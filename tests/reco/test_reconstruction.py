@@ -141,6 +141,23 @@ def test_gnn_training_reduces_the_loss_and_round_trips(small_set, target, tmp_pa
     np.testing.assert_allclose(predict_directions(again, small_set), directions, atol=1e-5)
 
 
+def test_gnn_loss_weights_the_error_along_the_track(small_set):
+    s = small_set
+    batch = (s.features[:8], s.coords[:8], s.mask[:8], s.charge[:8], s.emission[:8],
+             s.direction[:8])
+
+    class Fixed(torch.nn.Module):  # predicts the truth points shifted along the track
+        def __init__(self, along_weight: float) -> None:
+            super().__init__()
+            self.config = gnn_preset("gnn-lite").model_copy(update={"along_weight": along_weight})
+
+        def forward(self, features, coords, mask):
+            return (s.emission[:8] + 0.3 * s.direction[:8, None, :]) * mask[..., None]
+
+    assert float(gnn_loss(Fixed(0.0), batch)) < 1e-7  # float32 rounding of 0.09 - 0.09
+    assert float(gnn_loss(Fixed(1.0), batch)) == pytest.approx(0.09, rel=1e-4)
+
+
 @pytest.mark.parametrize("variant", [{}, {"offsets": True, "global_context": True,
                                       "frame": "linefit"}])
 def test_gnn_is_invariant_to_the_order_of_the_doms(small_set, variant):

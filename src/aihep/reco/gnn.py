@@ -10,7 +10,8 @@ canonical orientation (predictions are rotated back). EdgeConv blocks
 neighbours in (x, y, z, c_medium t), later ones in the learnt features) feed a per-node head
 (optionally also given the event's pooled features, as in DGCNN segmentation) that predicts
 the DOM's direct Cherenkov emission point on the track (``target="points"``,
-loss: squared distance weighted by the DOM's photo-electron count). The track is the weighted
+loss: squared distance weighted by the DOM's photo-electron count, its component along the
+true track optionally down-weighted as it does not move the line). The track is the weighted
 least-squares line through the predicted points (principal axis), its sense taken from the
 hit times. ``target="direction"`` instead pools the nodes and regresses the unit direction
 directly (loss 1 - cos), for comparison.
@@ -57,6 +58,9 @@ class GNNConfig(BaseModel):
         "coordinates given to the network: the detector's, or rotated so that the event's "
         "line fit points along +z (the network then learns corrections to a canonical "
         "track instead of every orientation; directions are rotated back)"))
+    along_weight: float = Field(1.0, ge=0, description=(
+        "loss weight of the point error's component along the true track (the part that does "
+        "not move the fitted line) relative to the perpendicular component"))
     offsets: bool = Field(False, description=(
         "points head predicts each DOM's offset to its emission point (added to the DOM "
         "position) instead of the point itself"))
@@ -254,12 +258,16 @@ def line_through_points(points_m: torch.Tensor, weights: torch.Tensor, times_ns:
 
 
 def gnn_loss(model: TrackGNN, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """Batch loss: weighted squared distance of the points, or 1 - cos of the direction."""
+    """Batch loss: charge-weighted squared distance of the points (the component along the true
+    track weighted by ``along_weight``), or 1 - cos of the direction."""
     features, coords, mask, charge, emission, direction = batch
     out = model(features, coords, mask)
     if model.config.target == "points":
         w = charge * mask
-        return (((out - emission) ** 2).sum(-1) * w).sum() / w.sum().clamp(min=1e-9)
+        error = out - emission
+        along = (error * direction[:, None, :]).sum(-1)
+        squared = (error**2).sum(-1) - (1.0 - model.config.along_weight) * along**2
+        return (squared * w).sum() / w.sum().clamp(min=1e-9)
     return (1.0 - (out * direction).sum(-1)).mean()
 
 
