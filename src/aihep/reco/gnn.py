@@ -53,11 +53,12 @@ class GNNConfig(BaseModel):
     max_doms: int = Field(128, ge=4)
     global_context: bool = Field(False, description=(
         "points head also sees the event's pooled features (DGCNN segmentation style); "
-        "worse on a 500-event trial (10 vs 5 deg), to be measured at full size"))
+        "worse on 20k-event trials: 1.95 vs 1.76 deg median with offsets"))
     frame: Literal["detector", "linefit"] = Field("detector", description=(
         "coordinates given to the network: the detector's, or rotated so that the event's "
         "line fit points along +z (the network then learns corrections to a canonical "
-        "track instead of every orientation; directions are rotated back)"))
+        "track instead of every orientation; directions are rotated back); worse on 20k-event "
+        "trials: 2.03 vs 1.57 deg median with offsets and along_weight 0.1"))
     along_weight: float = Field(1.0, ge=0, description=(
         "loss weight of the point error's component along the true track (the part that does "
         "not move the fitted line) relative to the perpendicular component"))
@@ -67,9 +68,12 @@ class GNNConfig(BaseModel):
 
 
 PRESETS: dict[str, GNNConfig] = {
-    "gnn-lite": GNNConfig(max_doms=64),  # the 64 brightest DOMs: ~2x cheaper than 128
-    "gnn-large": GNNConfig(k=16, blocks=((64, 64, 64), (128, 128, 128), (256, 256, 256)),
-                           head_sizes=(128,), max_doms=128),
+    # the 64 brightest DOMs (~2x cheaper than 128); offsets and along_weight 0.1 chosen on
+    # 20k-event, 4-epoch trials (median 2.45 deg plain, 1.76 with offsets, 1.57 with both)
+    "gnn-lite": GNNConfig(max_doms=64, offsets=True, along_weight=0.1),
+    # ~6x the training cost of LITE per event on CPU
+    "gnn-large": GNNConfig(k=12, blocks=((32, 32, 32), (64, 64, 64), (64, 64, 64)),
+                           head_sizes=(128,), max_doms=96, offsets=True, along_weight=0.1),
 }
 
 
