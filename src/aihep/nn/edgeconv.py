@@ -32,11 +32,33 @@ class EdgeConv(nn.Module):
     def forward(self, coords: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         index, valid = knn(coords, mask, self.k)
         valid = valid & mask[..., None]
-        centre = x[:, :, None, :].expand(-1, -1, self.k, -1)
-        h = torch.cat([centre, gather_neighbours(x, index) - centre], dim=-1)
-        for linear, norm in zip(self.linears, self.norms, strict=True):
+        if not self.training:
+            return self._forward_eval(x, mask, index, valid)
+        # first edge layer W [x_i, x_j - x_i] = (W_1 - W_2) x_i + W_2 x_j: two per-node
+        # products and a gather instead of a product per edge (k times fewer operations)
+        weight = self.linears[0].weight
+        c = x.shape[-1]
+        own = x @ (weight[:, :c] - weight[:, c:]).T
+        h = own[:, :, None, :] + gather_neighbours(x @ weight[:, c:].T, index)
+        h = torch.relu(self.norms[0](h, valid))
+        for linear, norm in zip(self.linears[1:], self.norms[1:], strict=True):
             h = torch.relu(norm(linear(h), valid))
         n_valid = valid.sum(-1, keepdim=True).clamp(min=1)
         aggregated = (h * valid[..., None]).sum(2) / n_valid
+        out = torch.relu(aggregated + self.shortcut_norm(self.shortcut(x), mask))
+        return out * mask[..., None]
+
+    def _forward_eval(self, x: torch.Tensor, mask: torch.Tensor, index: torch.Tensor,
+                      valid: torch.Tensor) -> torch.Tensor:
+        """The same map with the norms folded into the linears and padding edges left
+        unmasked until the (masked) mean: fewer passes over the (n, P, k, C) edge tensors."""
+        c = x.shape[-1]
+        weight, bias = self.norms[0].fold(self.linears[0].weight)
+        own = torch.nn.functional.linear(x, weight[:, :c] - weight[:, c:], bias)
+        h = gather_neighbours(x @ weight[:, c:].T, index).add_(own[:, :, None, :]).relu_()
+        for linear, norm in zip(self.linears[1:], self.norms[1:], strict=True):
+            h = torch.nn.functional.linear(h, *norm.fold(linear.weight)).relu_()
+        n_valid = valid.sum(-1, keepdim=True).clamp(min=1)
+        aggregated = (valid.to(h.dtype)[..., None, :] @ h).squeeze(-2) / n_valid
         out = torch.relu(aggregated + self.shortcut_norm(self.shortcut(x), mask))
         return out * mask[..., None]

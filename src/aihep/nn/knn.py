@@ -49,5 +49,6 @@ def gather_neighbours(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         (n, P, k, C).
     """
     n, p, k = index.shape
-    flat = index.reshape(n, p * k, 1).expand(-1, -1, x.shape[-1])
-    return x.gather(1, flat).reshape(n, p, k, x.shape[-1])
+    rows = (index + torch.arange(n, device=index.device)[:, None, None] * x.shape[1]).reshape(-1)
+    # whole-row selection from the flattened (n * P, C) table: faster than an elementwise gather
+    return x.reshape(n * x.shape[1], x.shape[-1]).index_select(0, rows).reshape(n, p, k, -1)

@@ -23,3 +23,10 @@ class MaskedBatchNorm(nn.Module):
         out = torch.zeros_like(x)
         out[mask] = self.bn(x[mask])
         return out
+
+    def fold(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight and bias of ``linear`` (no bias, ``weight`` (C, C_in)) followed by this norm
+        with its running statistics: the eval-mode layer as one affine map."""
+        bn = self.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        return weight * scale[:, None], bn.bias - bn.running_mean * scale
