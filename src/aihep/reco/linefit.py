@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from aihep.reco.events import DomSummary
 from aihep.reco.medium import Medium
@@ -37,11 +38,15 @@ def causal_mask(doms: DomSummary, radius_m: float = 100.0, slack_ns: float = 10.
     medium = medium or Medium()
     if len(doms) < 2:
         return np.zeros(len(doms), dtype=bool)
-    dist = np.linalg.norm(doms.position[:, None] - doms.position[None], axis=-1)
-    dt = np.abs(doms.first_time[:, None] - doms.first_time[None])
-    ok = (dist <= radius_m) & (dt <= dist / medium.photon_speed_m_per_ns + slack_ns)
-    np.fill_diagonal(ok, False)
-    return ok.any(axis=1)
+    pairs = cKDTree(doms.position).query_pairs(radius_m, output_type="ndarray")  # sparse
+    i, j = pairs[:, 0], pairs[:, 1]
+    dist = np.linalg.norm(doms.position[i] - doms.position[j], axis=1)
+    causal = np.abs(doms.first_time[i] - doms.first_time[j]) <= (
+        dist / medium.photon_speed_m_per_ns + slack_ns)
+    out = np.zeros(len(doms), dtype=bool)
+    out[i[causal]] = True
+    out[j[causal]] = True
+    return out
 
 
 def select(doms: DomSummary, mask: np.ndarray) -> DomSummary:
