@@ -35,6 +35,8 @@ def test_simulate_train_evaluate_from_the_command_line(tmp_path):
     assert line["median_deg"] < 20  # a line fit of >= 10 TeV tracks
     like = json.loads((tmp_path / "eval" / "resolution_likelihood.json").read_text())
     assert like["median_deg"] < 1.0 and like["n_events"] == 3
+    page = (tmp_path / "eval" / "report_likelihood.html").read_text()
+    assert "angular error vs muon energy" in page and "data:image/png;base64," in page
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):

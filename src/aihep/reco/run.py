@@ -2,11 +2,13 @@
 
 Methods: ``linefit``, ``likelihood`` (MPE), ``likelihood-spe`` and ``gnn`` (a run directory
 from :func:`train_gnn_file`). Every method gets the same cleaned hit DOMs; the time per event
-covers the reconstruction proper (for the GNN: input building is reported separately).
+covers the reconstruction proper; input building (hit cleaning, for the GNN also the graph) is
+reported separately, on one core.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -29,7 +31,8 @@ METHODS = ("linefit", "likelihood", "likelihood-spe", "gnn")
 
 @dataclass(frozen=True)
 class Reconstruction:
-    """Directions (n, 3) (NaN: no fit), status per event, wall seconds (fit only)."""
+    """Directions (n, 3) (NaN: no fit), status per event, seconds of the fit and of the
+    input preparation (cleaning; graph building for the GNN)."""
 
     method: str
     directions: np.ndarray
@@ -60,7 +63,9 @@ def reconstruct(method: str, events: ak.Array, gnn_run: str | Path | None = None
         raise ConfigError(msg)
     if method == "gnn":
         return _reconstruct_gnn(events, gnn_run)
+    start = time.perf_counter()
     doms = cleaned_doms(events)
+    prepared = time.perf_counter() - start
     if method == "linefit":
         start = time.perf_counter()
         fits = [line_fit(d.position, d.first_time) if len(d) >= 2 else None for d in doms]
@@ -68,10 +73,11 @@ def reconstruct(method: str, events: ak.Array, gnn_run: str | Path | None = None
         directions = np.array([f.direction if f is not None else np.full(3, np.nan)
                                for f in fits])
         status = ["ok" if np.all(np.isfinite(d)) else "failed" for d in directions]
-        return Reconstruction(method, directions, status, seconds)
+        return Reconstruction(method, directions, status, seconds, prepared)
     config = (likelihood or LikelihoodConfig()).model_copy(
         update={"variant": "spe" if method == "likelihood-spe" else "mpe"})
-    return _reconstruct_likelihood(method, doms, config, workers, progress)
+    fit = _reconstruct_likelihood(method, doms, config, workers, progress)
+    return dataclasses.replace(fit, prepare_seconds=prepared)
 
 
 def _reconstruct_likelihood(method: str, doms: list[DomSummary], config: LikelihoodConfig,
@@ -201,15 +207,19 @@ def evaluate_file(method: str, data: str | Path, gnn_run: str | Path | None = No
     result.extra["prepare_seconds_per_event"] = reco.prepare_seconds / max(len(events), 1)
     result.extra["status_counts"] = {s: reco.status.count(s) for s in set(reco.status)}
     if out is not None:
+        from aihep.report.reco import write_reco_report
         from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
         directory = ensure_writable_dir(out)
         target = write_json_atomic(directory / f"resolution_{method}.json",
                                    json.loads(json.dumps(result.to_dict(), default=float)))
+        report = write_reco_report(directory / f"report_{method}.html", [result],
+                                   f"aihep reco: {method} on {Path(data).name}")
         inputs = [file_entry(data)] + ([file_entry(Path(gnn_run) / "model.pt")]
                                        if gnn_run is not None else [])
         write_manifest(directory, build_manifest(
             "aihep.reco.evaluate", config={"method": method, "limit": limit,
                                            "gnn_run": str(gnn_run) if gnn_run else None},
-            seed=0, inputs=inputs, outputs=[file_entry(target, directory)]))
+            seed=0, inputs=inputs, outputs=[file_entry(target, directory),
+                                            file_entry(report, directory)]))
     return result
