@@ -85,8 +85,8 @@ def reco_evaluate(
     method: Annotated[str, typer.Argument(help="linefit | likelihood | likelihood-spe | gnn")],
     data: Data,
     run: Annotated[Path | None, typer.Option(help="GNN run directory (method gnn)")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="write resolution JSON, HTML report, manifest")
-                   ] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="write resolution JSON, HTML report, manifest")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="first N events only")] = None,
     workers: Workers = 1,
     as_json: AsJson = False,

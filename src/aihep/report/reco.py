@@ -15,6 +15,8 @@ def resolution_figure(results: Sequence[Any]) -> Any:
     """Median (solid) and 68% quantile (dashed) of the opening angle [deg] vs muon energy [TeV]
     for :class:`aihep.reco.metrics.Resolution` results, log-log."""
     plt = pyplot()
+    from matplotlib.ticker import NullFormatter
+
     fig, ax = plt.subplots(figsize=(8, 6))
     for index, result in enumerate(results):
         bins = [b for b in result.bins if b["n"] > 0]
@@ -28,6 +30,10 @@ def resolution_figure(results: Sequence[Any]) -> Any:
                 label=f"{result.method} 68%")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    edges = sorted({e for r in results for b in r.bins
+                    for e in (b["energy_min_tev"], b["energy_max_tev"])})
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(edges, [f"{e:g}" for e in edges])
     ax.set_xlabel("muon energy [TeV]")
     ax.set_ylabel("angular error [deg]")
     ax.legend(fontsize=10, ncol=2)
