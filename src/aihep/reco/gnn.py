@@ -6,8 +6,8 @@ the charge-weighted centre (metres; time times the photon speed), log(1 + charge
 log(1 + number of hits); optionally (``frame="linefit"``) positions are rotated into the frame
 of the event's line fit, so the track runs near +z and the network learns corrections to one
 canonical orientation (predictions are rotated back). EdgeConv blocks
-(:class:`aihep.nn.edgeconv.EdgeConv`; the first finds
-neighbours in (x, y, z, c_medium t), later ones in the learnt features) feed a per-node head
+(:class:`aihep.nn.edgeconv.EdgeConv`; the first finds neighbours in (x, y, z, c_medium t),
+later ones in the learnt features) feed a per-node head
 (optionally also given the event's pooled features, as in DGCNN segmentation) that predicts
 the DOM's direct Cherenkov emission point on the track (``target="points"``,
 loss: squared distance weighted by the DOM's photo-electron count, its component along the
@@ -71,7 +71,7 @@ PRESETS: dict[str, GNNConfig] = {
     # the 64 brightest DOMs (~2x cheaper than 128); offsets and along_weight 0.1 chosen on
     # 20k-event, 4-epoch trials (median 2.45 deg plain, 1.76 with offsets, 1.57 with both)
     "gnn-lite": GNNConfig(max_doms=64, offsets=True, along_weight=0.1),
-    # ~6x the training cost of LITE per event on CPU
+    # ~3x LITE's training time per epoch on one CPU core
     "gnn-large": GNNConfig(k=12, blocks=((32, 32, 32), (64, 64, 64), (64, 64, 64)),
                            head_sizes=(128,), max_doms=96, offsets=True, along_weight=0.1),
 }
