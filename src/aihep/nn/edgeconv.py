@@ -43,10 +43,7 @@ class EdgeConv(nn.Module):
         h = torch.relu(self.norms[0](h, valid))
         for linear, norm in zip(self.linears[1:], self.norms[1:], strict=True):
             h = torch.relu(norm(linear(h), valid))
-        n_valid = valid.sum(-1, keepdim=True).clamp(min=1)
-        aggregated = (h * valid[..., None]).sum(2) / n_valid
-        out = torch.relu(aggregated + self.shortcut_norm(self.shortcut(x), mask))
-        return out * mask[..., None]
+        return self._aggregate(h, x, mask, valid)
 
     def _forward_eval(self, x: torch.Tensor, mask: torch.Tensor, index: torch.Tensor,
                       valid: torch.Tensor) -> torch.Tensor:
@@ -58,6 +55,11 @@ class EdgeConv(nn.Module):
         h = gather_neighbours(x @ weight[:, c:].T, index).add_(own[:, :, None, :]).relu_()
         for linear, norm in zip(self.linears[1:], self.norms[1:], strict=True):
             h = torch.nn.functional.linear(h, *norm.fold(linear.weight)).relu_()
+        return self._aggregate(h, x, mask, valid)
+
+    def _aggregate(self, h: torch.Tensor, x: torch.Tensor, mask: torch.Tensor,
+                   valid: torch.Tensor) -> torch.Tensor:
+        """Mean of the edge features (n, P, k, C) over the valid neighbours, plus shortcut."""
         n_valid = valid.sum(-1, keepdim=True).clamp(min=1)
         aggregated = (valid.to(h.dtype)[..., None, :] @ h).squeeze(-2) / n_valid
         out = torch.relu(aggregated + self.shortcut_norm(self.shortcut(x), mask))
