@@ -61,7 +61,8 @@ class GNNConfig(BaseModel):
         "trials: 2.03 vs 1.57 deg median with offsets and along_weight 0.1"))
     along_weight: float = Field(1.0, ge=0, description=(
         "loss weight of the point error's component along the true track (the part that does "
-        "not move the fitted line) relative to the perpendicular component"))
+        "not move the fitted line) relative to the perpendicular component; 20k-event trials "
+        "with offsets: 1.76 / 1.63 / 1.57 / 1.67 deg median at 1 / 0.3 / 0.1 / 0.02"))
     offsets: bool = Field(False, description=(
         "points head predicts each DOM's offset to its emission point (added to the DOM "
         "position) instead of the point itself"))
