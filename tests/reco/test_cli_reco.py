@@ -24,7 +24,8 @@ def test_simulate_train_evaluate_from_the_command_line(tmp_path):
                                  str(tmp_path / "gnn"), "--epochs", "1", "--batch-size", "8"])
     assert result.exit_code == 0, result.output
     for method, extra in (("linefit", []), ("gnn", ["--run", str(tmp_path / "gnn")]),
-                          ("likelihood", ["--limit", "3"])):
+                          ("likelihood", ["--limit", "3"]), ("likelihood-batched", []),
+                          ("gnn+likelihood", ["--run", str(tmp_path / "gnn")])):
         result = runner.invoke(app, ["reco", "evaluate", method, str(data), "--json",
                                      "--out", str(tmp_path / "eval"), *extra])
         assert result.exit_code == 0, result.output
@@ -35,6 +36,9 @@ def test_simulate_train_evaluate_from_the_command_line(tmp_path):
     assert line["median_deg"] < 20  # a line fit of >= 10 TeV tracks
     like = json.loads((tmp_path / "eval" / "resolution_likelihood.json").read_text())
     assert like["median_deg"] < 1.0 and like["n_events"] == 3
+    for method in ("likelihood-batched", "gnn+likelihood"):
+        batched = json.loads((tmp_path / "eval" / f"resolution_{method}.json").read_text())
+        assert batched["median_deg"] < 1.0 and batched["n_events"] == 24
     page = (tmp_path / "eval" / "report_likelihood.html").read_text()
     assert "angular error vs muon energy" in page and "data:image/png;base64," in page
 

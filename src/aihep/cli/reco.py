@@ -82,9 +82,11 @@ def reco_train(
 
 @reco_app.command("evaluate")
 def reco_evaluate(
-    method: Annotated[str, typer.Argument(help="linefit | likelihood | likelihood-spe | gnn")],
+    method: Annotated[str, typer.Argument(
+        help="linefit | likelihood | likelihood-spe | likelihood-batched | gnn | gnn+likelihood")],
     data: Data,
-    run: Annotated[Path | None, typer.Option(help="GNN run directory (method gnn)")] = None,
+    run: Annotated[Path | None, typer.Option(
+        help="GNN run directory (methods gnn, gnn+likelihood)")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="write resolution JSON, HTML report, manifest")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="first N events only")] = None,

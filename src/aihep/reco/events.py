@@ -33,6 +33,20 @@ class DomSummary:
         return len(self.first_time)
 
 
+def pad_doms(doms: list[DomSummary]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Many events' DOMs as padded arrays for batched fits: positions (n, P, 3) m, first-hit
+    times (n, P) ns, charges (n, P) pe and the mask (n, P) of real DOMs (P: the largest
+    event; padding is zero)."""
+    n, width = len(doms), max((len(d) for d in doms), default=0)
+    position, time = np.zeros((n, width, 3)), np.zeros((n, width))
+    charge, mask = np.zeros((n, width)), np.zeros((n, width), bool)
+    for i, d in enumerate(doms):
+        m = len(d)
+        position[i, :m], time[i, :m], charge[i, :m], mask[i, :m] = (
+            d.position, d.first_time, d.charge, True)
+    return position, time, charge, mask
+
+
 def load_events(path: str | Path, truth: bool = False) -> ak.Array:
     """Read an event file; ``truth`` also requires the truth direction and energy."""
     path = Path(path)

@@ -14,6 +14,7 @@ cleaning with a Huber loss (scale ``huber_m``), solved by iteratively reweighted
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -24,12 +25,13 @@ from aihep.reco.medium import Medium
 
 @dataclass(frozen=True)
 class LineFit:
-    """Direction (3,), speed |v| (m/ns), and the charge-free centre (3,) and mean time (ns)."""
+    """Direction (3,), speed |v| (m/ns), and the charge-free centre (3,) and mean time (ns)
+    (from :func:`line_fits`: arrays with a leading event axis)."""
 
     direction: np.ndarray
-    speed_m_per_ns: float
+    speed_m_per_ns: Any
     centre: np.ndarray
-    time_ns: float
+    time_ns: Any
 
 
 def causal_mask(doms: DomSummary, radius_m: float = 100.0, slack_ns: float = 10.0,
@@ -59,27 +61,39 @@ def line_fit(position: np.ndarray, time_ns: np.ndarray, huber_m: float | None = 
              iterations: int = 5) -> LineFit:
     """Line fit of hit positions (n, 3) m and times (n,) ns (needs >= 2 distinct times);
     ``huber_m=None`` gives the plain least-squares fit."""
-    weights = np.ones(len(time_ns))
-    fit = _weighted_line(position, time_ns, weights)
+    fits = line_fits(position[None], time_ns[None], np.ones((1, len(time_ns)), bool), huber_m,
+                     iterations)
+    return LineFit(fits.direction[0], float(fits.speed_m_per_ns[0]), fits.centre[0],
+                   float(fits.time_ns[0]))
+
+
+def line_fits(position: np.ndarray, time_ns: np.ndarray, mask: np.ndarray,
+              huber_m: float | None = 50.0, iterations: int = 5) -> LineFit:
+    """:func:`line_fit` of many events at once from padded arrays: positions (n, P, 3) m,
+    times (n, P) ns, mask (n, P) of real DOMs. Returns a :class:`LineFit` of arrays: direction
+    (n, 3) (NaN without >= 2 distinct times), speed (n,), centre (n, 3), time (n,)."""
+    weights = mask.astype(float)
+    fit = _weighted_lines(position, time_ns, weights)
     for _ in range(iterations if huber_m else 0):
-        if not np.all(np.isfinite(fit.direction)):
-            break
-        v = fit.direction * fit.speed_m_per_ns
-        distance = np.linalg.norm(position - fit.centre - np.outer(time_ns - fit.time_ns, v),
-                                  axis=1)
+        v = np.nan_to_num(fit.direction) * fit.speed_m_per_ns[:, None]
+        offset = position - fit.centre[:, None, :] - (time_ns - fit.time_ns[:, None]
+                                                      )[..., None] * v[:, None, :]
+        distance = np.linalg.norm(offset, axis=-1)
         weights = np.where(distance <= huber_m, 1.0, huber_m / np.maximum(distance, 1e-9))
-        fit = _weighted_line(position, time_ns, weights)
+        fit = _weighted_lines(position, time_ns, weights * mask)
     return fit
 
 
-def _weighted_line(position: np.ndarray, time_ns: np.ndarray, weights: np.ndarray) -> LineFit:
-    w = weights / weights.sum() if len(weights) else weights
-    t_mean = float((w * time_ns).sum())
-    centre = (w[:, None] * position).sum(axis=0)
-    dt = time_ns - t_mean
-    denom = float((w * dt**2).sum())
-    if len(time_ns) < 2 or denom <= 0:
-        return LineFit(np.full(3, np.nan), float("nan"), centre, t_mean)
-    v = (w[:, None] * (position - centre) * dt[:, None]).sum(axis=0) / denom
-    speed = float(np.linalg.norm(v))
-    return LineFit(v / speed if speed > 0 else np.full(3, np.nan), speed, centre, t_mean)
+def _weighted_lines(position: np.ndarray, time_ns: np.ndarray, weights: np.ndarray) -> LineFit:
+    total = weights.sum(1, keepdims=True)
+    w = weights / np.where(total > 0, total, 1.0)
+    t_mean = (w * time_ns).sum(1)
+    centre = np.einsum("np,npi->ni", w, position)
+    dt = time_ns - t_mean[:, None]
+    denom = (w * dt**2).sum(1)
+    v = np.einsum("np,npi->ni", w * dt, position - centre[:, None, :]) / np.where(
+        denom > 0, denom, 1.0)[:, None]
+    speed = np.linalg.norm(v, axis=1)
+    good = (denom > 0) & (speed > 0) & ((weights > 0).sum(1) >= 2)
+    direction = np.where(good[:, None], v / np.where(speed > 0, speed, 1.0)[:, None], np.nan)
+    return LineFit(direction, np.where(good, speed, np.nan), centre, t_mean)

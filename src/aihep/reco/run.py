@@ -1,7 +1,10 @@
 """Path-level entry points (CLI, agent tools, benchmarks): reconstruct, train, evaluate.
 
-Methods: ``linefit``, ``likelihood`` (MPE), ``likelihood-spe`` and ``gnn`` (a run directory
-from :func:`train_gnn_file`). Every method gets the same cleaned hit DOMs; the time per event
+Methods: ``linefit``, ``likelihood`` (MPE, iminuit per event), ``likelihood-spe``,
+``likelihood-batched`` (the same MPE likelihood, all events at once with a fixed number of
+Levenberg-Marquardt steps from the line fit: :mod:`aihep.reco.batchfit`), ``gnn`` (a run
+directory from :func:`train_gnn_file`) and ``gnn+likelihood`` (the batched likelihood seeded
+by that GNN). Every method gets the same cleaned hit DOMs; the time per event
 covers the reconstruction proper; input building (hit cleaning, for the GNN also the graph) is
 reported separately, on one core.
 """
@@ -21,12 +24,13 @@ import numpy as np
 
 from aihep.errors import ConfigError
 from aihep.io.atomic import ensure_writable_dir, write_json_atomic
-from aihep.reco.events import DomSummary, dom_summaries, load_events, truth_directions
+from aihep.reco.events import DomSummary, dom_summaries, load_events, pad_doms, truth_directions
 from aihep.reco.likelihood import LikelihoodConfig, fit_track
-from aihep.reco.linefit import causal_mask, line_fit, select
+from aihep.reco.linefit import causal_mask, line_fits, select
 from aihep.reco.metrics import Resolution, resolution
 
-METHODS = ("linefit", "likelihood", "likelihood-spe", "gnn")
+METHODS = ("linefit", "likelihood", "likelihood-spe", "likelihood-batched", "gnn",
+           "gnn+likelihood")
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,22 @@ def reconstruct(method: str, events: ak.Array, gnn_run: str | Path | None = None
     prepared = time.perf_counter() - start
     if method == "linefit":
         start = time.perf_counter()
-        fits = [line_fit(d.position, d.first_time) if len(d) >= 2 else None for d in doms]
+        padded = pad_doms(doms)
+        directions = line_fits(padded[0], padded[1], padded[3]).direction
         seconds = time.perf_counter() - start
-        directions = np.array([f.direction if f is not None else np.full(3, np.nan)
-                               for f in fits])
         status = ["ok" if np.all(np.isfinite(d)) else "failed" for d in directions]
+        return Reconstruction(method, directions, status, seconds, prepared)
+    if method in ("likelihood-batched", "gnn+likelihood"):
+        from aihep.reco.batchfit import fit_tracks_batched
+
+        seeds, seed_seconds = None, 0.0
+        if method == "gnn+likelihood":
+            gnn = _reconstruct_gnn(events, gnn_run)
+            seeds, seed_seconds = gnn.directions, gnn.seconds
+            prepared += gnn.prepare_seconds
+        start = time.perf_counter()
+        directions, status = fit_tracks_batched(doms, seeds, likelihood)
+        seconds = time.perf_counter() - start + seed_seconds
         return Reconstruction(method, directions, status, seconds, prepared)
     config = (likelihood or LikelihoodConfig()).model_copy(
         update={"variant": "spe" if method == "likelihood-spe" else "mpe"})
@@ -116,7 +131,7 @@ def _reconstruct_gnn(events: ak.Array, run: str | Path | None) -> Reconstruction
     from aihep.reco.gnn import graph_inputs, load_gnn, predict_directions
 
     if run is None:
-        msg = "method 'gnn' needs a trained run directory (aihep reco train)"
+        msg = "methods 'gnn' and 'gnn+likelihood' need a trained run directory (aihep reco train)"
         raise ConfigError(msg)
     model = load_gnn(run)
     start = time.perf_counter()
