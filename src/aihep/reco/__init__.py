@@ -9,8 +9,9 @@ module             job
 ``track``          track geometry: direct Cherenkov arrival time, emission point, angles
 ``simulate``       muons, light yield, photon transport, noise -> hits + truth (Parquet)
 ``pandel``         the Gaussian-convolved Pandel time-residual density (SPE and MPE)
-``linefit``        the analytic line-fit seed
+``linefit``        hit cleaning and the analytic line-fit seed (one event or many, padded)
 ``likelihood``     the likelihood fit (iminuit, restarts)
+``batchfit``       the same likelihood for many events at once (Levenberg-Marquardt in torch)
 ``gnn``            the hybrid EdgeConv GNN (per-DOM emission points + line fit) and a
                    direct-regression head
 ``metrics``        angular error, resolution in energy bins

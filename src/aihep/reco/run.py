@@ -72,8 +72,11 @@ def reconstruct(method: str, events: ak.Array, gnn_run: str | Path | None = None
     prepared = time.perf_counter() - start
     if method == "linefit":
         start = time.perf_counter()
-        padded = pad_doms(doms)
-        directions = line_fits(padded[0], padded[1], padded[3]).direction
+        directions = np.full((len(doms), 3), np.nan)
+        for first in range(0, len(doms), 4096):  # padded arrays of bounded size
+            padded = pad_doms(doms[first: first + 4096])
+            directions[first: first + 4096] = line_fits(padded[0], padded[1],
+                                                        padded[3]).direction
         seconds = time.perf_counter() - start
         status = ["ok" if np.all(np.isfinite(d)) else "failed" for d in directions]
         return Reconstruction(method, directions, status, seconds, prepared)
