@@ -14,7 +14,7 @@ likelihood: CPU time of the iminuit fits / cores).
 
 Usage: python benchmarks/reco.py [--train 60000] [--test 20000] [--likelihood-events 2000]
        [--epochs 10] [--workers 2]   (the paper: 900k/70k/100k events; ours fits 2 CPU cores)
-Writes benchmarks/results/reco.json, the resolution-vs-energy figure
+Writes benchmarks/results/reco.json (``--out``), the resolution-vs-energy figure
 benchmarks/results/reco_resolution.png (all test events; likelihood on its subset) and prints
 a Markdown table.
 """
@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--models", default="gnn-lite,gnn-large,gnn-lite-direction")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "reco.json",
+                        help="results JSON; the figure goes next to it (<stem>_resolution.png)")
     args = parser.parse_args()
     import awkward as ak
     import numpy as np
@@ -126,14 +128,14 @@ def main() -> None:
     out = {"benchmark": "reco", "train_events": args.train, "test_events": len(events),
            "likelihood_events": n_llh, "epochs": args.epochs, "workers": args.workers,
            "rows": rows}
-    (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "reco.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2, default=float) + "\n")
     from aihep.report.html import pyplot
     from aihep.report.reco import resolution_figure
 
     pyplot()
-    resolution_figure(results).savefig(ROOT / "results" / "reco_resolution.png", dpi=110,
-                                       bbox_inches="tight")
+    figure = args.out.with_name(f"{args.out.stem}_resolution.png")
+    resolution_figure(results).savefig(figure, dpi=110, bbox_inches="tight")
     llh_ms = 1e3 * rows[-1]["all"]["seconds_per_event"]
     bins = rows[-1]["all"]["bins"]
     head = ["method", "ms/event", "x faster than likelihood", "input prep. ms/event"] + [
