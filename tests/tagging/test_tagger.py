@@ -59,7 +59,7 @@ def test_resume_continues_from_the_checkpoint(jets, tmp_path):
     # a finished run re-opened trains nothing; its speed still comes from the epochs it ran
     again = train_tagger(jets, tmp_path / "b", config)
     assert again.history["epoch_seconds"] == resumed.history["epoch_seconds"]
-    assert again.train_jets_per_second < 20 * straight.train_jets_per_second
+    assert again.train_jets_per_second == pytest.approx(resumed.train_jets_per_second)
 
 
 def test_onnx_export_matches_torch(jets, tmp_path):
