@@ -15,19 +15,23 @@ def resolution_figure(results: Sequence[Any]) -> Any:
     """Median (solid) and 68% quantile (dashed) of the opening angle [deg] vs muon energy [TeV]
     for :class:`aihep.reco.metrics.Resolution` results, log-log."""
     plt = pyplot()
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import NullFormatter
 
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig, ax = plt.subplots(figsize=(11, 6))
+    palette, markers = plt.get_cmap("tab10"), "osD^vP*Xph"
+    handles = []
     for index, result in enumerate(results):
         bins = [b for b in result.bins if b["n"] > 0]
         if not bins:
             continue
         centre = np.sqrt([b["energy_min_tev"] * b["energy_max_tev"] for b in bins])
-        colour = f"C{index % 10}"
-        ax.plot(centre, [b["median_deg"] for b in bins], "o-", color=colour,
-                label=f"{result.method} median")
-        ax.plot(centre, [b["q68_deg"] for b in bins], "s--", color=colour, alpha=0.6,
-                label=f"{result.method} 68%")
+        style = {"color": palette(index % 10), "marker": markers[index % len(markers)]}
+        ax.plot(centre, [b["median_deg"] for b in bins], "-", **style)
+        ax.plot(centre, [b["q68_deg"] for b in bins], "--", alpha=0.5, **style)
+        handles.append(Line2D([], [], linestyle="-", label=result.method, **style))
+    handles += [Line2D([], [], color="grey", linestyle="-", label="median"),
+                Line2D([], [], color="grey", linestyle="--", alpha=0.5, label="68% quantile")]
     ax.set_xscale("log")
     ax.set_yscale("log")
     edges = sorted({e for r in results for b in r.bins
@@ -36,7 +40,7 @@ def resolution_figure(results: Sequence[Any]) -> Any:
     ax.set_xticks(edges, [f"{e:g}" for e in edges])
     ax.set_xlabel("muon energy [TeV]")
     ax.set_ylabel("angular error [deg]")
-    ax.legend(fontsize=10, ncol=2)
+    ax.legend(handles=handles, fontsize=11, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
 
 
