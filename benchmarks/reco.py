@@ -10,7 +10,8 @@ on that same subset. The same MPE likelihood is also maximized batched
 (``likelihood-batched``: all events at once, 15 Levenberg-Marquardt steps from the line fit)
 and seeded by each points GNN (``<gnn>+likelihood``; its time includes the GNN's). Times per
 event are on ``--workers`` CPU cores (GNN and batched fits: batched, ``workers`` threads;
-likelihood: CPU time of the iminuit fits / cores).
+likelihood: CPU time of the iminuit fits / cores), the median of ``--repeats`` runs after a
+warm-up on 256 events.
 
 Usage: python benchmarks/reco.py [--train 60000] [--test 20000] [--likelihood-events 2000]
        [--epochs 10] [--workers 2]   (the paper: 900k/70k/100k events; ours fits 2 CPU cores)
@@ -22,6 +23,7 @@ a Markdown table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -64,6 +66,8 @@ def main() -> None:
     parser.add_argument("--likelihood-events", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per method (after a warm-up); the median is kept")
     parser.add_argument("--models", default="gnn-lite,gnn-large,gnn-lite-direction")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "reco.json",
                         help="results JSON; the figure goes next to it (<stem>_resolution.png)")
@@ -108,7 +112,16 @@ def main() -> None:
         print(json.dumps({"method": name, "median_deg": full.median_deg,
                           "ms_per_event": 1e3 * full.seconds_per_event}), flush=True)
 
-    add("linefit", reconstruct("linefit", events))
+    def timed(method: str, sample, run=None):
+        """Warm up on 256 events, then the median time of ``--repeats`` runs."""
+        reconstruct(method, sample[:256], run, args.workers)
+        runs = [reconstruct(method, sample, run, args.workers) for _ in range(args.repeats)]
+        seconds = sorted(r.seconds for r in runs)
+        print(f"  {method}: {[round(1e3 * t / len(sample), 3) for t in seconds]} ms/event",
+              flush=True)
+        return dataclasses.replace(runs[-1], seconds=seconds[len(seconds) // 2])
+
+    add("linefit", timed("linefit", events))
     for model in args.models.split(","):
         preset, direct, _ = model.partition("-direction")
         run = CACHE / "runs" / f"{model}_{args.train}_{args.epochs}"
@@ -117,16 +130,17 @@ def main() -> None:
                                      epochs=args.epochs, seed=1, progress=_reporter(model))
             print(f"  trained {model}: best epoch {summary['best_epoch']}, "
                   f"{summary['train_seconds'] / 60:.1f} min", flush=True)
-        add(model, reconstruct("gnn", events, run))
+        add(model, timed("gnn", events, run))
         if not direct:
-            add(f"{model}+likelihood", reconstruct("gnn+likelihood", events, run))
-    add("likelihood-batched", reconstruct("likelihood-batched", events))
+            add(f"{model}+likelihood", timed("gnn+likelihood", events, run))
+    add("likelihood-batched", timed("likelihood-batched", events))
     start = time.perf_counter()
-    llh = reconstruct("likelihood", events[:n_llh], workers=args.workers)
+    llh = timed("likelihood", events[:n_llh])
     print(f"  likelihood: {time.perf_counter() - start:.0f} s wall", flush=True)
     add("likelihood", llh, n_llh)
     out = {"benchmark": "reco", "train_events": args.train, "test_events": len(events),
            "likelihood_events": n_llh, "epochs": args.epochs, "workers": args.workers,
+           "repeats": args.repeats,
            "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2, default=float) + "\n")
