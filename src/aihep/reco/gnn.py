@@ -33,7 +33,7 @@ from torch import nn
 from aihep.errors import ConfigError
 from aihep.nn.edgeconv import EdgeConv
 from aihep.nn.norm import MaskedBatchNorm
-from aihep.reco.events import dom_summaries, hit_columns, truth_directions
+from aihep.reco.events import DomSummary, dom_summaries, hit_columns, truth_directions
 from aihep.reco.linefit import causal_mask, line_fit, select
 from aihep.reco.medium import C_VACUUM_M_PER_NS, Medium
 
@@ -123,9 +123,11 @@ def frame_along(direction: np.ndarray) -> np.ndarray:
 
 
 def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
-                 with_truth: bool = True, frame: str = "detector") -> GraphBatch:
+                 with_truth: bool = True, frame: str = "detector",
+                 cleaned: list[DomSummary] | None = None) -> GraphBatch:
     """Build the padded inputs of every event (cleaning, top-``max_doms`` by charge), in
-    detector coordinates or in the frame of each event's line fit (``frame="linefit"``)."""
+    detector coordinates or in the frame of each event's line fit (``frame="linefit"``);
+    ``cleaned``: the events' already cleaned DOMs, if at hand."""
     medium = medium or Medium()
     speed = medium.photon_speed_m_per_ns
     n = len(events)
@@ -139,11 +141,11 @@ def graph_inputs(events: ak.Array, max_doms: int, medium: Medium | None = None,
     ok = np.zeros(n, bool)
     rotation = np.tile(np.eye(3), (n, 1, 1))
     has_emission = with_truth and "emit_x" in events.fields
-    summaries = dom_summaries(events)
+    if cleaned is None:
+        cleaned = [select(d, causal_mask(d, medium=medium)) for d in dom_summaries(events)]
     if has_emission:
         emit_columns, offsets = hit_columns(events, ("emit_x", "emit_y", "emit_z"))
-    for i, doms in enumerate(summaries):
-        doms = select(doms, causal_mask(doms, medium=medium))
+    for i, doms in enumerate(cleaned):
         if len(doms) < 3:
             continue
         if frame == "linefit":

@@ -85,7 +85,7 @@ def reconstruct(method: str, events: ak.Array, gnn_run: str | Path | None = None
 
         seeds, seed_seconds = None, 0.0
         if method == "gnn+likelihood":
-            gnn = _reconstruct_gnn(events, gnn_run)
+            gnn = _reconstruct_gnn(events, gnn_run, doms)
             seeds, seed_seconds = gnn.directions, gnn.seconds
             prepared += gnn.prepare_seconds
         start = time.perf_counter()
@@ -130,7 +130,8 @@ def _fit_indexed(item: tuple[int, tuple[str, list[DomSummary]]]
     return item[0], _fit_chunk(item[1])
 
 
-def _reconstruct_gnn(events: ak.Array, run: str | Path | None) -> Reconstruction:
+def _reconstruct_gnn(events: ak.Array, run: str | Path | None,
+                     cleaned: list[DomSummary] | None = None) -> Reconstruction:
     from aihep.reco.gnn import graph_inputs, load_gnn, predict_directions
 
     if run is None:
@@ -139,7 +140,7 @@ def _reconstruct_gnn(events: ak.Array, run: str | Path | None) -> Reconstruction
     model = load_gnn(run)
     start = time.perf_counter()
     inputs = graph_inputs(events, model.config.max_doms, with_truth=False,
-                          frame=model.config.frame)
+                          frame=model.config.frame, cleaned=cleaned)
     prepared = time.perf_counter() - start
     start = time.perf_counter()
     directions = predict_directions(model, inputs)
