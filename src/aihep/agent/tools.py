@@ -167,7 +167,8 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(simulate_file, "reco_simulate", reads=("geometry",),
                            writes=("out",), cpu_seconds=3600, fixed={"progress": None},
                            job=True))
-    registry.add(make_tool(train_gnn_file, "reco_train", reads=("data",), writes=("out",),
+    registry.add(make_tool(train_gnn_file, "reco_train", reads=("data", "refine_from"),
+                           writes=("out",),
                            cpu_seconds=4 * 3600, fixed={"progress": None}, job=True))
     registry.add(make_tool(reco_evaluate, "reco_evaluate", reads=("data", "gnn_run"),
                            writes=("out",), cpu_seconds=3600, fixed={"progress": None},

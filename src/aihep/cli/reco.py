@@ -67,15 +67,18 @@ def reco_train(
     epochs: Annotated[int, typer.Option(min=1)] = 20,
     batch_size: Annotated[int, typer.Option(min=1)] = 128,
     learning_rate: Annotated[float, typer.Option("--lr")] = 2e-3,
+    refine_from: Annotated[Path | None, typer.Option(
+        help="train a refiner of this GNN run (iterative passes with time residuals)")] = None,
     seed: Seed = 0,
     as_json: AsJson = False,
 ) -> None:
-    """Train the hybrid GNN; an interrupted run resumes from its checkpoint."""
+    """Train the hybrid GNN (or, with --refine-from, a refiner for a trained one); an
+    interrupted run resumes from its checkpoint."""
     from aihep.reco.run import train_gnn_file
 
     with _progress("training") as update:
         result = train_gnn_file(data, out, model, target, epochs, batch_size, learning_rate,
-                                seed=seed, progress=update)
+                                seed=seed, refine_from=refine_from, progress=update)
     print_result({k: v for k, v in result.items() if k not in ("train_loss", "val_loss")},
                  as_json)
 

@@ -51,3 +51,25 @@ def resolution(method: str, reconstructed: np.ndarray, truth: np.ndarray,
     return Resolution(method, len(truth), float(1 - ok.mean()) if len(ok) else 0.0,
                       float(np.nanmedian(angle)) if ok.any() else float("nan"), rows,
                       seconds / max(len(truth), 1))
+
+
+def emission_point_errors(predicted_m: np.ndarray, truth_m: np.ndarray,
+                          directions: np.ndarray, mask: np.ndarray, charge: np.ndarray
+                          ) -> dict[str, float]:
+    """Errors of per-DOM emission points (n, P, 3) m against the truth (n, P, 3) m, split into
+    the part perpendicular to the true track (unit directions (n, 3)), which moves the fitted
+    line, and the part along it: medians over the DOMs in ``mask`` (n, P), the perpendicular
+    one also weighted by the DOMs' charge (n, P) pe, as the line fit weights them (metres)."""
+    error = np.asarray(predicted_m, float) - np.asarray(truth_m, float)
+    along = np.einsum("npi,ni->np", error, directions)
+    perp = np.sqrt(np.maximum((error**2).sum(-1) - along**2, 0.0))[mask]
+    weights = np.asarray(charge, float)[mask]
+    if perp.size == 0:
+        return {"perp_median_m": float("nan"), "perp_charge_weighted_median_m": float("nan"),
+                "along_median_m": float("nan")}
+    order = np.argsort(perp)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    weighted = perp[order][min(np.searchsorted(cumulative, 0.5), len(perp) - 1)]
+    return {"perp_median_m": float(np.median(perp)),
+            "perp_charge_weighted_median_m": float(weighted),
+            "along_median_m": float(np.median(np.abs(along[mask])))}

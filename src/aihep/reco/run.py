@@ -3,8 +3,9 @@
 Methods: ``linefit``, ``likelihood`` (MPE, iminuit per event), ``likelihood-spe``,
 ``likelihood-batched`` (the same MPE likelihood, all events at once with a fixed number of
 Levenberg-Marquardt steps from the line fit: :mod:`aihep.reco.batchfit`), ``gnn`` (a run
-directory from :func:`train_gnn_file`) and ``gnn+likelihood`` (the batched likelihood seeded
-by that GNN). Every method gets the same cleaned hit DOMs; the time per event
+directory from :func:`train_gnn_file`: a points or direction GNN, or a refiner, which runs its
+seed GNN and then its passes, :mod:`aihep.reco.refine`) and ``gnn+likelihood`` (the batched
+likelihood seeded by that GNN). Every method gets the same cleaned hit DOMs; the time per event
 covers the reconstruction proper; input building (hit cleaning, for the GNN also the graph) is
 reported separately, on one core.
 """
@@ -22,7 +23,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from aihep.errors import ConfigError
+from aihep.errors import ConfigError, InputError
 from aihep.io.atomic import ensure_writable_dir, write_json_atomic
 from aihep.reco.events import DomSummary, dom_summaries, load_events, pad_doms, truth_directions
 from aihep.reco.likelihood import LikelihoodConfig, fit_track
@@ -132,18 +133,24 @@ def _fit_indexed(item: tuple[int, tuple[str, list[DomSummary]]]
 
 def _reconstruct_gnn(events: ak.Array, run: str | Path | None,
                      cleaned: list[DomSummary] | None = None) -> Reconstruction:
-    from aihep.reco.gnn import graph_inputs, load_gnn, predict_directions
+    from aihep.reco.gnn import graph_inputs, load_gnn, predict_tracks
+    from aihep.reco.refine import refine_tracks
 
     if run is None:
         msg = "methods 'gnn' and 'gnn+likelihood' need a trained run directory (aihep reco train)"
         raise ConfigError(msg)
     model = load_gnn(run)
+    refiner = None
+    if model.config.frame == "hypothesis":  # a refiner run keeps its seed GNN in seed/
+        refiner, model = model, load_gnn(Path(run) / "seed")
     start = time.perf_counter()
     inputs = graph_inputs(events, model.config.max_doms, with_truth=False,
                           frame=model.config.frame, cleaned=cleaned)
     prepared = time.perf_counter() - start
     start = time.perf_counter()
-    directions = predict_directions(model, inputs)
+    directions, points = predict_tracks(model, inputs)
+    if refiner is not None:
+        directions, points = refine_tracks(refiner, inputs, directions, points)
     seconds = time.perf_counter() - start
     status = ["ok" if ok else "too few hits" for ok in inputs.ok]
     return Reconstruction("gnn", directions, status, seconds, prepared)
@@ -168,23 +175,42 @@ def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | 
 def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
                    target: str = "points", epochs: int = 20, batch_size: int = 128,
                    learning_rate: float = 2e-3, val_fraction: float = 0.1, seed: int = 0,
+                   refine_from: str | Path | None = None,
                    progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
     """Train a GNN on a simulated event file; writes the run directory (model, history,
-    manifest; per-epoch checkpoint for resume) and returns a summary."""
+    manifest; per-epoch checkpoint for resume) and returns a summary.
+
+    With ``refine_from`` (a points-GNN run in the detector frame), trains a refiner
+    (:mod:`aihep.reco.refine`) of size ``preset`` on that GNN's tracks of the same events (half
+    of them pulled toward the truth by a uniform share); the seed GNN is copied into
+    ``out/seed`` so the run directory reconstructs on its own.
+    """
     import torch
 
     from aihep.nn.train import TrainConfig, train
-    from aihep.reco.gnn import TrackGNN, gnn_loss, gnn_preset, graph_inputs, save_gnn
+    from aihep.reco.gnn import TrackGNN, gnn_loss, gnn_preset, graph_inputs, load_gnn, save_gnn
     from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
     config = gnn_preset(preset, target)
     events = load_events(data, truth=True)
     if "emit_x" not in events.fields and target == "points":
         raise ConfigError("target 'points' needs simulated events with emit_x/y/z truth")
+    seed_model = None
+    if refine_from is not None:
+        seed_model = load_gnn(refine_from)
+        if seed_model.config.target != "points" or seed_model.config.frame != "detector":
+            raise InputError(refine_from, "gnn.json", "a points GNN run in the detector frame "
+                             "(aihep reco train gnn-lite|gnn-large) to refine")
+        config = config.model_copy(update={"frame": "hypothesis", "target": "points",
+                                           "max_doms": seed_model.config.max_doms})
     directory = ensure_writable_dir(out)
     torch.manual_seed(seed)
-    inputs = graph_inputs(events, config.max_doms, frame=config.frame)
     rng = np.random.default_rng(seed)
+    inputs = graph_inputs(events, config.max_doms,
+                          frame="detector" if seed_model else config.frame)
+    if seed_model is not None:
+        inputs = _refiner_inputs(seed_model, inputs, events, rng)
+        save_gnn(seed_model, directory / "seed")
     order = rng.permutation(np.flatnonzero(inputs.ok))
     n_val = max(1, int(val_fraction * len(order)))
     tensors = (inputs.features, inputs.coords, inputs.mask, inputs.charge, inputs.emission,
@@ -201,15 +227,32 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
     save_gnn(model, directory)
     summary = {"preset": preset, "target": target, "n_train": len(train_idx),
                "n_val": n_val, "best_epoch": result.best_epoch,
+               "refine_from": str(refine_from) if refine_from is not None else None,
                "train_loss": result.train_loss, "val_loss": result.val_loss,
                "train_seconds": seconds}
     write_json_atomic(directory / "history.json", summary)
     write_manifest(directory, build_manifest(
         "aihep.reco.train", config={"gnn": config.model_dump(mode="json"),
-                                    "train": train_config.model_dump(mode="json")},
-        seed=seed, inputs=[file_entry(data)],
+                                    "train": train_config.model_dump(mode="json"),
+                                    "refine_from": summary["refine_from"]},
+        seed=seed, inputs=[file_entry(data)] + (
+            [file_entry(Path(refine_from) / "model.pt")] if refine_from is not None else []),
         outputs=[file_entry(directory / "model.pt", directory)]))
     return summary
+
+
+def _refiner_inputs(seed_model: Any, inputs: Any, events: ak.Array,
+                    rng: np.random.Generator) -> Any:
+    """Training inputs of a refiner: the seed GNN's tracks of the training events, half of
+    them pulled toward the truth, seen as hypotheses."""
+    from aihep.reco.gnn import predict_tracks
+    from aihep.reco.refine import hypothesis_inputs, pulled_toward
+
+    directions, points = predict_tracks(seed_model, inputs)
+    truth = truth_directions(events)
+    good = np.all(np.isfinite(directions), axis=1)
+    directions[good] = pulled_toward(directions[good].astype(float), truth[good], rng)
+    return hypothesis_inputs(inputs, directions, points)
 
 
 def evaluate_file(method: str, data: str | Path, gnn_run: str | Path | None = None,
