@@ -23,7 +23,12 @@ def test_simulate_train_evaluate_from_the_command_line(tmp_path):
     result = runner.invoke(app, ["reco", "train", "gnn-lite", str(data), "--out",
                                  str(tmp_path / "gnn"), "--epochs", "1", "--batch-size", "8"])
     assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["reco", "train", "gnn-lite", str(data), "--out",
+                                 str(tmp_path / "refiner"), "--epochs", "1", "--batch-size", "8",
+                                 "--refine-from", str(tmp_path / "gnn")])
+    assert result.exit_code == 0, result.output
     for method, extra in (("linefit", []), ("gnn", ["--run", str(tmp_path / "gnn")]),
+                          ("gnn", ["--run", str(tmp_path / "refiner")]),
                           ("likelihood", ["--limit", "3"]), ("likelihood-batched", []),
                           ("gnn+likelihood", ["--run", str(tmp_path / "gnn")])):
         result = runner.invoke(app, ["reco", "evaluate", method, str(data), "--json",
@@ -57,6 +62,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     assert result.exit_code != 0 and "Parquet" in result.output
     result = runner.invoke(app, ["reco", "evaluate", "gnn", str(empty)])
     assert result.exit_code != 0
+    result = runner.invoke(app, ["reco", "train", "gnn-lite", str(empty), "--out",
+                                 str(tmp_path / "r"), "--refine-from", str(tmp_path / "none")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
 
 
 def test_reco_tools_are_registered():
