@@ -65,6 +65,8 @@ def test_a_refiner_without_corrections_keeps_its_hypothesis(noiseless):
     refined, refined_points = refine_tracks(refiner, inputs, directions, points, passes=2)
     assert np.degrees(opening_angle(refined, directions)).max() < 1e-3
     np.testing.assert_allclose(refined_points, points, atol=1e-2)  # m
+    unchanged, _ = refine_tracks(refiner, inputs, directions, points, passes=0)
+    assert unchanged is directions
 
 
 def test_predict_tracks_points_lie_on_the_predicted_line(noiseless):

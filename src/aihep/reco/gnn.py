@@ -63,8 +63,8 @@ class GNNConfig(BaseModel):
         ))
     passes: int = Field(4, ge=1, description=(
         "refinement passes of a refiner (frame 'hypothesis'); GNN-LITE refiner on 2000 test "
-        "events, median >= 10 TeV: 1.18 deg (seed) -> 0.67 / 0.40 / 0.28 / 0.23 / 0.22 after "
-        "1-5 passes, 0.20 after 8"))
+        "events, median >= 10 TeV: 1.18 deg (seed) -> 0.65 / 0.37 / 0.24 / 0.20 / 0.18 after "
+        "1-5 passes, 0.17 after 8, each pass ~ GNN-LITE's time"))
     along_weight: float = Field(1.0, ge=0, description=(
         "loss weight of the point error's component along the true track (the part that does "
         "not move the fitted line) relative to the perpendicular component; 20k-event trials "

@@ -11,9 +11,14 @@ least-squares line through the predicted points. The hybrid recipe (per-DOM emis
 + line fit) is unchanged; what the residuals add is the timing information the likelihood
 uses, so each pass moves the track toward the one the hit times favour.
 
-Measured (GNN-LITE seed and a GNN-LITE-sized refiner trained 6 epochs on 60k events, 2000
-test events, median error >= 10 TeV): 1.18 deg -> 0.67, 0.40, 0.28, 0.23, 0.22 after 1-5
-passes and 0.20 after 8; one pass from the true track gives 0.14 (the refiner's own noise).
+Measured (benchmarks/reco.py: GNN-LITE seed and a GNN-LITE-sized refiner, both trained 10
+epochs on 60k events; median error >= 10 TeV on 2000 test events): 1.18 deg -> 0.65, 0.37,
+0.24, 0.20, 0.18 after 1-5 passes and 0.17 after 8, each pass costing about as much as
+GNN-LITE. In a 6-epoch trial, one pass from the true track gave 0.14 deg: the refiner's own
+noise, which bounds what more passes can reach.
+
+The time residuals and the implied emission points use the default :class:`Medium` (sea
+water), as :class:`aihep.reco.gnn.TrackGNN` does.
 """
 
 from __future__ import annotations
@@ -29,13 +34,13 @@ from aihep.reco.medium import C_VACUUM_M_PER_NS, Medium
 RESIDUAL_SCALE_NS = 3.0  # ~ the PMT jitter: residuals are given as asinh(r / 3 ns)
 
 
-def hypothesis_inputs(inputs: GraphBatch, directions: np.ndarray, points_m: np.ndarray,
-                      medium: Medium | None = None) -> GraphBatch:
+def hypothesis_inputs(inputs: GraphBatch, directions: np.ndarray, points_m: np.ndarray
+                      ) -> GraphBatch:
     """Refiner inputs: ``inputs`` (built in the detector frame by
     :func:`aihep.reco.gnn.graph_inputs`) seen from track hypotheses, unit directions (n, 3)
     through points (n, 3) m relative to ``inputs.centre``. Events with a non-finite hypothesis
     keep their DOMs but are marked not ok."""
-    medium = medium or Medium()
+    medium = Medium()
     finite = np.all(np.isfinite(directions), axis=1) & np.all(np.isfinite(points_m), axis=1)
     d = np.where(finite[:, None], directions, [0.0, 0.0, 1.0]).astype(float)
     d /= np.linalg.norm(d, axis=1, keepdims=True)
@@ -75,7 +80,7 @@ def refine_tracks(refiner: TrackGNN, inputs: GraphBatch, directions: np.ndarray,
     """Apply ``passes`` (default: the refiner's config) refinement passes to hypotheses
     (directions (n, 3), points (n, 3) m relative to ``inputs.centre``); returns the refined
     directions and points."""
-    for _ in range(passes or refiner.config.passes):
+    for _ in range(refiner.config.passes if passes is None else passes):
         frame = hypothesis_inputs(inputs, directions, points_m)
         directions, points_m = predict_tracks(refiner, frame, batch_size)
     return directions, points_m
