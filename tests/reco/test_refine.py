@@ -132,3 +132,14 @@ def test_emission_point_errors_split_perpendicular_and_along():
     errors = emission_point_errors(predicted, truth, np.array([[0, 0, 1.0]]), mask, charge)
     assert errors == {"perp_median_m": 2.0, "perp_charge_weighted_median_m": 3.0,
                       "along_median_m": 10.0}
+
+
+def test_non_finite_hypotheses_give_no_fit_not_a_crash(noiseless):
+    inputs = graph_inputs(noiseless, 64)
+    refiner = TrackGNN(gnn_preset("gnn-lite").model_copy(update={"frame": "hypothesis"}))
+    directions = np.array([[np.nan] * 3, [0, 0, 1.0], [1.0, 0, 0], [0, 1.0, 0]])
+    points = np.zeros((4, 3))
+    points[3] = np.nan
+    refined, _ = refine_tracks(refiner, inputs, directions, points, passes=2)
+    assert np.all(np.isnan(refined[[0, 3]]))
+    np.testing.assert_allclose(np.linalg.norm(refined[[1, 2]], axis=1), 1.0, atol=1e-5)
