@@ -91,7 +91,10 @@ def test_cli_agent_run_verify_and_replay(tmp_path):
     cli = CliRunner()
     result = cli.invoke(app, ["agent", "run", str(data), "--out", str(tmp_path / "run"),
                               "--policy", str(policy), "--json"])
-    assert result.exit_code == 0, result.output
+    # every hunt refused: no answer, a non-zero exit that says why (not "discovery: false")
+    assert result.exit_code == 1, result.output
+    assert "no hunt completed" in result.stderr and "allowed_tools" in result.stderr
+    assert json.loads(result.stdout)["answer"]["discovery"] is None
     steps = json.loads(result.stdout)["steps"]
     assert steps[0]["status"] == "ok"
     assert steps[1]["status"] == "refused" and "allowed_tools" in steps[1]["message"]
@@ -167,3 +170,42 @@ def test_cli_names_the_missing_extra_verbatim(tmp_path):
     result = CliRunner().invoke(app, ["agent", "run", str(tmp_path / "d.parquet"), "--out",
                                       str(tmp_path / "run"), "--planner", "local"])
     assert result.exit_code == 2 and "aihep[llm-local]" in result.output
+
+
+def test_policy_run_dir_must_be_the_run_directory(tmp_path):
+    from aihep.agent.policy import Policy
+    from aihep.errors import ConfigError
+
+    data = _write_table(tmp_path / "data.parquet", 500, 0, 6)
+    policy = Policy(read_paths=(data,), run_dir=tmp_path / "elsewhere")
+    with pytest.raises(ConfigError, match="differs from the policy's run_dir"):
+        run_agent(ResonanceTask(data=data), tmp_path / "run", policy)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "solve"])
+def test_cli_agent_out_onto_a_file_is_one_line(tmp_path, command):
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    data = _write_table(tmp_path / "data.parquet", 500, 0, 7)
+    target = tmp_path / "taken.txt"
+    target.write_text("mine\n")
+    if command == "run":
+        args = ["agent", "run", str(data), "--out", str(target)]
+    else:
+        task = tmp_path / "task"
+        task.mkdir()
+        for name, seed in (("data.csv", 8), ("bkg.csv", 9)):
+            cols = toy_table(400, 0, seed)
+            rows = zip(*(cols[k] for k in ("index", "mjj", "mj1", "delta_mj", "tau21_j1",
+                                           "tau21_j2")), strict=True)
+            (task / name).write_text(
+                ",m_JJ,m_J1,delta_m_J,tau_2_over_tau_1_J1,tau_2_over_tau_1_J2\n"
+                + "".join(",".join(str(v) for v in row) + "\n" for row in rows))
+        args = ["agent", "solve", str(task), "--out", str(target)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "taken.txt" in result.stderr and "Traceback" not in result.output
+    assert target.read_text() == "mine\n"

@@ -114,3 +114,28 @@ def test_dataset_resumes_and_writes_a_manifest(tmp_path):
     assert (out / "manifest.json").is_file() and (out / "geometry.csv").is_file()
     with pytest.raises(ConfigError, match="another configuration"):
         simulate_dataset(SMALL, 5, out, seed=3, events_per_chunk=2)
+
+
+def test_a_geometry_too_small_to_trigger_is_refused_before_anything_is_written(tmp_path):
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    geometry = tmp_path / "g.csv"
+    geometry.write_text("x,y,z\n0,0,0\n0,0,30\n0,0,60\n")
+    result = CliRunner().invoke(app, ["reco", "simulate", "-n", "5", "--geometry",
+                                      str(geometry), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "fewer than min_hit_doms" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_trigger_that_never_fires_ends_with_an_error(monkeypatch):
+    from aihep.errors import ConfigError
+    from aihep.reco import simulate as sim
+    from aihep.reco.geometry import LayoutConfig, hexagonal_layout
+
+    monkeypatch.setattr(sim, "MAX_MUONS_WITHOUT_TRIGGER", 50)
+    geometry = hexagonal_layout(LayoutConfig(n_strings=1, doms_per_string=10))
+    config = sim.SimConfig(min_hit_doms=10, energy_min_tev=1.0, energy_max_tev=1.0)
+    with pytest.raises(ConfigError, match="no muon of 50"):
+        sim.simulate(config, geometry, 5, seed=1)

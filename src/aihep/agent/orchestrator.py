@@ -66,7 +66,7 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
               registry: ToolRegistry | None = None, planner: Any = None,
               memory_path: str | Path | None = None, max_rounds: int = 4) -> AgentResult:
     """Answer "is there a resonance in this dataset?" with recorded, validated tool calls."""
-    from aihep.errors import InputError
+    from aihep.errors import ConfigError, InputError
     from aihep.io.atomic import write_json_atomic
 
     for path in (task.data, task.reference, task.labels):
@@ -74,6 +74,10 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
             raise InputError(path, "file", "an existing feature table")
     run_dir = Path(run_dir)
     reads = tuple(Path(p) for p in (task.data, task.reference, task.labels) if p is not None)
+    if policy is not None and Path(policy.run_dir).resolve() != run_dir.resolve():
+        msg = (f"the run directory {run_dir} differs from the policy's run_dir "
+               f"{policy.run_dir}: every file of a run goes to one directory; make them equal")
+        raise ConfigError(msg)
     policy = policy or Policy(read_paths=reads, run_dir=run_dir)
     runner = ToolRunner(registry or default_registry(), policy)
     planner = planner or PlaybookPlanner()
@@ -133,10 +137,26 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
               "discovery": bool(best and best["discovery"] and not best["problems"]),
               "best": best, "hunts": len(hunts), "all_hunts": hunts,
               "remembered_methods": [list(m) for m in remembered]}
+    if not hunts:
+        # no completed hunt is no answer, not "no discovery"
+        failed = [f"{s['tool']} {s['status']}: {s['message'].splitlines()[0][:200]}"
+                  for s in steps if s["status"] != "ok" and s["message"]]
+        answer.update(discovery=None, failed=True, reason="no hunt completed" + (
+            " (" + "; ".join(failed[-3:]) + ")" if failed else ""))
     transcript = getattr(planner, "transcript", None)
     if transcript is not None:
         runner.note(actor, "planner.transcript", {}, {"transcript": transcript})
-    runner.note(actor, "answer", {}, answer)
-    write_json_atomic(run_dir / "agent_report.json", {"answer": answer, "steps": steps,
-                                                       "head": runner.record.head})
+    report = write_json_atomic(run_dir / "agent_report.json", {"answer": answer,
+                                                                "steps": steps})
+    own = [report] + ([memory_file] if memory_file.resolve().parent == run_dir.resolve()
+                      else [])  # a shared memory file changes with later runs
+    runner.note(actor, "answer", {}, answer, outputs=own)
     return AgentResult(answer, steps, runner.record.head, run_dir)
+
+
+def record_outputs(run_dir: str | Path, policy: Policy, actor: str, files: list[Path]) -> str:
+    """Append the files an orchestrator wrote after its run (answers, scores, report) to the
+    run's record, hashed like tool outputs; returns the new head."""
+    runner = ToolRunner(ToolRegistry(), policy)
+    runner.note(actor, "outputs", {}, {"files": [str(f) for f in files]}, outputs=files)
+    return runner.record.head

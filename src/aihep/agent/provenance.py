@@ -89,10 +89,13 @@ class VerifyResult:
     head: str
     length: int
     problem: str = ""
+    outputs_checked: int = 0
+    external_head: bool = False  # the head was compared with one kept outside the run
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "head": self.head, "length": self.length,
-                "problem": self.problem}
+                "problem": self.problem, "outputs_checked": self.outputs_checked,
+                "external_head": self.external_head}
 
 
 def read_entries(path: str | Path) -> list[dict[str, Any]]:
@@ -102,9 +105,13 @@ def read_entries(path: str | Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            entries.append(json.loads(line))
+            entry = json.loads(line)
         except json.JSONDecodeError:
             raise InputError(path, f"line {number}", "one JSON object per line") from None
+        if not isinstance(entry, dict):
+            raise InputError(path, f"line {number}", "a JSON object (an entry), got "
+                             f"{type(entry).__name__}")
+        entries.append(entry)
     return entries
 
 
@@ -116,9 +123,11 @@ def verify_record(path: str | Path, expected_head: str | None = None,
     ``index`` mismatch), truncation and wholesale recomputation (head or length differs
     from the stored ones).
     """
+    if not Path(path).is_file():
+        return VerifyResult(False, GENESIS, 0, f"{path}: the record is missing")
     try:
         entries = read_entries(path)
-    except InputError as error:
+    except (InputError, OSError, UnicodeDecodeError) as error:
         return VerifyResult(False, GENESIS, 0, str(error))
     head = GENESIS
     for i, entry in enumerate(entries):

@@ -17,6 +17,9 @@ the record instead of running it again, and records that it did (status ``reused
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +62,11 @@ class ToolRunner:
         self.registry = registry
         self.policy = policy
         self.jobs = jobs or JobConfig()
-        self.run_dir = Path(policy.run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if (self.run_dir / RECORD).exists() and (self.run_dir / MANIFEST).exists():
-            check = verify_run(self.run_dir)
+        from aihep.io.atomic import ensure_writable_dir
+
+        self.run_dir = ensure_writable_dir(policy.run_dir)
+        if (self.run_dir / RECORD).exists():
+            check = verify_run(self.run_dir, check_outputs=False)
             if not check.ok:
                 raise InputError(self.run_dir / RECORD, "hash chain",
                                  f"an intact record to resume ({check.problem})")
@@ -141,9 +145,11 @@ class ToolRunner:
         return result
 
     def note(self, actor: str, event: str, arguments: dict[str, Any],
-             extra: dict[str, Any] | None = None) -> None:
-        """Record something that is not a tool call (a memory read, the final answer)."""
-        self._append(actor, event, arguments, None, None, "ok", 0.0, extra or {})
+             extra: dict[str, Any] | None = None,
+             outputs: list[Path] | None = None) -> None:
+        """Record something that is not a tool call (a memory read, the final answer, files
+        written by the orchestrator, hashed like tool outputs)."""
+        self._append(actor, event, arguments, None, outputs, "ok", 0.0, extra or {})
 
     def _append(self, actor: str, tool: str, arguments: dict[str, Any],
                 inputs: list[Path] | None, outputs: list[Path] | None, status: str,
@@ -153,6 +159,7 @@ class ToolRunner:
         self.record.append(actor, tool, arguments, inputs, outputs, status, duration, extra)
         write_json_atomic(self.run_dir / MANIFEST, {
             "record": RECORD, "head": self.record.head, "length": self.record.length,
+            "cwd": os.getcwd(), "run_dir_abs": _absolute(self.run_dir),
             "policy": self.policy.model_dump(mode="json")})
 
 
@@ -163,16 +170,104 @@ def _completed_calls(record: Path) -> list[dict[str, Any]]:
     return [e for e in read_entries(record) if e["status"] == "ok" and "output" in e["extra"]]
 
 
-def verify_run(run_dir: str | Path) -> VerifyResult:
-    """Check a run's record against the head and length stored in its manifest."""
-    import json
+def _absolute(path: str | Path, cwd: str | None = None) -> str:
+    """``path`` made absolute against ``cwd`` (default: this process's), without resolving
+    symbolic links: the spelling of a path in a record, joined with the recorded cwd."""
+    return os.path.normpath(os.path.join(cwd or os.getcwd(), str(path)))
 
+
+def read_run_manifest(run_dir: str | Path) -> tuple[dict[str, Any], str]:
+    """The run manifest and, when it is missing or damaged, why (else an empty string)."""
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        return {}, f"{path}: the run manifest is missing"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"{path}: not a readable JSON manifest ({exc})"
+    if not isinstance(manifest, dict):
+        return {}, f"{path}: expected a JSON object, got {type(manifest).__name__}"
+    head, length = manifest.get("head"), manifest.get("length")
+    if not isinstance(head, str) or not isinstance(length, int) or isinstance(length, bool):
+        return {}, (f"{path}: the stored head and length are missing or malformed (an "
+                    "edited manifest)")
+    return manifest, ""
+
+
+def locate(recorded: str, run_dir: str | Path, manifest: dict[str, Any],
+           new_root: str | Path | None = None) -> Path:
+    """Where a path recorded in a run is now.
+
+    A recorded path is joined with the working directory of the run (``cwd`` in the
+    manifest); one inside the recorded run directory is moved to ``new_root`` (default: the
+    run directory as given now, so a moved run still verifies). Relative and absolute
+    spellings of the same place give the same answer.
+    """
+    cwd = manifest.get("cwd") if isinstance(manifest.get("cwd"), str) else None
+    policy_dir = (manifest.get("policy") or {}).get("run_dir") if isinstance(
+        manifest.get("policy"), dict) else None
+    root_text = manifest.get("run_dir_abs") or _absolute(policy_dir or run_dir, cwd)
+    target = Path(new_root if new_root is not None else run_dir)
+    candidates = [(Path(_absolute(recorded, cwd)), Path(str(root_text)))]
+    with contextlib.suppress(OSError):
+        candidates.append((candidates[0][0].resolve(), Path(str(root_text)).resolve()))
+    for path, root in candidates:
+        if path == root or root in path.parents:
+            return target / path.relative_to(root)
+    return candidates[0][0]
+
+
+def check_recorded_outputs(run_dir: str | Path, entries: list[dict[str, Any]],
+                           manifest: dict[str, Any]) -> tuple[int, list[str]]:
+    """Re-hash every output file the record lists (its last recorded digest).
+
+    Returns (files checked, problems: files missing or changed since they were recorded).
+    """
+    latest: dict[str, str] = {}
+    for entry in entries:
+        outputs = entry.get("outputs")
+        if isinstance(outputs, dict):
+            latest.update({str(k): str(v) for k, v in outputs.items()})
+    problems = []
+    for recorded, digest in latest.items():
+        path = locate(recorded, run_dir, manifest)
+        if not path.is_file():
+            problems.append(f"{recorded}: recorded output is missing")
+        elif file_sha256(path) != digest:
+            problems.append(f"{recorded}: changed since it was recorded (SHA-256 differs)")
+    return len(latest), problems
+
+
+def verify_run(run_dir: str | Path, expected_head: str | None = None,
+               check_outputs: bool = True) -> VerifyResult:
+    """Check a run: the record's chain, its length and head against the manifest and (when
+    given) against ``expected_head`` kept outside the run, and every recorded output file.
+
+    A damaged or missing record or manifest is a failed check (``ok`` False with the
+    problem), never an exception. Only an external head catches a forger who rewrote the
+    record, re-chained it and updated the manifest.
+    """
     from aihep.errors import InputError
 
     run_dir = Path(run_dir)
-    try:
-        manifest = json.loads((run_dir / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError):
-        raise InputError(run_dir / MANIFEST, "file", "the agent run manifest") from None
-    return verify_record(run_dir / manifest.get("record", RECORD), manifest.get("head"),
-                         manifest.get("length"))
+    if not run_dir.is_dir():
+        raise InputError(run_dir, "directory", "an agent run directory")
+    manifest, problem = read_run_manifest(run_dir)
+    record = run_dir / RECORD
+    if problem:
+        chain = verify_record(record)
+        return VerifyResult(False, chain.head, chain.length, problem)
+    result = verify_record(record, manifest["head"], manifest["length"])
+    if not result.ok:
+        return result
+    if expected_head is not None and result.head != expected_head.strip():
+        return VerifyResult(False, result.head, result.length, "last hash differs from the "
+                            "head kept outside the run (a rewritten, re-chained record)")
+    if not check_outputs:
+        return result
+    n_checked, problems = check_recorded_outputs(run_dir, read_entries(record), manifest)
+    if problems:
+        return VerifyResult(False, result.head, result.length, "; ".join(problems[:5]) + (
+            f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""), n_checked)
+    return VerifyResult(True, result.head, result.length, "", n_checked,
+                        expected_head is not None)

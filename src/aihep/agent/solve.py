@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from aihep.agent.orchestrator import AgentResult, run_agent
+from aihep.agent.orchestrator import AgentResult, record_outputs, run_agent
 from aihep.agent.playbook import PlaybookPlanner, ResonanceTask
 from aihep.agent.policy import Policy
 from aihep.errors import InputError
@@ -127,7 +127,9 @@ def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
              + (f", global p = {s['p_value']:.2g}" if "p_value" in s else "")
              + (", from the record" if s.get("reused") else "") + f"): {s['rationale']}"
              for s in result.steps]
-    head = f"Provenance head: `{result.head}` (check with `aihep agent verify`)."
+    head = (f"Provenance head when the agent answered: `{result.head}`; the record then "
+            "also hashes scores.csv, answers.json and this report (check everything with "
+            "`aihep agent verify`).")
     inputs = f"Data: `{files.data}`; background-only reference: `{files.reference}`."
     md = [f"# aihep agent: {files.data.name}", "", inputs, "", "## Answer", "", answer,
           *[f"- {d}" for d in details], "", "## Approaches considered", "",
@@ -197,7 +199,9 @@ def solve(task_dir: str | Path, out: str | Path, seed: int = 1,
     markdown, sections = _report(files, result, answers)
     write_atomic(out / "report.md", lambda tmp: tmp.write_text(markdown))
     write_report(out / "report.html", f"aihep agent: {files.data.name}", sections)
-    return answers
+    head = record_outputs(out, policy, "solve", [out / name for name in (
+        "scores.csv", "answers.json", "report.md", "report.html")])
+    return {**answers, "provenance_head": head}
 
 
 def evaluate(run_dir: str | Path, labels: str | Path,

@@ -264,6 +264,16 @@ ModelOption = Annotated[Path | None, typer.Option(
 RunDirOption = Annotated[Path, typer.Option("--out", "-o", help="run directory (the only one "
                                             "the agent may write)")]
 PolicyOption = Annotated[Path | None, typer.Option(help="YAML permission policy")]
+HeadFileOption = Annotated[Path | None, typer.Option(
+    "--head-file", help="also write the record's final head hash here (keep it outside the "
+    "run: `aihep agent verify RUN --head FILE` then catches a rewritten record)")]
+
+
+def _write_head(head_file: Path | None, head: str) -> None:
+    from aihep.io.atomic import write_text_atomic
+
+    if head_file is not None:
+        write_text_atomic(head_file, head + "\n")
 
 
 def _agent_setup(policy: Path | None, planner: str, model: Path | None) -> tuple[Any, Any]:
@@ -286,9 +296,14 @@ def agent_run(
     planner: PlannerOption = "playbook",
     model: ModelOption = None,
     seed: Seed = 1,
+    head_file: HeadFileOption = None,
     as_json: AsJson = False,
 ) -> None:
-    """Ask the agent (offline playbook by default): is there a resonance in this dataset?"""
+    """Ask the agent (offline playbook by default): is there a resonance in this dataset?
+
+    Exits with status 1 when no hunt completed (every one failed or was refused): that is
+    no answer, and the reason is printed.
+    """
     with user_errors():
         from aihep.agent.orchestrator import run_agent
         from aihep.agent.playbook import ResonanceTask
@@ -296,8 +311,14 @@ def agent_run(
         task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
         rules, chosen = _agent_setup(policy, planner, model)
         result = run_agent(task, out, rules, planner=chosen)
+        _write_head(head_file, result.head)
         print_result({"answer": result.answer, "steps": result.steps, "head": result.head,
                       "run": str(out)}, as_json)
+    if result.answer.get("failed"):
+        from aihep.cli.common import fail
+
+        fail(f"the agent has no answer: {result.answer['reason']} (record: "
+             f"{out / 'provenance.jsonl'})", status=1)
 
 
 @agent_app.command("solve")
@@ -312,6 +333,7 @@ def agent_solve(
     planner: PlannerOption = "playbook",
     model: ModelOption = None,
     seed: Seed = 1,
+    head_file: HeadFileOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Solve an Agents-of-Discovery task: scores.csv, answers.json, report, provenance."""
@@ -320,8 +342,9 @@ def agent_solve(
 
         rules, chosen = _agent_setup(policy, planner, model)
         hunt = {"keep_fraction": keep} if keep is not None else None
-        print_result(solve(task_dir, out, seed=seed, hunt=hunt, policy=rules,
-                           planner=chosen), as_json)
+        answers = solve(task_dir, out, seed=seed, hunt=hunt, policy=rules, planner=chosen)
+        _write_head(head_file, answers["provenance_head"])
+        print_result(answers, as_json)
 
 
 @agent_app.command("fetch-model")
@@ -354,14 +377,18 @@ def agent_evaluate(
 @app.command("replay")
 def replay_command(
     run: Annotated[Path, typer.Argument(help="agent run directory")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="where the replay writes")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where the replay writes (a new "
+                                      "directory outside the run)")],
+    force: Annotated[bool, typer.Option("--force", help="replay into a non-empty directory")
+                     ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Re-execute an agent run's recorded calls and compare every output bit for bit."""
+    """Re-execute an agent run's recorded calls under its policy, writing only into --out,
+    and compare every output bit for bit."""
     with user_errors():
         from aihep.agent.replay import replay
 
-        steps = replay(run, out)
+        steps = replay(run, out, force=force)
         print_result({"steps": [s.to_dict() for s in steps],
                       "all_match": all(s.status == "match" for s in steps)}, as_json)
         if not all(s.status == "match" for s in steps):
@@ -371,16 +398,45 @@ def replay_command(
 @agent_app.command("verify")
 def agent_verify(
     run: Annotated[Path, typer.Argument(help="agent run directory")],
+    head: Annotated[str | None, typer.Option(
+        "--head", help="the head hash kept outside the run (64 hex digits, or a file "
+        "holding it, e.g. from `agent run --head-file`)")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Check an agent run's provenance record against the head stored in its manifest."""
+    """Check an agent run: the record's hash chain, its length and head (against the run
+    manifest and, with --head, a value kept elsewhere) and every output file it lists.
+
+    Without --head, a forger who rewrites the record, re-chains it and updates the manifest
+    is not caught: only a head kept outside the run proves the record is the original.
+    """
     with user_errors():
         from aihep.agent.runner import verify_run
 
-        result = verify_run(run)
+        result = verify_run(run, _expected_head(head))
         print_result(result.to_dict(), as_json)
         if not result.ok:
             raise typer.Exit(1)
+
+
+def _expected_head(value: str | None) -> str | None:
+    """A head hash given on the command line, or read from the file it names."""
+    import re
+
+    from aihep.errors import InputError
+
+    if value is None:
+        return None
+    if re.fullmatch(r"[0-9a-f]{64}", value.strip()):
+        return value.strip()
+    path = Path(value)
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        raise InputError(path, "--head", "64 hex digits or a readable file holding them"
+                         ) from None
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise InputError(path, "content", "one SHA-256 head hash (64 hex digits)")
+    return text
 
 
 @app.command()

@@ -20,13 +20,14 @@ ClusterCfg = Annotated[Path | None, typer.Option(
 AsJson = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
 
 
-def fail(message: str) -> None:
+def fail(message: str, status: int = 2) -> None:
+    """Print one ``error:`` line on stderr and exit (2: bad input; 1: the job failed)."""
     from rich.console import Console
     from rich.markup import escape
 
     Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False,
                                soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(status)
 
 
 @contextmanager

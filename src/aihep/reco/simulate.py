@@ -251,14 +251,32 @@ def merge_pulses(dom: np.ndarray, t: np.ndarray, signal: np.ndarray, merge_ns: f
             "signal_npe": signal_npe.astype(np.int32)}
 
 
+MAX_MUONS_WITHOUT_TRIGGER = 10_000
+"""Muons simulated without one triggered event before a chunk gives up (no endless loop)."""
+
+
+def check_geometry(config: SimConfig, geometry: Geometry) -> None:
+    """A geometry on which the trigger (``min_hit_doms`` DOMs with signal) can fire."""
+    if len(geometry) < config.min_hit_doms:
+        msg = (f"the geometry has {len(geometry)} DOMs, fewer than min_hit_doms = "
+               f"{config.min_hit_doms} needed to trigger: no event could ever be kept")
+        raise ConfigError(msg)
+
+
 def simulate(config: SimConfig, geometry: Geometry, n_events: int, seed: int
              ) -> tuple[ak.Array, int]:
     """``n_events`` triggered events (awkward, one record per event) and the number of
     muons generated to get them."""
     config.check()
+    check_geometry(config, geometry)
     rng = np.random.default_rng(seed)
     rows, generated = [], 0
     while len(rows) < n_events:
+        if generated >= MAX_MUONS_WITHOUT_TRIGGER and not rows:
+            msg = (f"no muon of {generated} generated left signal in >= "
+                   f"{config.min_hit_doms} of the {len(geometry)} DOMs (min_hit_doms): "
+                   "lower min_hit_doms or use a larger geometry")
+            raise ConfigError(msg)
         muon = sample_muon(config, geometry, rng)
         generated += 1
         event = simulate_event(config, geometry, muon, rng)
@@ -316,9 +334,10 @@ def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: in
     if n_events < 1:
         msg = f"n_events must be >= 1, got {n_events}"
         raise ConfigError(msg)
+    geometry = geometry or hexagonal_layout(config.layout)
+    check_geometry(config, geometry)
     directory = ensure_writable_dir(out)
     chunks = ensure_writable_dir(directory / "chunks")
-    geometry = geometry or hexagonal_layout(config.layout)
     geometry_csv = directory / "geometry.csv"
     save_geometry(geometry, geometry_csv)
     key = json.dumps({"config": config.model_dump(mode="json"), "seed": seed,
