@@ -17,6 +17,7 @@ from aihep.cli.common import (
     ExecutorOpt,
     Seed,
     Workers,
+    executor_config,
     print_result,
     user_errors,
 )
@@ -28,23 +29,6 @@ app.add_typer(dataset_app, name="dataset")
 agent_app = typer.Typer(no_args_is_help=True, help="The aihep agent: run, solve tasks, "
                         "evaluate, verify and replay runs.")
 app.add_typer(agent_app, name="agent")
-
-def _executor(kind: str, workers: int, cluster_config: Path | None) -> Any:
-    import yaml
-
-    from aihep.errors import InputError
-    from aihep.workflow.executor import ExecutorConfig
-
-    options: dict[str, Any] = {}
-    if cluster_config is not None:
-        try:
-            options = yaml.safe_load(cluster_config.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(cluster_config, "file", f"a readable YAML mapping ({exc})") from None
-        if not isinstance(options, dict):
-            raise InputError(cluster_config, "top level", "a mapping of cluster options")
-    return ExecutorConfig(kind=kind, workers=workers, cluster=options)
-
 
 class _Bars:
     """Rich progress bars with events/s and ETA, one per sample."""
@@ -147,7 +131,7 @@ def generate(
             jets=validated(JetConfig, radius=jet_radius, max_jets=max_jets),
             selection=validated(SelectionConfig, min_jets=min_jets,
                                 leading_jet_pt_min_gev=leading_pt_min))
-        engine = _executor(executor, workers, cluster_config)
+        engine = executor_config(executor, workers, cluster_config)
         with _Bars() as bars:
             result = run(config, out, engine, bars.callback(process), overwrite=overwrite)
         print_result(result.to_dict(), as_json)
@@ -182,7 +166,7 @@ def dataset_lhco(
                            s_over_b=s_over_b, n_reference=reference, m_wprime_gev=m_wprime,
                            m_x_gev=m_x, m_y_gev=m_y, seed=seed, chunk_size=chunk_size,
                            detector=validated(DetectorConfig, kind=detector))
-        engine = _executor(executor, workers, cluster_config)
+        engine = executor_config(executor, workers, cluster_config)
         with _Bars() as bars:
             result = build_lhco_dataset(config, out, engine, bars.callback, overwrite=overwrite)
         summary = result.to_dict()

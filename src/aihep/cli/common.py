@@ -63,3 +63,21 @@ def stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def executor_config(kind: str, workers: int, cluster_config: Path | None) -> Any:
+    """The ExecutorConfig of --executor, --workers and --cluster-config (a YAML mapping)."""
+    import yaml
+
+    from aihep.errors import InputError
+    from aihep.workflow.executor import ExecutorConfig
+
+    options: dict[str, Any] = {}
+    if cluster_config is not None:
+        try:
+            options = yaml.safe_load(cluster_config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(cluster_config, "file", f"a readable YAML mapping ({exc})") from None
+        if not isinstance(options, dict):
+            raise InputError(cluster_config, "top level", "a mapping of cluster options")
+    return ExecutorConfig(kind=kind, workers=workers, cluster=options)

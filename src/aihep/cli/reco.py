@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from aihep.cli.common import AsJson, Seed, Workers, print_result, stderr_console, user_errors
+from aihep.cli.common import (
+    AsJson,
+    ClusterCfg,
+    ExecutorOpt,
+    Seed,
+    Workers,
+    executor_config,
+    print_result,
+    stderr_console,
+    user_errors,
+)
 
 reco_app = typer.Typer(no_args_is_help=True, help="Neutrino-telescope track reconstruction: "
                        "simulate, train the GNN, evaluate line fit / likelihood / GNN.")
@@ -45,6 +55,8 @@ def reco_simulate(
     energy_max_tev: Annotated[float, typer.Option(min=0.001)] = 100.0,
     events_per_chunk: Annotated[int, typer.Option(min=1)] = 1000,
     workers: Workers = 1,
+    executor: ExecutorOpt = "local",
+    cluster_config: ClusterCfg = None,
     seed: Seed = 0,
     as_json: AsJson = False,
 ) -> None:
@@ -52,8 +64,9 @@ def reco_simulate(
     from aihep.reco.run import simulate_file
 
     with _progress("chunks") as update:
+        engine = executor_config(executor, workers, cluster_config)
         result = simulate_file(out, events, geometry, energy_min_tev, energy_max_tev, seed,
-                               workers, events_per_chunk, update)
+                               workers, events_per_chunk, update, engine)
     print_result(result, as_json)
 
 

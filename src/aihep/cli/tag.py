@@ -9,8 +9,11 @@ import typer
 
 from aihep.cli.common import (
     AsJson,
+    ClusterCfg,
+    ExecutorOpt,
     Seed,
     Workers,
+    executor_config,
     print_result,
     stderr_console,
     user_errors,
@@ -32,6 +35,8 @@ def tag_dataset(
     jets_per_class: Annotated[int, typer.Option(min=1)] = 1000,
     events_per_chunk: Annotated[int, typer.Option(min=10)] = 500,
     workers: Workers = 1,
+    executor: ExecutorOpt = "local",
+    cluster_config: ClusterCfg = None,
     seed: Seed = 0,
     as_json: AsJson = False,
 ) -> None:
@@ -50,7 +55,8 @@ def tag_dataset(
 
         config = TagDatasetConfig(kind=kind, jets_per_class=jets_per_class,
                                   events_per_chunk=events_per_chunk, seed=seed)
-        jets = build_tag_dataset(config, out, workers, progress)
+        engine = executor_config(executor, workers, cluster_config)
+        jets = build_tag_dataset(config, out, workers, progress, engine)
     import numpy as np
 
     counts = np.bincount(jets.labels, minlength=len(jets.classes))

@@ -318,13 +318,17 @@ def generate(
     validate(config)
     if not overwrite and (done := _existing_result(directory, config)) is not None:
         return done
-    _prepare_directory(directory, config, overwrite)
+    start = time.perf_counter()
+    # the engine first: a cluster that cannot start leaves nothing behind
+    engine = make_executor(executor or ExecutorConfig(kind="serial"))
+    try:
+        _prepare_directory(directory, config, overwrite)
+    except BaseException:
+        engine.close()
+        raise
     plan = _Plan(config, directory)
     resumed = plan.load_existing()
-    start = time.perf_counter()
     stage_seconds = dict.fromkeys(STAGES, 0.0)
-    executor_config = executor or ExecutorConfig(kind="serial")
-    engine = make_executor(executor_config)
     config_json = config.model_dump_json()
 
     def report() -> None:

@@ -159,7 +159,8 @@ def _reconstruct_gnn(events: ak.Array, run: str | Path | None,
 def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | None = None,
                   energy_min_tev: float = 1.0, energy_max_tev: float = 100.0, seed: int = 0,
                   workers: int = 1, events_per_chunk: int = 1000,
-                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                  progress: Callable[[int, int], None] | None = None,
+                  executor: Any = None) -> dict[str, Any]:
     """Simulate through-going muons into ``out/events.parquet`` (default TRIDENT-like
     detector, or DOM positions from a geometry CSV with x,y,z[,string] in m)."""
     from aihep.reco.geometry import load_geometry
@@ -168,7 +169,7 @@ def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | 
     config = SimConfig(energy_min_tev=energy_min_tev, energy_max_tev=energy_max_tev)
     layout = load_geometry(geometry) if geometry is not None else None
     target = simulate_dataset(config, n_events, out, seed, layout, workers, events_per_chunk,
-                              progress)
+                              progress, executor)
     return {"out": str(target), "events": n_events}
 
 

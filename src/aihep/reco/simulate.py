@@ -321,10 +321,12 @@ def _run_chunk(task: _ChunkTask) -> tuple[int, int]:
 def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: int = 0,
                      geometry: Geometry | None = None, workers: int = 1,
                      events_per_chunk: int = 1000,
-                     progress: Callable[[int, int], None] | None = None) -> Path:
+                     progress: Callable[[int, int], None] | None = None,
+                     executor: Any = None) -> Path:
     """Simulate ``n_events`` into ``out/events.parquet`` (+ geometry.csv, manifest.json).
 
-    Chunks of ``events_per_chunk`` are simulated in parallel (``workers`` processes), each with
+    Chunks of ``events_per_chunk`` are simulated in parallel (``workers`` processes, or the
+    ``executor``: an :class:`~aihep.workflow.executor.ExecutorConfig`, e.g. SLURM), each with
     a seed derived from ``seed`` and its index, and kept under ``out/chunks``: a rerun resumes.
     """
     from aihep.workflow.executor import ExecutorConfig, make_executor
@@ -336,27 +338,32 @@ def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: in
         raise ConfigError(msg)
     geometry = geometry or hexagonal_layout(config.layout)
     check_geometry(config, geometry)
-    directory = ensure_writable_dir(out)
-    chunks = ensure_writable_dir(directory / "chunks")
-    geometry_csv = directory / "geometry.csv"
-    save_geometry(geometry, geometry_csv)
-    key = json.dumps({"config": config.model_dump(mode="json"), "seed": seed,
-                      "events_per_chunk": events_per_chunk,
-                      "geometry": geometry_csv.read_text()}, sort_keys=True)
-    key_file = chunks / "key.json"
-    if key_file.is_file() and key_file.read_text() != key:
-        msg = f"{chunks} holds chunks of another configuration; use another --out or delete it"
-        raise ConfigError(msg)
-    write_atomic(key_file, lambda p: p.write_text(key))
-    sizes = [min(events_per_chunk, n_events - i) for i in range(0, n_events, events_per_chunk)]
-    paths = [chunks / f"chunk_{i:05d}.parquet" for i in range(len(sizes))]
-    tasks = [_ChunkTask(config.model_dump_json(), str(geometry_csv), seed, i, n, str(p))
-             for i, (n, p) in enumerate(zip(sizes, paths, strict=True)) if not p.is_file()]
-    start = time.perf_counter()
-    generated_file = chunks / "generated.json"
-    generated = json.loads(generated_file.read_text()) if generated_file.is_file() else {}
-    engine = make_executor(ExecutorConfig(kind="local" if workers > 1 else "serial",
-                                          workers=workers))
+    # the engine first: a cluster that cannot start leaves nothing behind
+    engine = make_executor(executor or ExecutorConfig(kind="local" if workers > 1 else
+                                                      "serial", workers=workers))
+    try:
+        directory = ensure_writable_dir(out)
+        chunks = ensure_writable_dir(directory / "chunks")
+        geometry_csv = directory / "geometry.csv"
+        save_geometry(geometry, geometry_csv)
+        key = json.dumps({"config": config.model_dump(mode="json"), "seed": seed,
+                          "events_per_chunk": events_per_chunk,
+                          "geometry": geometry_csv.read_text()}, sort_keys=True)
+        key_file = chunks / "key.json"
+        if key_file.is_file() and key_file.read_text() != key:
+            msg = f"{chunks} holds chunks of another configuration; use another --out or delete it"
+            raise ConfigError(msg)
+        write_atomic(key_file, lambda p: p.write_text(key))
+        sizes = [min(events_per_chunk, n_events - i) for i in range(0, n_events, events_per_chunk)]
+        paths = [chunks / f"chunk_{i:05d}.parquet" for i in range(len(sizes))]
+        tasks = [_ChunkTask(config.model_dump_json(), str(geometry_csv), seed, i, n, str(p))
+                 for i, (n, p) in enumerate(zip(sizes, paths, strict=True)) if not p.is_file()]
+        start = time.perf_counter()
+        generated_file = chunks / "generated.json"
+        generated = json.loads(generated_file.read_text()) if generated_file.is_file() else {}
+    except BaseException:
+        engine.close()
+        raise
     try:
         done = len(sizes) - len(tasks)
         for index, count in engine.map_unordered(_run_chunk, tasks):

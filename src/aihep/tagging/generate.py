@@ -32,6 +32,7 @@ from aihep.io.atomic import ensure_writable_dir, write_atomic
 from aihep.tagging.data import JetSet, load_jets, save_jets
 from aihep.tagging.samples import STABLE_V0, DatasetKind, Sample, get_kind, parton_label
 from aihep.tagging.truth import NEUTRINOS, eta_phi
+from aihep.workflow.executor import ExecutorConfig, make_executor
 
 
 class TagDatasetConfig(BaseModel):
@@ -302,13 +303,27 @@ def flatten_kinematics(jets: JetSet, config: TagDatasetConfig, n_per_class: int,
 
 
 def build_tag_dataset(config: TagDatasetConfig, out: str | Path, workers: int = 1,
-                      progress: Callable[[int, int], None] | None = None) -> JetSet:
+                      progress: Callable[[int, int], None] | None = None,
+                      executor: ExecutorConfig | None = None) -> JetSet:
     """Generate (or resume) a tagging dataset into ``out``: ``jets.parquet`` + manifest.
 
     Chunks are generated in waves until, after flattening, every class has
-    ``jets_per_class`` jets (or a sample reaches ``max_chunks_per_sample``).
+    ``jets_per_class`` jets (or a sample reaches ``max_chunks_per_sample``). ``executor``
+    (e.g. SLURM through Dask) overrides ``workers`` local processes; the waves depend on the
+    number of workers only, so the same count gives the same bytes on any engine.
     """
-    from aihep.workflow.executor import ExecutorConfig, make_executor
+    executor = executor or ExecutorConfig(kind="local" if workers > 1 else "serial",
+                                          workers=workers)
+    workers = executor.workers
+    engine = make_executor(executor)  # a cluster that cannot start leaves nothing behind
+    try:
+        return _build_tag_dataset(config, Path(out), workers, progress, engine)
+    finally:
+        engine.close()
+
+
+def _build_tag_dataset(config: TagDatasetConfig, out: Path, workers: int,
+                       progress: Callable[[int, int], None] | None, engine: Any) -> JetSet:
     from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
     directory = ensure_writable_dir(out)
@@ -328,25 +343,20 @@ def build_tag_dataset(config: TagDatasetConfig, out: str | Path, workers: int = 
                                    for s in samples}
     start = time.perf_counter()
     loaded: dict[Path, ak.Array] = {}
-    engine = make_executor(ExecutorConfig(kind="local" if workers > 1 else "serial",
-                                          workers=workers))
-    try:
-        while True:
-            jets = _combine(done, config, loaded)
-            flat = flatten_kinematics(jets, config, config.jets_per_class, config.seed)
-            per_class = np.bincount(flat.labels, minlength=len(config.classes()))
-            if progress is not None:
-                progress(int(per_class.min()), config.jets_per_class)
-            wanted = _next_wave(jets, config, done, workers)
-            if per_class.min() >= config.jets_per_class or not wanted:
-                break
-            tasks = [_ChunkTask(config_json, name, len(done[name]) + k,
-                                str(chunks_dir / f"{name}_{len(done[name]) + k:05d}.parquet"))
-                     for name, n in wanted.items() for k in range(n)]
-            for name, _, path in engine.map_unordered(_run_chunk, tasks):
-                done[name].append(Path(path))
-    finally:
-        engine.close()
+    while True:
+        jets = _combine(done, config, loaded)
+        flat = flatten_kinematics(jets, config, config.jets_per_class, config.seed)
+        per_class = np.bincount(flat.labels, minlength=len(config.classes()))
+        if progress is not None:
+            progress(int(per_class.min()), config.jets_per_class)
+        wanted = _next_wave(jets, config, done, workers)
+        if per_class.min() >= config.jets_per_class or not wanted:
+            break
+        tasks = [_ChunkTask(config_json, name, len(done[name]) + k,
+                            str(chunks_dir / f"{name}_{len(done[name]) + k:05d}.parquet"))
+                 for name, n in wanted.items() for k in range(n)]
+        for name, _, path in engine.map_unordered(_run_chunk, tasks):
+            done[name].append(Path(path))
     save_jets(flat, directory / "jets.parquet")
     counts = {c: int(n) for c, n in zip(config.classes(), np.bincount(
         flat.labels, minlength=len(config.classes())), strict=True)}

@@ -14,7 +14,7 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aihep.errors import ConfigError
 
@@ -30,6 +30,18 @@ class ExecutorConfig(BaseModel):
     workers: int = Field(1, ge=1)
     cluster: dict[str, Any] = Field(default_factory=dict,
                                     description="options for the dask-jobqueue cluster class")
+    start_timeout_seconds: float = Field(
+        300.0, gt=0, description="wall time [s] for the first worker of a batch cluster to "
+        "start; a rejected or stuck submission is an error after it, never a hang")
+
+    @model_validator(mode="after")
+    def _cluster_options_fit(self) -> ExecutorConfig:
+        if self.cluster and self.kind in ("serial", "local"):
+            msg = (f"cluster options ({', '.join(sorted(self.cluster))}) apply to the "
+                   "slurm, htcondor or dask-local executors, not to "
+                   f"'{self.kind}': choose --executor slurm (or drop --cluster-config)")
+            raise ValueError(msg)
+        return self
 
 
 class Executor(Protocol):
@@ -83,14 +95,28 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         self.n_workers = config.workers
+        self._client = None
         if config.kind == "dask-local":
-            self._cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1,
-                                         processes=True, dashboard_address=None,
-                                         **config.cluster)
-        else:
+            try:
+                self._cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1,
+                                             processes=True, dashboard_address=None,
+                                             **config.cluster)
+            except TypeError as exc:
+                msg = (f"invalid dask-local cluster option ({str(exc).splitlines()[0]}); "
+                       "batch-system options such as queue or walltime need --executor "
+                       "slurm or htcondor")
+                raise ConfigError(msg) from None
+            self._client = Client(self._cluster)
+            return
+        with _ErrorLog() as errors:
             self._cluster = jobqueue_cluster(config)
-            self._cluster.scale(jobs=config.workers)
-        self._client = Client(self._cluster)
+            try:
+                self._cluster.scale(jobs=config.workers)
+                self._client = Client(self._cluster)
+                _wait_for_first_worker(self._client, errors, config)
+            except BaseException:
+                self.close()
+                raise
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         from distributed import as_completed
@@ -103,8 +129,87 @@ class DaskExecutor:
             self._client.cancel(futures)
 
     def close(self) -> None:
-        self._client.close()
-        self._cluster.close()
+        """Close the client and the cluster (its batch jobs are cancelled); a cluster that
+        never started closes without an error."""
+        import contextlib
+
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+        with contextlib.suppress(Exception, AssertionError):
+            self._cluster.close()
+
+
+class _ErrorLog:
+    """Collects the error log records of a block (dask-jobqueue logs a rejected submission
+    instead of raising it)."""
+
+    LOGGERS = ("", "tornado", "tornado.application", "asyncio", "distributed",
+               "distributed.deploy", "distributed.deploy.spec", "dask_jobqueue")
+
+    def __enter__(self) -> list[str]:
+        import logging
+
+        self.messages: list[str] = []
+        messages = self.messages
+
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                text = record.getMessage()
+                if record.exc_info and record.exc_info[1] is not None:
+                    text += f" {record.exc_info[1]}"
+                messages.append(text)
+
+        self.handler = Handler(level=logging.ERROR)
+        # the collected errors become one clear message: keep their tracebacks off the terminal
+        self.saved = {}
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            self.saved[name] = (logger.handlers[:], logger.propagate)
+            logger.handlers[:] = [self.handler]
+            logger.propagate = False
+        return self.messages
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+
+        for name, (handlers, propagate) in self.saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+
+
+def _submission_error(text: str) -> str:
+    """The scheduler's own error lines out of a logged submission failure."""
+    import re
+
+    text = text.replace("\\n", "\n")
+    lines = re.findall(r"(?:sbatch|condor_submit|qsub)[^\n]*error[^\n]*", text)
+    found = "; ".join(dict.fromkeys(line.strip() for line in lines))
+    return found or " ".join(text.split())[:300]
+
+
+def _wait_for_first_worker(client: Any, errors: list[str], config: ExecutorConfig) -> None:
+    """Return when a worker has joined; a clear error at the first logged submission error
+    or after ``config.start_timeout_seconds``."""
+    import time
+
+    deadline = time.monotonic() + config.start_timeout_seconds
+    while time.monotonic() < deadline:
+        if client.scheduler_info(n_workers=-1).get("workers"):
+            return
+        failures = [m for m in errors if "sbatch" in m or "condor_submit" in m
+                    or "submission" in m.lower() or "Command exited" in m]
+        if failures:
+            msg = (f"the {config.kind} scheduler rejected the worker job: "
+                   f"{_submission_error(failures[0])} (cluster options: "
+                   f"{config.cluster or 'defaults'})")
+            raise ConfigError(msg)
+        time.sleep(0.25)
+    msg = (f"no {config.kind} worker started within {config.start_timeout_seconds:g} s "
+           f"(cluster options: {config.cluster or 'defaults'}); check the queue with squeue, "
+           "or raise start_timeout_seconds")
+    raise ConfigError(msg)
 
 
 def jobqueue_cluster(config: ExecutorConfig) -> Any:
