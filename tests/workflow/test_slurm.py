@@ -83,7 +83,7 @@ def test_slurm_gives_the_bytes_of_local_processes(tmp_path, command):
     assert new, f"no SLURM job recorded by sacct -c for {command}"
     logs = " ".join(p.read_text() for p in (tmp_path / "logs").glob("*.err"))
     assert "Starting established connection" in logs or "Registered to" in logs
-    print(f"{command}: {len(slurm)} files byte-identical, SLURM jobs {sorted(new)}, "
+    print(f"{command}: {len(slurm)} files byte-identical, SLURM jobs {sorted(new)}, "  # noqa: T201
           f"{seconds:.1f} s")
 
 
@@ -109,6 +109,6 @@ def test_a_stuck_submission_times_out(tmp_path):
     config = ExecutorConfig(kind="slurm", workers=1, start_timeout_seconds=8,
                             cluster={"memory": "100000GB", "job_mem": "100000G"})
     start = time.perf_counter()
-    with pytest.raises(ConfigError, match="no slurm worker started within 8 s|rejected"):
+    with pytest.raises(ConfigError, match=r"no slurm worker started within 8 s|rejected"):
         make_executor(config)
     assert time.perf_counter() - start < 60
