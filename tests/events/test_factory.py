@@ -147,3 +147,53 @@ def test_read_events_matches_result(small_config, tmp_path):
     assert set(events.fields) >= {"event_id", "label", "weight", "mhat_gev", "jets"}
     assert set(events.jets.fields) >= {"pt", "eta", "phi", "mass", "tau1", "tau2", "tau3",
                                        "msd", "constituents"}
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_a_truncated_chunk_is_generated_again_not_resumed(small_config, tmp_path, finished):
+    """A chunk whose bytes differ from its recorded SHA-256 (truncated by a crash or a full
+    disk) is made again on resume; before, it was "resumed" and reading failed later."""
+    full = generate(small_config, tmp_path / "full").read()
+    part = tmp_path / "part"
+    generate(small_config, part)
+    if not finished:
+        (part / "manifest.json").unlink()
+    chunk = chunk_paths(part, 0)[0]
+    chunk.write_bytes(chunk.read_bytes()[:200])
+    resumed = generate(small_config, part)
+    assert ak.array_equal(resumed.read(), full)
+    assert _hashes(part) == _hashes(tmp_path / "full")
+
+
+def test_info_check_rehashes_the_manifest_outputs(small_config, tmp_path):
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    generate(small_config, tmp_path / "d")
+    cli = CliRunner()
+    ok = cli.invoke(app, ["info", str(tmp_path / "d"), "--check", "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["check"]["files"] == 3
+    chunk = chunk_paths(tmp_path / "d", 1)[0]
+    chunk.write_bytes(chunk.read_bytes()[:-10])
+    bad = cli.invoke(app, ["info", str(tmp_path / "d"), "--check", "--json"])
+    assert bad.exit_code == 1
+    assert "chunk-000001.parquet: SHA-256 differs" in json.loads(bad.stdout)["check"][
+        "problems"][0]
+
+
+def test_hunt_onto_a_dataset_is_refused_without_force(small_config, tmp_path):
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    generate(small_config, tmp_path / "d")
+    before = (tmp_path / "d" / "manifest.json").read_bytes()
+    table = tmp_path / "t.csv"
+    table.write_text(",m_JJ,m_J1,delta_m_J,tau_2_over_tau_1_J1,tau_2_over_tau_1_J2\n"
+                     "0,3000,100,50,0.5,0.5\n")
+    result = CliRunner().invoke(app, ["hunt", str(table), "--out", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "another command" in result.stderr
+    assert "--force" in result.stderr
+    assert (tmp_path / "d" / "manifest.json").read_bytes() == before
+    assert not (tmp_path / "d" / "report.html").exists()

@@ -83,3 +83,60 @@ def test_dataset_command(tmp_path):
     assert json.loads(result.stdout)["per_class"] == {"QCD": 10, "Top": 10}
     bad = runner.invoke(app, ["tag", "dataset", "charm", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "unknown tagging dataset 'charm'" in bad.output
+
+
+def test_damaged_files_and_taken_outputs_are_one_line(tmp_path):
+    """Truncated ROOT, truncated or garbage HDF5 and Parquet, and an --out that is taken: one
+    line and exit code 2 each, nothing written (each gave a traceback before)."""
+    from aihep.io.toptagging import write_top_tagging
+
+    runner = CliRunner()
+    data = save_jets(toy_jets(80, seed=4), tmp_path / "jets.parquet")
+    trained = runner.invoke(app, ["tag", "train", "pfn-lite", str(data), "--out",
+                                  str(tmp_path / "run"), "--epochs", "1", "--features",
+                                  "kinpid", "--max-particles", "16"])
+    assert trained.exit_code == 0, trained.output
+    root = write_jetclass(toy_jets(40, seed=5), tmp_path / "full.root").read_bytes()
+    bad = {"truncated.root": root[: len(root) * 2 // 3], "garbage.h5": b"\x89HDF\r\n" * 50,
+           "truncated.parquet": data.read_bytes()[:300]}
+    top = write_top_tagging(toy_jets(30, seed=6), tmp_path / "top.h5")
+    bad["truncated.h5"] = top.read_bytes()[: top.stat().st_size // 2]
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+        for command in ("evaluate", "predict"):
+            out = tmp_path / f"out_{command}_{name}.parquet"
+            args = ["tag", command, str(tmp_path / "run"), str(tmp_path / name), "--out",
+                    str(out)]
+            result = runner.invoke(app, args)
+            assert result.exit_code == 2, (name, command, result.output)
+            assert name in result.stderr and "Traceback" not in result.output
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+            assert not out.exists()
+    (tmp_path / "taken").mkdir()
+    taken = runner.invoke(app, ["tag", "predict", str(tmp_path / "run"), str(data), "--out",
+                                str(tmp_path / "taken")])
+    assert taken.exit_code == 2 and "is a directory" in taken.stderr
+    first = runner.invoke(app, ["tag", "predict", str(tmp_path / "run"), str(data), "--out",
+                                str(tmp_path / "s.parquet")])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["tag", "predict", str(tmp_path / "run"), str(data), "--out",
+                                str(tmp_path / "s.parquet")])
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+
+def test_fastjet_banner_never_reaches_stdout():
+    """`--json` output must be the first thing on stdout: FastJet prints a banner at first use
+    (a fresh process, since the banner comes once per process)."""
+    import subprocess
+    import sys
+
+    code = ("import awkward as ak, numpy as np\n"
+            "from aihep.events.substructure import nsubjettiness\n"
+            "rng = np.random.default_rng(1)\n"
+            "c = ak.Array([[{'px': float(x), 'py': float(y), 'pz': float(z), 'E': 50.0}\n"
+            "               for x, y, z in rng.normal(5, 1, (6, 3))] for _ in range(3)])\n"
+            "nsubjettiness(c, 1.0, 3)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""

@@ -154,8 +154,8 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(limits_table, "limits", reads=("data",), writes=("out",),
                            cpu_seconds=600, job=True))
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
-                           writes=("out",), cpu_seconds=3600, fixed={"executor": None},
-                           job=True))
+                           writes=("out",), cpu_seconds=3600,
+                           fixed={"executor": None, "force": False}, job=True))
     registry.add(make_tool(write_agent_report, "write_report", reads=("run",),
                            writes=("out",), cpu_seconds=60))
     registry.add(make_tool(train_from_file, "tag_train", reads=("data",), writes=("out",),
@@ -163,7 +163,8 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(evaluate_file, "tag_evaluate", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, job=True))
     registry.add(make_tool(predict_file, "tag_predict", reads=("run", "data"),
-                           writes=("out",), cpu_seconds=1800, job=True))
+                           writes=("out",), cpu_seconds=1800, job=True,
+                           fixed={"force": False}))
     registry.add(make_tool(simulate_file, "reco_simulate", reads=("geometry",),
                            writes=("out",), cpu_seconds=3600, fixed={"progress": None},
                            job=True))

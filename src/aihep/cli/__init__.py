@@ -203,6 +203,9 @@ def hunt_command(
     workers: Annotated[int, typer.Option(
         "--workers", "-j", help="local processes running the method x window trials")] = 1,
     seed: Seed = 1,
+    force: Annotated[bool, typer.Option(
+        "--force", help="write into --out even if it holds another command's results")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Hunt for a resonance: anomaly scores, cut, bump hunt, signal extraction, report."""
@@ -236,7 +239,7 @@ def hunt_command(
                            seed=seed)
         engine = ExecutorConfig(kind="local" if workers > 1 else "serial",
                                 workers=max(workers, 1))
-        summary = run_hunt(data, out, config, reference, labels, engine)
+        summary = run_hunt(data, out, config, reference, labels, engine, force)
         print_result(summary, as_json)
 
 
@@ -426,13 +429,22 @@ def _expected_head(value: str | None) -> str | None:
 @app.command()
 def info(
     path: Annotated[Path, typer.Argument(help="dataset directory or file")],
+    check: Annotated[bool, typer.Option(
+        "--check", help="re-hash every file the manifest lists; exit 1 if one differs")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Summarize a dataset (aihep directory, LHCO HDF5, feature CSV or Parquet)."""
     with user_errors():
+        from aihep.errors import InputError
         from aihep.io.inspect import describe
 
-        print_result(describe(path), as_json)
+        if check and not path.is_dir():
+            raise InputError(path, "--check", "an aihep output directory with manifest.json")
+        summary = describe(path, check=check)
+        print_result(summary, as_json)
+    if check and not summary["check"]["ok"]:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -120,12 +120,14 @@ def tag_evaluate(run: Run, data: Data,
 @tag_app.command("predict")
 def tag_predict(run: Run, data: Data,
                 out: Annotated[Path, typer.Option("--out", "-o", help="output .parquet")],
-                max_jets: Annotated[int | None, typer.Option()] = None) -> None:
+                max_jets: Annotated[int | None, typer.Option()] = None,
+                force: Annotated[bool, typer.Option("--force", help="replace an existing "
+                                                    "--out file")] = False) -> None:
     """Add score_<class> fields to a jet set and write it as Parquet."""
     from aihep.tagging.tagger import predict_file
 
     with user_errors():
-        result = predict_file(run, data, out, max_jets)
+        result = predict_file(run, data, out, max_jets, force)
         typer.echo(f"wrote {result['n_jets']} jets with scores to {out}")
 
 

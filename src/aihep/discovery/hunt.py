@@ -413,15 +413,18 @@ def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
 
 def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None,
              reference: str | Path | None = None, labels: str | Path | None = None,
-             executor: ExecutorConfig | None = None) -> dict[str, Any]:
+             executor: ExecutorConfig | None = None, force: bool = False) -> dict[str, Any]:
     """Read files, hunt, write ``out`` (scores.csv, results.json, report, manifest).
 
     The one entry point of the CLI and the agent. Returns results.json's content without the
-    per-trial list, plus ``out``.
+    per-trial list, plus ``out``. A directory holding another command's results (a dataset,
+    say) is refused unless ``force``.
     """
     from aihep.io.atomic import ensure_writable_dir
+    from aihep.workflow.manifest import claim_output_dir
 
     config = config or HuntConfig()
+    claim_output_dir(out, "aihep.hunt", force)
     table = read_table(data, labels)
     ref_table = read_table(reference) if reference is not None else None
     ensure_writable_dir(out)

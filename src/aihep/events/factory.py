@@ -26,6 +26,7 @@ from aihep.events.processes import get_process
 from aihep.io.atomic import ensure_writable_dir, write_json_atomic
 from aihep.io.eventstore import (
     EVENTS_DIR,
+    chunk_intact,
     chunk_paths,
     read_chunk_meta,
     read_events,
@@ -205,8 +206,9 @@ class _Plan:
             index = int(path.stem.split("-")[1])
             meta = read_chunk_meta(self.directory, index)
             if (meta and meta.get("chunk_key") == self.key and not meta.get("truncated_from")
-                    and meta.get("n_requested") == self.size(index)):
-                self.done[index] = meta
+                    and meta.get("n_requested") == self.size(index)
+                    and chunk_intact(self.directory, index, meta)):
+                self.done[index] = meta  # a damaged chunk is generated again
         return len(self.done)
 
     def covering(self) -> int | None:
@@ -288,6 +290,10 @@ def _existing_result(directory: Path, config: GenerationConfig) -> GenerationRes
         return None
     if manifest.get("config") != config.model_dump(mode="json"):
         return None
+    from aihep.io.inspect import check_outputs
+
+    if not check_outputs(directory, manifest)["ok"]:
+        return None  # a damaged dataset is resumed: its damaged chunks are made again
     counts = manifest.get("counts", {})
     return GenerationResult(directory, counts["n_events"], counts["n_generated"],
                             counts["n_chunks"], counts.get("sigma_gen_pb", float("nan")), 0.0,

@@ -37,11 +37,14 @@ def nsubjettiness(constituents: ak.Array, radius: float, n_max: int = 3) -> np.n
     ok = n_const > n_max  # undefined when N >= number of particles (and tau_N = 0 there)
     if not ok.any():
         return out
-    seq = fastjet.ClusterSequence(constituents[ok],
-                                  fastjet.JetDefinition(fastjet.kt_algorithm, _RECLUSTER_R))
-    taus = seq.njettiness(njets=list(range(1, n_max + 1)), beta=1.0, R0=radius,
-                          measure_definition="NormalizedMeasure",
-                          axes_definition="OnePass_KT_Axes")
+    from aihep.events.pythia import silence_stdout
+
+    with silence_stdout():  # FastJet prints its banner on stdout at first use (breaks --json)
+        seq = fastjet.ClusterSequence(constituents[ok],
+                                      fastjet.JetDefinition(fastjet.kt_algorithm, _RECLUSTER_R))
+        taus = seq.njettiness(njets=list(range(1, n_max + 1)), beta=1.0, R0=radius,
+                              measure_definition="NormalizedMeasure",
+                              axes_definition="OnePass_KT_Axes")
     out[ok] = ak.to_numpy(taus)
     return out
 

@@ -30,9 +30,28 @@ def chunk_paths(directory: str | Path, index: int) -> tuple[Path, Path]:
 
 def write_chunk(directory: str | Path, index: int, events: ak.Array, meta: dict[str, Any]) -> None:
     """Atomically write a chunk's events, then its bookkeeping (which marks it complete)."""
+    from aihep.workflow.manifest import sha256_file
+
     data_path, meta_path = chunk_paths(directory, index)
     write_atomic(data_path, lambda p: ak.to_parquet(ak.to_packed(events), p, compression="zstd"))
-    write_json_atomic(meta_path, meta)
+    write_json_atomic(meta_path, {**meta, "sha256": sha256_file(data_path)})
+
+
+def chunk_intact(directory: str | Path, index: int, meta: dict[str, Any]) -> bool:
+    """Whether chunk ``index`` still has the bytes it was written with (SHA-256 in its
+    bookkeeping; chunks of older versions without one must at least open as Parquet)."""
+    import pyarrow.parquet as pq
+
+    from aihep.workflow.manifest import sha256_file
+
+    data_path = chunk_paths(directory, index)[0]
+    if "sha256" in meta:
+        return sha256_file(data_path) == meta["sha256"]
+    try:
+        pq.read_metadata(data_path)
+    except Exception:  # truncated or garbage: pyarrow raises ArrowInvalid, OSError...
+        return False
+    return True
 
 
 def read_chunk_meta(directory: str | Path, index: int) -> dict[str, Any] | None:

@@ -12,11 +12,35 @@ from aihep.errors import InputError
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
+    """Mean, min, median, max of the finite values; NaN and +-inf are counted, not hidden."""
     finite = values[np.isfinite(values)]
-    if len(finite) == 0:
-        return {"n": 0}
-    return {"n": len(finite), "mean": float(finite.mean()), "min": float(finite.min()),
-            "median": float(np.median(finite)), "max": float(finite.max())}
+    out: dict[str, float] = {"n": len(finite)}
+    if len(finite):
+        out.update(mean=float(finite.mean()), min=float(finite.min()),
+                   median=float(np.median(finite)), max=float(finite.max()))
+    n_nan, n_inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+    if n_nan or n_inf:
+        out.update(nan=n_nan, inf=n_inf)
+    return out
+
+
+def check_outputs(directory: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Re-hash every output file listed in a manifest: ``ok``, files checked, problems."""
+    from aihep.workflow.manifest import sha256_file
+
+    directory = Path(directory)
+    problems, outputs = [], manifest.get("outputs") or []
+    for entry in outputs:
+        if not isinstance(entry, dict) or "path" not in entry or "sha256" not in entry:
+            problems.append(f"malformed output entry {entry!r:.80}")
+            continue
+        path = directory / entry["path"]
+        if not path.is_file():
+            problems.append(f"{entry['path']}: missing")
+        elif sha256_file(path) != entry["sha256"]:
+            problems.append(f"{entry['path']}: SHA-256 differs from the manifest (changed "
+                            "or truncated)")
+    return {"ok": not problems, "files": len(outputs), "problems": problems}
 
 
 def _feature_summary(features: dict[str, np.ndarray], labels: np.ndarray | None
@@ -30,11 +54,12 @@ def _feature_summary(features: dict[str, np.ndarray], labels: np.ndarray | None
     return out
 
 
-def describe(path: str | Path) -> dict[str, Any]:
+def describe(path: str | Path, check: bool = False) -> dict[str, Any]:
     """Summarize a dataset: what it is, how it was made, counts and feature ranges.
 
     Accepts an aihep event-store or LHCO directory, a feature Parquet file, an LHCO HDF5 file
-    (hadrons or features) or a feature CSV.
+    (hadrons or features) or a feature CSV. With ``check``, every file an aihep directory's
+    manifest lists is re-hashed (``check`` in the summary).
     """
     path = Path(path)
     if not path.exists():
@@ -46,7 +71,15 @@ def describe(path: str | Path) -> dict[str, Any]:
             hint = (" (an unfinished generation: re-run the same command to resume)"
                     if run_state.exists() else "")
             raise InputError(path, "manifest.json", "an aihep dataset directory" + hint)
-        manifest = json.loads(manifest_path.read_text())
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            raise InputError(manifest_path, "file", "a JSON manifest") from None
+        if not isinstance(manifest, dict):
+            raise InputError(manifest_path, "top level", "a JSON object")
+        if check:
+            return {"path": str(path), "kind": manifest.get("kind"),
+                    "check": check_outputs(path, manifest)}
         summary: dict[str, Any] = {"path": str(path), "kind": manifest.get("kind"),
                                    "seed": manifest.get("seed"),
                                    "created_utc": manifest.get("created_utc"),

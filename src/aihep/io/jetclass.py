@@ -37,12 +37,17 @@ def _open_tree(path: Path) -> Any:
         raise InputError(path, "file", "an existing JetClass ROOT file")
     try:
         handle = uproot.open(path)
+        if TREE not in handle:
+            raise InputError(path, TREE, f"a TTree named '{TREE}' (found: "
+                             f"{', '.join(handle.keys()) or 'nothing'})")
+        tree = handle[TREE]
+        tree.keys()
+    except InputError:
+        raise
     except Exception as error:  # uproot raises several unrelated types on non-ROOT files
-        raise InputError(path, "file", f"a ROOT file ({type(error).__name__})") from None
-    if TREE not in handle:
-        raise InputError(path, TREE, f"a TTree named '{TREE}' (found: "
-                         f"{', '.join(handle.keys()) or 'nothing'})")
-    return handle[TREE]
+        raise InputError(path, "file", f"a complete ROOT file ({type(error).__name__})"
+                         ) from None
+    return tree
 
 
 def read_jetclass(path: str | Path, max_jets: int | None = None,
@@ -73,7 +78,11 @@ def read_jetclass(path: str | Path, max_jets: int | None = None,
     if tree.num_entries == 0:
         raise InputError(path, TREE, "at least one jet (the tree is empty)")
     wanted = [k for k in keys if k.startswith(("part_", "jet_", "label_"))]
-    table = tree.arrays(wanted, entry_stop=max_jets)
+    try:
+        table = tree.arrays(wanted, entry_stop=max_jets)
+    except Exception as error:  # truncated baskets: uproot/zlib/numpy errors of many types
+        raise InputError(path, TREE, "a complete ROOT file (truncated or damaged: "
+                         f"{type(error).__name__})") from None
     onehot = np.stack([ak.to_numpy(table[f"label_{c}"]).astype(int) for c in label_names], 1)
     if not np.all(onehot.sum(1) == 1):
         bad = int(np.flatnonzero(onehot.sum(1) != 1)[0])

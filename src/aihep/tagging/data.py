@@ -140,8 +140,10 @@ def load_jets(path: str | Path) -> JetSet:
     try:
         meta = pq.read_metadata(path).metadata or {}
         table = ak.from_parquet(path)
-    except (OSError, ValueError) as error:
-        raise InputError(path, "file", f"a Parquet jet set written by aihep ({error})") from None
+    except Exception as error:  # truncated Parquet: pyarrow raises ArrowInvalid, OSError...
+        raise InputError(path, "file", "a complete Parquet jet set written by aihep ("
+                         f"{type(error).__name__}: {str(error).splitlines()[0][:160]})"
+                         ) from None
     raw = meta.get(META_KEY.encode())
     if raw is None:
         raise InputError(path, "metadata", f"'{META_KEY}' with the class names (a file "

@@ -319,12 +319,20 @@ def evaluate_file(run: Path, data: Path, out: Path, max_jets: int | None = None
     return summary
 
 
-def predict_file(run: Path, data: Path, out: Path, max_jets: int | None = None
-                 ) -> dict[str, Any]:
+def predict_file(run: Path, data: Path, out: Path, max_jets: int | None = None,
+                 force: bool = False) -> dict[str, Any]:
     """Score a jet file with a trained tagger and write it, with ``score_<class>`` fields,
-    as Parquet to ``out``."""
+    as Parquet to ``out`` (a new file; an existing one only with ``force``)."""
+    from aihep.errors import OutputError
     from aihep.tagging.data import read_jets, save_jets
 
+    out = Path(out)
+    if out.is_dir():
+        msg = f"{out}: is a directory; --out takes the path of the .parquet file to write"
+        raise OutputError(msg)
+    if out.exists() and not force:
+        msg = f"{out}: exists; choose another --out or pass --force to replace it"
+        raise OutputError(msg)
     jets = predict_jets(run, read_jets(data, max_jets))
     save_jets(jets, out)
     return {"out": str(out), "n_jets": len(jets),

@@ -77,3 +77,43 @@ def build_manifest(
 def write_manifest(directory: str | Path, manifest: dict[str, Any]) -> Path:
     """Atomically write ``manifest.json`` into ``directory``."""
     return write_json_atomic(Path(directory) / MANIFEST_NAME, manifest)
+
+
+def claim_output_dir(directory: str | Path, kind: str, force: bool = False,
+                     allowed: tuple[str, ...] = ()) -> Path:
+    """Check that ``directory`` may receive the results of a ``kind`` command.
+
+    Refused (:class:`~aihep.errors.OutputError`, before anything is written) unless ``force``:
+    a file; a directory whose manifest says another command wrote it (a dataset, a model
+    run...); a non-empty directory with no aihep manifest (not ours to fill). A directory of
+    the same kind is re-used (re-running a command updates its own results); names in
+    ``allowed`` (e.g. the chunk folder of a resumable run) do not count as foreign.
+    """
+    import json
+
+    from aihep.errors import OutputError
+
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        msg = f"{directory}: is a file; the output must be a directory"
+        raise OutputError(msg)
+    if force or not directory.is_dir():
+        return directory
+    manifest = directory / MANIFEST_NAME
+    hint = "choose another --out or pass --force to write into it anyway"
+    if manifest.is_file():
+        try:
+            found = json.loads(manifest.read_text()).get("kind")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            found = "unreadable"
+        if found != kind:
+            msg = (f"{directory}: holds the results of another command (manifest kind "
+                   f"'{found}', this is '{kind}'); {hint}")
+            raise OutputError(msg)
+        return directory
+    foreign = [p.name for p in directory.iterdir() if p.name not in allowed]
+    if foreign:
+        msg = (f"{directory}: not empty ({', '.join(sorted(foreign)[:3])}"
+               f"{', ...' if len(foreign) > 3 else ''}) and holds no aihep results; {hint}")
+        raise OutputError(msg)
+    return directory
