@@ -168,3 +168,19 @@ def test_a_tight_cut_is_loosened_not_dropped():
     assert len(result.trials) == 1
     assert result.trials[0].n_selected >= 80
     assert result.selected.sum() == result.trials[0].n_selected
+
+
+@pytest.mark.parametrize("sr", ["3700,3300", "3500,3500", "-10,3000"])
+def test_inverted_signal_region_is_named(tmp_path, sr):
+    """An inverted --sr used to say "expected at least 10 events (found 0)"."""
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    table = tmp_path / "t.csv"
+    table.write_text(",m_JJ,m_J1,delta_m_J,tau_2_over_tau_1_J1,tau_2_over_tau_1_J2\n"
+                     "0,3000,100,50,0.5,0.5\n")
+    result = CliRunner().invoke(app, ["hunt", str(table), "--out", str(tmp_path / "h"),
+                                      "--sr", sr])
+    assert result.exit_code == 2 and "signal_region_gev" in result.stderr
+    assert "0 <= LO < HI" in result.stderr and not (tmp_path / "h").exists()

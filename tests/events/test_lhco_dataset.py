@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,3 +55,28 @@ def test_signal_spec_conflict():
         LHCOConfig(n_signal=10, s_over_b=0.1)
     assert LHCOConfig(n_background=1000, s_over_b=0.05).signal_count == 50
     assert LHCOConfig(n_background=1000).signal_count == 10
+
+
+def test_impossible_masses_are_refused_before_any_event(tmp_path):
+    """--m-x 4000 with a 3.5 TeV W' was refused only after the whole background was made."""
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+
+    result = CliRunner().invoke(app, ["dataset", "lhco", "--out", str(tmp_path / "d"),
+                                      "--m-x", "4000", "--background", "10"])
+    assert result.exit_code == 2 and "m_wprime_gev" in result.stderr
+    assert not (tmp_path / "d").exists()
+    generated = CliRunner().invoke(app, ["generate", "wprime-xy", "--param", "m_x_gev=4000",
+                                         "--out", str(tmp_path / "g"), "-n", "5"])
+    assert generated.exit_code == 2 and "m_x_gev + m_y_gev < m_wprime_gev" in generated.stderr
+    assert not (tmp_path / "g").exists()
+
+
+def test_no_reference_lists_no_reference_file():
+    from aihep.events.lhco import LHCODataset
+
+    dataset = LHCODataset(Path("d"), 10, 1, 0, {}, None)
+    assert dataset.reference_path is None and dataset.to_dict()["reference"] is None
+    assert LHCODataset(Path("d"), 10, 1, 5, {}, None).reference_path == Path(
+        "d/reference.parquet")

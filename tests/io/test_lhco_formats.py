@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import awkward as ak
 import numpy as np
 import pandas as pd
@@ -112,3 +114,23 @@ def test_features_file_missing_columns(tmp_path):
     pd.DataFrame({"pxj1": [1.0], "label": [0.0]}).to_hdf(path, key="df")
     with pytest.raises(InputError, match="missing pyj1"):
         lhco.read_lhco_features_h5(path)
+
+
+HEADER = ",m_JJ,m_J1,delta_m_J,tau_2_over_tau_1_J1,tau_2_over_tau_1_J2\n"
+
+
+@pytest.mark.parametrize(("rows", "field", "expected"), [
+    ("0,3000,100,50,0.5,0.5\n0,3100,90,40,0.4,0.6\n", "index", "index 0 is on line 2 and line 3"),
+    ("0,3000,100,50,0.5,0.5\n1.5,3100,90,40,0.4,0.6\n", "line 3, index", "integer event index"),
+    ("0,3000,-100,50,0.5,0.5\n", "line 2, m_J1", "a mass >= 0 GeV, got -100"),
+    ("0,-3000,100,50,0.5,0.5\n", "line 2, m_JJ", "a mass > 0 GeV"),
+    ("0,3000,100,-150,0.5,0.5\n", "line 2, m_J1 + delta_m_J", "a mass >= 0 GeV, got -50"),
+])
+def test_csv_rows_that_cannot_be_events_are_refused(tmp_path, rows, field, expected):
+    """Duplicate or fractional indices and negative masses were accepted silently (scores.csv
+    then held one index twice and missed another)."""
+    path = tmp_path / "data.csv"
+    path.write_text(HEADER + rows)
+    with pytest.raises(InputError, match=re.escape(f"{field}: expected ") + ".*"
+                       + re.escape(expected)):
+        lhco.read_feature_csv(path)

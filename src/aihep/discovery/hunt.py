@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import stats
 
 from aihep.discovery.bumphunt import BumpHuntResult, bump_hunt, default_edges
@@ -76,6 +76,14 @@ class HuntConfig(BaseModel):
     limit_width_fraction: float = Field(0.05, gt=0, lt=1, description="signal width / mass")
     limit_cl: float = Field(0.95, gt=0, lt=1)
     seed: int = 0
+
+    @field_validator("signal_region_gev", "scan_range_gev")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] < value[1]:
+            msg = f"expected LO,HI in GeV with 0 <= LO < HI, got {value[0]:g},{value[1]:g}"
+            raise ValueError(msg)
+        return value
 
 
 @dataclass(frozen=True)

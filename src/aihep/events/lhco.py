@@ -65,6 +65,10 @@ class LHCOConfig(BaseModel):
         if self.n_signal is not None and self.s_over_b is not None:
             msg = "give either n_signal or s_over_b, not both"
             raise ValueError(msg)
+        if self.m_x_gev + self.m_y_gev >= self.m_wprime_gev:
+            msg = (f"m_x_gev + m_y_gev must be below m_wprime_gev for W' -> X Y (got "
+                   f"{self.m_x_gev:g} + {self.m_y_gev:g} >= {self.m_wprime_gev:g})")
+            raise ValueError(msg)
         return self
 
     @property
@@ -115,13 +119,15 @@ class LHCODataset:
         return self.directory / "data.parquet"
 
     @property
-    def reference_path(self) -> Path:
-        return self.directory / "reference.parquet"
+    def reference_path(self) -> Path | None:
+        """The reference features, or None when none was generated (``n_reference = 0``)."""
+        return self.directory / "reference.parquet" if self.n_reference else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "n_background": self.n_background,
                 "n_signal": self.n_signal, "n_reference": self.n_reference,
-                "data": str(self.data_path), "reference": str(self.reference_path),
+                "data": str(self.data_path),
+                "reference": str(self.reference_path) if self.reference_path else None,
                 "report": str(self.report) if self.report else None,
                 "samples": {k: v.to_dict() for k, v in self.samples.items()}}
 
@@ -166,6 +172,11 @@ def build_lhco_dataset(
         overwrite: discard previous runs in ``out``.
         report: write ``report.html`` with the standard plots.
     """
+    from aihep.events.factory import validate
+
+    for role in ROLES:  # every sample's settings before any event (the signal comes second)
+        if (gen := config.generation(role)) is not None:
+            validate(gen)
     directory = ensure_writable_dir(out)
     samples: dict[str, GenerationResult] = {}
     for role in ROLES:

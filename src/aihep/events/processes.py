@@ -57,6 +57,10 @@ def _wprime_xy(p: Mapping[str, float]) -> list[str]:
     # The W' -> W Z channel with W and Z retuned to the X and Y masses and forced narrow widths:
     # an exotic addChannel on a Z' gives vanishing cross sections in Pythia, this route works.
     mw, mx, my, frac = p["m_wprime_gev"], p["m_x_gev"], p["m_y_gev"], p["width_fraction"]
+    if min(mw, mx, my) <= 0 or mx + my >= mw:
+        msg = (f"wprime-xy: needs 0 < m_x_gev + m_y_gev < m_wprime_gev for the decay W' -> X Y "
+               f"(got m_x_gev={mx:g}, m_y_gev={my:g}, m_wprime_gev={mw:g})")
+        raise ConfigError(msg)
     return [
         "NewGaugeBoson:ffbar2Wprime = on",
         "Wprime:coup2WZ = 1",  # default 0: the W' -> W Z channel would have no width

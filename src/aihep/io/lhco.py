@@ -198,6 +198,32 @@ def _read_csv_table(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarra
     return {c: table[:, i] for i, c in enumerate(columns)}
 
 
+def check_feature_rows(path: Path, index: np.ndarray, mjj: np.ndarray, mj1: np.ndarray,
+                       delta_mj: np.ndarray) -> None:
+    """Event indices are unique integers and masses are physical (GeV), else
+    :class:`InputError` naming the first bad line (the header is line 1)."""
+    def line(i: int) -> str:
+        return f"line {int(i) + 2}"
+
+    fractional = np.flatnonzero(~np.isfinite(index) | (index != np.round(index)))
+    if len(fractional):
+        i = fractional[0]
+        raise InputError(path, f"{line(i)}, index", f"an integer event index, got {index[i]!r}")
+    values, first, counts = np.unique(index, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        value = values[counts > 1][0]
+        rows = np.flatnonzero(index == value)[:2]
+        raise InputError(path, "index", f"unique event indices (index {int(value)} is on "
+                         f"{line(rows[0])} and {line(rows[1])})")
+    for name, values_gev, lowest in (("m_JJ", mjj, "> 0"), ("m_J1", mj1, ">= 0"),
+                                     ("m_J1 + delta_m_J", mj1 + delta_mj, ">= 0")):
+        bad = values_gev <= 0 if lowest == "> 0" else values_gev < 0
+        if np.any(bad):
+            i = np.flatnonzero(bad)[0]
+            raise InputError(path, f"{line(i)}, {name}", f"a mass {lowest} GeV, got "
+                             f"{values_gev[i]:g}")
+
+
 def read_feature_csv(path: str | Path, labels_path: str | Path | None = None
                      ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """Read the feature CSV (and optionally its labels CSV, matched on ``index``).
@@ -208,6 +234,7 @@ def read_feature_csv(path: str | Path, labels_path: str | Path | None = None
     """
     path = Path(path)
     table = _read_csv_table(path, CSV_COLUMNS)
+    check_feature_rows(path, table["index"], table["m_JJ"], table["m_J1"], table["delta_m_J"])
     features = {_CSV_TO_FEATURE[c]: table[c] for c in CSV_COLUMNS[1:]}
     features["index"] = table["index"].astype(np.int64)
     if labels_path is None:
