@@ -58,3 +58,28 @@ def test_policy_from_yaml(tmp_path):
     policy = Policy.from_file(path)
     assert policy.max_calls == 7 and policy.allowed_tools == ("hunt",)
     assert not policy.allow_code_execution and not policy.allow_network
+
+
+def test_generator_settings_that_open_files_pass_the_read_policy(tmp_path):
+    """`--set Beams:LHEF=/any/file` made Pythia open any file, past the read policy."""
+    from aihep.agent.runner import ToolRunner
+    from aihep.agent.tools import default_registry
+
+    lhe = tmp_path / "inputs" / "events.lhe"
+    lhe.parent.mkdir()
+    lhe.write_text("<LesHouchesEvents version=\"1.0\">\n</LesHouchesEvents>\n")
+    config = {"process": "qcd-dijet", "n_events": 5, "chunk_size": 5,
+              "settings": ["Beams:frameType = 4", "Beams:LHEF = /etc/passwd"]}
+    args = {"config": config, "out": str(tmp_path / "run" / "g")}
+    runner = ToolRunner(default_registry(), Policy(run_dir=tmp_path / "run"))
+    refused = runner.call("generate_events", args, "test")
+    assert refused.status == "refused" and "allow_generator_files" in refused.message
+    opened = ToolRunner(default_registry(), Policy(run_dir=tmp_path / "run",
+                                                   read_paths=(lhe.parent,),
+                                                   allow_generator_files=True))
+    outside = opened.call("generate_events", args, "test")
+    assert outside.status == "refused" and "/etc/passwd" in outside.message
+    assert not (tmp_path / "run" / "g").exists()
+    implicit = opened.call("generate_events", {**args, "config": {
+        **config, "settings": ["Beams:frameType = 4"]}}, "test")  # reads ./events.lhe
+    assert implicit.status == "refused" and "events.lhe" in implicit.message

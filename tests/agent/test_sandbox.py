@@ -67,3 +67,32 @@ def test_refuses_when_confinement_is_impossible(tmp_path, monkeypatch):
     with pytest.raises(SandboxUnavailable, match="never runs code unconfined"):
         run_code("print(1)", tmp_path / "code")
     assert not (tmp_path / "code").exists()
+
+
+@needs_sandbox
+def test_code_reads_only_the_policy_read_paths(tmp_path):
+    """With run_code allowed, a snippet could read any file (writes were blocked): now it sees
+    the policy's read paths, its work directory and the Python runtime, nothing else."""
+    allowed, secret = tmp_path / "allowed", tmp_path / "secret"
+    allowed.mkdir()
+    secret.mkdir()
+    (allowed / "a.txt").write_text("visible")
+    (secret / "s.txt").write_text("hidden")
+    runner = ToolRunner(default_registry(), Policy(read_paths=(allowed,),
+                                                   run_dir=tmp_path / "run",
+                                                   allow_code_execution=True))
+    code = ("import os\n"
+            f"for p in [{str(allowed / 'a.txt')!r}, {str(secret / 's.txt')!r}, "
+            "'/etc/passwd', '/root/.bashrc']:\n"
+            "    try:\n        print(p, open(p).read().strip())\n"
+            "    except OSError as e:\n        print(p, 'absent', e.errno)\n"
+            "try:\n    os.chroot('/tmp')\n    print('chroot ok')\n"
+            "except OSError:\n    print('chroot refused')\n")
+    result = runner.call("run_code", {"code": code, "workdir": str(tmp_path / "run" / "c")},
+                         "test")
+    assert result.status == "ok" and result.output["status"] == "ok", result.output
+    out = result.output["stdout"]
+    assert f"{allowed / 'a.txt'} visible" in out
+    assert f"{secret / 's.txt'} absent 2" in out and "hidden" not in out
+    assert "/etc/passwd absent" in out and "/root/.bashrc absent" in out
+    assert "chroot refused" in out  # no capabilities: no way out of the confinement

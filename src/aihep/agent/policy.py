@@ -34,6 +34,9 @@ class Policy(BaseModel):
         16 * 2**30, gt=0, description="address-space limit of job processes (RLIMIT_AS)")
     max_calls: int = Field(50, ge=1)
     allow_code_execution: bool = False
+    allow_generator_files: bool = Field(
+        False, description="let raw Pythia settings open files (Beams:LHEF, SLHA:file...); "
+        "the files must then lie under read_paths")
     allow_network: bool = Field(False, description="always refused: runs are offline")
 
     @classmethod
@@ -77,6 +80,15 @@ class Policy(BaseModel):
         for path in tool.paths(arguments, "reads"):
             if not any(_inside(path.resolve(), root) for root in readable):
                 msg = f"policy: reading {path} is not allowed (not under read_paths or run_dir)"
+                raise PermissionDenied(msg)
+        for setting, path in tool.setting_files(arguments):
+            if not self.allow_generator_files:
+                msg = (f"policy: the generator setting '{setting}' opens a file; set "
+                       "allow_generator_files (the file must then be under read_paths)")
+                raise PermissionDenied(msg)
+            if not any(_inside(path.resolve(), root) for root in readable):
+                msg = (f"policy: the generator setting '{setting}' reads {path}, which is not "
+                       "under read_paths or run_dir")
                 raise PermissionDenied(msg)
         for path in tool.paths(arguments, "writes"):
             if not _inside(path.resolve(), self.run_dir.resolve()):

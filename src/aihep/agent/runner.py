@@ -108,16 +108,17 @@ class ToolRunner:
 
     def _execute(self, tool: Any, parsed: Any) -> CallResult:
         """Run the call inline, or as a monitored job with the policy's limits."""
+        context = {name: getattr(self.policy, name) for name in tool.from_policy}
         if not tool.job or self.jobs.kind == "inline":
             try:
-                return CallResult(tool.name, "ok", tool(parsed))
+                return CallResult(tool.name, "ok", tool(parsed, context))
             except AihepError as exc:
                 return CallResult(tool.name, "error", message=str(exc))
         cpu = min(tool.cpu_seconds, self.policy.max_cpu_seconds_per_call)
         config = self.jobs.model_copy(update={
             "cpu_seconds": self.jobs.cpu_seconds or cpu,
             "memory_bytes": self.jobs.memory_bytes or self.policy.max_memory_bytes_per_call})
-        outcome = run_job(tool.function, tool.call_arguments(parsed), config)
+        outcome = run_job(tool.function, {**tool.call_arguments(parsed), **context}, config)
         self.last_attempts = outcome.attempts
         return CallResult(tool.name, outcome.status, outcome.output, outcome.message)
 

@@ -39,6 +39,9 @@ class Tool:
     fixed: dict[str, Any] = field(default_factory=dict)  # set by the orchestrator, not models
     job: bool = False  # long calls run as monitored jobs (a child process with limits)
     executes_code: bool = False  # free-form code: only with the policy's allow_code_execution
+    from_policy: tuple[str, ...] = ()  # parameters the runner fills from the policy (read_paths)
+    generator_settings: str | None = None  # config argument whose raw Pythia settings may
+    #                                        open files (checked against the read policy)
 
     def schema(self) -> dict[str, Any]:
         """OpenAI-style function schema: name, description, JSON-schema parameters."""
@@ -61,14 +64,24 @@ class Tool:
         values = [getattr(arguments, n) for n in names]
         return [Path(v) for v in values if v is not None]
 
+    def setting_files(self, arguments: BaseModel) -> list[tuple[str, Path]]:
+        """(setting, file) of the raw generator settings of a call that open a file."""
+        if self.generator_settings is None:
+            return []
+        from aihep.events.pythia import file_settings
+
+        config = getattr(arguments, self.generator_settings, None)
+        return file_settings(getattr(config, "settings", None) or [])
+
     def call_arguments(self, arguments: BaseModel) -> dict[str, Any]:
         """Keyword arguments of the function for validated ``arguments`` (plus ``fixed``)."""
         return {**{k: getattr(arguments, k) for k in type(arguments).model_fields},
                 **self.fixed}
 
-    def __call__(self, arguments: BaseModel) -> Any:
-        """Run the function; results with ``to_dict`` (aihep result objects) become dicts."""
-        output = self.function(**self.call_arguments(arguments))
+    def __call__(self, arguments: BaseModel, context: dict[str, Any] | None = None) -> Any:
+        """Run the function (``context``: the values of ``from_policy`` parameters); results
+        with ``to_dict`` (aihep result objects) become dicts."""
+        output = self.function(**self.call_arguments(arguments), **(context or {}))
         return output.to_dict() if hasattr(output, "to_dict") else output
 
 
@@ -80,13 +93,16 @@ def _description(function: Callable[..., Any]) -> str:
 def make_tool(function: Callable[..., Any], name: str | None = None,
               reads: tuple[str, ...] = (), writes: tuple[str, ...] = (),
               cpu_seconds: float = 600.0, fixed: dict[str, Any] | None = None,
-              job: bool = False, executes_code: bool = False) -> Tool:
-    """Build a :class:`Tool` from a typed function (parameters in ``fixed`` are hidden)."""
+              job: bool = False, executes_code: bool = False,
+              from_policy: tuple[str, ...] = (),
+              generator_settings: str | None = None) -> Tool:
+    """Build a :class:`Tool` from a typed function (parameters in ``fixed`` and
+    ``from_policy`` are hidden from the model)."""
     fixed = fixed or {}
     hints = typing.get_type_hints(function)
     fields: dict[str, Any] = {}
     for param in inspect.signature(function).parameters.values():
-        if param.name in fixed:
+        if param.name in fixed or param.name in from_policy:
             continue
         if param.name not in hints:
             msg = f"tool {function.__name__}: parameter '{param.name}' has no type hint"
@@ -101,7 +117,7 @@ def make_tool(function: Callable[..., Any], name: str | None = None,
     model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"),
                          **fields)
     return Tool(tool_name, function, model, _description(function), reads, writes,
-                cpu_seconds, fixed, job, executes_code)
+                cpu_seconds, fixed, job, executes_code, from_policy, generator_settings)
 
 
 class ToolRegistry:
@@ -143,7 +159,8 @@ def default_registry() -> ToolRegistry:
     registry = ToolRegistry()
     registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60))
     registry.add(make_tool(generate, "generate_events", writes=("out",), cpu_seconds=3600,
-                           fixed={"executor": None, "progress": None}, job=True))
+                           fixed={"executor": None, "progress": None}, job=True,
+                           generator_settings="config"))
     registry.add(make_tool(build_lhco_dataset, "build_lhco_dataset", writes=("out",),
                            cpu_seconds=3600, fixed={"executor": None, "progress": None},
                            job=True))
@@ -175,5 +192,5 @@ def default_registry() -> ToolRegistry:
                            writes=("out",), cpu_seconds=3600, fixed={"progress": None},
                            job=True))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
-                           executes_code=True))
+                           executes_code=True, from_policy=("read_paths",)))
     return registry

@@ -10,6 +10,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
@@ -57,6 +58,39 @@ def _flag_value_ok(pythia: Any, line: str) -> bool:
     if not sep or ":" not in name or not pythia.settings.isFlag(name.strip()):
         return True
     return value.strip().lower() in _FLAG_WORDS
+
+
+# Settings whose value Pythia opens as a file (or, for frameType 4/5, that make it read one).
+FILE_KEYS = ("beams:lhef", "beams:lhefheader", "slha:file", "pdf:pset", "pdf:psetb",
+             "pdf:phardset", "pdf:phardsetb", "pdf:pomset", "pdf:gammaset", "pdf:pomsetb")
+FILE_SUFFIXES = (".lhe", ".lhe.gz", ".slha", ".dat", ".xml", ".cmnd", ".lha", ".grid", ".gz")
+
+
+def file_settings(settings: Sequence[str]) -> list[tuple[str, Path]]:
+    """The raw Pythia settings of ``settings`` that make Pythia open a file, with the file.
+
+    Known file keys (``Beams:LHEF``, ``SLHA:file``, PDF grid sets given as paths...), any key
+    ending in ``file``, any value that looks like a path, and ``Beams:frameType = 4`` or ``5``
+    (Les Houches input: the ``Beams:LHEF`` file, ``events.lhe`` by default).
+    """
+    out: list[tuple[str, Path]] = []
+    lhef_given, les_houches = False, None
+    for line in settings:
+        key, _, value = (part.strip() for part in line.partition("="))
+        lowered = key.lower()
+        if lowered == "beams:frametype" and value.split(".")[0] in ("4", "5"):
+            les_houches = line
+            continue
+        lhef_given |= lowered == "beams:lhef"
+        looks_like_path = "/" in value or value.lower().endswith(FILE_SUFFIXES)
+        named_file = lowered in ("beams:lhef", "beams:lhefheader", "slha:file") or (
+            lowered.endswith("file") and bool(value))
+        if looks_like_path or named_file:
+            pdf_path = lowered in FILE_KEYS and lowered.startswith("pdf:")
+            out.append((line, Path(value.split(":", 1)[-1] if pdf_path else value)))
+    if les_houches is not None and not lhef_given:
+        out.append((les_houches, Path("events.lhe")))
+    return out
 
 
 def make_pythia(settings: Sequence[str], *, init: bool = True) -> Any:

@@ -209,7 +209,7 @@ def check_feature_rows(path: Path, index: np.ndarray, mjj: np.ndarray, mj1: np.n
     if len(fractional):
         i = fractional[0]
         raise InputError(path, f"{line(i)}, index", f"an integer event index, got {index[i]!r}")
-    values, first, counts = np.unique(index, return_index=True, return_counts=True)
+    values, counts = np.unique(index, return_counts=True)
     if np.any(counts > 1):
         value = values[counts > 1][0]
         rows = np.flatnonzero(index == value)[:2]
