@@ -134,3 +134,26 @@ def test_job_dies_with_the_agent(tmp_path):
             break
         time.sleep(0.5)
     assert pid is not None and not alive
+
+
+def noisy(n: int) -> int:
+    """A job that warns the way scikit-learn does in every hunt."""
+    import warnings
+
+    for _ in range(n):
+        warnings.warn("lbfgs failed to converge", UserWarning, stacklevel=1)
+    return n
+
+
+def test_library_warnings_stay_off_the_terminal_unless_verbose(capfd, monkeypatch):
+    """A 20-minute agent solve printed ~600 lines of scikit-learn warnings from its jobs."""
+    from aihep.cli.common import quiet_warnings
+
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    assert run_job(noisy, {"n": 3}, JobConfig(retries=0)).output == 3
+    assert "lbfgs failed to converge" in capfd.readouterr().err  # what users saw
+    quiet_warnings(verbose=True)
+    assert "PYTHONWARNINGS" not in os.environ
+    quiet_warnings(verbose=False)
+    assert run_job(noisy, {"n": 3}, JobConfig(retries=0)).output == 3
+    assert "lbfgs" not in capfd.readouterr().err

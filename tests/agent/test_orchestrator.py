@@ -4,6 +4,7 @@ memory, provenance and exact replay."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -209,3 +210,40 @@ def test_cli_agent_out_onto_a_file_is_one_line(tmp_path, command):
     assert result.exit_code == 2, result.output
     assert "taken.txt" in result.stderr and "Traceback" not in result.output
     assert target.read_text() == "mine\n"
+
+
+def test_progress_names_every_step_and_the_running_trial(tmp_path):
+    """`agent solve` printed nothing for 35 minutes: the orchestrator reports each step and
+    a hunt (in a child process) reports each finished trial in its .progress.json, which the
+    CLI's live line reads."""
+    import threading
+
+    data = _write_table(tmp_path / "data.parquet", 6000, 300, 8)
+    seen: list[dict] = []
+    trials: set[str] = set()
+    stop = threading.Event()
+
+    def poll(out: Path) -> None:
+        while not stop.wait(0.02):
+            try:
+                trials.add(json.loads((out / ".progress.json").read_text())["what"])
+            except (OSError, ValueError):
+                pass
+
+    def progress(info: dict) -> None:
+        seen.append(info)
+        if info["tool"] == "hunt" and "status" not in info:
+            threading.Thread(target=poll, args=(Path(info["out"]),), daemon=True).start()
+
+    try:
+        result = run_agent(ResonanceTask(data=data, hunt=FAST, seed=3), tmp_path / "run",
+                           progress=progress)
+    finally:
+        stop.set()
+    assert [(i["step"], i["tool"], i.get("status")) for i in seen][:4] == [
+        (1, "inspect_dataset", None), (1, "inspect_dataset", "ok"), (2, "hunt", None),
+        (2, "hunt", "ok")]
+    assert seen[2]["methods"] == ["cwola"]
+    assert any(t.startswith("scored cwola in SR") for t in trials), trials
+    assert not any(p.name == ".progress.json" for p in (tmp_path / "run").rglob("*"))
+    assert result.answer["hunts"] >= 1

@@ -13,6 +13,7 @@ them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,13 @@ def _memory(path: Path) -> dict[str, Any]:
 
 def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = None,
               registry: ToolRegistry | None = None, planner: Any = None,
-              memory_path: str | Path | None = None, max_rounds: int = 4) -> AgentResult:
-    """Answer "is there a resonance in this dataset?" with recorded, validated tool calls."""
+              memory_path: str | Path | None = None, max_rounds: int = 4,
+              progress: Callable[[dict[str, Any]], None] | None = None) -> AgentResult:
+    """Answer "is there a resonance in this dataset?" with recorded, validated tool calls.
+
+    ``progress`` is called before each step with ``step`` (1, 2, ...), ``tool``,
+    ``rationale``, ``methods`` and ``out`` (where a hunt writes), and after it with ``status``.
+    """
     from aihep.errors import ConfigError, InputError
     from aihep.io.atomic import write_json_atomic
 
@@ -98,7 +104,15 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
         if not queue:
             break
         step = queue.pop(0)
+        config = step.arguments.get("config") if isinstance(step.arguments, dict) else None
+        info = {"step": len(steps) + 1, "tool": step.tool, "rationale": step.rationale,
+                "methods": list((config or {}).get("methods") or []) if isinstance(
+                    config, dict) else [], "out": step.arguments.get("out")}
+        if progress is not None:
+            progress(info)
         result = runner.call(step.tool, step.arguments, actor)
+        if progress is not None:
+            progress({**info, "status": result.status})
         entry = {"tool": step.tool, "rationale": step.rationale, "status": result.status,
                  "message": result.message, "reused": result.reused}
         if step.tool == "inspect_dataset" and result.status == "ok":

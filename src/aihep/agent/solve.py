@@ -151,7 +151,7 @@ def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
 
 def solve(task_dir: str | Path, out: str | Path, seed: int = 1,
           hunt: dict[str, Any] | None = None, policy: Policy | None = None,
-          planner: Any = None) -> dict[str, Any]:
+          planner: Any = None, progress: Any = None) -> dict[str, Any]:
     """Solve an Agents-of-Discovery task; returns answers.json's content.
 
     Args:
@@ -159,6 +159,7 @@ def solve(task_dir: str | Path, out: str | Path, seed: int = 1,
         out: the run directory (the only place written).
         seed: seed of every stochastic step.
         hunt: HuntConfig overrides (e.g. ``keep_fraction``).
+        progress: the orchestrator's step callback (see :func:`run_agent`).
     """
     from aihep.discovery.hunt import read_table
     from aihep.io.atomic import write_atomic, write_json_atomic
@@ -172,7 +173,8 @@ def solve(task_dir: str | Path, out: str | Path, seed: int = 1,
                          first_methods=("idealized", "cwola"),
                          fallback_methods=("cathode", "ae"), hunt=hunt or {})
     policy = policy or Policy(read_paths=(files.data, files.reference), run_dir=out)
-    result = run_agent(task, out, policy, planner=planner or PlaybookPlanner())
+    result = run_agent(task, out, policy, planner=planner or PlaybookPlanner(),
+                       progress=progress)
     n_events = len(table["mjj"])
     answers = _answers(result.answer["best"], n_events)
     answers["n_events"] = n_events

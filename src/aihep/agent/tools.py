@@ -172,7 +172,8 @@ def default_registry() -> ToolRegistry:
                            cpu_seconds=600, job=True))
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
                            writes=("out",), cpu_seconds=3600,
-                           fixed={"executor": None, "force": False}, job=True))
+                           fixed={"executor": None, "force": False, "progress": None},
+                           job=True))
     registry.add(make_tool(write_agent_report, "write_report", reads=("run",),
                            writes=("out",), cpu_seconds=60))
     registry.add(make_tool(train_from_file, "tag_train", reads=("data",), writes=("out",),

@@ -17,13 +17,24 @@ from aihep.cli.common import (
     ExecutorOpt,
     Seed,
     Workers,
+    agent_progress,
     executor_config,
     print_result,
+    quiet_warnings,
     user_errors,
 )
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="aihep: AI methods of experimental HEP, from paper to result on your data.")
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="show library warnings (scikit-learn, torch...)")] = False,
+) -> None:
+    """aihep: AI methods of experimental HEP, from paper to result on your data."""
+    quiet_warnings(verbose)
 dataset_app = typer.Typer(no_args_is_help=True, help="Build community-style datasets.")
 app.add_typer(dataset_app, name="dataset")
 agent_app = typer.Typer(no_args_is_help=True, help="The aihep agent: run, solve tasks, "
@@ -239,7 +250,25 @@ def hunt_command(
                            seed=seed)
         engine = ExecutorConfig(kind="local" if workers > 1 else "serial",
                                 workers=max(workers, 1))
-        summary = run_hunt(data, out, config, reference, labels, engine, force)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from aihep.cli.common import stderr_console
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=stderr_console()) as bars:
+            task = bars.add_task("hunt: reading", total=None)
+
+            def update(what: str, done: int, total: int) -> None:
+                bars.update(task, description=f"hunt: {what[:60]}", completed=done,
+                            total=total)
+
+            summary = run_hunt(data, out, config, reference, labels, engine, force, update)
         print_result(summary, as_json)
 
 
@@ -297,7 +326,8 @@ def agent_run(
 
         task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
         rules, chosen = _agent_setup(policy, planner, model)
-        result = run_agent(task, out, rules, planner=chosen)
+        with agent_progress() as progress:
+            result = run_agent(task, out, rules, planner=chosen, progress=progress)
         _write_head(head_file, result.head)
         print_result({"answer": result.answer, "steps": result.steps, "head": result.head,
                       "run": str(out)}, as_json)
@@ -329,7 +359,9 @@ def agent_solve(
 
         rules, chosen = _agent_setup(policy, planner, model)
         hunt = {"keep_fraction": keep} if keep is not None else None
-        answers = solve(task_dir, out, seed=seed, hunt=hunt, policy=rules, planner=chosen)
+        with agent_progress() as progress:
+            answers = solve(task_dir, out, seed=seed, hunt=hunt, policy=rules, planner=chosen,
+                            progress=progress)
         _write_head(head_file, answers["provenance_head"])
         print_result(answers, as_json)
 

@@ -81,3 +81,68 @@ def executor_config(kind: str, workers: int, cluster_config: Path | None) -> Any
         if not isinstance(options, dict):
             raise InputError(cluster_config, "top level", "a mapping of cluster options")
     return ExecutorConfig(kind=kind, workers=workers, cluster=options)
+
+
+@contextmanager
+def agent_progress() -> Iterator[Any]:
+    """A live line on stderr for agent runs: step, tool, methods, the running hunt's last
+    finished trial (read from its ``.progress.json``: hunts run in child processes) and the
+    elapsed time. Yields the orchestrator's ``progress`` callback."""
+    import json
+    import threading
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    state: dict[str, Any] = {"info": None}
+    stop = threading.Event()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=stderr_console(), transient=False) as bars:
+        task = bars.add_task("agent: planning", total=None)
+
+        def describe() -> str:
+            info = state["info"]
+            if info is None:
+                return "agent: planning"
+            text = f"step {info['step']}: {info['tool']}"
+            if info.get("methods"):
+                text += f" ({', '.join(info['methods'])})"
+            if info.get("status"):
+                return text + f" -> {info['status']}"
+            if info.get("out"):
+                try:
+                    trial = json.loads((Path(info["out"]) / ".progress.json").read_text())
+                    text += f", {trial['what']} [{trial['done']}/{trial['total']}]"
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass
+            return text
+
+        def poll() -> None:
+            while not stop.wait(0.5):
+                bars.update(task, description=describe())
+
+        def update(info: dict[str, Any]) -> None:
+            state["info"] = info
+            bars.update(task, description=describe())
+            if info.get("status"):
+                bars.console.print(f"  {describe()}", highlight=False)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        try:
+            yield update
+        finally:
+            stop.set()
+            thread.join(timeout=2)
+            bars.update(task, description="agent: done")
+
+
+def quiet_warnings(verbose: bool) -> None:
+    """Keep library warnings (scikit-learn, torch, ...) off the terminal unless ``verbose``;
+    child processes (jobs, workers) inherit the choice through PYTHONWARNINGS."""
+    import os
+    import warnings
+
+    if verbose:
+        return
+    warnings.filterwarnings("ignore")
+    os.environ["PYTHONWARNINGS"] = "ignore"

@@ -14,6 +14,7 @@ centre is nearest its mjj.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -251,7 +252,8 @@ def _bump_task(task: tuple) -> tuple[int, BumpHuntResult]:
 
 def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
          reference: dict[str, np.ndarray] | None = None, source: str = "data",
-         executor: ExecutorConfig | None = None) -> HuntResult:
+         executor: ExecutorConfig | None = None,
+         progress: Callable[[str, int, int], None] | None = None) -> HuntResult:
     """Search ``data`` (a feature table: mjj, mj1, delta_mj, tau21_j1, tau21_j2) for a resonance.
 
     Args:
@@ -261,6 +263,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
         source: name used in error messages.
         executor: where the (method, window) trials run (default: serially, in process);
             results do not depend on it.
+        progress: called as ``progress(what, done, total)`` after each trial finishes.
     """
     config = config or HuntConfig()
     table = check_features(data, source)
@@ -289,7 +292,13 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                                                           for w in range(len(regions))]
         score_tasks = [(method, w, x, mjj, regions[w or 0], config, truth, ref_x, ref_mjj,
                         single_thread) for method, w in jobs]
-        scored = dict(engine.map_unordered(_score_task, score_tasks))
+        scored = {}
+        for key, value in engine.map_unordered(_score_task, score_tasks):
+            scored[key] = value
+            if progress is not None:
+                region = regions[key[1] or 0]
+                progress(f"scored {key[0]} in SR {region.lo_gev:g}-{region.hi_gev:g} GeV",
+                         len(scored), len(score_tasks))
         # 2. cut and bump hunt per (window, method)
         cuts: list[tuple[int, str, float, np.ndarray]] = []
         best_scores: dict[str, np.ndarray] = {m: np.zeros(len(mjj)) for m in config.methods}
@@ -309,7 +318,14 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
         hunt_tasks = [(i, mjj[sel], edges, config.n_toys, config.seed,
                        f"{source} ({m}, SR {regions[w].lo_gev:g}-{regions[w].hi_gev:g})",
                        single_thread) for i, (w, m, _, sel) in enumerate(cuts)]
-        bumps = dict(engine.map_unordered(_bump_task, hunt_tasks))
+        bumps = {}
+        for key, value in engine.map_unordered(_bump_task, hunt_tasks):
+            bumps[key] = value
+            if progress is not None:
+                w, m = cuts[key][0], cuts[key][1]
+                progress(f"bump hunt after the {m} cut of SR {regions[w].lo_gev:g}-"
+                         f"{regions[w].hi_gev:g} GeV ({config.n_toys} toys)", len(bumps),
+                         len(hunt_tasks))
     finally:
         engine.close()
     trials: list[Trial] = []
@@ -419,16 +435,22 @@ def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
     return directory
 
 
+PROGRESS_FILE = ".progress.json"
+
+
 def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None,
              reference: str | Path | None = None, labels: str | Path | None = None,
-             executor: ExecutorConfig | None = None, force: bool = False) -> dict[str, Any]:
+             executor: ExecutorConfig | None = None, force: bool = False,
+             progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Read files, hunt, write ``out`` (scores.csv, results.json, report, manifest).
 
     The one entry point of the CLI and the agent. Returns results.json's content without the
     per-trial list, plus ``out``. A directory holding another command's results (a dataset,
-    say) is refused unless ``force``.
+    say) is refused unless ``force``. While it runs, ``out/.progress.json`` says which trial
+    finished last (read by the agent's display, which runs the hunt in another process);
+    it is removed at the end.
     """
-    from aihep.io.atomic import ensure_writable_dir
+    from aihep.io.atomic import ensure_writable_dir, write_json_atomic
     from aihep.workflow.manifest import claim_output_dir
 
     config = config or HuntConfig()
@@ -436,7 +458,18 @@ def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None
     table = read_table(data, labels)
     ref_table = read_table(reference) if reference is not None else None
     ensure_writable_dir(out)
-    result = hunt(table, config, ref_table, source=str(data), executor=executor)
+    state = Path(out) / PROGRESS_FILE
+
+    def report(what: str, done: int, total: int) -> None:
+        write_json_atomic(state, {"what": what, "done": done, "total": total})
+        if progress is not None:
+            progress(what, done, total)
+
+    try:
+        result = hunt(table, config, ref_table, source=str(data), executor=executor,
+                      progress=report)
+    finally:
+        state.unlink(missing_ok=True)
     inputs = [Path(p) for p in (data, labels, reference) if p is not None]
     write_hunt_outputs(result, out, config, inputs, table.get("label"))
     summary = result.to_dict()
