@@ -3,6 +3,7 @@ memory, provenance and exact replay."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -225,10 +226,8 @@ def test_progress_names_every_step_and_the_running_trial(tmp_path):
 
     def poll(out: Path) -> None:
         while not stop.wait(0.02):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 trials.add(json.loads((out / ".progress.json").read_text())["what"])
-            except (OSError, ValueError):
-                pass
 
     def progress(info: dict) -> None:
         seen.append(info)
