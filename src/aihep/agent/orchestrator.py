@@ -84,6 +84,9 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
         msg = (f"the run directory {run_dir} differs from the policy's run_dir "
                f"{policy.run_dir}: every file of a run goes to one directory; make them equal")
         raise ConfigError(msg)
+    from aihep.workflow.manifest import claim_output_dir
+
+    claim_output_dir(run_dir, "aihep.agent", strict=False)  # not onto a dataset or a model
     policy = policy or Policy(read_paths=reads, run_dir=run_dir)
     runner = ToolRunner(registry or default_registry(), policy)
     planner = planner or PlaybookPlanner()

@@ -162,8 +162,8 @@ def default_registry() -> ToolRegistry:
                            fixed={"executor": None, "progress": None}, job=True,
                            generator_settings="config"))
     registry.add(make_tool(build_lhco_dataset, "build_lhco_dataset", writes=("out",),
-                           cpu_seconds=3600, fixed={"executor": None, "progress": None},
-                           job=True))
+                           cpu_seconds=3600, fixed={"executor": None, "progress": None,
+                                                    "force": False}, job=True))
     registry.add(make_tool(bump_hunt_table, "bump_hunt", reads=("data",), writes=("out",),
                            cpu_seconds=600, job=True))
     registry.add(make_tool(extract_signal_table, "extract_signal", reads=("data", "scores"),
@@ -177,21 +177,23 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(write_agent_report, "write_report", reads=("run",),
                            writes=("out",), cpu_seconds=60))
     registry.add(make_tool(train_from_file, "tag_train", reads=("data",), writes=("out",),
-                           cpu_seconds=4 * 3600, fixed={"progress": None}, job=True))
+                           cpu_seconds=4 * 3600, fixed={"progress": None, "force": False},
+                           job=True))
     registry.add(make_tool(evaluate_file, "tag_evaluate", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, job=True))
     registry.add(make_tool(predict_file, "tag_predict", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, job=True,
                            fixed={"force": False}))
     registry.add(make_tool(simulate_file, "reco_simulate", reads=("geometry",),
-                           writes=("out",), cpu_seconds=3600, fixed={"progress": None},
+                           writes=("out",), cpu_seconds=3600,
+                           fixed={"progress": None, "executor": None, "force": False},
                            job=True))
     registry.add(make_tool(train_gnn_file, "reco_train", reads=("data", "refine_from"),
-                           writes=("out",),
-                           cpu_seconds=4 * 3600, fixed={"progress": None}, job=True))
+                           writes=("out",), cpu_seconds=4 * 3600,
+                           fixed={"progress": None, "force": False}, job=True))
     registry.add(make_tool(reco_evaluate, "reco_evaluate", reads=("data", "gnn_run"),
-                           writes=("out",), cpu_seconds=3600, fixed={"progress": None},
-                           job=True))
+                           writes=("out",), cpu_seconds=3600,
+                           fixed={"progress": None, "force": False}, job=True))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True, from_policy=("read_paths",)))
     return registry

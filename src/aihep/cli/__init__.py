@@ -15,6 +15,7 @@ from aihep.cli.common import (
     AsJson,
     ClusterCfg,
     ExecutorOpt,
+    Force,
     Seed,
     Workers,
     agent_progress,
@@ -166,6 +167,7 @@ def dataset_lhco(
     cluster_config: ClusterCfg = None,
     chunk_size: Annotated[int, typer.Option(help="generated events per chunk")] = 1000,
     overwrite: Annotated[bool, typer.Option(help="discard previous runs in --out")] = False,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Build an LHC Olympics-style dataset: QCD + injected W' -> X Y, reference, features."""
@@ -179,7 +181,8 @@ def dataset_lhco(
                            detector=validated(DetectorConfig, kind=detector))
         engine = executor_config(executor, workers, cluster_config)
         with _Bars() as bars:
-            result = build_lhco_dataset(config, out, engine, bars.callback, overwrite=overwrite)
+            result = build_lhco_dataset(config, out, engine, bars.callback, overwrite=overwrite,
+                                        force=force)
         summary = result.to_dict()
         summary.pop("samples")
         print_result(summary, as_json)
@@ -214,9 +217,7 @@ def hunt_command(
     workers: Annotated[int, typer.Option(
         "--workers", "-j", help="local processes running the method x window trials")] = 1,
     seed: Seed = 1,
-    force: Annotated[bool, typer.Option(
-        "--force", help="write into --out even if it holds another command's results")
-    ] = False,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Hunt for a resonance: anomaly scores, cut, bump hunt, signal extraction, report."""

@@ -18,6 +18,8 @@ ExecutorOpt = Annotated[str, typer.Option(
 ClusterCfg = Annotated[Path | None, typer.Option(
     "--cluster-config", help="YAML of dask-jobqueue cluster options (queue, cores, memory...)")]
 AsJson = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="write into --out even if it holds another command's results")]
 
 
 def fail(message: str, status: int = 2) -> None:

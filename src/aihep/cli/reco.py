@@ -13,6 +13,7 @@ from aihep.cli.common import (
     AsJson,
     ClusterCfg,
     ExecutorOpt,
+    Force,
     Seed,
     Workers,
     executor_config,
@@ -58,6 +59,7 @@ def reco_simulate(
     executor: ExecutorOpt = "local",
     cluster_config: ClusterCfg = None,
     seed: Seed = 0,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Simulate through-going muons (resumes when re-run)."""
@@ -66,7 +68,7 @@ def reco_simulate(
     with _progress("chunks") as update:
         engine = executor_config(executor, workers, cluster_config)
         result = simulate_file(out, events, geometry, energy_min_tev, energy_max_tev, seed,
-                               workers, events_per_chunk, update, engine)
+                               workers, events_per_chunk, update, engine, force)
     print_result(result, as_json)
 
 
@@ -83,6 +85,7 @@ def reco_train(
     refine_from: Annotated[Path | None, typer.Option(
         help="train a refiner of this GNN run (iterative passes with time residuals)")] = None,
     seed: Seed = 0,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Train the hybrid GNN (or, with --refine-from, a refiner for a trained one); an
@@ -91,7 +94,8 @@ def reco_train(
 
     with _progress("training") as update:
         result = train_gnn_file(data, out, model, target, epochs, batch_size, learning_rate,
-                                seed=seed, refine_from=refine_from, progress=update)
+                                seed=seed, refine_from=refine_from, progress=update,
+                                force=force)
     print_result({k: v for k, v in result.items() if k not in ("train_loss", "val_loss")},
                  as_json)
 
@@ -107,11 +111,12 @@ def reco_evaluate(
         "--out", "-o", help="write resolution JSON, HTML report, manifest")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="first N events only")] = None,
     workers: Workers = 1,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Median angular error per energy bin, failed fits and time per event."""
     from aihep.reco.run import evaluate_file
 
     with _progress("events") as update:
-        result = evaluate_file(method, data, run, out, workers, limit, update)
+        result = evaluate_file(method, data, run, out, workers, limit, update, force)
     print_result(result.to_dict(), as_json)

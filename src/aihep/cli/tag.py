@@ -11,6 +11,7 @@ from aihep.cli.common import (
     AsJson,
     ClusterCfg,
     ExecutorOpt,
+    Force,
     Seed,
     Workers,
     executor_config,
@@ -38,6 +39,7 @@ def tag_dataset(
     executor: ExecutorOpt = "local",
     cluster_config: ClusterCfg = None,
     seed: Seed = 0,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Generate a tagging dataset with Pythia 8 + FastJet (resumes when re-run)."""
@@ -56,7 +58,7 @@ def tag_dataset(
         config = TagDatasetConfig(kind=kind, jets_per_class=jets_per_class,
                                   events_per_chunk=events_per_chunk, seed=seed)
         engine = executor_config(executor, workers, cluster_config)
-        jets = build_tag_dataset(config, out, workers, progress, engine)
+        jets = build_tag_dataset(config, out, workers, progress, engine, force)
     import numpy as np
 
     counts = np.bincount(jets.labels, minlength=len(jets.classes))
@@ -77,6 +79,7 @@ def tag_train(
     learning_rate: Annotated[float, typer.Option("--lr")] = 1e-3,
     max_jets: Annotated[int | None, typer.Option(help="read at most this many jets")] = None,
     seed: Seed = 0,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
     """Train a tagger; an interrupted run resumes from its checkpoint when re-run."""
@@ -100,7 +103,7 @@ def tag_train(
             bars.update(task, completed=done, total=total, loss=f"{loss:.4f}")
 
         result = train_from_file(data, out, model, features, max_particles, epochs, batch_size,
-                                 learning_rate, max_jets, seed, progress)
+                                 learning_rate, max_jets, seed, progress, force)
     print_result(result, as_json)
 
 

@@ -251,6 +251,9 @@ class _Plan:
 
 
 def _prepare_directory(directory: Path, config: GenerationConfig, overwrite: bool) -> None:
+    from aihep.workflow.manifest import claim_output_dir
+
+    claim_output_dir(directory, "aihep.events", overwrite, strict=False)
     ensure_writable_dir(directory)
     state_path = directory / RUN_STATE
     ours = state_path.exists() or (directory / MANIFEST_NAME).exists()

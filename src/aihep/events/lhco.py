@@ -161,6 +161,7 @@ def build_lhco_dataset(
     progress: Callable[[str], ProgressFn | None] | None = None,
     overwrite: bool = False,
     report: bool = True,
+    force: bool = False,
 ) -> LHCODataset:
     """Generate background, signal and reference samples and export LHCO-style features.
 
@@ -173,7 +174,9 @@ def build_lhco_dataset(
         report: write ``report.html`` with the standard plots.
     """
     from aihep.events.factory import validate
+    from aihep.workflow.manifest import claim_output_dir
 
+    claim_output_dir(out, "aihep.lhco", force or overwrite, strict=False)
     for role in ROLES:  # every sample's settings before any event (the signal comes second)
         if (gen := config.generation(role)) is not None:
             validate(gen)

@@ -160,7 +160,7 @@ def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | 
                   energy_min_tev: float = 1.0, energy_max_tev: float = 100.0, seed: int = 0,
                   workers: int = 1, events_per_chunk: int = 1000,
                   progress: Callable[[int, int], None] | None = None,
-                  executor: Any = None) -> dict[str, Any]:
+                  executor: Any = None, force: bool = False) -> dict[str, Any]:
     """Simulate through-going muons into ``out/events.parquet`` (default TRIDENT-like
     detector, or DOM positions from a geometry CSV with x,y,z[,string] in m)."""
     from aihep.reco.geometry import load_geometry
@@ -169,7 +169,7 @@ def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | 
     config = SimConfig(energy_min_tev=energy_min_tev, energy_max_tev=energy_max_tev)
     layout = load_geometry(geometry) if geometry is not None else None
     target = simulate_dataset(config, n_events, out, seed, layout, workers, events_per_chunk,
-                              progress, executor)
+                              progress, executor, force)
     return {"out": str(target), "events": n_events}
 
 
@@ -177,7 +177,8 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
                    target: str = "points", epochs: int = 20, batch_size: int = 128,
                    learning_rate: float = 2e-3, val_fraction: float = 0.1, seed: int = 0,
                    refine_from: str | Path | None = None,
-                   progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[int, int, float], None] | None = None,
+                   force: bool = False) -> dict[str, Any]:
     """Train a GNN on a simulated event file; writes the run directory (model, history,
     manifest; per-epoch checkpoint for resume) and returns a summary.
 
@@ -190,8 +191,9 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
 
     from aihep.nn.train import TrainConfig, train
     from aihep.reco.gnn import TrackGNN, gnn_loss, gnn_preset, graph_inputs, load_gnn, save_gnn
-    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+    from aihep.workflow.manifest import build_manifest, claim_output_dir, file_entry, write_manifest
 
+    claim_output_dir(out, "aihep.reco.train", force, strict=False)
     config = gnn_preset(preset, target)
     events = load_events(data, truth=True)
     if "emit_x" not in events.fields and target == "points":
@@ -258,9 +260,14 @@ def _refiner_inputs(seed_model: Any, inputs: Any, events: ak.Array,
 
 def evaluate_file(method: str, data: str | Path, gnn_run: str | Path | None = None,
                   out: str | Path | None = None, workers: int = 1, limit: int | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> Resolution:
+                  progress: Callable[[int, int], None] | None = None,
+                  force: bool = False) -> Resolution:
     """Resolution of ``method`` on a simulated file (first ``limit`` events); with ``out``,
     writes ``resolution_<method>.json`` there."""
+    from aihep.workflow.manifest import claim_output_dir
+
+    if out is not None:
+        claim_output_dir(out, "aihep.reco.evaluate", force, strict=False)
     events = load_events(data, truth=True)
     if limit is not None:
         events = events[:limit]

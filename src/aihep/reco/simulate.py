@@ -322,7 +322,7 @@ def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: in
                      geometry: Geometry | None = None, workers: int = 1,
                      events_per_chunk: int = 1000,
                      progress: Callable[[int, int], None] | None = None,
-                     executor: Any = None) -> Path:
+                     executor: Any = None, force: bool = False) -> Path:
     """Simulate ``n_events`` into ``out/events.parquet`` (+ geometry.csv, manifest.json).
 
     Chunks of ``events_per_chunk`` are simulated in parallel (``workers`` processes, or the
@@ -338,6 +338,9 @@ def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: in
         raise ConfigError(msg)
     geometry = geometry or hexagonal_layout(config.layout)
     check_geometry(config, geometry)
+    from aihep.workflow.manifest import claim_output_dir
+
+    claim_output_dir(out, "aihep.reco.simulate", force, strict=False)
     # the engine first: a cluster that cannot start leaves nothing behind
     engine = make_executor(executor or ExecutorConfig(kind="local" if workers > 1 else
                                                       "serial", workers=workers))

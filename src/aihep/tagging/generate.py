@@ -304,7 +304,7 @@ def flatten_kinematics(jets: JetSet, config: TagDatasetConfig, n_per_class: int,
 
 def build_tag_dataset(config: TagDatasetConfig, out: str | Path, workers: int = 1,
                       progress: Callable[[int, int], None] | None = None,
-                      executor: ExecutorConfig | None = None) -> JetSet:
+                      executor: ExecutorConfig | None = None, force: bool = False) -> JetSet:
     """Generate (or resume) a tagging dataset into ``out``: ``jets.parquet`` + manifest.
 
     Chunks are generated in waves until, after flattening, every class has
@@ -312,6 +312,9 @@ def build_tag_dataset(config: TagDatasetConfig, out: str | Path, workers: int = 
     (e.g. SLURM through Dask) overrides ``workers`` local processes; the waves depend on the
     number of workers only, so the same count gives the same bytes on any engine.
     """
+    from aihep.workflow.manifest import claim_output_dir
+
+    claim_output_dir(out, "aihep.tag.dataset", force, strict=False)
     executor = executor or ExecutorConfig(kind="local" if workers > 1 else "serial",
                                           workers=workers)
     workers = executor.workers

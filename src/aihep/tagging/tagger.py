@@ -166,17 +166,24 @@ def load_tagger(run_dir: str | Path) -> Tagger:
 
 
 def train_tagger(jets: JetSet, out: str | Path, config: TaggerConfig | None = None,
-                 progress: ProgressFn | None = None, inputs: list[Path] | None = None
-                 ) -> TaggerRun:
+                 progress: ProgressFn | None = None, inputs: list[Path] | None = None,
+                 force: bool = False) -> TaggerRun:
     """Train a tagger on ``jets`` (a stratified ``val_fraction`` is held out) into ``out``.
 
     A run interrupted after some epochs resumes from ``out/checkpoint.pt`` when called again
-    with the same arguments.
+    with the same arguments. A directory holding another command's results is refused unless
+    ``force``.
     """
-    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+    from aihep.workflow.manifest import (
+        build_manifest,
+        claim_output_dir,
+        file_entry,
+        write_manifest,
+    )
 
     config = config or TaggerConfig()
     check_jets(jets)
+    claim_output_dir(out, "aihep.tag.train", force, strict=False)
     directory = ensure_writable_dir(out)
     tr, val = split_indices(jets.labels, config.val_fraction, config.seed)
     train_jets, val_jets = jets.take(tr), jets.take(val)
@@ -288,7 +295,7 @@ def train_from_file(data: Path, out: Path, model: str = "particlenet-lite",
                     feature_set: FeatureSet = "kin", max_particles: int = 128,
                     epochs: int = 20, batch_size: int = 256, learning_rate: float = 1e-3,
                     max_jets: int | None = None, seed: int = 0,
-                    progress: ProgressFn | None = None) -> dict[str, Any]:
+                    progress: ProgressFn | None = None, force: bool = False) -> dict[str, Any]:
     """Train a tagger (a preset name or ``bdt``) on a jet file into the run directory ``out``.
 
     ``data`` is .parquet (aihep), .root (JetClass) or .h5 (Top Tagging). Returns the
@@ -300,7 +307,8 @@ def train_from_file(data: Path, out: Path, model: str = "particlenet-lite",
                           seed=seed, train=TrainConfig(
                               epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               weight_decay=0.01, patience=5))
-    run = train_tagger(read_jets(data, max_jets), out, config, progress, inputs=[Path(data)])
+    run = train_tagger(read_jets(data, max_jets), out, config, progress, inputs=[Path(data)],
+                       force=force)
     summary = run.to_dict()
     summary["validation"] = {k: summary["validation"][k] for k in ("accuracy", "macro_auc",
                                                                    "auc")}

@@ -80,14 +80,15 @@ def write_manifest(directory: str | Path, manifest: dict[str, Any]) -> Path:
 
 
 def claim_output_dir(directory: str | Path, kind: str, force: bool = False,
-                     allowed: tuple[str, ...] = ()) -> Path:
+                     allowed: tuple[str, ...] = (), strict: bool = True) -> Path:
     """Check that ``directory`` may receive the results of a ``kind`` command.
 
     Refused (:class:`~aihep.errors.OutputError`, before anything is written) unless ``force``:
     a file; a directory whose manifest says another command wrote it (a dataset, a model
     run...); a non-empty directory with no aihep manifest (not ours to fill). A directory of
     the same kind is re-used (re-running a command updates its own results); names in
-    ``allowed`` (e.g. the chunk folder of a resumable run) do not count as foreign.
+    ``allowed`` (e.g. the chunk folder of a resumable run) do not count as foreign. With
+    ``strict`` False, a directory without a manifest is accepted (a resumable run's state).
     """
     import json
 
@@ -112,7 +113,7 @@ def claim_output_dir(directory: str | Path, kind: str, force: bool = False,
             raise OutputError(msg)
         return directory
     foreign = [p.name for p in directory.iterdir() if p.name not in allowed]
-    if foreign:
+    if foreign and strict:
         msg = (f"{directory}: not empty ({', '.join(sorted(foreign)[:3])}"
                f"{', ...' if len(foreign) > 3 else ''}) and holds no aihep results; {hint}")
         raise OutputError(msg)
