@@ -69,7 +69,7 @@ def test_bad_inputs_are_clear_errors(jets, tmp_path):
     with pytest.raises(InputError, match="TTree named 'tree'"):
         read_jetclass(tmp_path / "other.root")
     (tmp_path / "empty.root").write_bytes(b"")
-    with pytest.raises(InputError, match="a ROOT file"):
+    with pytest.raises(InputError, match="a complete ROOT file"):
         read_jetclass(tmp_path / "empty.root")
     with pytest.raises(InputError, match="existing"):
         read_top_tagging(tmp_path / "missing.h5")

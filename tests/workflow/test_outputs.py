@@ -21,7 +21,7 @@ def _dataset(directory, kind="aihep.events"):
 
 def test_claim_rules(tmp_path):
     taken = _dataset(tmp_path / "d")
-    with pytest.raises(OutputError, match="manifest kind 'aihep.events', this is 'aihep.hunt'"):
+    with pytest.raises(OutputError, match=r"manifest kind 'aihep\.events', this is"):
         claim_output_dir(taken, "aihep.hunt")
     assert claim_output_dir(taken, "aihep.hunt", force=True) == taken
     assert claim_output_dir(taken, "aihep.events") == taken  # its own kind: re-run
