@@ -105,3 +105,11 @@ def test_ee_origin_jets_carry_the_quark_charge_and_kaons_mark_strange():
         return float(ak.mean(ak.fill_none(leading, 0.0)))
 
     assert leading_kaon_fraction(s_jets) > 1.5 * leading_kaon_fraction(u_jets)
+
+
+def test_unknown_kind_writes_nothing(tmp_path):
+    from aihep.errors import AihepError
+
+    with pytest.raises(AihepError, match="unknown tagging dataset 'quarks'"):
+        build_tag_dataset(TagDatasetConfig(kind="quarks"), tmp_path / "t")
+    assert not (tmp_path / "t").exists()

@@ -54,3 +54,18 @@ def test_bad_cluster_option_is_config_error():
 
     with pytest.raises(ConfigError, match="invalid slurm cluster option"):
         jobqueue_cluster(ExecutorConfig(kind="slurm", cluster={"no_such_option": 1}))
+
+
+def test_cluster_options_on_the_wrong_executor_are_config_errors():
+    """A jobqueue option on dask-local died with a traceback ("Nanny failed to start"); on
+    the local executor it was silently ignored."""
+    import pytest
+    from pydantic import ValidationError
+
+    from aihep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"dask-local takes the cluster options .* not queue"):
+        make_executor(ExecutorConfig(kind="dask-local", cluster={"queue": "main"}))
+    for kind in ("local", "serial"):
+        with pytest.raises(ValidationError, match="apply to the slurm, htcondor or dask-local"):
+            ExecutorConfig(kind=kind, cluster={"queue": "main"})

@@ -314,6 +314,7 @@ def build_tag_dataset(config: TagDatasetConfig, out: str | Path, workers: int = 
     """
     from aihep.workflow.manifest import claim_output_dir
 
+    config.samples()  # an unknown kind fails here, before anything is written
     claim_output_dir(out, "aihep.tag.dataset", force, strict=False)
     executor = executor or ExecutorConfig(kind="local" if workers > 1 else "serial",
                                           workers=workers)

@@ -88,6 +88,10 @@ class ProcessExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+LOCAL_CLUSTER_OPTIONS = ("memory_limit", "local_directory", "silence_logs", "host",
+                         "scheduler_port", "protocol", "interface")
+
+
 class DaskExecutor:
     """Tasks on a Dask cluster (local, SLURM or HTCondor)."""
 
@@ -97,14 +101,18 @@ class DaskExecutor:
         self.n_workers = config.workers
         self._client = None
         if config.kind == "dask-local":
+            unknown = sorted(set(config.cluster) - set(LOCAL_CLUSTER_OPTIONS))
+            if unknown:
+                msg = (f"dask-local takes the cluster options {', '.join(LOCAL_CLUSTER_OPTIONS)}"
+                       f", not {', '.join(unknown)} (batch-system options such as queue or "
+                       "walltime need --executor slurm or htcondor)")
+                raise ConfigError(msg)
             try:
                 self._cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1,
                                              processes=True, dashboard_address=None,
                                              **config.cluster)
-            except TypeError as exc:
-                msg = (f"invalid dask-local cluster option ({str(exc).splitlines()[0]}); "
-                       "batch-system options such as queue or walltime need --executor "
-                       "slurm or htcondor")
+            except (TypeError, ValueError, RuntimeError, OSError) as exc:
+                msg = f"the dask-local cluster did not start ({str(exc).splitlines()[0]})"
                 raise ConfigError(msg) from None
             self._client = Client(self._cluster)
             return
