@@ -134,3 +134,14 @@ def test_csv_rows_that_cannot_be_events_are_refused(tmp_path, rows, field, expec
     with pytest.raises(InputError, match=re.escape(f"{field}: expected ") + ".*"
                        + re.escape(expected)):
         lhco.read_feature_csv(path)
+
+
+def test_info_counts_nan_and_inf_instead_of_hiding_them(tmp_path):
+    from aihep.io.inspect import describe
+
+    path = tmp_path / "data.csv"
+    path.write_text(HEADER + "0,3000,100,50,nan,0.5\n1,3100,90,40,inf,0.6\n2,3200,80,30,0.4,0.7\n")
+    stats = describe(path)["features"]
+    assert stats["tau21_j1"] == pytest.approx({"n": 1, "mean": 0.4, "min": 0.4, "median": 0.4,
+                                               "max": 0.4, "nan": 1, "inf": 1})
+    assert "nan" not in stats["tau21_j2"]
