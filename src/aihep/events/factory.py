@@ -34,7 +34,13 @@ from aihep.io.eventstore import (
 )
 from aihep.workflow import seeds
 from aihep.workflow.executor import ExecutorConfig, make_executor
-from aihep.workflow.manifest import MANIFEST_NAME, build_manifest, file_entry, write_manifest
+from aihep.workflow.manifest import (
+    MANIFEST_NAME,
+    build_manifest,
+    check_outputs,
+    file_entry,
+    write_manifest,
+)
 
 RUN_STATE = "run.json"
 STAGES = ("init", "generation", "extraction", "detector", "clustering", "substructure",
@@ -293,8 +299,6 @@ def _existing_result(directory: Path, config: GenerationConfig) -> GenerationRes
         return None
     if manifest.get("config") != config.model_dump(mode="json"):
         return None
-    from aihep.io.inspect import check_outputs
-
     if not check_outputs(directory, manifest)["ok"]:
         return None  # a damaged dataset is resumed: its damaged chunks are made again
     counts = manifest.get("counts", {})

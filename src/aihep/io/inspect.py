@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from aihep.errors import InputError
+from aihep.workflow.manifest import check_outputs
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -22,25 +23,6 @@ def _stats(values: np.ndarray) -> dict[str, float]:
     if n_nan or n_inf:
         out.update(nan=n_nan, inf=n_inf)
     return out
-
-
-def check_outputs(directory: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Re-hash every output file listed in a manifest: ``ok``, files checked, problems."""
-    from aihep.workflow.manifest import sha256_file
-
-    directory = Path(directory)
-    problems, outputs = [], manifest.get("outputs") or []
-    for entry in outputs:
-        if not isinstance(entry, dict) or "path" not in entry or "sha256" not in entry:
-            problems.append(f"malformed output entry {entry!r:.80}")
-            continue
-        path = directory / entry["path"]
-        if not path.is_file():
-            problems.append(f"{entry['path']}: missing")
-        elif sha256_file(path) != entry["sha256"]:
-            problems.append(f"{entry['path']}: SHA-256 differs from the manifest (changed "
-                            "or truncated)")
-    return {"ok": not problems, "files": len(outputs), "problems": problems}
 
 
 def _feature_summary(features: dict[str, np.ndarray], labels: np.ndarray | None

@@ -118,3 +118,20 @@ def claim_output_dir(directory: str | Path, kind: str, force: bool = False,
                f"{', ...' if len(foreign) > 3 else ''}) and holds no aihep results; {hint}")
         raise OutputError(msg)
     return directory
+
+
+def check_outputs(directory: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Re-hash every output file listed in a manifest: ``ok``, files checked, problems."""
+    directory = Path(directory)
+    problems, outputs = [], manifest.get("outputs") or []
+    for entry in outputs:
+        if not isinstance(entry, dict) or "path" not in entry or "sha256" not in entry:
+            problems.append(f"malformed output entry {entry!r:.80}")
+            continue
+        path = directory / entry["path"]
+        if not path.is_file():
+            problems.append(f"{entry['path']}: missing")
+        elif sha256_file(path) != entry["sha256"]:
+            problems.append(f"{entry['path']}: SHA-256 differs from the manifest (changed "
+                            "or truncated)")
+    return {"ok": not problems, "files": len(outputs), "problems": problems}
