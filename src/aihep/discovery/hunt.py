@@ -36,6 +36,7 @@ from aihep.discovery.extraction import (
 from aihep.discovery.flows import FlowConfig, cathode_flow_config
 from aihep.discovery.limits import UpperLimit, resonance_limits
 from aihep.discovery.outliers import OutlierConfig, outlier
+from aihep.discovery.review import Review, review
 from aihep.discovery.weak import SignalRegion, cathode, cwola, idealized, supervised
 from aihep.errors import InputError
 from aihep.events.features import FEATURES
@@ -122,17 +123,24 @@ class HuntResult:
     order: np.ndarray = field(repr=False)  # scores[i] belongs to input row order[i]
     method_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     limits: dict[str, list[UpperLimit]] = field(default_factory=dict)
+    review: Review | None = None
+
+    @property
+    def significant(self) -> bool:
+        """p < 1e-3 (about 3 sigma) after the look-elsewhere correction."""
+        return self.p_value < 1e-3
 
     @property
     def discovery(self) -> bool:
-        """p < 1e-3 (about 3 sigma) after the look-elsewhere correction."""
-        return self.p_value < 1e-3
+        """Significant, and every reviewer check passed (:mod:`aihep.discovery.review`)."""
+        return self.significant and (self.review is None or self.review.passed)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "p_value": self.p_value, "significance": self.significance,
             "p_value_local": self.best.bump.p_local, "significance_local": self.best.bump.z_local,
             "p_value_best_trial": self.best.bump.p_global, "discovery": self.discovery,
+            "significant": self.significant,
             "n_trials": len(self.trials), "best_trial": self.best.to_dict(),
             "n_events": self.n_events,
             # chi2 p-value of the dijet fit to the whole spectrum: a tiny value means the
@@ -149,6 +157,11 @@ class HuntResult:
             # Without a discovery the fit of the largest excess is kept for inspection but
             # not reported as a resonance.
             out.update(fitted if self.discovery else {"largest_excess_fit": fitted})
+        if self.review is not None:
+            out["review"] = self.review.to_dict()
+            if self.significant and not self.review.passed:
+                out["no_claim_because"] = [c.detail for c in self.review.checks
+                                           if not c.passed]
         out["daughter_masses"] = {k: v.to_dict() for k, v in self.daughters.items()}
         if self.limits:
             # CLs upper limits on the signal yield (events): "all events" is the uncut
@@ -358,13 +371,21 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     except (InputError, RuntimeError, ValueError):
         pass  # too few selected events for a peak fit: reported as missing
     uncut_fit_pvalue = fit_dijet(edges, np.histogram(mjj, edges)[0]).chi2_pvalue
-    limits = {} if p_value < 1e-3 else _limits(mjj, edges, regions, cuts, config)
+    signal = extraction.after_cut if extraction is not None else None
+    checks = review(mjj, selected, best.bump.edges_gev, best.window_gev, best.bump.window_gev,
+                    best.bump.observed, best.bump.expected,
+                    signal.mass.value if signal else None,
+                    signal.n_signal.value if signal else None,
+                    signal.n_signal.error if signal else None, best.bump.fit.n_params,
+                    signal.width.value if signal else None)
+    claimed = p_value < 1e-3 and checks.passed
+    limits = {} if claimed else _limits(mjj, edges, regions, cuts, config)
     method_scores = best_scores[best.method]
     order = np.argsort(index, kind="stable")
     return HuntResult(index[order], method_scores[order], trials, best, p_value,
                       float(stats.norm.isf(p_value)), extraction, daughters, len(mjj),
                       uncut_fit_pvalue, selected, mjj, order,
-                      {m: v[order] for m, v in best_scores.items()}, limits)
+                      {m: v[order] for m, v in best_scores.items()}, limits, checks)
 
 
 def _limits(mjj: np.ndarray, edges: np.ndarray, regions: list[SignalRegion],
@@ -383,7 +404,10 @@ def _limits(mjj: np.ndarray, edges: np.ndarray, regions: list[SignalRegion],
             w = int(np.argmin(np.abs(centres - mass)))
             sel = [c for c in cuts if c[0] == w and c[1] == method]
             if sel:
-                limits += resonance_limits(mjj[sel[0][3]], edges, [mass], **common)
+                try:
+                    limits += resonance_limits(mjj[sel[0][3]], edges, [mass], **common)
+                except (InputError, RuntimeError, ValueError):
+                    continue  # a selection too sparse for the background-uncertainty toys
         out[method] = limits
     return out
 

@@ -148,14 +148,25 @@ def write_hunt_report(path: str | Path, result: Any, labels: np.ndarray | None =
                           "bump [GeV]": f"{t.bump.window_gev[0]:g}-{t.bump.window_gev[1]:g}",
                           "Z local": t.bump.z_local, "p (toys)": t.bump.p_global}
                          for t in result.trials])
-    verdict = ("<p><b>Discovery</b> (p &lt; 1e-3 after the look-elsewhere effect).</p>"
-               if result.discovery else "<p>No significant excess (p &ge; 1e-3).</p>")
+    if result.discovery:
+        verdict = ("<p><b>Discovery</b> (p &lt; 1e-3 after the look-elsewhere effect, every "
+                   "reviewer check passed).</p>")
+    elif result.significant:
+        verdict = ("<p><b>No credible discovery</b>: p &lt; 1e-3, but the reviewer stopped the "
+                   "claim (see the checks below).</p>")
+    else:
+        verdict = "<p>No significant excess (p &ge; 1e-3).</p>"
     if result.uncut_fit_pvalue < 1e-3:
         verdict += ("<p><b>Caution:</b> the dijet function fits the uncut spectrum poorly "
                     f"(chi2 p = {result.uncut_fit_pvalue:.1e}): the spectrum may not be "
                     "dijet-like (generator phase-space cuts, sculpting) or may hold a strong "
                     "signal. Check the spectra below before trusting the significance.</p>")
     sections = [("Result", verdict + table_html(rows))]
+    if result.review is not None:
+        sections.append(("Reviewer checks (defined before scoring; a claim needs all)",
+                         table_html([{"check": c.name, "passed": "yes" if c.passed else
+                                      "NO", "why": c.detail}
+                                     for c in result.review.checks])))
     if result.limits:
         sections.append(("Upper limits on the signal yield (95% CLs, pyhf)",
                          "<p>'all events': total yield in the uncut spectrum; a method: yield "

@@ -1,0 +1,114 @@
+"""The reviewer: each deterministic check stops a claim it should stop, and passes a clean one.
+
+The failures mirror the false claims seen on blind tasks: a bump outside the classifier's
+window, a negative yield, a background fit that fails in the sidebands, a cut that sculpts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from aihep.discovery.dijet import bin_integrals
+from aihep.discovery.review import (
+    Check,
+    Review,
+    check_background_fit,
+    check_smooth_selection,
+    check_window,
+    check_yield,
+    review,
+)
+
+EDGES = np.arange(2600.0, 6001.0, 100.0)
+CENTRES = 0.5 * (EDGES[1:] + EDGES[:-1])
+
+
+def _dijet_counts(n: int, seed: int) -> np.ndarray:
+    shape = bin_integrals(EDGES, np.array([1.0, 8.0, 6.0]), 13000.0)
+    return np.random.default_rng(seed).poisson(n * shape / shape.sum()).astype(float)
+
+
+def _dijet_mjj(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    counts = _dijet_counts(n, seed).astype(int)
+    return np.repeat(EDGES[:-1], counts) + rng.uniform(0, 100.0, counts.sum())
+
+
+def test_window_check():
+    assert check_window((3300, 3700), 3510.0, (3400, 3600)).passed
+    outside = check_window((3200, 3600), 3900.0, (3500, 4300))
+    assert not outside.passed and "outside the window 3200-3600" in outside.detail
+    # without a signal fit the bump window's centre is judged
+    assert not check_window((3200, 3600), None, (4000, 4800)).passed
+
+
+@pytest.mark.parametrize(("observed", "expected", "fitted", "passed"), [
+    (150.0, 100.0, 60.0, True),
+    (150.0, 100.0, -10_000.0, False),  # the negative yields of the false claims
+    (90.0, 100.0, 20.0, False),        # a deficit in the window
+    (150.0, 100.0, None, False),       # no signal fit at all
+])
+def test_yield_check_is_one_sided(observed, expected, fitted, passed):
+    assert check_yield(observed, expected, fitted, 5.0).passed is passed
+
+
+def test_background_fit_check_passes_a_dijet_spectrum_and_fails_a_kinked_one():
+    clean = _dijet_counts(200_000, 1)
+    assert check_background_fit(EDGES, clean, (3400, 3600)).passed
+    kinked = clean * np.where(CENTRES > 4200, 1.6, 1.0)  # a generator cut or turn-on edge
+    result = check_background_fit(EDGES, np.round(kinked), (3400, 3600))
+    assert not result.passed and "background model fails" in result.detail
+
+
+def test_background_fit_ignores_a_large_signal_in_the_left_out_region():
+    counts = _dijet_counts(200_000, 2)
+    counts += np.round(3000 * np.exp(-0.5 * ((CENTRES - 3500) / 90.0) ** 2))
+    assert check_background_fit(EDGES, counts, (3250, 3750)).passed
+
+
+def test_smooth_selection_check_catches_a_sculpting_cut():
+    mjj = _dijet_mjj(300_000, 3)
+    rng = np.random.default_rng(4)
+    smooth = rng.random(len(mjj)) < 0.02 + 0.01 * (mjj - 2600) / 3400
+    assert check_smooth_selection(mjj, smooth, EDGES, (3400, 3600)).passed
+    # a cut trained in 3.2-3.6 TeV that keeps three times more background above 4 TeV
+    sculpted = rng.random(len(mjj)) < np.where(mjj > 4000, 0.06, 0.02)
+    result = check_smooth_selection(mjj, sculpted, EDGES, (3400, 3600))
+    assert not result.passed and "sculpts" in result.detail
+
+
+def test_a_failed_check_stops_the_claim_and_says_why():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_hunt import FAST, _table
+
+    from aihep.discovery.hunt import hunt
+
+    result = hunt(_table(40000, 500, 1), FAST)
+    assert result.significant and result.review.passed and result.discovery
+    assert [c.name for c in result.review.checks] == ["window", "yield", "background_fit",
+                                                      "smooth_selection"]
+    vetoed = dataclasses.replace(result, review=Review((
+        Check("window", False, "resonance at 3900 GeV outside the window"),)))
+    assert vetoed.significant and not vetoed.discovery
+    summary = vetoed.to_dict()
+    assert "m_res" not in summary and "largest_excess_fit" in summary
+    assert summary["no_claim_because"] == ["resonance at 3900 GeV outside the window"]
+
+
+def test_review_of_a_clean_candidate_passes_every_check():
+    mjj = np.concatenate([_dijet_mjj(300_000, 5),
+                          np.random.default_rng(6).normal(3500, 90, 600)])
+    selected = np.random.default_rng(7).random(len(mjj)) < 0.05
+    selected[-600:] = True  # the cut keeps the signal
+    counts, _ = np.histogram(mjj[selected], EDGES)
+    outcome = review(mjj, selected, EDGES, (3300, 3700), (3400, 3600), observed=float(
+        counts[(CENTRES > 3400) & (CENTRES < 3600)].sum()), expected=float(
+        counts[(CENTRES > 3400) & (CENTRES < 3600)].sum() - 400), mass_gev=3500.0,
+        n_signal_selected=600.0, n_signal_error=40.0, width_gev=90.0)
+    assert outcome.passed, outcome.to_dict()
