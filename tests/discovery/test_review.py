@@ -112,3 +112,31 @@ def test_review_of_a_clean_candidate_passes_every_check():
         counts[(CENTRES > 3400) & (CENTRES < 3600)].sum() - 400), mass_gev=3500.0,
         n_signal_selected=600.0, n_signal_error=40.0, width_gev=90.0)
     assert outcome.passed, outcome.to_dict()
+
+
+def test_a_bump_that_stays_outside_the_trained_window_after_refinement_is_no_claim(
+        monkeypatch):
+    """A 'classifier' that always prefers events 300-700 GeV above its own window (a cut that
+    learnt mjj, as in the false claims): the scan finds a strong bump outside the window, the
+    refinement retrains around it and the bump moves out again: significant, not a claim."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_hunt import FAST, _table
+
+    import aihep.discovery.hunt as hunt_module
+
+    def sculpting(method, x, mjj, sr, *args):
+        rng = np.random.default_rng(int(sr.lo_gev))
+        above = (mjj > sr.hi_gev + 300) & (mjj < sr.hi_gev + 700)
+        return rng.random(len(mjj)) + 3.0 * above * (rng.random(len(mjj)) < 0.5)
+
+    monkeypatch.setattr(hunt_module, "_run_method", sculpting)
+    result = hunt_module.hunt(_table(40000, 0, 11), FAST.model_copy(
+        update={"keep_fraction": 0.2}))
+    assert result.significant and result.to_dict()["refined"]
+    assert not result.discovery
+    assert "window" in result.review.failed
+    assert not (result.best.window_gev[0] <= result.review.checks[0].values["mass_gev"]
+                <= result.best.window_gev[1])

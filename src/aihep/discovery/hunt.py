@@ -77,6 +77,8 @@ class HuntConfig(BaseModel):
         "(default: the SR centres)")
     limit_width_fraction: float = Field(0.05, gt=0, lt=1, description="signal width / mass")
     limit_cl: float = Field(0.95, gt=0, lt=1)
+    refine: bool = Field(True, description="after a significant scan, retrain the best method "
+                         "in a window centred on the fitted resonance (one extra trial)")
     seed: int = 0
 
     @field_validator("signal_region_gev", "scan_range_gev")
@@ -124,6 +126,7 @@ class HuntResult:
     method_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     limits: dict[str, list[UpperLimit]] = field(default_factory=dict)
     review: Review | None = None
+    scan_best: Trial | None = None  # the scan's best trial, when a refinement replaced it
 
     @property
     def significant(self) -> bool:
@@ -142,6 +145,7 @@ class HuntResult:
             "p_value_best_trial": self.best.bump.p_global, "discovery": self.discovery,
             "significant": self.significant,
             "n_trials": len(self.trials), "best_trial": self.best.to_dict(),
+            "refined": self.scan_best is not None,
             "n_events": self.n_events,
             # chi2 p-value of the dijet fit to the whole spectrum: a tiny value means the
             # spectrum is not dijet-like (phase-space cuts, sculpting) or holds a strong
@@ -167,6 +171,8 @@ class HuntResult:
             # CLs upper limits on the signal yield (events): "all events" is the uncut
             # spectrum (total yield); a method's entry is the yield after its cut.
             out["limits"] = {k: [lim.to_dict() for lim in v] for k, v in self.limits.items()}
+        if self.scan_best is not None:
+            out["scan_best_trial"] = self.scan_best.to_dict()
         out["trials"] = [t.to_dict() for t in self.trials]
         return out
 
@@ -318,14 +324,9 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
         for w, sr in enumerate(regions):
             for method in config.methods:
                 scores = scored.get((method, w), scored.get((method, None)))
-                threshold = float(np.quantile(scores[sr.contains(mjj)],
-                                              1.0 - config.keep_fraction))
-                if len(scores) >= config.min_selected:
-                    # the best classifier (signal in its SR) cuts hardest: loosen, not drop
-                    threshold = min(threshold, float(np.partition(
-                        scores, len(scores) - config.min_selected)[-config.min_selected]))
+                # the best classifier (signal in its SR) cuts hardest: loosen, not drop
+                threshold, selected = _cut(scores, sr.contains(mjj), config)
                 best_scores[method][nearest == w] = scores[nearest == w]
-                selected = scores >= threshold
                 if selected.sum() >= config.min_selected:
                     cuts.append((w, method, threshold, selected))
         hunt_tasks = [(i, mjj[sel], edges, config.n_toys, config.seed,
@@ -354,22 +355,22 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                                                     -trials[i].bump.z_local))
     best = trials[best_i]
     p_min = best.bump.p_global
-    p_value = float(-np.expm1(len(trials) * np.log1p(-min(p_min, 1.0 - 1e-16))))
     selected = selections[(best.method, best_i)]
-
-    extraction = None
-    daughters: dict[str, Estimate] = {}
-    lo, hi = best.bump.window_gev
-    try:
-        extraction = extract_signal(mjj, selected, best.bump.edges_gev, 0.5 * (lo + hi),
-                                    shape=config.signal_shape)
-        centre, width = extraction.mass.value, max(extraction.after_cut.width.value, 50.0)
-        in_peak = selected & (np.abs(mjj - centre) < 2 * width)
-        mj1, mj2 = data["mj1"][in_peak], data["mj1"][in_peak] + data["delta_mj"][in_peak]
-        daughters = {"m_j1": jet_mass_peak(mj1, (0.0, float(np.quantile(mj2, 0.9)) + 50)),
-                     "m_j2": jet_mass_peak(mj2, (0.0, float(np.quantile(mj2, 0.99)) + 100))}
-    except (InputError, RuntimeError, ValueError):
-        pass  # too few selected events for a peak fit: reported as missing
+    extraction, daughters = _characterize(data, mjj, selected, best, config)
+    scan_best = None
+    if _lee(p_min, len(trials)) < 1e-3 and config.refine:
+        # Refine on the found resonance: retrain the best method in a window centred on it;
+        # the refined trial is the candidate the reviewer judges and gives the final scores.
+        refined = _refine(best, extraction, x, mjj, edges, config, truth, ref_x, ref_mjj,
+                          source)
+        if refined is not None:
+            trial, refined_scores, selected = refined
+            trials.append(trial)  # every attempt counts as a trial
+            scan_best, best = best, trial
+            best_scores[best.method] = refined_scores
+            extraction, daughters = _characterize(data, mjj, selected, best, config)
+    # the claim's significance stays the scan's best p, over every trial made
+    p_value = _lee(p_min, len(trials))
     uncut_fit_pvalue = fit_dijet(edges, np.histogram(mjj, edges)[0]).chi2_pvalue
     signal = extraction.after_cut if extraction is not None else None
     checks = review(mjj, selected, best.bump.edges_gev, best.window_gev, best.bump.window_gev,
@@ -385,7 +386,71 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     return HuntResult(index[order], method_scores[order], trials, best, p_value,
                       float(stats.norm.isf(p_value)), extraction, daughters, len(mjj),
                       uncut_fit_pvalue, selected, mjj, order,
-                      {m: v[order] for m, v in best_scores.items()}, limits, checks)
+                      {m: v[order] for m, v in best_scores.items()}, limits, checks, scan_best)
+
+
+def _lee(p_min: float, n_trials: int) -> float:
+    """Global p of the smallest of ``n_trials`` p-values (independent-trials bound)."""
+    return float(-np.expm1(n_trials * np.log1p(-min(p_min, 1.0 - 1e-16))))
+
+
+def _cut(scores: np.ndarray, in_sr: np.ndarray, config: HuntConfig) -> tuple[float, np.ndarray]:
+    """The anomaly cut: keep ``keep_fraction`` of the SR, loosened to keep at least
+    ``min_selected`` events over the whole range."""
+    threshold = float(np.quantile(scores[in_sr], 1.0 - config.keep_fraction))
+    if len(scores) >= config.min_selected:
+        threshold = min(threshold, float(np.partition(
+            scores, len(scores) - config.min_selected)[-config.min_selected]))
+    return threshold, scores >= threshold
+
+
+def _characterize(data: dict[str, np.ndarray], mjj: np.ndarray, selected: np.ndarray,
+                  trial: Trial, config: HuntConfig
+                  ) -> tuple[SignalExtraction | None, dict[str, Estimate]]:
+    """Mass, width and yields of a trial's bump, and the daughter-jet masses under it."""
+    lo, hi = trial.bump.window_gev
+    try:
+        extraction = extract_signal(mjj, selected, trial.bump.edges_gev, 0.5 * (lo + hi),
+                                    shape=config.signal_shape)
+    except (InputError, RuntimeError, ValueError):
+        return None, {}  # too few selected events for a peak fit: reported as missing
+    try:
+        centre, width = extraction.mass.value, max(extraction.after_cut.width.value, 50.0)
+        in_peak = selected & (np.abs(mjj - centre) < 2 * width)
+        mj1, mj2 = data["mj1"][in_peak], data["mj1"][in_peak] + data["delta_mj"][in_peak]
+        daughters = {"m_j1": jet_mass_peak(mj1, (0.0, float(np.quantile(mj2, 0.9)) + 50)),
+                     "m_j2": jet_mass_peak(mj2, (0.0, float(np.quantile(mj2, 0.99)) + 100))}
+    except (InputError, RuntimeError, ValueError, IndexError):
+        daughters = {}
+    return extraction, daughters
+
+
+def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj: np.ndarray,
+            edges: np.ndarray, config: HuntConfig, truth: np.ndarray | None,
+            ref_x: np.ndarray | None, ref_mjj: np.ndarray | None, source: str
+            ) -> tuple[Trial, np.ndarray, np.ndarray] | None:
+    """Retrain ``best.method`` (k-folded: each event scored by a model that never saw it) in
+    a window centred on the fitted resonance, +- 2 fitted widths (at least +- 100 GeV, at
+    most half the scan width); cut and bump-hunt again. None when the cut keeps too few."""
+    lo, hi = best.bump.window_gev
+    centre = 0.5 * (lo + hi)
+    half = 0.25 * config.scan_width_gev
+    if extraction is not None and np.isfinite(extraction.mass.value):
+        centre = extraction.mass.value
+        half = 2.0 * abs(extraction.after_cut.width.value)
+    half = float(np.clip(half, 100.0, 0.5 * config.scan_width_gev))
+    sr = SignalRegion(centre - half, centre + half, config.sideband_gev)
+    if sr.contains(mjj).sum() < config.min_selected:
+        return None
+    scores = _run_method(best.method, x, mjj, sr, config, truth, ref_x, ref_mjj)
+    threshold, selected = _cut(scores, sr.contains(mjj), config)
+    if selected.sum() < config.min_selected:
+        return None
+    bump = bump_hunt(mjj[selected], edges, n_toys=config.n_toys, seed=config.seed,
+                     source=f"{source} ({best.method}, refined SR {sr.lo_gev:.0f}-"
+                     f"{sr.hi_gev:.0f})")
+    trial = Trial(best.method, (sr.lo_gev, sr.hi_gev), threshold, int(selected.sum()), bump)
+    return trial, scores, selected
 
 
 def _limits(mjj: np.ndarray, edges: np.ndarray, regions: list[SignalRegion],
