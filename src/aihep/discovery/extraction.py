@@ -147,6 +147,13 @@ def fit_signal_plus_background(
             estimates[name] = Estimate(value, -float(m.errors[name]), float(m.errors[name]))
     values = np.array(m.values)
     bkg, sig = model(values[0], values[1:n_bkg_params], *values[-3:])
+    # Statistical floors: a fit at a limit or a degenerate minimum reports errors no
+    # measurement of S events can have (seen: +- 1 event on 231, +- 0.2 GeV on a few dozen).
+    n_sig, mass, width = (float(values[-3]), float(values[-2]), abs(float(values[-1])))
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    under_peak = float(bkg[np.abs(centres - mass) < 2 * width].sum())
+    estimates["n_sig"] = _floored(estimates["n_sig"], np.sqrt(max(n_sig, 0.0) + under_peak))
+    estimates["mass"] = _floored(estimates["mass"], width / np.sqrt(max(n_sig, 1.0)))
     params = np.concatenate([[np.exp(values[0])], values[1:n_bkg_params]])
     return SignalFit(estimates["mass"], estimates["width"], estimates["n_sig"], params, bkg, sig,
                      bool(m.valid))
@@ -171,6 +178,13 @@ class SignalExtraction:
         return {"m_res_gev": self.mass.to_dict(), "width_gev": self.after_cut.width.to_dict(),
                 "n_signal": self.n_signal.to_dict(),
                 "n_signal_selected": self.after_cut.n_signal.to_dict()}
+
+
+def _floored(estimate: Estimate, floor: float) -> Estimate:
+    """``estimate`` with each error at least ``floor``."""
+    if not np.isfinite(floor) or floor <= 0:
+        return estimate
+    return Estimate(estimate.value, min(estimate.lower, -floor), max(estimate.upper, floor))
 
 
 def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.ndarray,
@@ -252,14 +266,16 @@ def jet_mass_peak(masses_gev: np.ndarray, range_gev: tuple[float, float],
     m.migrad()
     m.hesse()
     mean = float(m.values["mean"])
+    floor = abs(float(m.values["sigma"])) / np.sqrt(max(float(m.values["n_sig"]), 1.0))
     try:
         m.minos("mean")
         err = m.merrors["mean"]
         if err.is_valid and err.upper > 0 and err.lower < 0:
-            return Estimate(mean, float(err.lower), float(err.upper))
+            # never below sigma / sqrt(n): the mean of n jets cannot be known better
+            return _floored(Estimate(mean, float(err.lower), float(err.upper)), floor)
     except RuntimeError:
         pass
     error = float(m.errors["mean"])
-    if not (np.isfinite(error) and error > 0):  # degenerate fit: statistical floor
-        error = float(m.values["sigma"]) / np.sqrt(max(float(m.values["n_sig"]), 1.0))
-    return Estimate(mean, -error, error)
+    if not (np.isfinite(error) and error > 0):  # degenerate fit: the statistical floor
+        error = floor
+    return _floored(Estimate(mean, -error, error), floor)
