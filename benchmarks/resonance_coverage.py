@@ -105,10 +105,10 @@ def summarize(rows: list[dict], key: str) -> dict:
                                                                             np.nan))])
     covered = [r[f"{key}_covered"] for r in rows if f"{key}_covered" in r]
     if len(pulls) < 2:
-        return {"n": int(len(pulls))}
+        return {"n": len(pulls)}
     mean, width, coverage = float(pulls.mean()), float(pulls.std(ddof=1)), float(
         np.mean(covered))
-    return {"n": int(len(pulls)), "pull_mean": mean, "pull_width": width,
+    return {"n": len(pulls), "pull_mean": mean, "pull_width": width,
             "coverage_68": coverage,
             "pass": bool(abs(mean) < 0.3 and 0.8 <= width <= 1.25 and 0.56 <= coverage <= 0.80)}
 
