@@ -133,7 +133,8 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
             hunts.append({"methods": methods, "out": str(out),
                           **{k: result.output.get(k) for k in (
                               "p_value", "significance", "discovery", "m_res", "n_signal",
-                              "daughter_masses")}, "problems": problems,
+                              "daughter_masses", "significant", "no_claim_because")},
+                          "problems": problems,
                           "signal_region_gev": result.output.get("best_trial", {}).get(
                               "signal_region_gev"),
                           "bump_window_gev": result.output.get("best_trial", {}).get(

@@ -88,6 +88,8 @@ def _answers(best: dict[str, Any] | None, n_events: int) -> dict[str, Any]:
                            "discovery": discovery, "m_res": -1, "m_res_error": None,
                            "signal_percentage": 0.0, "signal_percentage_error": None,
                            "n_signal": 0.0, "n_signal_error": None, "daughter_masses": {}}
+    if best and best.get("no_claim_because"):
+        out["no_claim_because"] = best["no_claim_because"]  # significant, stopped by review
     if discovery:
         m, n = best["m_res"], best["n_signal"]
         out.update(m_res=m["value"], m_res_error=m["error"], n_signal=n["value"],
@@ -113,6 +115,10 @@ def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
                   f"({answers['signal_percentage']:.3f} % of the data).")
         details = [f"daughter jet mass {k}: {v['value']:.0f} +- {v['error']:.0f} GeV"
                    for k, v in answers["daughter_masses"].items()]
+    elif answers.get("no_claim_because"):
+        answer = (f"No credible discovery: the best excess has global p = "
+                  f"{answers['p_value']:.2g}, but the reviewer stopped the claim; m_res = -1.")
+        details = list(answers["no_claim_because"])
     else:
         answer = (f"No significant resonance (best global p = {answers['p_value']:.2g}); "
                   "m_res = -1.")
