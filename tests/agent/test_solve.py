@@ -140,3 +140,16 @@ def test_evaluate_judges_a_bump_outside_the_classifier_region_in_its_window(solv
     metrics = evaluate(run, labels)
     assert metrics["signal_region_source"] == "classifier signal region"
     assert metrics["signal_region_gev"] == inside["signal_region_gev"]
+
+
+def test_a_vetoed_excess_is_answered_as_no_credible_discovery():
+    from aihep.agent.solve import _answers
+
+    best = {"p_value": 1e-6, "discovery": False, "problems": [], "significant": True,
+            "no_claim_because": ["resonance at 3900 GeV outside the window 3200-3600 GeV"],
+            "m_res": {"value": 3900.0, "error": 20.0}, "n_signal": {"value": -9000.0,
+                                                                    "error": 300.0}}
+    answers = _answers(best, 100_000)
+    assert answers["discovery"] is False and answers["m_res"] == -1
+    assert answers["signal_percentage"] == 0.0
+    assert answers["no_claim_because"] == best["no_claim_because"]
