@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "resonance_coverage.json")
     args = parser.parse_args()
     start = time.perf_counter()
+    commit = git_commit()  # the code measured: the commit when the run starts
     with ProcessPoolExecutor(args.workers) as pool:
         fit_rows = list(pool.map(fit_toy, range(1000, 1000 + args.fit_toys)))
         signal_rows = list(pool.map(hunt_toy, [(s, args.injected)
@@ -140,7 +141,7 @@ def main() -> None:
     bound = float(stats.beta.ppf(0.95, false_claims + 1, n_null - false_claims)) if n_null else 1
     claimed = [r for r in signal_rows if r["discovery"]]
     result = {
-        "benchmark": "resonance_coverage", "commit": git_commit(),
+        "benchmark": "resonance_coverage", "commit": commit,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model": "toy feature model (tests/agent/toy.py), not Pythia", "hunt": HUNT,
         "seconds": round(time.perf_counter() - start, 1),

@@ -209,19 +209,27 @@ def windows(config: HuntConfig, mjj: np.ndarray) -> list[SignalRegion]:
             for s in starts]
 
 
+#: methods that never train on the reference: the same cut applied to the reference is an
+#: unbiased background-only check of the selection (see :mod:`aihep.discovery.review`)
+REFERENCE_BLIND = ("cwola", "cathode", "supervised")
+
+
 def _run_method(method: str, x: np.ndarray, mjj: np.ndarray, sr: SignalRegion,
                 config: HuntConfig, truth: np.ndarray | None, reference: np.ndarray | None,
-                reference_mjj: np.ndarray | None) -> np.ndarray:
-    """Scores of every event for one method in one window."""
+                reference_mjj: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores of every event for one method in one window, and of the reference events
+    when the method never trains on them (else None)."""
     if method in ("ae", "flow"):
         # Learnt from the reference when there is one (then independent of the window),
         # otherwise from the data outside the SR.
         return outlier(method, x, mjj, train_rows=~sr.contains(mjj), reference_x=reference,
                        reference_mjj=reference_mjj, config=config.outlier,
-                       n_folds=config.n_folds, seed=config.seed).scores
+                       n_folds=config.n_folds, seed=config.seed).scores, None
     trained = sr.contains(mjj) | (sr.in_sidebands(mjj) if method == "cwola" else False)
+    score_reference = reference is not None and method in REFERENCE_BLIND
+    held_out = np.concatenate([x[~trained], reference]) if score_reference else x[~trained]
     common = {"config": config.classifier, "n_folds": config.n_folds, "seed": config.seed,
-              "held_out_x": x[~trained]}
+              "held_out_x": held_out}
     if method == "cathode":
         result = cathode(x, mjj, sr, flow_config=config.flow, **common)
     elif method == "cwola":
@@ -235,10 +243,11 @@ def _run_method(method: str, x: np.ndarray, mjj: np.ndarray, sr: SignalRegion,
         if truth is None:
             raise InputError("data", "label", "truth labels for the supervised reference")
         result = supervised(x, mjj, sr, truth, **common)
+    n_out = int((~trained).sum())
     scores = np.empty(len(x))
-    scores[~trained] = result.held_out_scores
+    scores[~trained] = result.held_out_scores[:n_out]
     scores[result.index] = result.scores
-    return scores
+    return scores, (result.held_out_scores[n_out:] if score_reference else None)
 
 
 def _threads_limited(single_thread: bool):
@@ -255,7 +264,8 @@ def _threads_limited(single_thread: bool):
     return threadpool_limits(1)
 
 
-def _score_task(task: tuple) -> tuple[tuple[str, int | None], np.ndarray]:
+def _score_task(task: tuple) -> tuple[tuple[str, int | None],
+                                      tuple[np.ndarray, np.ndarray | None]]:
     """Executor task: one method's scores in one window (or window-free)."""
     method, w, x, mjj, sr, config, truth, ref_x, ref_mjj, single_thread = task
     with _threads_limited(single_thread):
@@ -323,7 +333,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
         best_scores: dict[str, np.ndarray] = {m: np.zeros(len(mjj)) for m in config.methods}
         for w, sr in enumerate(regions):
             for method in config.methods:
-                scores = scored.get((method, w), scored.get((method, None)))
+                scores, _ = scored.get((method, w), scored.get((method, None)))
                 # the best classifier (signal in its SR) cuts hardest: loosen, not drop
                 threshold, selected = _cut(scores, sr.contains(mjj), config)
                 best_scores[method][nearest == w] = scores[nearest == w]
@@ -356,6 +366,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     best = trials[best_i]
     p_min = best.bump.p_global
     selected = selections[(best.method, best_i)]
+    w_best = cuts[best_i][0]
+    ref_scores = scored.get((best.method, w_best), scored.get((best.method, None)))[1]
     extraction, daughters = _characterize(data, mjj, selected, best, config)
     scan_best = None
     if _lee(p_min, len(trials)) < 1e-3 and config.refine:
@@ -364,7 +376,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
         refined = _refine(best, extraction, x, mjj, edges, config, truth, ref_x, ref_mjj,
                           source)
         if refined is not None:
-            trial, refined_scores, selected = refined
+            trial, refined_scores, selected, ref_scores = refined
             trials.append(trial)  # every attempt counts as a trial
             scan_best, best = best, trial
             best_scores[best.method] = refined_scores
@@ -378,7 +390,10 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                     signal.mass.value if signal else None,
                     signal.n_signal.value if signal else None,
                     signal.n_signal.error if signal else None, best.bump.fit.n_params,
-                    signal.width.value if signal else None)
+                    signal.width.value if signal else None,
+                    reference_mjj=ref_mjj if ref_scores is not None else None,
+                    reference_selected=ref_scores >= best.threshold
+                    if ref_scores is not None else None)
     claimed = p_value < 1e-3 and checks.passed
     limits = {} if claimed else _limits(mjj, edges, regions, cuts, config)
     method_scores = best_scores[best.method]
@@ -428,7 +443,7 @@ def _characterize(data: dict[str, np.ndarray], mjj: np.ndarray, selected: np.nda
 def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj: np.ndarray,
             edges: np.ndarray, config: HuntConfig, truth: np.ndarray | None,
             ref_x: np.ndarray | None, ref_mjj: np.ndarray | None, source: str
-            ) -> tuple[Trial, np.ndarray, np.ndarray] | None:
+            ) -> tuple[Trial, np.ndarray, np.ndarray, np.ndarray | None] | None:
     """Retrain ``best.method`` (k-folded: each event scored by a model that never saw it) in
     a window centred on the fitted resonance, +- 2 fitted widths (at least +- 100 GeV, at
     most half the scan width); cut and bump-hunt again. None when the cut keeps too few."""
@@ -442,7 +457,7 @@ def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj
     sr = SignalRegion(centre - half, centre + half, config.sideband_gev)
     if sr.contains(mjj).sum() < config.min_selected:
         return None
-    scores = _run_method(best.method, x, mjj, sr, config, truth, ref_x, ref_mjj)
+    scores, ref_scores = _run_method(best.method, x, mjj, sr, config, truth, ref_x, ref_mjj)
     threshold, selected = _cut(scores, sr.contains(mjj), config)
     if selected.sum() < config.min_selected:
         return None
@@ -450,7 +465,7 @@ def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj
                      source=f"{source} ({best.method}, refined SR {sr.lo_gev:.0f}-"
                      f"{sr.hi_gev:.0f})")
     trial = Trial(best.method, (sr.lo_gev, sr.hi_gev), threshold, int(selected.sum()), bump)
-    return trial, scores, selected
+    return trial, scores, selected, ref_scores
 
 
 def _limits(mjj: np.ndarray, edges: np.ndarray, regions: list[SignalRegion],

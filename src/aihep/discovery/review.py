@@ -14,6 +14,10 @@ pure function of the hunt's arrays and returns a :class:`Check`:
   p-value is credible.
 * ``smooth_selection``: the fraction of events the cut keeps varies smoothly with mjj in the
   sidebands (a quadratic describes it): a cut that sculpts the spectrum makes steps there.
+* ``reference_selection`` (with a background-only reference and a method that never trained
+  on it: CWoLa, CATHODE): the same cut applied to the reference, normalized to the data in the
+  sidebands, predicts the selected data under the resonance; the data must exceed it by
+  >= 2 sigma, else the excess is what the cut does to background.
 
 :func:`review` runs them all; a claim needs every one to pass. Thresholds are module
 constants, fixed before any benchmark was run.
@@ -35,6 +39,8 @@ P_GOODNESS = 1e-3
 MIN_EXPECTED_PER_BIN = 10.0
 #: half-width, in fitted signal widths, of the region the sideband checks leave out
 SIGNAL_HALF_WIDTH = 2.5
+#: significance the data must reach over the reference's selected, sideband-normalized shape
+Z_REFERENCE = 2.0
 
 
 @dataclass(frozen=True)
@@ -184,17 +190,57 @@ def signal_region(bump_gev: tuple[float, float], mass_gev: float | None,
             max(bump_gev[1], mass_gev + SIGNAL_HALF_WIDTH * abs(width_gev)))
 
 
+def check_reference_selection(mjj_gev: np.ndarray, selected: np.ndarray,
+                              reference_mjj_gev: np.ndarray, reference_selected: np.ndarray,
+                              edges_gev: np.ndarray, excluded_gev: tuple[float, float]
+                              ) -> Check:
+    """The same cut on the background-only reference, normalized to the data in the
+    sidebands, predicts the selected data in the signal region; the data must exceed that
+    prediction by >= Z_REFERENCE (errors: Poisson of data and reference, and the
+    normalization's)."""
+    data, _ = np.histogram(mjj_gev[selected], edges_gev)
+    ref, _ = np.histogram(reference_mjj_gev[reference_selected], edges_gev)
+    centres = 0.5 * (edges_gev[1:] + edges_gev[:-1])
+    inside = (centres >= excluded_gev[0]) & (centres <= excluded_gev[1])
+    d_side, r_side = float(data[~inside].sum()), float(ref[~inside].sum())
+    if d_side < MIN_EXPECTED_PER_BIN or r_side < MIN_EXPECTED_PER_BIN:
+        return Check("reference_selection", True, "too few selected sideband events in the "
+                     "data or the reference to compare the selected shapes",
+                     {"data_sidebands": d_side, "reference_sidebands": r_side})
+    scale = d_side / r_side
+    observed, r_in = float(data[inside].sum()), float(ref[inside].sum())
+    predicted = scale * r_in
+    variance = predicted + scale**2 * r_in + predicted**2 * (1 / d_side + 1 / r_side)
+    z = (observed - predicted) / np.sqrt(max(variance, 1.0))
+    ok = z >= Z_REFERENCE
+    detail = (f"the same cut on the background-only reference predicts {predicted:.1f} "
+              f"selected events in {excluded_gev[0]:.0f}-{excluded_gev[1]:.0f} GeV, the data "
+              f"have {observed:.0f} (Z = {z:.1f})")
+    if not ok:
+        detail += (f" < {Z_REFERENCE:g}: the excess is what the cut does to background "
+                   "(sculpting)")
+    return Check("reference_selection", bool(ok), detail, {
+        "predicted": predicted, "observed": observed, "z": float(z)})
+
+
 def review(mjj_gev: np.ndarray, selected: np.ndarray, edges_gev: np.ndarray,
            trained_gev: tuple[float, float], bump_gev: tuple[float, float],
            observed: float, expected: float, mass_gev: float | None,
            n_signal_selected: float | None, n_signal_error: float | None,
-           n_params: int = 3, width_gev: float | None = None) -> Review:
-    """Every deterministic check of one candidate (the best trial of a hunt)."""
+           n_params: int = 3, width_gev: float | None = None,
+           reference_mjj: np.ndarray | None = None,
+           reference_selected: np.ndarray | None = None) -> Review:
+    """Every deterministic check of one candidate (the best trial of a hunt); with the
+    reference's selection (a method that never trained on it), the sculpting check too."""
     counts, _ = np.histogram(mjj_gev[selected], edges_gev)
     excluded = signal_region(bump_gev, mass_gev, width_gev)
-    return Review((
+    checks = [
         check_window(trained_gev, mass_gev, bump_gev),
         check_yield(observed, expected, n_signal_selected, n_signal_error),
         check_background_fit(edges_gev, counts.astype(float), excluded, n_params),
         check_smooth_selection(mjj_gev, selected, edges_gev, excluded),
-    ))
+    ]
+    if reference_mjj is not None and reference_selected is not None:
+        checks.append(check_reference_selection(mjj_gev, selected, reference_mjj,
+                                                reference_selected, edges_gev, excluded))
+    return Review(tuple(checks))
