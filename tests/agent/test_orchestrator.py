@@ -246,3 +246,16 @@ def test_progress_names_every_step_and_the_running_trial(tmp_path):
     assert any(t.startswith("scored cwola in SR") for t in trials), trials
     assert not any(p.name == ".progress.json" for p in (tmp_path / "run").rglob("*"))
     assert result.answer["hunts"] >= 1
+
+
+def test_every_hunt_is_a_trial_of_the_answer(tmp_path):
+    """The agent took the smallest p over its hunts with no correction: now the answer's p is
+    Bonferroni over every hunt on these data (this run's and remembered ones)."""
+    data = _write_table(tmp_path / "bkg.parquet", 15000, 0, 2)
+    reference = _write_table(tmp_path / "ref.parquet", 15000, 0, 12)
+    task = ResonanceTask(data=data, reference=reference, hunt=FAST,
+                         fallback_methods=("idealized",), seed=3)
+    first = run_agent(task, tmp_path / "run1")
+    best = first.answer["best"]
+    assert first.answer["hunts"] == 2 and best["hunts_counted"] == 2
+    assert best["p_value"] == pytest.approx(min(1.0, 2 * best["p_value_single_hunt"]))

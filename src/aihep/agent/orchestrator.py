@@ -151,6 +151,14 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
     memory[data_hash]["results"] = memory[data_hash].get("results", []) + hunts
     write_json_atomic(memory_file, memory)
     best = min(hunts, key=lambda h: h["p_value"]) if hunts else None
+    if best is not None:
+        # every hunt on these data is a trial, this run's and remembered ones: Bonferroni
+        # across hunts (each hunt's p already holds its own windows x methods)
+        tries = len(hunts) + len(remembered)
+        corrected = min(1.0, best["p_value"] * tries)
+        best = {**best, "p_value_single_hunt": best["p_value"], "p_value": corrected,
+                "hunts_counted": tries,
+                "discovery": bool(best["discovery"] and corrected < 1e-3)}
     answer = {"question": "is there a resonance in this dataset?",
               "discovery": bool(best and best["discovery"] and not best["problems"]),
               "best": best, "hunts": len(hunts), "all_hunts": hunts,
