@@ -92,7 +92,7 @@ def test_a_failed_check_stops_the_claim_and_says_why():
     result = hunt(_table(40000, 500, 1), FAST)
     assert result.significant and result.review.passed and result.discovery
     assert [c.name for c in result.review.checks] == ["window", "yield", "background_fit",
-                                                      "smooth_selection"]
+                                                      "smooth_selection", "second_opinion"]
     vetoed = dataclasses.replace(result, review=Review((
         Check("window", False, "resonance at 3900 GeV outside the window"),)))
     assert vetoed.significant and not vetoed.discovery
@@ -177,7 +177,22 @@ def test_a_real_signal_passes_every_check_including_the_reference():
 
     loose = FAST.model_copy(update={"keep_fraction": 0.2})  # sidebands to normalize in
     result = hunt(_table(40000, 500, 1), loose, reference=_table(40000, 0, 21))
-    names = [c.name for c in result.review.checks]
-    assert names[-1] == "reference_selection"
+    checks = {c.name: c for c in result.review.checks}
+    assert {"reference_selection", "second_opinion"} <= set(checks)
     assert result.discovery, result.review.to_dict()
-    assert result.review.checks[-1].values["z"] > 5
+    assert checks["reference_selection"].values["z"] > 5
+
+
+def test_second_opinion_must_agree_but_need_not_be_significant():
+    from aihep.discovery.review import check_second_opinion
+
+    candidate = ((3500.0, 10.0), (400.0, 80.0))
+    assert check_second_opinion("ae", *candidate, (3520.0, 15.0), (350.0, 100.0)).passed
+    elsewhere = check_second_opinion("ae", *candidate, (3900.0, 15.0), (380.0, 90.0))
+    assert not elsewhere.passed and "disagree" in elsewhere.detail
+    negative_partner = check_second_opinion("ae", (3500.0, 10.0), (-9000.0, 300.0),
+                                            (3510.0, 12.0), (300.0, 90.0))
+    assert not negative_partner.passed
+    silent = check_second_opinion("ae", *candidate, None, None)  # sees nothing: no veto
+    assert silent.passed and "no peak" in silent.detail
+    assert not check_second_opinion("ae", None, None, (3500.0, 9.0), (400.0, 80.0)).passed

@@ -36,7 +36,7 @@ from aihep.discovery.extraction import (
 from aihep.discovery.flows import FlowConfig, cathode_flow_config
 from aihep.discovery.limits import UpperLimit, resonance_limits
 from aihep.discovery.outliers import OutlierConfig, outlier
-from aihep.discovery.review import Review, review
+from aihep.discovery.review import Check, Review, check_second_opinion, review
 from aihep.discovery.weak import SignalRegion, cathode, cwola, idealized, supervised
 from aihep.errors import InputError
 from aihep.events.features import FEATURES
@@ -385,6 +385,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     p_value = _lee(p_min, len(trials))
     uncut_fit_pvalue = fit_dijet(edges, np.histogram(mjj, edges)[0]).chi2_pvalue
     signal = extraction.after_cut if extraction is not None else None
+    opinion = _second_opinion(best, extraction, x, mjj, edges, config, truth, ref_x,
+                              ref_mjj) if _lee(p_min, len(trials)) < 1e-3 else None
     checks = review(mjj, selected, best.bump.edges_gev, best.window_gev, best.bump.window_gev,
                     best.bump.observed, best.bump.expected,
                     signal.mass.value if signal else None,
@@ -394,6 +396,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                     reference_mjj=ref_mjj if ref_scores is not None else None,
                     reference_selected=ref_scores >= best.threshold
                     if ref_scores is not None else None)
+    if opinion is not None:
+        checks = Review((*checks.checks, opinion))
     claimed = p_value < 1e-3 and checks.passed
     limits = {} if claimed else _limits(mjj, edges, regions, cuts, config)
     method_scores = best_scores[best.method]
@@ -438,6 +442,36 @@ def _characterize(data: dict[str, np.ndarray], mjj: np.ndarray, selected: np.nda
     except (InputError, RuntimeError, ValueError, IndexError):
         daughters = {}
     return extraction, daughters
+
+
+def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndarray,
+                    mjj: np.ndarray, edges: np.ndarray, config: HuntConfig,
+                    truth: np.ndarray | None, ref_x: np.ndarray | None,
+                    ref_mjj: np.ndarray | None) -> Check:
+    """Retrain another configured method (else the same one with another seed) in the
+    candidate's window and compare its resonance with the candidate's."""
+    others = [m for m in config.methods if m not in (best.method, "supervised")]
+    method = others[0] if others else best.method
+    seed = config.seed if others else config.seed + 1
+    label = f"{method} in the same window" if others else f"{method} with seed {seed}"
+    fitted = extraction is not None
+    mass = (extraction.mass.value, extraction.mass.error) if fitted else None
+    total = (extraction.n_signal.value, extraction.n_signal.error) if fitted else None
+    sr = SignalRegion(best.window_gev[0], best.window_gev[1], config.sideband_gev)
+    scores, _ = _run_method(method, x, mjj, sr, config.model_copy(update={"seed": seed}),
+                            truth, ref_x, ref_mjj)
+    _, selected = _cut(scores, sr.contains(mjj), config)
+    other_mass = other_total = None
+    try:
+        start = extraction.mass.value if fitted else 0.5 * sum(best.bump.window_gev)
+        other = extract_signal(mjj, selected, best.bump.edges_gev, start,
+                               shape=config.signal_shape)
+        if sr.lo_gev <= other.mass.value <= sr.hi_gev and other.after_cut.n_signal.value > 0:
+            other_mass = (other.mass.value, other.mass.error)
+            other_total = (other.n_signal.value, other.n_signal.error)
+    except (InputError, RuntimeError, ValueError):
+        pass
+    return check_second_opinion(label, mass, total, other_mass, other_total)
 
 
 def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj: np.ndarray,

@@ -14,6 +14,8 @@ pure function of the hunt's arrays and returns a :class:`Check`:
   p-value is credible.
 * ``smooth_selection``: the fraction of events the cut keeps varies smoothly with mjj in the
   sidebands (a quadratic describes it): a cut that sculpts the spectrum makes steps there.
+* ``second_opinion``: another method (or the same with another seed) retrained in the same
+  window agrees on the mass and the total yield within 2 sigma (it need not be significant).
 * ``reference_selection`` (with a background-only reference and a method that never trained
   on it: CWoLa, CATHODE): the same cut applied to the reference, normalized to the data in the
   sidebands, predicts the selected data under the resonance; the data must exceed it by
@@ -221,6 +223,34 @@ def check_reference_selection(mjj_gev: np.ndarray, selected: np.ndarray,
                    "(sculpting)")
     return Check("reference_selection", bool(ok), detail, {
         "predicted": predicted, "observed": observed, "z": float(z)})
+
+
+def check_second_opinion(label: str, mass: tuple[float, float] | None,
+                         yield_: tuple[float, float] | None,
+                         other_mass: tuple[float, float] | None,
+                         other_yield: tuple[float, float] | None) -> Check:
+    """Another method (or the same one with another seed) in the same window: its resonance
+    mass and total yield must agree with the candidate's within 2 sigma (value, error pairs).
+    It need not be significant on its own; when it finds no peak at all there is nothing to
+    compare and the check passes, saying so."""
+    if mass is None or yield_ is None:
+        return Check("second_opinion", False, "the candidate has no signal fit to compare")
+    if other_mass is None or other_yield is None:
+        return Check("second_opinion", True, f"{label}: no peak to compare (a weaker method "
+                     "may see nothing at a small signal fraction)", {"opinion": label})
+
+    def pull(a: tuple[float, float], b: tuple[float, float]) -> float:
+        return abs(a[0] - b[0]) / max(np.hypot(a[1], b[1]), 1e-9)
+
+    z_mass, z_yield = pull(mass, other_mass), pull(yield_, other_yield)
+    ok = z_mass <= 2.0 and z_yield <= 2.0
+    detail = (f"{label}: mass {other_mass[0]:.0f} +- {other_mass[1]:.0f} GeV "
+              f"({z_mass:.1f} sigma from the candidate), total yield {other_yield[0]:.0f} +- "
+              f"{other_yield[1]:.0f} ({z_yield:.1f} sigma)")
+    if not ok:
+        detail += ": the two disagree"
+    return Check("second_opinion", bool(ok), detail, {"opinion": label, "z_mass": z_mass,
+                                                      "z_yield": z_yield})
 
 
 def review(mjj_gev: np.ndarray, selected: np.ndarray, edges_gev: np.ndarray,
