@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from common import git_commit
+
 ROOT = Path(__file__).resolve().parent
 AIHEP = [sys.executable, "-m", "aihep"]
 HEADER = ",m_JJ,m_J1,delta_m_J,tau_2_over_tau_1_J1,tau_2_over_tau_1_J2\n"
@@ -371,11 +373,6 @@ def fault_slurm_rejected(base: Path) -> dict[str, object]:
     return {"fault": "SLURM rejects the submission (unknown partition)", "ok": ok,
             "detail": f"one-line error after {seconds:.0f} s, nothing written" if ok
             else done.stderr[-300:]}
-
-
-def git_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                          capture_output=True, check=False).stdout.strip()
 
 
 def main() -> None:

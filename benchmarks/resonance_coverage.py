@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from common import git_commit
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parent
@@ -111,11 +111,6 @@ def summarize(rows: list[dict], key: str) -> dict:
     return {"n": len(pulls), "pull_mean": mean, "pull_width": width,
             "coverage_68": coverage,
             "pass": bool(abs(mean) < 0.3 and 0.8 <= width <= 1.25 and 0.56 <= coverage <= 0.80)}
-
-
-def git_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                          capture_output=True, check=False).stdout.strip()
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from aihep.discovery.dijet import bin_integrals
-from aihep.discovery.extraction import extract_signal, jet_mass_peak
+from aihep.discovery.extraction import extract_signal, jet_mass_peak, spurious_signal
 
 EDGES = np.arange(2600.0, 6001.0, 100.0)
 
@@ -32,6 +32,31 @@ def test_mass_and_yield_recovered_through_an_unknown_efficiency():
     selected_signal = int((selected & is_signal).sum())
     after = result.after_cut.n_signal
     assert abs(after.value - selected_signal) < 3 * after.error
+
+
+def test_spurious_signal_widens_the_yield_error_only_when_the_reference_fakes_a_peak():
+    rng = np.random.default_rng(11)
+    mjj = np.concatenate([_background(40000, rng), rng.normal(3500.0, 120.0, 800)])
+    selected = rng.random(len(mjj)) < 0.05
+    selected[-800:] = rng.random(800) < 0.4
+    result = extract_signal(mjj, selected, EDGES, mass_start_gev=3500.0)
+    assert result.spurious is None and result.spurious_error == 0.0
+    # a smooth background-only reference: its fitted yield is a fluctuation, nothing added
+    clean = spurious_signal(result, _background(80000, np.random.default_rng(100)), EDGES,
+                            len(mjj))
+    assert clean.spurious is not None
+    assert abs(clean.spurious.value) < 3 * clean.spurious.error
+    assert clean.n_signal.error < 1.2 * result.n_signal.error
+    # a reference with a shoulder at the resonance mass (a badly modelled background):
+    # the fake yield, scaled to the data, is added in quadrature
+    shoulder = np.concatenate([_background(80000, rng), rng.normal(3500.0, 150.0, 1600)])
+    biased = spurious_signal(result, shoulder, EDGES, len(mjj))
+    assert biased.spurious.value > 400  # 1600 events at half the data's size
+    assert biased.spurious_error > 0
+    expected = np.hypot(result.n_signal.upper, biased.spurious_error)
+    assert np.isclose(biased.n_signal.upper, expected)
+    assert biased.n_signal.value == result.n_signal.value
+    assert "spurious_signal" in biased.to_dict()
 
 
 def test_jet_mass_peak():

@@ -219,7 +219,8 @@ def evaluate(run_dir: str | Path, labels: str | Path,
     AUC, max SIC and TPR at max SIC (SIC = TPR / sqrt(FPR) where FPR >= 5/N) over all events
     and inside the found signal region (the classifier's SR, or the bump window when the found
     mass lies outside that SR); for comparison the same inside the region for a
-    tau21 cut alone (score -(tau21_J1 + tau21_J2)) and, over all events, for an mjj window
+    tau21 cut alone (score -(tau21_J1 + tau21_J2), also over all events) and, over all
+    events, for an mjj window
     alone (score -|mjj - m|, m the found mass). With ``true_mass_gev``: the error on m_res.
     """
     from aihep.discovery import metrics
@@ -253,6 +254,7 @@ def evaluate(run_dir: str | Path, labels: str | Path,
 
     everything = np.ones(len(y), bool)
     out: dict[str, Any] = {"all_events": scored(scores, everything),
+                           "tau21_all_events": scored(-tau, everything),
                            "n_signal_true": int(y.sum()),
                            "signal_percentage_true": 100 * float(y.mean())}
     region, source = answers.get("signal_region_gev"), "classifier signal region"

@@ -32,6 +32,7 @@ from aihep.discovery.extraction import (
     SignalShape,
     extract_signal,
     jet_mass_peak,
+    spurious_signal,
 )
 from aihep.discovery.flows import FlowConfig, cathode_flow_config
 from aihep.discovery.limits import UpperLimit, resonance_limits
@@ -158,6 +159,8 @@ class HuntResult:
             fitted = {"m_res": ext["m_res_gev"], "width": ext["width_gev"], "n_signal": n,
                       "signal_percentage": {"value": 100 * n["value"] / self.n_events,
                                             "error": 100 * n["error"] / self.n_events}}
+            if "spurious_signal" in ext:  # measured on the background-only reference
+                fitted["spurious_signal"] = ext["spurious_signal"]
             # Without a discovery the fit of the largest excess is kept for inspection but
             # not reported as a resonance.
             out.update(fitted if self.discovery else {"largest_excess_fit": fitted})
@@ -381,6 +384,9 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
             scan_best, best = best, trial
             best_scores[best.method] = refined_scores
             extraction, daughters = _characterize(data, mjj, selected, best, config)
+    if extraction is not None and ref_mjj is not None:
+        extraction = spurious_signal(extraction, ref_mjj, best.bump.edges_gev, len(mjj),
+                                     shape=config.signal_shape)
     # the claim's significance stays the scan's best p, over every trial made
     p_value = _lee(p_min, len(trials))
     uncut_fit_pvalue = fit_dijet(edges, np.histogram(mjj, edges)[0]).chi2_pvalue

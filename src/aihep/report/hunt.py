@@ -115,6 +115,11 @@ def write_hunt_report(path: str | Path, result: Any, labels: np.ndarray | None =
         if key in summary:
             rows.append({"quantity": label, "value": f"{summary[key]['value']:.4g} +- "
                          f"{summary[key]['error']:.2g}"})
+    if "spurious_signal" in summary:
+        spur = summary["spurious_signal"]
+        rows.append({"quantity": "spurious signal in the background-only sample (events)",
+                     "value": f"{spur['value']:.3g} +- {spur['error']:.2g} (adds "
+                     f"{spur['error_added']:.2g} to the yield's error)"})
     for key, est in result.daughters.items():
         rows.append({"quantity": f"{key} peak [GeV]",
                      "value": f"{est.value:.4g} +- {est.error:.2g}"})
