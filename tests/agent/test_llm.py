@@ -8,7 +8,7 @@ from pathlib import Path
 from test_orchestrator import FAST, _write_table
 
 from aihep.agent.llm import LLMPlanner
-from aihep.agent.orchestrator import run_agent
+from aihep.agent.orchestrator import apply_llm_review, run_agent
 from aihep.agent.playbook import ResonanceTask
 from aihep.agent.provenance import read_entries
 from aihep.agent.runner import RECORD, verify_run
@@ -153,3 +153,43 @@ def test_model_hunt_without_config_uses_the_default_methods(tmp_path):
     result = run_agent(ResonanceTask(data=data, seed=3), tmp_path / "run", registry=registry,
                        planner=model_tools)
     assert result.answer["all_hunts"][0]["methods"] == list(HuntConfig().methods)
+
+
+class FakeReviewer:
+    """Stops planning at once (the playbook hunts) and answers a review call with ``reply``."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.reviewed = []
+
+    def complete(self, messages, tools):
+        if [t["name"] for t in tools] == ["review"]:
+            self.reviewed.append(json.loads(messages[-1]["content"]))
+            return self.reply
+        return None, None
+
+
+def test_llm_reviewer_can_veto_a_claim_but_sees_only_candidates_that_passed(tmp_path):
+    from aihep.agent.llm import llm_review
+
+    data = _write_table(tmp_path / "data.parquet", 15000, 400, 1)
+    task = ResonanceTask(data=data, hunt={**FAST, "methods": ["cwola"]}, seed=3,
+                         fallback_methods=())
+    veto = FakeReviewer(("review", {"doubts": ["the yield is half the data"], "veto": True}))
+    result = run_agent(task, tmp_path / "run", planner=LLMPlanner(veto, default_registry()))
+    # a strong signal passes every deterministic check; the model's veto stops the claim
+    assert len(veto.reviewed) == 1 and veto.reviewed[0]["review"]["passed"]
+    assert result.answer["discovery"] is False
+    assert result.answer["best"]["no_claim_because"] == [
+        "LLM reviewer: the yield is half the data"]
+    recorded = [e for e in read_entries(tmp_path / "run" / RECORD) if e["tool"] == "llm.review"]
+    assert recorded and recorded[0]["extra"]["veto"] is True
+    assert verify_run(tmp_path / "run").ok
+    # a reply that is no review adds nothing; a failed check is never shown to the model
+    assert llm_review(FakeReviewer(("hunt", {"veto": False})), {})["error"]
+    assert llm_review(FakeReviewer(("review", "not json")), {})["veto"] is False
+    shown = []
+    for failed in ({"discovery": False, "problems": []},  # stopped by a deterministic check
+                   {"discovery": True, "problems": ["scores.csv: 3 rows missing"]}):
+        assert apply_llm_review(failed, shown.append) is failed
+    assert shown == []

@@ -13,6 +13,11 @@ URL, model and key come from the config or ``AIHEP_LLM_BASE_URL``, ``AIHEP_LLM_M
 model run in-process by llama.cpp, its reply constrained by a grammar built from the tool
 schemas (JSON ``{"tool": ..., "arguments": {...}}``), so it cannot emit anything but a call
 of a registered tool or ``stop``. The same validation, retries and fallback apply.
+
+The model is also the **LLM reviewer** (:meth:`LLMPlanner.review`): shown a candidate that
+passed every deterministic reviewer check (:mod:`aihep.discovery.review`), it may add doubts
+and veto the claim; it is never asked about a candidate that failed a check, so it cannot
+override one. A reply that is not a valid review adds nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +59,46 @@ class ChatClient(Protocol):
                  ) -> tuple[str | None, dict[str, Any] | str | None]:
         """Return (tool name or None, arguments as dict or raw JSON text)."""
         ...
+
+REVIEW_SYSTEM = (
+    "You review a claimed resonance discovery before it is reported. Every deterministic "
+    "check already passed; list concrete doubts about the result you are shown (numbers "
+    "that do not fit together, a yield or mass error that is implausible, a selection that "
+    "could sculpt the spectrum) and set veto to true only if a doubt makes the claim not "
+    "credible. Reply by calling review.")
+REVIEW_TOOL = {
+    "name": "review",
+    "description": "Doubts about a claimed discovery; veto = the claim is not credible.",
+    "parameters": {"type": "object", "properties": {
+        "doubts": {"type": "array", "items": {"type": "string"}},
+        "veto": {"type": "boolean"}}, "required": ["doubts", "veto"]},
+}
+#: what the reviewer sees of a candidate: the hunt's answer without paths
+REVIEWED_KEYS = ("p_value", "p_value_single_hunt", "significance", "m_res", "n_signal",
+                 "daughter_masses", "methods", "signal_region_gev", "bump_window_gev",
+                 "warnings", "review")
+
+
+def llm_review(client: ChatClient, candidate: dict[str, Any]) -> dict[str, Any]:
+    """Ask ``client`` for doubts about ``candidate`` (a claim that passed every check).
+
+    Returns ``{"doubts": [...], "veto": bool}``, plus ``error`` when the reply was not a valid
+    review (then no doubts and no veto: the model can add doubts, not noise).
+    """
+    shown = {k: candidate[k] for k in REVIEWED_KEYS if k in candidate}
+    messages = [{"role": "system", "content": REVIEW_SYSTEM},
+                {"role": "user", "content": json.dumps(shown, default=str)[:6000]}]
+    try:
+        name, raw = client.complete(messages, [REVIEW_TOOL])
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+        doubts, veto = data["doubts"], data["veto"]
+        if name != "review" or not isinstance(veto, bool) or not isinstance(
+                doubts, list):
+            msg = f"expected a review call, got {name!r}"
+            raise TypeError(msg)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return {"doubts": [], "veto": False, "error": f"not a review: {exc}"[:300]}
+    return {"doubts": [str(d)[:500] for d in doubts][:10], "veto": veto}
 
 
 class OpenAIChat:
@@ -148,7 +193,7 @@ class LlamaChat:
 
     def complete(self, messages, tools):
         if self.allowed is not None:
-            tools = [t for t in tools if t["name"] in self.allowed]
+            tools = [t for t in tools if t["name"] in self.allowed or t is REVIEW_TOOL]
         system = (messages[0]["content"] + "\nTools:\n" + _tool_summary(tools)
                   + '\nReply with JSON {"tool": name, "arguments": {...}}, or '
                   '{"tool": "stop", "arguments": {}} when done.')
@@ -230,6 +275,12 @@ class LLMPlanner:
         done = set(self.proposed)
         return self._take_over("refine", [s for s in self.fallback_steps
                                           if _key(s.tool, s.arguments) not in done])
+
+    def review(self, candidate: dict[str, Any]) -> dict[str, Any]:
+        """The model's doubts about a claim that passed every deterministic check."""
+        verdict = llm_review(self.client, candidate)
+        self.transcript.append({"event": "review", **verdict})
+        return verdict
 
     def _take_over(self, when: str, steps: list[Step]) -> list[Step]:
         self.took_over = True

@@ -133,7 +133,8 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
             hunts.append({"methods": methods, "out": str(out),
                           **{k: result.output.get(k) for k in (
                               "p_value", "significance", "discovery", "m_res", "n_signal",
-                              "daughter_masses", "significant", "no_claim_because")},
+                              "daughter_masses", "significant", "no_claim_because",
+                              "review")},
                           "problems": problems,
                           "signal_region_gev": result.output.get("best_trial", {}).get(
                               "signal_region_gev"),
@@ -159,6 +160,9 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
         best = {**best, "p_value_single_hunt": best["p_value"], "p_value": corrected,
                 "hunts_counted": tries,
                 "discovery": bool(best["discovery"] and corrected < 1e-3)}
+    best = apply_llm_review(best, getattr(planner, "review", None))
+    if best is not None and "llm_review" in best:
+        runner.note(actor, "llm.review", {"hunt": best["out"]}, best["llm_review"])
     answer = {"question": "is there a resonance in this dataset?",
               "discovery": bool(best and best["discovery"] and not best["problems"]),
               "best": best, "hunts": len(hunts), "all_hunts": hunts,
@@ -178,6 +182,22 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
                       else [])  # a shared memory file changes with later runs
     runner.note(actor, "answer", {}, answer, outputs=own)
     return AgentResult(answer, steps, runner.record.head, run_dir)
+
+
+def apply_llm_review(best: dict[str, Any] | None, reviewer: Any) -> dict[str, Any] | None:
+    """``best`` after the LLM reviewer (a planner's ``review``; None without a model).
+
+    The model sees only a claim that passed every deterministic check and the run's
+    validation: it may add doubts and veto it, never rescue a failed check.
+    """
+    if best is None or reviewer is None or not best["discovery"] or best["problems"]:
+        return best
+    verdict = reviewer(best)
+    best = {**best, "llm_review": verdict}
+    if verdict["veto"]:
+        best.update(discovery=False, no_claim_because=[
+            f"LLM reviewer: {d}" for d in verdict["doubts"]] or ["LLM reviewer: veto"])
+    return best
 
 
 def record_outputs(run_dir: str | Path, policy: Policy, actor: str, files: list[Path]) -> str:
