@@ -51,7 +51,7 @@ COLUMNS = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
 INPUTS = COLUMNS[1:]
 HEADER = ",m_JJ,m_J1,delta_m_J,tau_2_over_tau_1_J1,tau_2_over_tau_1_J2\n"
 EVENTS_PER_TASK = 15_000
-N_REFERENCE = 30_000
+N_REFERENCE = 20_000
 N_SENSITIVITY = 10_000  # same-detector background for the expected sensitivity only
 N_SIGNAL_POOL = 1500
 # name: W' (mass, X mass, Y mass) [GeV] and signal fraction, or None; trigger pT [GeV]

@@ -25,7 +25,7 @@ from scipy import stats
 
 from aihep.discovery.bumphunt import BumpHuntResult, bump_hunt, default_edges
 from aihep.discovery.classifiers import ClassifierConfig
-from aihep.discovery.dijet import fit_dijet
+from aihep.discovery.dijet import DijetFit, fit_dijet
 from aihep.discovery.extraction import (
     Estimate,
     SignalExtraction,
@@ -128,6 +128,7 @@ class HuntResult:
     limits: dict[str, list[UpperLimit]] = field(default_factory=dict)
     review: Review | None = None
     scan_best: Trial | None = None  # the scan's best trial, when a refinement replaced it
+    uncut_fit: DijetFit | None = field(default=None, repr=False)  # of the whole spectrum
 
     @property
     def significant(self) -> bool:
@@ -389,7 +390,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                                      shape=config.signal_shape)
     # the claim's significance stays the scan's best p, over every trial made
     p_value = _lee(p_min, len(trials))
-    uncut_fit_pvalue = fit_dijet(edges, np.histogram(mjj, edges)[0]).chi2_pvalue
+    uncut_fit = fit_dijet(edges, np.histogram(mjj, edges)[0])
     signal = extraction.after_cut if extraction is not None else None
     opinion = _second_opinion(best, extraction, x, mjj, edges, config, truth, ref_x,
                               ref_mjj) if _lee(p_min, len(trials)) < 1e-3 else None
@@ -410,8 +411,9 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     order = np.argsort(index, kind="stable")
     return HuntResult(index[order], method_scores[order], trials, best, p_value,
                       float(stats.norm.isf(p_value)), extraction, daughters, len(mjj),
-                      uncut_fit_pvalue, selected, mjj, order,
-                      {m: v[order] for m, v in best_scores.items()}, limits, checks, scan_best)
+                      uncut_fit.chi2_pvalue, selected, mjj, order,
+                      {m: v[order] for m, v in best_scores.items()}, limits, checks, scan_best,
+                      uncut_fit)
 
 
 def _lee(p_min: float, n_trials: int) -> float:

@@ -10,10 +10,12 @@ import numpy as np
 from aihep.report.html import figures_html, pyplot, table_html, write_report
 
 
-def spectrum_figure(bump: Any, title: str) -> Any:
-    """Counts with the background fit and the best window; residual panel below."""
+def spectrum_figure(fit: Any, title: str, window_gev: tuple[float, float] | None = None,
+                    z_local: float | None = None) -> Any:
+    """Counts of a fitted spectrum (a ``DijetFit``) with the fit, the best window if given;
+    residual panel below."""
     plt = pyplot()
-    edges, counts, fit = bump.edges_gev, bump.counts, bump.fit
+    edges, counts = fit.edges_gev, fit.counts
     centres = 0.5 * (edges[1:] + edges[:-1])
     fig, (ax, rx) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
                                  gridspec_kw={"height_ratios": [3, 1]})
@@ -22,8 +24,9 @@ def spectrum_figure(bump: Any, title: str) -> Any:
                 color="k", ms=4, label="data")
     ax.stairs(fit.expected, edges, color="tab:blue", lw=2,
               label=f"dijet fit ({fit.n_params} par.)")
-    ax.axvspan(*bump.window_gev, color="tab:orange", alpha=0.25,
-               label=f"best window, Z_local = {bump.z_local:.1f}")
+    if window_gev is not None:
+        ax.axvspan(*window_gev, color="tab:orange", alpha=0.25,
+                   label=f"best window, Z_local = {z_local:.1f}")
     ax.set_yscale("log")
     ax.set_ylim(0.3, 3 * max(counts.max(), 1))
     ax.set_ylabel("events / bin")
@@ -123,12 +126,12 @@ def write_hunt_report(path: str | Path, result: Any, labels: np.ndarray | None =
     for key, est in result.daughters.items():
         rows.append({"quantity": f"{key} peak [GeV]",
                      "value": f"{est.value:.4g} +- {est.error:.2g}"})
-    from aihep.discovery.bumphunt import bump_hunt
-
-    before = bump_hunt(result.mjj, best.bump.edges_gev, n_toys=10, seed=0)  # for the plot only
-    figs = [
-        ("mjj before the cut", spectrum_figure(before, "all events")),
-        ("mjj after the cut", spectrum_figure(best.bump, f"{best.method}: top scores")),
+    figs = [("mjj after the cut", spectrum_figure(best.bump.fit, f"{best.method}: top scores",
+                                                  best.bump.window_gev, best.bump.z_local))]
+    if result.uncut_fit is not None:
+        figs.insert(0, ("mjj before the cut", spectrum_figure(
+            result.uncut_fit, f"all events (fit p = {result.uncut_fit.chi2_pvalue:.2g})")))
+    figs += [
         ("Significance per trial", trials_figure(result.trials)),
     ]
     lo, hi = best.window_gev
