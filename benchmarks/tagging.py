@@ -31,7 +31,7 @@ CACHE = ROOT.parent / ".cache" / "benchmarks" / "tagging"
 
 
 def dataset(kind: str, jets_per_class: int, workers: int):
-    from aihep.tagging.data import load_jets
+    from aihep.io.jets import load_jets
     from aihep.tagging.generate import TagDatasetConfig, build_tag_dataset
 
     out = CACHE / f"{kind}_{jets_per_class}"

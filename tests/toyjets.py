@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aihep.tagging.data import JetSet, from_arrays
+from aihep.io.jets import JetSet, from_arrays
 
 
 def toy_jets(n_per_class: int = 300, charged_fractions: tuple[float, ...] = (0.45, 0.75),

@@ -11,8 +11,8 @@ from aihep.agent.llm import LLMPlanner
 from aihep.agent.orchestrator import apply_llm_review, run_agent
 from aihep.agent.playbook import ResonanceTask
 from aihep.agent.provenance import read_entries
+from aihep.agent.registry import default_registry
 from aihep.agent.runner import RECORD, verify_run
-from aihep.agent.tools import default_registry
 from aihep.discovery.hunt import HuntConfig
 
 

@@ -11,8 +11,8 @@ from aihep.agent.model_fetch import MODEL_NAME
 from aihep.agent.orchestrator import run_agent
 from aihep.agent.playbook import ResonanceTask
 from aihep.agent.policy import Policy
+from aihep.agent.registry import default_registry
 from aihep.agent.runner import verify_run
-from aihep.agent.tools import default_registry
 
 pytest.importorskip("llama_cpp", reason="embedded planner not installed: "
                     "pip install 'aihep[llm-local]'")

@@ -116,8 +116,8 @@ def test_missing_data_is_a_clear_error(tmp_path):
 
 def test_bump_hunt_and_limit_tools_on_a_table(tmp_path):
     from aihep.agent.policy import Policy
+    from aihep.agent.registry import default_registry
     from aihep.agent.runner import ToolRunner
-    from aihep.agent.tools import default_registry
 
     data = _write_table(tmp_path / "data.parquet", 6000, 0, 5)
     runner = ToolRunner(default_registry(), Policy(read_paths=(data,),

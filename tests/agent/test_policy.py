@@ -62,8 +62,8 @@ def test_policy_from_yaml(tmp_path):
 
 def test_generator_settings_that_open_files_pass_the_read_policy(tmp_path):
     """`--set Beams:LHEF=/any/file` made Pythia open any file, past the read policy."""
+    from aihep.agent.registry import default_registry
     from aihep.agent.runner import ToolRunner
-    from aihep.agent.tools import default_registry
 
     lhe = tmp_path / "inputs" / "events.lhe"
     lhe.parent.mkdir()

@@ -90,7 +90,7 @@ def test_cli_agent_verify(tmp_path):
 
 
 def test_generation_tool_runs_under_the_runner(tmp_path):
-    from aihep.agent.tools import default_registry
+    from aihep.agent.registry import default_registry
 
     runner = ToolRunner(default_registry(), Policy(run_dir=tmp_path / "run"))
     result = runner.call("generate_events", {

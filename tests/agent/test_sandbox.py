@@ -7,9 +7,9 @@ import pytest
 
 from aihep.agent import sandbox
 from aihep.agent.policy import Policy
+from aihep.agent.registry import default_registry
 from aihep.agent.runner import ToolRunner
 from aihep.agent.sandbox import SandboxConfig, SandboxUnavailable, run_code
-from aihep.agent.tools import default_registry
 
 needs_sandbox = pytest.mark.skipif(sandbox.sandbox_problem() is not None,
                                    reason=f"no confinement here: {sandbox.sandbox_problem()}")

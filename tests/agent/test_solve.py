@@ -103,8 +103,8 @@ def test_extraction_and_audit_report_tools_on_the_solved_run(solved):
     from pathlib import Path
 
     from aihep.agent.policy import Policy
+    from aihep.agent.registry import default_registry
     from aihep.agent.runner import ToolRunner
-    from aihep.agent.tools import default_registry
 
     answers, base, _ = solved
     run = base / "run"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aihep.agent.tools import ToolError, ToolRegistry, default_registry, make_tool
+from aihep.agent.registry import default_registry
+from aihep.agent.tools import ToolError, ToolRegistry, make_tool
 
 
 def scale_spectrum(path: Path, factor: float = 1.0, bins: int = 10) -> dict:

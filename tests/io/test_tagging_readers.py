@@ -8,8 +8,8 @@ import pytest
 
 from aihep.errors import InputError
 from aihep.io.jetclass import read_jetclass, write_jetclass
+from aihep.io.jets import load_jets, save_jets
 from aihep.io.toptagging import read_top_tagging, write_top_tagging
-from aihep.tagging.data import load_jets, save_jets
 from aihep.tagging.features import particle_inputs
 from toyjets import toy_jets
 

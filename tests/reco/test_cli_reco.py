@@ -68,7 +68,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
 
 
 def test_reco_tools_are_registered():
-    from aihep.agent.tools import default_registry
+    from aihep.agent.registry import default_registry
 
     registry = default_registry()
     for name in ("reco_simulate", "reco_train", "reco_evaluate"):

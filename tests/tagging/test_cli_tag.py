@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from aihep.cli import app
 from aihep.io.jetclass import write_jetclass
-from aihep.tagging.data import load_jets, save_jets
+from aihep.io.jets import load_jets, save_jets
 from toyjets import toy_jets
 
 
@@ -54,7 +54,7 @@ def test_clear_errors(tmp_path):
 
 
 def test_agent_tools_train_and_evaluate(tmp_path):
-    from aihep.agent.tools import default_registry
+    from aihep.agent.registry import default_registry
 
     registry = default_registry()
     data = save_jets(toy_jets(100, seed=6), tmp_path / "jets.parquet")

@@ -6,7 +6,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from aihep.tagging.data import JETCLASS_CLASSES
+from aihep.io.jets import JETCLASS_CLASSES
 from aihep.tagging.generate import TagDatasetConfig, build_tag_dataset, chunk_jets
 
 SMALL = TagDatasetConfig(events_per_chunk=100, jets_per_class=15, seed=3)
@@ -61,7 +61,7 @@ def test_top_dataset_is_flattened_and_resumes(tmp_path):
 
 
 def test_generated_jets_give_every_feature_set(chunks):
-    from aihep.tagging.data import JetSet
+    from aihep.io.jets import JetSet
     from aihep.tagging.features import FEATURE_SETS, particle_inputs
 
     jets = JetSet(ak.zip(chunks["Hbb"], depth_limit=1), JETCLASS_CLASSES, "chunk")

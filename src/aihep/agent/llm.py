@@ -327,7 +327,7 @@ def _key(tool: str, arguments: dict[str, Any]) -> str:
 def make_planner(kind: str = "playbook", model_path: str | Path | None = None,
                  config: LLMConfig | None = None, n_threads: int = 1) -> Any:
     """The planner called ``kind``: playbook (no model), llm (OpenAI-compatible), local."""
-    from aihep.agent.tools import default_registry
+    from aihep.agent.registry import default_registry
 
     if kind == "playbook":
         return PlaybookPlanner()

@@ -21,8 +21,9 @@ from typing import Any
 from aihep.agent.playbook import PlaybookPlanner, ResonanceTask, Step
 from aihep.agent.policy import Policy
 from aihep.agent.provenance import file_sha256
+from aihep.agent.registry import default_registry
 from aihep.agent.runner import ToolRunner
-from aihep.agent.tools import ToolRegistry, default_registry
+from aihep.agent.tools import ToolRegistry
 from aihep.discovery.hunt import HuntConfig
 
 
@@ -72,8 +73,8 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
     ``progress`` is called before each step with ``step`` (1, 2, ...), ``tool``,
     ``rationale``, ``methods`` and ``out`` (where a hunt writes), and after it with ``status``.
     """
+    from aihep._atomic import write_json_atomic
     from aihep.errors import ConfigError, InputError
-    from aihep.io.atomic import write_json_atomic
 
     for path in (task.data, task.reference, task.labels):
         if path is not None and not Path(path).is_file():

@@ -22,8 +22,9 @@ from typing import Any
 from aihep.agent.jobs import JobConfig
 from aihep.agent.policy import Policy
 from aihep.agent.provenance import file_sha256, read_entries
+from aihep.agent.registry import default_registry
 from aihep.agent.runner import RECORD, ToolRunner, locate, read_run_manifest, verify_run
-from aihep.agent.tools import ToolRegistry, default_registry
+from aihep.agent.tools import ToolRegistry
 from aihep.errors import ConfigError, InputError, OutputError
 
 TIMESTAMPED = ("manifest.json",)
@@ -112,7 +113,7 @@ def replay(run_dir: str | Path, replay_dir: str | Path,
             (same if ok else diff).append(path)
         steps.append(ReplayStep(i, name, "match" if not diff else "mismatch", same, diff))
     report = replay_dir / REPORT
-    from aihep.io.atomic import write_json_atomic
+    from aihep._atomic import write_json_atomic
 
     write_json_atomic(report, [s.to_dict() for s in steps])
     return steps

@@ -62,7 +62,7 @@ class ToolRunner:
         self.registry = registry
         self.policy = policy
         self.jobs = jobs or JobConfig()
-        from aihep.io.atomic import ensure_writable_dir
+        from aihep._atomic import ensure_writable_dir
 
         self.run_dir = ensure_writable_dir(policy.run_dir)
         if (self.run_dir / RECORD).exists():
@@ -155,7 +155,7 @@ class ToolRunner:
     def _append(self, actor: str, tool: str, arguments: dict[str, Any],
                 inputs: list[Path] | None, outputs: list[Path] | None, status: str,
                 duration: float, extra: dict[str, Any]) -> None:
-        from aihep.io.atomic import write_json_atomic
+        from aihep._atomic import write_json_atomic
 
         self.record.append(actor, tool, arguments, inputs, outputs, status, duration, extra)
         write_json_atomic(self.run_dir / MANIFEST, {

@@ -167,8 +167,8 @@ def solve(task_dir: str | Path, out: str | Path, seed: int = 1,
         hunt: HuntConfig overrides (e.g. ``keep_fraction``).
         progress: the orchestrator's step callback (see :func:`run_agent`).
     """
+    from aihep._atomic import write_atomic, write_json_atomic
     from aihep.discovery.hunt import read_table
-    from aihep.io.atomic import write_atomic, write_json_atomic
     from aihep.report.html import write_report
 
     files = discover_task(task_dir)

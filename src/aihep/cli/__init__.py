@@ -287,7 +287,7 @@ HeadFileOption = Annotated[Path | None, typer.Option(
 
 
 def _write_head(head_file: Path | None, head: str) -> None:
-    from aihep.io.atomic import write_text_atomic
+    from aihep._atomic import write_text_atomic
 
     if head_file is not None:
         write_text_atomic(head_file, head + "\n")

@@ -556,7 +556,7 @@ def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
     """Write scores.csv, results.json, report.html and manifest.json into ``out``."""
     import csv
 
-    from aihep.io.atomic import ensure_writable_dir, write_atomic, write_json_atomic
+    from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
     from aihep.report.hunt import write_hunt_report
     from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
@@ -596,7 +596,7 @@ def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None
     finished last (read by the agent's display, which runs the hunt in another process);
     it is removed at the end.
     """
-    from aihep.io.atomic import ensure_writable_dir, write_json_atomic
+    from aihep._atomic import ensure_writable_dir, write_json_atomic
     from aihep.workflow.manifest import claim_output_dir
 
     config = config or HuntConfig()

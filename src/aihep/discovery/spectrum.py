@@ -29,7 +29,7 @@ def _mjj(data: Path, column: str) -> np.ndarray:
 
 
 def _write(out: Path, result: dict[str, Any]) -> dict[str, Any]:
-    from aihep.io.atomic import ensure_writable_dir, write_json_atomic
+    from aihep._atomic import ensure_writable_dir, write_json_atomic
 
     directory = ensure_writable_dir(out)
     write_json_atomic(directory / "result.json", result)

@@ -20,10 +20,10 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from aihep._atomic import ensure_writable_dir, write_json_atomic
 from aihep.errors import ConfigError, OutputError
 from aihep.events.config import GenerationConfig
 from aihep.events.processes import get_process
-from aihep.io.atomic import ensure_writable_dir, write_json_atomic
 from aihep.io.eventstore import (
     EVENTS_DIR,
     chunk_intact,

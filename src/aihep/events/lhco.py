@@ -26,10 +26,10 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aihep._atomic import ensure_writable_dir, write_atomic
 from aihep.events.config import DetectorConfig, GenerationConfig, JetConfig, SelectionConfig
 from aihep.events.factory import GenerationResult, ProgressFn, generate
 from aihep.events.features import EXTRA_FEATURES, FEATURES, features_from_events
-from aihep.io.atomic import ensure_writable_dir, write_atomic
 from aihep.io.lhco import write_feature_csv, write_labels_csv
 from aihep.workflow import seeds
 from aihep.workflow.executor import ExecutorConfig

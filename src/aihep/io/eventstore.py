@@ -15,8 +15,8 @@ from typing import Any
 
 import awkward as ak
 
+from aihep._atomic import write_atomic, write_json_atomic
 from aihep.errors import InputError
-from aihep.io.atomic import write_atomic, write_json_atomic
 from aihep.workflow.manifest import MANIFEST_NAME
 
 EVENTS_DIR = "events"

@@ -1,4 +1,4 @@
-"""JetClass ROOT files (Qu, Li, Qian 2022): read into a :class:`~aihep.tagging.data.JetSet`
+"""JetClass ROOT files (Qu, Li, Qian 2022): read into a :class:`~aihep.io.jets.JetSet`
 and write our generated jets in the same layout (for weaver-core and other JetClass tools).
 
 Layout: a TTree ``tree`` with per-particle jagged branches ``part_*`` (px, py, pz,
@@ -16,9 +16,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from aihep._atomic import write_atomic
 from aihep.errors import InputError
-from aihep.io.atomic import write_atomic
-from aihep.tagging.data import (
+from aihep.io.jets import (
     JET_REQUIRED,
     JETCLASS_CLASSES,
     PARTICLE_REQUIRED,

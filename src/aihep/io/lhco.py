@@ -18,9 +18,9 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from aihep._atomic import write_atomic
 from aihep.errors import InputError
 from aihep.events.features import FEATURES, dijet_features
-from aihep.io.atomic import write_atomic
 
 N_HADRONS = 700
 CSV_COLUMNS = ("index", "m_JJ", "m_J1", "delta_m_J", "tau_2_over_tau_1_J1",

@@ -12,9 +12,9 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from aihep._atomic import write_atomic
 from aihep.errors import InputError
-from aihep.io.atomic import write_atomic
-from aihep.tagging.data import JetSet, drop_empty_jets, from_arrays
+from aihep.io.jets import JetSet, drop_empty_jets, from_arrays
 
 CLASSES = ("QCD", "Top")
 KEY = "table"

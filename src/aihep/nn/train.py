@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from aihep.io.atomic import write_atomic
+from aihep._atomic import write_atomic
 
 
 class TrainConfig(BaseModel):

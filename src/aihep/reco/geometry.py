@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep._atomic import write_atomic
 from aihep.errors import InputError
-from aihep.io.atomic import write_atomic
 
 
 class LayoutConfig(BaseModel):

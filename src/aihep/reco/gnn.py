@@ -344,7 +344,7 @@ def predict_tracks(model: TrackGNN, inputs: GraphBatch, batch_size: int = 128
 
 def save_gnn(model: TrackGNN, directory: str | Path) -> Path:
     """Write ``model.pt`` (weights) and ``gnn.json`` (config) into ``directory``."""
-    from aihep.io.atomic import ensure_writable_dir, write_atomic
+    from aihep._atomic import ensure_writable_dir, write_atomic
 
     directory = ensure_writable_dir(directory)
     write_atomic(directory / "gnn.json",

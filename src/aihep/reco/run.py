@@ -23,8 +23,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from aihep._atomic import ensure_writable_dir, write_json_atomic
 from aihep.errors import ConfigError, InputError
-from aihep.io.atomic import ensure_writable_dir, write_json_atomic
 from aihep.reco.events import DomSummary, dom_summaries, load_events, pad_doms, truth_directions
 from aihep.reco.likelihood import LikelihoodConfig, fit_track
 from aihep.reco.linefit import causal_mask, line_fits, select

@@ -39,8 +39,8 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep._atomic import ensure_writable_dir, write_atomic
 from aihep.errors import ConfigError
-from aihep.io.atomic import ensure_writable_dir, write_atomic
 from aihep.reco.geometry import Geometry, LayoutConfig, hexagonal_layout, save_geometry
 from aihep.reco.medium import C_VACUUM_M_PER_NS, Medium
 from aihep.reco.track import direct_time, direction

@@ -1,8 +1,5 @@
-"""The audit report of an agent run: every recorded step, its status and files, the answer.
-
-Built from the provenance record alone (verified against the run manifest first), so it shows
-what the run did, not what a planner claims it did.
-"""
+"""The audit report of an agent run, drawn from the rows and answer it is given
+(:mod:`aihep.agent.audit` reads and verifies the record)."""
 
 from __future__ import annotations
 
@@ -11,44 +8,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aihep.errors import InputError
+from aihep._atomic import write_atomic
+from aihep.report.html import table_html, write_report
 
 
-def write_agent_report(run: Path, out: Path) -> dict[str, Any]:
-    """Write ``audit.md`` and ``audit.html`` of an agent run into ``out``; return a summary."""
-    from aihep.agent.provenance import read_entries
-    from aihep.agent.runner import RECORD, verify_run
-    from aihep.io.atomic import write_atomic
-    from aihep.report.html import table_html, write_report
-
-    run, out = Path(run), Path(out)
+def write_audit(out: Path, name: str, rows: list[dict[str, Any]], answer: dict[str, Any],
+                head: str) -> None:
+    """Write ``audit.md`` and ``audit.html`` into ``out``: one row per recorded entry."""
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    check = verify_run(run)
-    if not check.ok:
-        raise InputError(run / RECORD, "hash chain", f"an intact record ({check.problem})")
-    entries = read_entries(run / RECORD)
-    rows = [{"#": e["index"], "actor": e["actor"], "tool": e["tool"], "status": e["status"],
-             "seconds": round(e["duration_s"], 2), "inputs": len(e["inputs"]),
-             "outputs": len(e["outputs"]),
-             "note": (e["extra"].get("message") or "").splitlines()[0][:120]
-             if e["extra"].get("message") else ""} for e in entries]
-    answers = [e["extra"] for e in entries if e["tool"] == "answer"]
-    answer = answers[-1] if answers else {}
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e["status"]] = counts.get(e["status"], 0) + 1
-    summary = {"run": str(run), "entries": len(entries), "head": check.head,
-               "statuses": counts, "answer": answer}
-    md = [f"# Audit of agent run {run.name}", "",
-          f"Record intact: {len(entries)} entries, head `{check.head}`.", "",
+    md = [f"# Audit of agent run {name}", "",
+          f"Record intact: {len(rows)} entries, head `{head}`.", "",
           "| # | actor | tool | status | seconds | inputs | outputs | note |",
           "|---|---|---|---|---|---|---|---|",
           *["| " + " | ".join(str(r[k]).replace("|", "/") for k in r) + " |" for r in rows],
           "", "## Answer", "", "```json", json.dumps(answer, indent=2, default=str), "```"]
     write_atomic(out / "audit.md", lambda tmp: tmp.write_text("\n".join(md) + "\n"))
-    write_report(out / "audit.html", f"Audit of agent run {run.name}", [
-        ("Record", f"<p>Intact: {len(entries)} entries, head <code>{check.head}</code>.</p>"
+    write_report(out / "audit.html", f"Audit of agent run {name}", [
+        ("Record", f"<p>Intact: {len(rows)} entries, head <code>{head}</code>.</p>"
                    + table_html(rows)),
         ("Answer", "<pre>" + html.escape(json.dumps(answer, indent=2, default=str))
                    + "</pre>")])
-    return summary

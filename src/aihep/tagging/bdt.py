@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from aihep.tagging.data import JetSet
+from aihep.io.jets import JetSet
 from aihep.tagging.highlevel import high_level_features
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from aihep.errors import InputError
-from aihep.tagging.data import JetSet, check_jets
+from aihep.io.jets import JetSet, check_jets
 
 FeatureSet = Literal["kin", "kinpid", "full", "full_hid"]
 KIN = ("pt_log", "e_log", "logptrel", "logerel", "deltaR", "deta", "dphi")

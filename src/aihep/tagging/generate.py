@@ -25,11 +25,11 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep._atomic import ensure_writable_dir, write_atomic
 from aihep.errors import ConfigError
 from aihep.events.config import DetectorConfig, JetConfig
 from aihep.events.tracks import HadronIDConfig, TrackConfig
-from aihep.io.atomic import ensure_writable_dir, write_atomic
-from aihep.tagging.data import JetSet, load_jets, save_jets
+from aihep.io.jets import JetSet, load_jets, save_jets
 from aihep.tagging.samples import STABLE_V0, DatasetKind, Sample, get_kind, parton_label
 from aihep.tagging.truth import NEUTRINOS, eta_phi
 from aihep.workflow.executor import ExecutorConfig, make_executor

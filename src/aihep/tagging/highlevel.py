@@ -12,7 +12,7 @@ import awkward as ak
 import numpy as np
 
 from aihep.events.substructure import nsubjettiness, softdrop_mass, tau_ratio
-from aihep.tagging.data import JetSet, check_jets
+from aihep.io.jets import JetSet, check_jets
 
 HIGH_LEVEL = ("mass", "sdmass", "tau21", "tau32", "n_particles")
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aihep.errors import ConfigError
-from aihep.tagging.data import JETCLASS_CLASSES
+from aihep.io.jets import JETCLASS_CLASSES
 from aihep.tagging.truth import LEPTONS, NEUTRINOS, Parton
 
 _HADRONIC = "1 2 3 4 5"

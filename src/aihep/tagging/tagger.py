@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
 from aihep.errors import InputError
-from aihep.io.atomic import ensure_writable_dir, write_atomic, write_json_atomic
+from aihep.io.jets import JetSet, check_jets
 from aihep.nn.train import ProgressFn, TrainConfig, train
 from aihep.tagging.bdt import BDTConfig, BDTTagger
-from aihep.tagging.data import JetSet, check_jets
 from aihep.tagging.features import FeatureScaler, FeatureSet, particle_inputs
 from aihep.tagging.metrics import TaggerMetrics, tagger_metrics
 from aihep.tagging.models import (
@@ -301,7 +301,7 @@ def train_from_file(data: Path, out: Path, model: str = "particlenet-lite",
     ``data`` is .parquet (aihep), .root (JetClass) or .h5 (Top Tagging). Returns the
     validation summary (accuracy, macro AUC, AUC per class, training speed).
     """
-    from aihep.tagging.data import read_jets
+    from aihep.io.jetfiles import read_jets
 
     config = TaggerConfig(model=model, feature_set=feature_set, max_particles=max_particles,
                           seed=seed, train=TrainConfig(
@@ -319,7 +319,7 @@ def evaluate_file(run: Path, data: Path, out: Path, max_jets: int | None = None
                   ) -> dict[str, Any]:
     """Evaluate a trained tagger on a labelled jet file; evaluation.json/.html go to ``out``.
     Returns accuracy, AUCs, background rejections and jet-origin rates."""
-    from aihep.tagging.data import read_jets
+    from aihep.io.jetfiles import read_jets
 
     metrics = evaluate_tagger(run, read_jets(data, max_jets), out)
     summary = metrics.to_dict()
@@ -332,7 +332,8 @@ def predict_file(run: Path, data: Path, out: Path, max_jets: int | None = None,
     """Score a jet file with a trained tagger and write it, with ``score_<class>`` fields,
     as Parquet to ``out`` (a new file; an existing one only with ``force``)."""
     from aihep.errors import OutputError
-    from aihep.tagging.data import read_jets, save_jets
+    from aihep.io.jetfiles import read_jets
+    from aihep.io.jets import save_jets
 
     out = Path(out)
     if out.is_dir():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aihep import __version__
-from aihep.io.atomic import write_json_atomic
+from aihep._atomic import write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
 TRACKED_PACKAGES = ("pythia8mc", "fastjet", "awkward", "numpy", "pyarrow", "vector", "h5py",

@@ -19,8 +19,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from aihep._atomic import write_atomic
 from aihep.errors import InputError
-from aihep.io.atomic import write_atomic
 
 PARTICLE_REQUIRED = ("part_px", "part_py", "part_pz", "part_energy")
 JET_REQUIRED = ("jet_pt", "jet_eta", "jet_phi", "jet_energy")
@@ -149,23 +149,3 @@ def load_jets(path: str | Path) -> JetSet:
         raise InputError(path, "metadata", f"'{META_KEY}' with the class names (a file "
                          "written by aihep tag dataset)")
     return JetSet(table, tuple(json.loads(raw)["classes"]), str(path))
-
-
-def read_jets(path: str | Path, max_jets: int | None = None) -> JetSet:
-    """Read jets by file type: ``.parquet`` (aihep), ``.root`` (JetClass), ``.h5``/``.hdf5``
-    (Top Tagging landscape)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        jets = load_jets(path)
-        return jets.take(np.arange(min(max_jets, len(jets)))) if max_jets else jets
-    if suffix == ".root":
-        from aihep.io.jetclass import read_jetclass
-
-        return read_jetclass(path, max_jets)
-    if suffix in (".h5", ".hdf5"):
-        from aihep.io.toptagging import read_top_tagging
-
-        return read_top_tagging(path, max_jets)
-    raise InputError(path, "file type", ".parquet (aihep), .root (JetClass) or .h5 (Top "
-                     "Tagging landscape)")

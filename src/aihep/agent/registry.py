@@ -1,0 +1,65 @@
+"""The default tool registry: every toolkit capability an agent may call.
+
+Kept apart from :mod:`aihep.agent.tools` (the tool machinery), so the runner, the policy and
+the tools never import the task packages they expose.
+"""
+
+from __future__ import annotations
+
+from aihep.agent.audit import write_agent_report
+from aihep.agent.tools import ToolRegistry, make_tool
+
+
+def default_registry() -> ToolRegistry:
+    """Every toolkit capability an agent may call, with its permissions."""
+    from aihep.agent.sandbox import run_code
+    from aihep.discovery.hunt import run_hunt
+    from aihep.discovery.spectrum import bump_hunt_table, extract_signal_table, limits_table
+    from aihep.events.factory import generate
+    from aihep.events.lhco import build_lhco_dataset
+    from aihep.io.inspect import describe
+    from aihep.reco.run import evaluate_file as reco_evaluate
+    from aihep.reco.run import simulate_file, train_gnn_file
+    from aihep.tagging.tagger import evaluate_file, predict_file, train_from_file
+
+    registry = ToolRegistry()
+    registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60))
+    registry.add(make_tool(generate, "generate_events", writes=("out",), cpu_seconds=3600,
+                           fixed={"executor": None, "progress": None}, job=True,
+                           generator_settings="config"))
+    registry.add(make_tool(build_lhco_dataset, "build_lhco_dataset", writes=("out",),
+                           cpu_seconds=3600, fixed={"executor": None, "progress": None,
+                                                    "force": False}, job=True))
+    registry.add(make_tool(bump_hunt_table, "bump_hunt", reads=("data",), writes=("out",),
+                           cpu_seconds=600, job=True))
+    registry.add(make_tool(extract_signal_table, "extract_signal", reads=("data", "scores"),
+                           writes=("out",), cpu_seconds=600, job=True))
+    registry.add(make_tool(limits_table, "limits", reads=("data",), writes=("out",),
+                           cpu_seconds=600, job=True))
+    registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
+                           writes=("out",), cpu_seconds=3600,
+                           fixed={"executor": None, "force": False, "progress": None},
+                           job=True))
+    registry.add(make_tool(write_agent_report, "write_report", reads=("run",),
+                           writes=("out",), cpu_seconds=60))
+    registry.add(make_tool(train_from_file, "tag_train", reads=("data",), writes=("out",),
+                           cpu_seconds=4 * 3600, fixed={"progress": None, "force": False},
+                           job=True))
+    registry.add(make_tool(evaluate_file, "tag_evaluate", reads=("run", "data"),
+                           writes=("out",), cpu_seconds=1800, job=True))
+    registry.add(make_tool(predict_file, "tag_predict", reads=("run", "data"),
+                           writes=("out",), cpu_seconds=1800, job=True,
+                           fixed={"force": False}))
+    registry.add(make_tool(simulate_file, "reco_simulate", reads=("geometry",),
+                           writes=("out",), cpu_seconds=3600,
+                           fixed={"progress": None, "executor": None, "force": False},
+                           job=True))
+    registry.add(make_tool(train_gnn_file, "reco_train", reads=("data", "refine_from"),
+                           writes=("out",), cpu_seconds=4 * 3600,
+                           fixed={"progress": None, "force": False}, job=True))
+    registry.add(make_tool(reco_evaluate, "reco_evaluate", reads=("data", "gnn_run"),
+                           writes=("out",), cpu_seconds=3600,
+                           fixed={"progress": None, "force": False}, job=True))
+    registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
+                           executes_code=True, from_policy=("read_paths",)))
+    return registry
