@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from aihep.errors import InputError
+from aihep.events.lhco import read_lhco_features_h5
 from aihep.io import lhco
 
 
@@ -51,7 +52,7 @@ def test_features_file_sorts_jets_by_mass(tmp_path):
           "tau3": np.array([0.1, 0.04])}
     path = tmp_path / "events_anomalydetection_v2.features.h5"
     lhco.write_lhco_features_h5(path, [j1, j2], np.array([1, 0]))
-    feats, labels = lhco.read_lhco_features_h5(path)
+    feats, labels = read_lhco_features_h5(path)
     np.testing.assert_array_equal(labels, [1, 0])
     np.testing.assert_allclose(feats["mj1"], [105.0, 90.0])
     np.testing.assert_allclose(feats["delta_mj"], [480.0 - 105.0, 300.0 - 90.0])
@@ -113,7 +114,7 @@ def test_features_file_missing_columns(tmp_path):
     path = tmp_path / "x.features.h5"
     pd.DataFrame({"pxj1": [1.0], "label": [0.0]}).to_hdf(path, key="df")
     with pytest.raises(InputError, match="missing pyj1"):
-        lhco.read_lhco_features_h5(path)
+        read_lhco_features_h5(path)
 
 
 HEADER = ",m_JJ,m_J1,delta_m_J,tau_2_over_tau_1_J1,tau_2_over_tau_1_J2\n"
@@ -137,7 +138,7 @@ def test_csv_rows_that_cannot_be_events_are_refused(tmp_path, rows, field, expec
 
 
 def test_info_counts_nan_and_inf_instead_of_hiding_them(tmp_path):
-    from aihep.io.inspect import describe
+    from aihep.events.inspect import describe
 
     path = tmp_path / "data.csv"
     path.write_text(HEADER + "0,3000,100,50,nan,0.5\n1,3100,90,40,inf,0.6\n2,3200,80,30,0.4,0.7\n")

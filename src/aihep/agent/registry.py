@@ -16,8 +16,8 @@ def default_registry() -> ToolRegistry:
     from aihep.discovery.hunt import run_hunt
     from aihep.discovery.spectrum import bump_hunt_table, extract_signal_table, limits_table
     from aihep.events.factory import generate
+    from aihep.events.inspect import describe
     from aihep.events.lhco import build_lhco_dataset
-    from aihep.io.inspect import describe
     from aihep.reco.run import evaluate_file as reco_evaluate
     from aihep.reco.run import simulate_file, train_gnn_file
     from aihep.tagging.tagger import evaluate_file, predict_file, train_from_file

@@ -470,7 +470,7 @@ def info(
     """Summarize a dataset (aihep directory, LHCO HDF5, feature CSV or Parquet)."""
     with user_errors():
         from aihep.errors import InputError
-        from aihep.io.inspect import describe
+        from aihep.events.inspect import describe
 
         if check and not path.is_dir():
             raise InputError(path, "--check", "an aihep output directory with manifest.json")

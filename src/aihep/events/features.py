@@ -11,9 +11,10 @@ import numpy as np
 from aihep.errors import InputError
 from aihep.events.kinematics import mass, pt
 from aihep.events.substructure import tau_ratio
+from aihep.io.lhco import FEATURES  # the standard set (CATHODE inputs + mjj)
 
-FEATURES = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
-"""The standard feature set (CATHODE inputs + mjj)."""
+__all__ = ["EXTRA_FEATURES", "FEATURES", "dijet_features", "features_from_events"]
+
 EXTRA_FEATURES = ("mj2", "tau32_j1", "tau32_j2", "pt_j1", "pt_j2")
 
 

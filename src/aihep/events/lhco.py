@@ -29,8 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from aihep._atomic import ensure_writable_dir, write_atomic
 from aihep.events.config import DetectorConfig, GenerationConfig, JetConfig, SelectionConfig
 from aihep.events.factory import GenerationResult, ProgressFn, generate
-from aihep.events.features import EXTRA_FEATURES, FEATURES, features_from_events
-from aihep.io.lhco import write_feature_csv, write_labels_csv
+from aihep.events.features import (
+    EXTRA_FEATURES,
+    FEATURES,
+    dijet_features,
+    features_from_events,
+)
+from aihep.io.lhco import read_lhco_jets_h5, write_feature_csv, write_labels_csv
 from aihep.workflow import seeds
 from aihep.workflow.executor import ExecutorConfig
 from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
@@ -230,3 +235,14 @@ def build_lhco_dataset(
     write_manifest(directory, manifest)
     return LHCODataset(directory, config.n_background, config.signal_count, config.n_reference,
                        samples, report_path)
+
+
+def read_lhco_features_h5(path: str | Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Read ``events_anomalydetection_v2.features.h5`` into mass-ordered dijet features.
+
+    Returns:
+        (features, labels): see :func:`aihep.events.features.dijet_features`; labels int8,
+        -1 when the file has no ``label`` column.
+    """
+    jets, labels = read_lhco_jets_h5(path)
+    return dijet_features(*jets), labels

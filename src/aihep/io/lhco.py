@@ -20,11 +20,12 @@ import numpy as np
 
 from aihep._atomic import write_atomic
 from aihep.errors import InputError
-from aihep.events.features import FEATURES, dijet_features
 
 N_HADRONS = 700
 CSV_COLUMNS = ("index", "m_JJ", "m_J1", "delta_m_J", "tau_2_over_tau_1_J1",
                "tau_2_over_tau_1_J2")
+#: the standard dijet features (CATHODE inputs + mjj), in the order of the CSV columns
+FEATURES = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
 _CSV_TO_FEATURE = dict(zip(CSV_COLUMNS[1:], FEATURES, strict=True))
 FEATURE_H5_COLUMNS = tuple(f"{q}j{i}" for i in (1, 2)
                            for q in ("px", "py", "pz", "m", "tau1", "tau2", "tau3"))
@@ -100,12 +101,13 @@ def write_lhco_events(path: str | Path, particles: ak.Array, labels: np.ndarray 
     return write_atomic(path, lambda p: frame.to_hdf(p, key="df", format=fmt))
 
 
-def read_lhco_features_h5(path: str | Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Read ``events_anomalydetection_v2.features.h5`` into mass-ordered dijet features.
+def read_lhco_jets_h5(path: str | Path) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+    """Read the two jets of ``events_anomalydetection_v2.features.h5``.
 
     Returns:
-        (features, labels): see :func:`aihep.events.features.dijet_features`; labels int8,
-        -1 when the file has no ``label`` column.
+        (jets, labels): per jet px, py, pz, m (GeV), tau1..3 arrays; labels int8, -1 when
+        the file has no ``label`` column. :func:`aihep.events.lhco.read_lhco_features_h5`
+        turns them into dijet features.
     """
     path = Path(path)
     frame = _read_pandas_hdf(path)
@@ -121,7 +123,7 @@ def read_lhco_features_h5(path: str | Path) -> tuple[dict[str, np.ndarray], np.n
         jets.append(jet)
     labels = (frame["label"].to_numpy().astype(np.int8) if "label" in frame.columns
               else np.full(len(frame), -1, dtype=np.int8))
-    return dijet_features(*jets), labels
+    return jets, labels
 
 
 def write_lhco_features_h5(path: str | Path, jets: list[dict[str, np.ndarray]],

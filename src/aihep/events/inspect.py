@@ -87,7 +87,9 @@ def describe(path: str | Path, check: bool = False) -> dict[str, Any]:
         from aihep.io import lhco
 
         if path.name.endswith("features.h5"):
-            features, labels = lhco.read_lhco_features_h5(path)
+            from aihep.events.lhco import read_lhco_features_h5
+
+            features, labels = read_lhco_features_h5(path)
             return {"path": str(path), "kind": "LHCO features HDF5",
                     **_feature_summary(features, labels)}
         particles, labels = lhco.read_lhco_events(path)
