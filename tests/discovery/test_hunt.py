@@ -15,6 +15,7 @@ from aihep.discovery.dijet import bin_integrals
 from aihep.discovery.hunt import HuntConfig, hunt, write_hunt_outputs
 from aihep.errors import InputError
 from aihep.io.lhco import write_feature_csv, write_labels_csv
+from aihep.report.hunt import write_hunt_report
 
 FAST = HuntConfig(methods=("cwola",), keep_fraction=0.05, n_folds=3, n_toys=60,
                   classifier=ClassifierConfig(n_ensemble=1, max_iter=60))
@@ -113,7 +114,7 @@ def test_sr_scan_uses_nearest_window_and_lee():
 def test_outputs_are_complete_and_aligned(tmp_path):
     table = _table(20000, 300, 4)
     result = hunt(table, FAST)
-    write_hunt_outputs(result, tmp_path, FAST, [], table["label"])
+    write_hunt_outputs(result, tmp_path, FAST, [], table["label"], write_hunt_report)
     with open(tmp_path / "scores.csv") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["index", "score"]

@@ -11,6 +11,7 @@ import pytest
 from aihep.events.config import DetectorConfig
 from aihep.events.lhco import LHCOConfig, build_lhco_dataset, read_feature_table
 from aihep.io.lhco import read_feature_csv
+from aihep.report.lhco import write_lhco_report
 from aihep.workflow.manifest import sha256_file
 
 
@@ -18,7 +19,8 @@ from aihep.workflow.manifest import sha256_file
 def dataset(tmp_path_factory):
     config = LHCOConfig(n_background=120, n_signal=40, n_reference=60, seed=4, chunk_size=150,
                         detector=DetectorConfig(kind="truth"))
-    return build_lhco_dataset(config, tmp_path_factory.mktemp("lhco"))
+    return build_lhco_dataset(config, tmp_path_factory.mktemp("lhco"),
+                              reporter=write_lhco_report)
 
 
 def test_counts_and_labels(dataset):

@@ -20,6 +20,10 @@ def default_registry() -> ToolRegistry:
     from aihep.events.lhco import build_lhco_dataset
     from aihep.reco.run import evaluate_file as reco_evaluate
     from aihep.reco.run import simulate_file, train_gnn_file
+    from aihep.report.hunt import write_hunt_report
+    from aihep.report.lhco import write_lhco_report
+    from aihep.report.reco import write_reco_report
+    from aihep.report.tagging import write_tagger_report
     from aihep.tagging.tagger import evaluate_file, predict_file, train_from_file
 
     registry = ToolRegistry()
@@ -29,7 +33,8 @@ def default_registry() -> ToolRegistry:
                            generator_settings="config"))
     registry.add(make_tool(build_lhco_dataset, "build_lhco_dataset", writes=("out",),
                            cpu_seconds=3600, fixed={"executor": None, "progress": None,
-                                                    "force": False}, job=True))
+                                                    "force": False,
+                                                    "reporter": write_lhco_report}, job=True))
     registry.add(make_tool(bump_hunt_table, "bump_hunt", reads=("data",), writes=("out",),
                            cpu_seconds=600, job=True))
     registry.add(make_tool(extract_signal_table, "extract_signal", reads=("data", "scores"),
@@ -38,7 +43,8 @@ def default_registry() -> ToolRegistry:
                            cpu_seconds=600, job=True))
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
                            writes=("out",), cpu_seconds=3600,
-                           fixed={"executor": None, "force": False, "progress": None},
+                           fixed={"executor": None, "force": False, "progress": None,
+                                  "reporter": write_hunt_report},
                            job=True))
     registry.add(make_tool(write_agent_report, "write_report", reads=("run",),
                            writes=("out",), cpu_seconds=60))
@@ -46,7 +52,8 @@ def default_registry() -> ToolRegistry:
                            cpu_seconds=4 * 3600, fixed={"progress": None, "force": False},
                            job=True))
     registry.add(make_tool(evaluate_file, "tag_evaluate", reads=("run", "data"),
-                           writes=("out",), cpu_seconds=1800, job=True))
+                           writes=("out",), cpu_seconds=1800, job=True,
+                           fixed={"reporter": write_tagger_report}))
     registry.add(make_tool(predict_file, "tag_predict", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, job=True,
                            fixed={"force": False}))
@@ -59,7 +66,8 @@ def default_registry() -> ToolRegistry:
                            fixed={"progress": None, "force": False}, job=True))
     registry.add(make_tool(reco_evaluate, "reco_evaluate", reads=("data", "gnn_run"),
                            writes=("out",), cpu_seconds=3600,
-                           fixed={"progress": None, "force": False}, job=True))
+                           fixed={"progress": None, "force": False,
+                                  "reporter": write_reco_report}, job=True))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True, from_policy=("read_paths",)))
     return registry

@@ -174,6 +174,7 @@ def dataset_lhco(
     with user_errors():
         from aihep.events.config import DetectorConfig, validated
         from aihep.events.lhco import LHCOConfig, build_lhco_dataset
+        from aihep.report.lhco import write_lhco_report
 
         config = validated(LHCOConfig, n_background=background, n_signal=signal,
                            s_over_b=s_over_b, n_reference=reference, m_wprime_gev=m_wprime,
@@ -182,7 +183,7 @@ def dataset_lhco(
         engine = executor_config(executor, workers, cluster_config)
         with _Bars() as bars:
             result = build_lhco_dataset(config, out, engine, bars.callback, overwrite=overwrite,
-                                        force=force)
+                                        reporter=write_lhco_report, force=force)
         summary = result.to_dict()
         summary.pop("samples")
         print_result(summary, as_json)
@@ -229,6 +230,7 @@ def hunt_command(
         )
         from aihep.errors import ConfigError
         from aihep.events.config import validated
+        from aihep.report.hunt import write_hunt_report
         from aihep.workflow.executor import ExecutorConfig
 
         known = ("cathode", "cwola", "ae", "flow", "idealized", "supervised")
@@ -269,7 +271,8 @@ def hunt_command(
                 bars.update(task, description=f"hunt: {what[:60]}", completed=done,
                             total=total)
 
-            summary = run_hunt(data, out, config, reference, labels, engine, force, update)
+            summary = run_hunt(data, out, config, reference, labels, engine, force, update,
+                               write_hunt_report)
         print_result(summary, as_json)
 
 
@@ -513,6 +516,7 @@ def demo(
         from rich.console import Console
 
         from aihep.events.lhco import LHCOConfig, build_lhco_dataset
+        from aihep.report.lhco import write_lhco_report
         from aihep.workflow.executor import ExecutorConfig
 
         config = LHCOConfig(n_background=background, n_signal=signal, n_reference=reference,
@@ -520,8 +524,9 @@ def demo(
         with _Bars() as bars:
             result = build_lhco_dataset(config, out, ExecutorConfig(kind="local",
                                                                     workers=workers),
-                                        bars.callback)
+                                        bars.callback, reporter=write_lhco_report)
         from aihep.discovery.hunt import HuntConfig, hunt, read_table, write_hunt_outputs
+        from aihep.report.hunt import write_hunt_report
 
         console = Console()
         console.print(f"dataset: {result.directory}  (data.parquet, data.csv, reference.csv, "
@@ -534,7 +539,7 @@ def demo(
         data_table = read_table(result.data_path)
         hunt_dir = write_hunt_outputs(found, Path(out) / "hunt", config,
                                       [result.data_path, result.reference_path],
-                                      data_table.get("label"))
+                                      data_table.get("label"), write_hunt_report)
         summary = found.to_dict()
         line = (f"global p = {summary['p_value']:.2g} (Z = {summary['significance']:.1f}), "
                 f"best: {found.best.method}")

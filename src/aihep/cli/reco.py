@@ -116,7 +116,9 @@ def reco_evaluate(
 ) -> None:
     """Median angular error per energy bin, failed fits and time per event."""
     from aihep.reco.run import evaluate_file
+    from aihep.report.reco import write_reco_report
 
     with _progress("events") as update:
-        result = evaluate_file(method, data, run, out, workers, limit, update, force)
+        result = evaluate_file(method, data, run, out, workers, limit, update, force,
+                               write_reco_report)
     print_result(result.to_dict(), as_json)

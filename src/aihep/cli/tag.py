@@ -114,10 +114,12 @@ def tag_evaluate(run: Run, data: Data,
                  max_jets: Annotated[int | None, typer.Option()] = None,
                  as_json: AsJson = False) -> None:
     """Accuracy, AUCs, background rejections and confusion matrix; writes an HTML report."""
+    from aihep.report.tagging import write_tagger_report
     from aihep.tagging.tagger import evaluate_file
 
     with user_errors():
-        print_result(evaluate_file(run, data, out or run, max_jets), as_json)
+        print_result(evaluate_file(run, data, out or run, max_jets, write_tagger_report),
+                     as_json)
 
 
 @tag_app.command("predict")

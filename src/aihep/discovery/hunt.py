@@ -551,13 +551,19 @@ def read_table(path: str | Path, labels: str | Path | None = None) -> dict[str, 
     raise InputError(path, "suffix", "a .parquet feature table or an LHCO-layout .csv")
 
 
+#: draws a hunt's report: ``reporter(path, result, labels)`` (e.g.
+#: :func:`aihep.report.hunt.write_hunt_report`, which the CLI and the agent pass)
+HuntReporter = Callable[[Path, HuntResult, "np.ndarray | None"], Any]
+
+
 def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
-                       inputs: list[Path], labels: np.ndarray | None = None) -> Path:
-    """Write scores.csv, results.json, report.html and manifest.json into ``out``."""
+                       inputs: list[Path], labels: np.ndarray | None = None,
+                       reporter: HuntReporter | None = None) -> Path:
+    """Write scores.csv, results.json, manifest.json and, with a ``reporter``, report.html
+    into ``out``."""
     import csv
 
     from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
-    from aihep.report.hunt import write_hunt_report
     from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
     directory = ensure_writable_dir(out)
@@ -570,9 +576,11 @@ def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
 
     write_atomic(directory / "scores.csv", write_scores)
     write_json_atomic(directory / "results.json", result.to_dict())
-    write_hunt_report(directory / "report.html", result, labels)
-    outputs = [file_entry(directory / n, directory)
-               for n in ("scores.csv", "results.json", "report.html")]
+    names = ["scores.csv", "results.json"]
+    if reporter is not None:
+        reporter(directory / "report.html", result, labels)
+        names.append("report.html")
+    outputs = [file_entry(directory / n, directory) for n in names]
     manifest = build_manifest("aihep.hunt", config=config.model_dump(mode="json"),
                               seed=config.seed, inputs=[file_entry(p) for p in inputs],
                               outputs=outputs, counts={"n_events": result.n_events,
@@ -587,8 +595,10 @@ PROGRESS_FILE = ".progress.json"
 def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None,
              reference: str | Path | None = None, labels: str | Path | None = None,
              executor: ExecutorConfig | None = None, force: bool = False,
-             progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Read files, hunt, write ``out`` (scores.csv, results.json, report, manifest).
+             progress: Callable[[str, int, int], None] | None = None,
+             reporter: HuntReporter | None = None) -> dict[str, Any]:
+    """Read files, hunt, write ``out`` (scores.csv, results.json, manifest; the report
+    with a ``reporter``).
 
     The one entry point of the CLI and the agent. Returns results.json's content without the
     per-trial list, plus ``out``. A directory holding another command's results (a dataset,
@@ -617,7 +627,7 @@ def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None
     finally:
         state.unlink(missing_ok=True)
     inputs = [Path(p) for p in (data, labels, reference) if p is not None]
-    write_hunt_outputs(result, out, config, inputs, table.get("label"))
+    write_hunt_outputs(result, out, config, inputs, table.get("label"), reporter)
     summary = result.to_dict()
     summary.pop("trials")
     summary["out"] = str(out)

@@ -165,7 +165,7 @@ def build_lhco_dataset(
     executor: ExecutorConfig | None = None,
     progress: Callable[[str], ProgressFn | None] | None = None,
     overwrite: bool = False,
-    report: bool = True,
+    reporter: Callable[..., Path] | None = None,
     force: bool = False,
 ) -> LHCODataset:
     """Generate background, signal and reference samples and export LHCO-style features.
@@ -176,7 +176,9 @@ def build_lhco_dataset(
         executor: where the generation chunks run.
         progress: ``progress(role)`` returns a per-sample progress callback (or None).
         overwrite: discard previous runs in ``out``.
-        report: write ``report.html`` with the standard plots.
+        reporter: draws ``report.html`` with the standard plots, called as
+            ``reporter(out, data, reference, config)`` (the CLI passes
+            :func:`aihep.report.lhco.write_lhco_report`); none without it.
     """
     from aihep.events.factory import validate
     from aihep.workflow.manifest import claim_output_dir
@@ -218,10 +220,8 @@ def build_lhco_dataset(
         outputs += ["reference.parquet", "reference.csv"]
 
     report_path = None
-    if report:
-        from aihep.report.lhco import write_lhco_report
-
-        report_path = write_lhco_report(directory, data, tables.get("reference"), config)
+    if reporter is not None:
+        report_path = reporter(directory, data, tables.get("reference"), config)
         outputs.append(report_path.name)
 
     inputs = [file_entry(r.directory / "manifest.json", directory, role=role)

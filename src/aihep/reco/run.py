@@ -261,9 +261,11 @@ def _refiner_inputs(seed_model: Any, inputs: Any, events: ak.Array,
 def evaluate_file(method: str, data: str | Path, gnn_run: str | Path | None = None,
                   out: str | Path | None = None, workers: int = 1, limit: int | None = None,
                   progress: Callable[[int, int], None] | None = None,
-                  force: bool = False) -> Resolution:
+                  force: bool = False, reporter: Callable[..., Path] | None = None
+                  ) -> Resolution:
     """Resolution of ``method`` on a simulated file (first ``limit`` events); with ``out``,
-    writes ``resolution_<method>.json`` there."""
+    writes ``resolution_<method>.json`` there and, with a ``reporter`` (e.g.
+    :func:`aihep.report.reco.write_reco_report`), ``report_<method>.html``."""
     from aihep.workflow.manifest import claim_output_dir
 
     if out is not None:
@@ -277,19 +279,20 @@ def evaluate_file(method: str, data: str | Path, gnn_run: str | Path | None = No
     result.extra["prepare_seconds_per_event"] = reco.prepare_seconds / max(len(events), 1)
     result.extra["status_counts"] = {s: reco.status.count(s) for s in set(reco.status)}
     if out is not None:
-        from aihep.report.reco import write_reco_report
         from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
         directory = ensure_writable_dir(out)
         target = write_json_atomic(directory / f"resolution_{method}.json",
                                    json.loads(json.dumps(result.to_dict(), default=float)))
-        report = write_reco_report(directory / f"report_{method}.html", [result],
-                                   f"aihep reco: {method} on {Path(data).name}")
+        outputs = [file_entry(target, directory)]
+        if reporter is not None:
+            report = reporter(directory / f"report_{method}.html", [result],
+                              f"aihep reco: {method} on {Path(data).name}")
+            outputs.append(file_entry(report, directory))
         inputs = [file_entry(data)] + ([file_entry(Path(gnn_run) / "model.pt")]
                                        if gnn_run is not None else [])
         write_manifest(directory, build_manifest(
             "aihep.reco.evaluate", config={"method": method, "limit": limit,
                                            "gnn_run": str(gnn_run) if gnn_run else None},
-            seed=0, inputs=inputs, outputs=[file_entry(target, directory),
-                                            file_entry(report, directory)]))
+            seed=0, inputs=inputs, outputs=outputs))
     return result

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -255,12 +256,12 @@ def export_onnx(run_dir: str | Path, path: str | Path, max_particles: int | None
     return write_atomic(Path(path), write)
 
 
-def evaluate_tagger(run_dir: str | Path, jets: JetSet, out: str | Path | None = None
-                    ) -> TaggerMetrics:
+def evaluate_tagger(run_dir: str | Path, jets: JetSet, out: str | Path | None = None,
+                    reporter: Callable[..., Any] | None = None) -> TaggerMetrics:
     """Metrics of a trained tagger on labelled ``jets``; with ``out``, also writes
-    ``evaluation.json`` and ``evaluation.html`` (rejection curves, confusion matrix) there."""
-    from aihep.report.tagging import write_tagger_report
-
+    ``evaluation.json`` there and, with a ``reporter`` (e.g.
+    :func:`aihep.report.tagging.write_tagger_report`), ``evaluation.html`` (rejection
+    curves, confusion matrix)."""
     tagger = load_tagger(run_dir)
     if tuple(jets.classes) != tagger.classes:
         raise InputError(jets.source, "classes", f"the tagger's classes "
@@ -274,8 +275,9 @@ def evaluate_tagger(run_dir: str | Path, jets: JetSet, out: str | Path | None = 
         write_json_atomic(directory / "evaluation.json", {
             **metrics.to_dict(), "data": jets.source, "run": str(run_dir),
             "inference_jets_per_second": len(jets) / max(seconds, 1e-9)})
-        write_tagger_report(directory / "evaluation.html", metrics, probs, jets.labels,
-                            f"aihep tagger {Path(run_dir).name} on {Path(jets.source).name}")
+        if reporter is not None:
+            reporter(directory / "evaluation.html", metrics, probs, jets.labels,
+                     f"aihep tagger {Path(run_dir).name} on {Path(jets.source).name}")
     return metrics
 
 
@@ -315,13 +317,14 @@ def train_from_file(data: Path, out: Path, model: str = "particlenet-lite",
     return summary
 
 
-def evaluate_file(run: Path, data: Path, out: Path, max_jets: int | None = None
-                  ) -> dict[str, Any]:
-    """Evaluate a trained tagger on a labelled jet file; evaluation.json/.html go to ``out``.
-    Returns accuracy, AUCs, background rejections and jet-origin rates."""
+def evaluate_file(run: Path, data: Path, out: Path, max_jets: int | None = None,
+                  reporter: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Evaluate a trained tagger on a labelled jet file; evaluation.json (and .html with a
+    ``reporter``) go to ``out``. Returns accuracy, AUCs, background rejections and jet-origin
+    rates."""
     from aihep.io.jetfiles import read_jets
 
-    metrics = evaluate_tagger(run, read_jets(data, max_jets), out)
+    metrics = evaluate_tagger(run, read_jets(data, max_jets), out, reporter)
     summary = metrics.to_dict()
     summary.pop("confusion")
     return summary
