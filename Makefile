@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 SEED   ?= 1
 
-.PHONY: demo test
+.PHONY: demo test docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,3 +21,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+docs: $(VENV)/.installed
+	$(PIP) -e ".[docs]"
+	$(BIN)/mkdocs build --strict -d site
