@@ -24,4 +24,4 @@ test: $(VENV)/.installed
 
 docs: $(VENV)/.installed
 	$(PIP) -e ".[docs]"
-	$(BIN)/mkdocs build --strict -d site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site

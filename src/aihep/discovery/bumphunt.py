@@ -111,7 +111,8 @@ def bump_hunt(
         edges_gev: fit-range bin edges; default :func:`default_edges` (100 GeV bins).
         sqrt_s_gev: collision energy of the dijet function's x = mjj / sqrt(s).
         n_toys: background-only pseudo-experiments for the global p-value.
-        min_width, max_width: window widths in bins.
+        min_width: narrowest window, in bins.
+        max_width: widest window, in bins (None: up to the whole range).
         n_params: 3 or 4 to force the fit function; default: chosen by F-test.
         seed: seed of the pseudo-experiments.
         source: name used in error messages.
