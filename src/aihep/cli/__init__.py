@@ -226,11 +226,9 @@ def hunt_command(
         from aihep.discovery.hunt import (
             DISCOVERY_METHODS,
             HuntConfig,
-            run_hunt,
         )
         from aihep.errors import ConfigError
         from aihep.events.config import validated
-        from aihep.report.hunt import write_hunt_report
         from aihep.workflow.executor import ExecutorConfig
 
         known = ("cathode", "cwola", "ae", "flow", "idealized", "supervised")
@@ -253,27 +251,34 @@ def hunt_command(
                            seed=seed)
         engine = ExecutorConfig(kind="local" if workers > 1 else "serial",
                                 workers=max(workers, 1))
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        from aihep.cli.common import stderr_console
-
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=stderr_console()) as bars:
-            task = bars.add_task("hunt: reading", total=None)
-
-            def update(what: str, done: int, total: int) -> None:
-                bars.update(task, description=f"hunt: {what[:60]}", completed=done,
-                            total=total)
-
-            summary = run_hunt(data, out, config, reference, labels, engine, force, update,
-                               write_hunt_report)
+        summary = _hunt_with_bars(data, out, config, reference, labels, engine, force)
         print_result(summary, as_json)
+
+
+def _hunt_with_bars(data: Path, out: Path, config: Any, reference: Path | None,
+                    labels: Path | None, engine: Any, force: bool) -> dict[str, Any]:
+    """:func:`aihep.discovery.hunt.run_hunt` with its report and a progress bar."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from aihep.cli.common import stderr_console
+    from aihep.discovery.hunt import run_hunt
+    from aihep.report.hunt import write_hunt_report
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=stderr_console()) as bars:
+        task = bars.add_task("hunt: reading", total=None)
+
+        def update(what: str, done: int, total: int) -> None:
+            bars.update(task, description=f"hunt: {what[:60]}", completed=done, total=total)
+
+        return run_hunt(data, out, config, reference, labels, engine, force, update,
+                        write_hunt_report)
 
 
 PlannerOption = Annotated[str, typer.Option(
@@ -510,7 +515,8 @@ def demo(
     """The main job end to end on small generated data: generate -> hunt -> report.
 
     Builds an LHCO-style dataset (QCD + W'(3500) -> X(500) Y(100) + reference), then hunts it
-    with CATHODE, CWoLa and the idealized detector in the 3.3-3.7 TeV signal region.
+    with CWoLa and the idealized detector in signal regions slid over the data's mjj range
+    (the same run as `aihep hunt --sr-scan`; no window is given).
     """
     with user_errors():
         from rich.console import Console
@@ -525,29 +531,29 @@ def demo(
             result = build_lhco_dataset(config, out, ExecutorConfig(kind="local",
                                                                     workers=workers),
                                         bars.callback, reporter=write_lhco_report)
-        from aihep.discovery.hunt import HuntConfig, hunt, read_table, write_hunt_outputs
-        from aihep.report.hunt import write_hunt_report
+        from aihep.discovery.hunt import HuntConfig
 
         console = Console()
         console.print(f"dataset: {result.directory}  (data.parquet, data.csv, reference.csv, "
                       "manifest.json)")
-        console.print("hunting with cathode, cwola, idealized in SR 3300-3700 GeV ...")
-        config = HuntConfig(methods=("cathode", "cwola", "idealized"), keep_fraction=0.1,
-                            seed=seed)
-        found = hunt(read_table(result.data_path), config,
-                     read_table(result.reference_path), source=str(result.data_path))
-        data_table = read_table(result.data_path)
-        hunt_dir = write_hunt_outputs(found, Path(out) / "hunt", config,
-                                      [result.data_path, result.reference_path],
-                                      data_table.get("label"), write_hunt_report)
-        summary = found.to_dict()
+        console.print("hunting with cwola and idealized in signal regions slid over the "
+                      "data's mjj range (no window given) ...")
+        config = HuntConfig(methods=("cwola", "idealized"), sr_scan=True, seed=seed)
+        summary = _hunt_with_bars(result.data_path, Path(out) / "hunt", config,
+                                  result.reference_path, None,
+                                  ExecutorConfig(kind="local", workers=workers), False)
+        hunt_dir = Path(summary["out"])
+        best = summary["best_trial"]
         line = (f"global p = {summary['p_value']:.2g} (Z = {summary['significance']:.1f}), "
-                f"best: {found.best.method}")
+                f"best: {best['method']} in SR {best['signal_region_gev'][0]:g}-"
+                f"{best['signal_region_gev'][1]:g} GeV; "
+                + ("discovery" if summary["discovery"] else "no credible discovery"))
         if "m_res" in summary:
             line += (f", m_res = {summary['m_res']['value']:.0f} +- "
                      f"{summary['m_res']['error']:.0f} GeV, n_signal = "
                      f"{summary['n_signal']['value']:.0f} +- {summary['n_signal']['error']:.0f}")
         console.print(line)
+        console.print(f"[bold green]results:[/] {hunt_dir / 'results.json'}")
         console.print(f"[bold green]dataset report:[/] {result.report}")
         console.print(f"[bold green]hunt report:[/] {hunt_dir / 'report.html'}")
 
