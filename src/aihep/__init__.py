@@ -7,4 +7,6 @@ Sub-packages, one per task: ``events`` (Pythia 8 + FastJet event factory, LHCO d
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+#: the master seed of every command and config unless the user gives one
+DEFAULT_SEED = 1
+__all__ = ["DEFAULT_SEED", "__version__"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aihep.nn.train import TrainConfig, train
+from aihep.nn.train import TrainConfig, seeded, train
 
 
 def _data(seed: int):
@@ -52,3 +52,21 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     assert resumed.resumed_from == 4
     torch.testing.assert_close(resumed.val_loss, ref.val_loss)
     torch.testing.assert_close(fresh.weight, full.weight)
+
+
+def test_seeded_is_reproducible_and_restores_the_callers_generator():
+    import numpy as np
+
+    from aihep.nn.classifier import MLPClassifier
+
+    with seeded(3):
+        first = torch.rand(4)
+    with seeded(3):
+        assert torch.equal(torch.rand(4), first)
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    torch.manual_seed(11)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(200, 3)), rng.integers(0, 2, 200)
+    MLPClassifier(seed=5).fit(x, y)  # a library fit never reseeds the user's session
+    assert torch.equal(torch.rand(3), expected)

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep.agent.playbook import PlaybookPlanner, ResonanceTask, Step
 from aihep.agent.tools import ToolError, ToolRegistry
 from aihep.errors import ConfigError
@@ -173,7 +174,7 @@ class LlamaChat:
     """
 
     def __init__(self, model_path: str | Path, n_threads: int = 1, n_ctx: int = 8192,
-                 seed: int = 0, tools: tuple[str, ...] | None = None,
+                 seed: int = DEFAULT_SEED, tools: tuple[str, ...] | None = None,
                  max_tokens: int = 384) -> None:
         try:
             from llama_cpp import Llama

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
+
 NEEDS_REFERENCE = ("ae", "flow", "idealized")  # learn from a background-only sample
 
 
@@ -37,7 +39,7 @@ class ResonanceTask(BaseModel):
     fallback_methods: tuple[str, ...] = Field(("cathode", "ae"), description=(
         "tried when the first hunt is inconclusive; ae needs a reference"))
     hunt: dict[str, Any] = Field(default_factory=dict, description="HuntConfig overrides")
-    seed: int = 1
+    seed: int = DEFAULT_SEED
 
 
 @dataclass

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from aihep import DEFAULT_SEED
 from aihep.agent.orchestrator import AgentResult, record_outputs, run_agent
 from aihep.agent.playbook import PlaybookPlanner, ResonanceTask
 from aihep.agent.policy import Policy
@@ -155,7 +156,7 @@ def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
     return "\n".join(md) + "\n", sections
 
 
-def solve(task_dir: str | Path, out: str | Path, seed: int = 1,
+def solve(task_dir: str | Path, out: str | Path, seed: int = DEFAULT_SEED,
           hunt: dict[str, Any] | None = None, policy: Policy | None = None,
           planner: Any = None, progress: Any = None) -> dict[str, Any]:
     """Solve an Agents-of-Discovery task; returns answers.json's content.

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from aihep import DEFAULT_SEED
 from aihep.cli.common import (
     AsJson,
     ClusterCfg,
@@ -105,7 +106,7 @@ def generate(
     process: Annotated[str, typer.Argument(help="process name (see `aihep processes`)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
     events: Annotated[int, typer.Option("--events", "-n", help="events to write")] = 1000,
-    seed: Seed = 1,
+    seed: Seed = DEFAULT_SEED,
     workers: Workers = 1,
     executor: ExecutorOpt = "local",
     cluster_config: ClusterCfg = None,
@@ -161,7 +162,7 @@ def dataset_lhco(
     m_x: Annotated[float, typer.Option(help="X mass [GeV]")] = 500.0,
     m_y: Annotated[float, typer.Option(help="Y mass [GeV]")] = 100.0,
     detector: Annotated[str, typer.Option(help="simple | truth")] = "simple",
-    seed: Seed = 1,
+    seed: Seed = DEFAULT_SEED,
     workers: Workers = 1,
     executor: ExecutorOpt = "local",
     cluster_config: ClusterCfg = None,
@@ -217,7 +218,7 @@ def hunt_command(
         "default: the SR centres)")] = None,
     workers: Annotated[int, typer.Option(
         "--workers", "-j", help="local processes running the method x window trials")] = 1,
-    seed: Seed = 1,
+    seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -320,7 +321,7 @@ def agent_run(
     policy: PolicyOption = None,
     planner: PlannerOption = "playbook",
     model: ModelOption = None,
-    seed: Seed = 1,
+    seed: Seed = DEFAULT_SEED,
     head_file: HeadFileOption = None,
     as_json: AsJson = False,
 ) -> None:
@@ -358,7 +359,7 @@ def agent_solve(
                     ] = None,
     planner: PlannerOption = "playbook",
     model: ModelOption = None,
-    seed: Seed = 1,
+    seed: Seed = DEFAULT_SEED,
     head_file: HeadFileOption = None,
     as_json: AsJson = False,
 ) -> None:
@@ -506,7 +507,7 @@ def processes() -> None:
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="output directory")] = Path(
         "runs/demo"),
-    seed: Seed = 1,
+    seed: Seed = DEFAULT_SEED,
     workers: Workers = 2,
     background: Annotated[int, typer.Option(help="background events")] = 4000,
     signal: Annotated[int, typer.Option(help="signal events")] = 400,

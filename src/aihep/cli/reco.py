@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from aihep import DEFAULT_SEED
 from aihep.cli.common import (
     AsJson,
     ClusterCfg,
@@ -58,7 +59,7 @@ def reco_simulate(
     workers: Workers = 1,
     executor: ExecutorOpt = "local",
     cluster_config: ClusterCfg = None,
-    seed: Seed = 0,
+    seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -84,7 +85,7 @@ def reco_train(
     learning_rate: Annotated[float, typer.Option("--lr")] = 2e-3,
     refine_from: Annotated[Path | None, typer.Option(
         help="train a refiner of this GNN run (iterative passes with time residuals)")] = None,
-    seed: Seed = 0,
+    seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from aihep import DEFAULT_SEED
 from aihep.cli.common import (
     AsJson,
     ClusterCfg,
@@ -38,7 +39,7 @@ def tag_dataset(
     workers: Workers = 1,
     executor: ExecutorOpt = "local",
     cluster_config: ClusterCfg = None,
-    seed: Seed = 0,
+    seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:
@@ -78,7 +79,7 @@ def tag_train(
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     learning_rate: Annotated[float, typer.Option("--lr")] = 1e-3,
     max_jets: Annotated[int | None, typer.Option(help="read at most this many jets")] = None,
-    seed: Seed = 0,
+    seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
 ) -> None:

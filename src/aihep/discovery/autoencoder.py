@@ -14,9 +14,10 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from aihep import DEFAULT_SEED
 from aihep.errors import InputError
 from aihep.nn.layers import Standardizer, mlp
-from aihep.nn.train import TrainConfig, TrainResult, train
+from aihep.nn.train import TrainConfig, TrainResult, seeded, train
 
 
 class AutoencoderConfig(BaseModel):
@@ -52,7 +53,8 @@ class Autoencoder:
         self.net: ConditionalAutoencoderNet | None = None
         self.result: TrainResult | None = None
 
-    def fit(self, x: np.ndarray, c: np.ndarray | None = None, seed: int = 0) -> Autoencoder:
+    def fit(self, x: np.ndarray, c: np.ndarray | None = None,
+            seed: int = DEFAULT_SEED) -> Autoencoder:
         x = np.asarray(x, dtype=float)
         if x.ndim != 2 or len(x) < 20:
             raise InputError("autoencoder training data", "shape", "(n >= 20, d) features")
@@ -63,18 +65,18 @@ class Autoencoder:
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(c))):
             raise InputError("autoencoder training data", "values", "finite features, context")
         self.x_scale, self.c_scale = Standardizer(x), Standardizer(c)
-        torch.manual_seed(seed)
-        self.net = ConditionalAutoencoderNet(x.shape[1], c.shape[1], self.config)
-        order = np.random.default_rng(seed).permutation(len(x))
-        n_val = max(1, int(self.config.validation_fraction * len(x)))
-        xt, ct = self.x_scale(x[order]), self.c_scale(c[order])
-        val, tr = slice(0, n_val), slice(n_val, None)
+        with seeded(seed):
+            self.net = ConditionalAutoencoderNet(x.shape[1], c.shape[1], self.config)
+            order = np.random.default_rng(seed).permutation(len(x))
+            n_val = max(1, int(self.config.validation_fraction * len(x)))
+            xt, ct = self.x_scale(x[order]), self.c_scale(c[order])
+            val, tr = slice(0, n_val), slice(n_val, None)
 
-        def loss(net, batch):
-            return ((net(batch[0], batch[1]) - batch[0]) ** 2).mean()
+            def loss(net, batch):
+                return ((net(batch[0], batch[1]) - batch[0]) ** 2).mean()
 
-        self.result = train(self.net, loss, (xt[tr], ct[tr]), (xt[val], ct[val]),
-                            self.config.train.model_copy(update={"seed": seed}))
+            self.result = train(self.net, loss, (xt[tr], ct[tr]), (xt[val], ct[val]),
+                                self.config.train.model_copy(update={"seed": seed}))
         return self
 
     def score(self, x: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from aihep import DEFAULT_SEED
 from aihep.discovery.dijet import DijetFit, fit_dijet, select_dijet_fit
 from aihep.discovery.scan import WindowScan, scan_windows
 from aihep.errors import InputError
@@ -101,7 +102,7 @@ def bump_hunt(
     min_width: int = 2,
     max_width: int | None = 8,
     n_params: int | None = None,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     source: str = "mjj",
 ) -> BumpHuntResult:
     """Hunt for a localized excess in the dijet mass spectrum.

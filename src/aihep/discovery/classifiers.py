@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep.errors import InputError
 from aihep.nn.classifier import MLPConfig
 
@@ -74,7 +75,7 @@ def out_of_fold_scores(
     y: np.ndarray,
     config: ClassifierConfig | None = None,
     n_folds: int = 5,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     train_only_x: np.ndarray | None = None,
     train_only_y: np.ndarray | None = None,
     test_x: np.ndarray | None = None,

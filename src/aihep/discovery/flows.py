@@ -19,8 +19,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep.errors import InputError
-from aihep.nn.train import TrainConfig, TrainResult, train
+from aihep.nn.train import TrainConfig, TrainResult, seeded, train
 
 
 class FlowConfig(BaseModel):
@@ -63,7 +64,7 @@ class ConditionalDensity:
         return (torch.as_tensor(xs, dtype=torch.float32),
                 torch.as_tensor(cs, dtype=torch.float32))
 
-    def fit(self, x: np.ndarray, c: np.ndarray, seed: int = 0) -> ConditionalDensity:
+    def fit(self, x: np.ndarray, c: np.ndarray, seed: int = DEFAULT_SEED) -> ConditionalDensity:
         """Train on samples x (n, d) with contexts c (n, k) or (n,)."""
         x = np.asarray(x, dtype=float)
         c = np.asarray(c, dtype=float).reshape(len(x), -1)
@@ -81,23 +82,22 @@ class ConditionalDensity:
         return self
 
     def _fit_one(self, x: np.ndarray, c: np.ndarray, seed: int):
-        import torch
         import zuko
 
-        torch.manual_seed(seed)
-        cls = zuko.flows.NSF if self.config.kind == "nsf" else zuko.flows.MAF
-        flow = cls(features=x.shape[1], context=c.shape[1], transforms=self.config.transforms,
-                   hidden_features=self.config.hidden_features)
-        order = np.random.default_rng(seed).permutation(len(x))
-        n_val = max(1, int(self.config.validation_fraction * len(x)))
-        xt, ct = self._standardize(x[order], c[order])
-        val, tr = slice(0, n_val), slice(n_val, None)
+        with seeded(seed):
+            cls = zuko.flows.NSF if self.config.kind == "nsf" else zuko.flows.MAF
+            flow = cls(features=x.shape[1], context=c.shape[1], transforms=self.config.transforms,
+                       hidden_features=self.config.hidden_features)
+            order = np.random.default_rng(seed).permutation(len(x))
+            n_val = max(1, int(self.config.validation_fraction * len(x)))
+            xt, ct = self._standardize(x[order], c[order])
+            val, tr = slice(0, n_val), slice(n_val, None)
 
-        def loss(flow, batch):
-            return -flow(batch[1]).log_prob(batch[0]).mean()
+            def loss(flow, batch):
+                return -flow(batch[1]).log_prob(batch[0]).mean()
 
-        result = train(flow, loss, (xt[tr], ct[tr]), (xt[val], ct[val]),
-                       self.config.train.model_copy(update={"seed": seed}))
+            result = train(flow, loss, (xt[tr], ct[tr]), (xt[val], ct[val]),
+                           self.config.train.model_copy(update={"seed": seed}))
         return flow, result
 
     def _require_fit(self, what: str) -> None:
@@ -105,7 +105,7 @@ class ConditionalDensity:
             msg = f"ConditionalDensity.{what} called before fit"
             raise RuntimeError(msg)
 
-    def sample(self, c: np.ndarray, seed: int = 0) -> np.ndarray:
+    def sample(self, c: np.ndarray, seed: int = DEFAULT_SEED) -> np.ndarray:
         """One sample x per context row (each from a randomly chosen member); returns (n, d)."""
         import torch
 
@@ -114,8 +114,7 @@ class ConditionalDensity:
         _, ct = self._standardize(np.zeros((len(c), len(self.x_mean))), c)
         member = np.random.default_rng(seed).integers(len(self.flows), size=len(c))
         xs = np.empty((len(c), len(self.x_mean)))
-        torch.manual_seed(seed)
-        with torch.no_grad():
+        with seeded(seed), torch.no_grad():
             for k, flow in enumerate(self.flows):
                 rows = np.flatnonzero(member == k)
                 if len(rows):

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import stats
 
+from aihep import DEFAULT_SEED
 from aihep.discovery.bumphunt import BumpHuntResult, bump_hunt, default_edges
 from aihep.discovery.classifiers import ClassifierConfig
 from aihep.discovery.dijet import DijetFit, fit_dijet
@@ -80,7 +81,7 @@ class HuntConfig(BaseModel):
     limit_cl: float = Field(0.95, gt=0, lt=1)
     refine: bool = Field(True, description="after a significant scan, retrain the best method "
                          "in a window centred on the fitted resonance (one extra trial)")
-    seed: int = 0
+    seed: int = DEFAULT_SEED
 
     @field_validator("signal_region_gev", "scan_range_gev")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from aihep import DEFAULT_SEED
 from aihep.discovery.dijet import fit_dijet, select_dijet_fit
 from aihep.discovery.extraction import SignalShape, signal_bin_fractions
 from aihep.errors import InputError
@@ -96,7 +97,7 @@ def cls_upper_limit(observed: np.ndarray, background: np.ndarray,
 
 def background_uncertainty(edges_gev: np.ndarray, expected: np.ndarray, n_params: int,
                            mask: np.ndarray | None = None, n_refits: int = 30,
-                           seed: int = 0) -> np.ndarray:
+                           seed: int = DEFAULT_SEED) -> np.ndarray:
     """Per-bin spread of the (masked) dijet-fit prediction over refits of Poisson
     fluctuations of ``expected``."""
     rng = np.random.default_rng(seed)
@@ -107,7 +108,7 @@ def background_uncertainty(edges_gev: np.ndarray, expected: np.ndarray, n_params
 
 def resonance_limits(mjj_gev: np.ndarray, edges_gev: np.ndarray, masses_gev: np.ndarray,
                      relative_width: float = 0.05, shape: SignalShape = "gaussian",
-                     cl: float = 0.95, seed: int = 0) -> list[UpperLimit]:
+                     cl: float = 0.95, seed: int = DEFAULT_SEED) -> list[UpperLimit]:
     """CLs upper limits on the signal yield for each mass hypothesis.
 
     Args:

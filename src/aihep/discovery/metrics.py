@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from aihep import DEFAULT_SEED
 from aihep.errors import InputError
 
 
@@ -84,7 +85,7 @@ def max_sic(scores: np.ndarray, labels: np.ndarray, min_background: int = 25) ->
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, min_background: int = 25,
-             n_bootstrap: int = 100, seed: int = 0) -> ClassifierMetrics:
+             n_bootstrap: int = 100, seed: int = DEFAULT_SEED) -> ClassifierMetrics:
     """AUC and max SIC with a 68% bootstrap band (resampling the test events)."""
     scores, labels = _check(scores, labels)
     best, tpr_best = max_sic(scores, labels, min_background)

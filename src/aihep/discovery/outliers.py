@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep.discovery.autoencoder import Autoencoder, AutoencoderConfig
 from aihep.discovery.flows import ConditionalDensity, FlowConfig
 from aihep.discovery.weak import MethodScores
@@ -96,7 +97,7 @@ def _levels() -> np.ndarray:
 def outlier(kind: Literal["ae", "flow"], x: np.ndarray, mjj_gev: np.ndarray,
             train_rows: np.ndarray | None = None, reference_x: np.ndarray | None = None,
             reference_mjj: np.ndarray | None = None, config: OutlierConfig | None = None,
-            n_folds: int = 5, seed: int = 0, test_x: np.ndarray | None = None,
+            n_folds: int = 5, seed: int = DEFAULT_SEED, test_x: np.ndarray | None = None,
             test_mjj: np.ndarray | None = None) -> MethodScores:
     """Outlier scores of every data event (higher = more anomalous).
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from aihep import DEFAULT_SEED
 from aihep.errors import InputError
 
 
@@ -37,7 +38,7 @@ def _write(out: Path, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def bump_hunt_table(data: Path, out: Path, column: str = "mjj", n_toys: int = 200,
-                    seed: int = 0) -> dict[str, Any]:
+                    seed: int = DEFAULT_SEED) -> dict[str, Any]:
     """Bump hunt (dijet fit, window scan, toy-based global p-value) of a table's mjj column."""
     from aihep.discovery.bumphunt import bump_hunt
 
@@ -48,7 +49,7 @@ def bump_hunt_table(data: Path, out: Path, column: str = "mjj", n_toys: int = 20
 def limits_table(data: Path, out: Path, masses_gev: list[float], column: str = "mjj",
                  relative_width: float = 0.05,
                  shape: Literal["gaussian", "crystal-ball"] = "gaussian",
-                 cl: float = 0.95, seed: int = 0) -> dict[str, Any]:
+                 cl: float = 0.95, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     """95% CLs upper limits on a resonance yield (events) at each mass (GeV), via pyhf."""
     from aihep.discovery.bumphunt import default_edges
     from aihep.discovery.limits import resonance_limits

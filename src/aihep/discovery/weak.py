@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aihep import DEFAULT_SEED
 from aihep.discovery.classifiers import ClassifierConfig, out_of_fold_scores
 from aihep.discovery.flows import ConditionalDensity, FlowConfig, cathode_flow_config
 from aihep.errors import InputError
@@ -67,7 +68,7 @@ def _sr_rows(mjj_gev: np.ndarray, sr: SignalRegion) -> np.ndarray:
 
 
 def cwola(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
-          config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
+          config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = DEFAULT_SEED,
           test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
           ) -> MethodScores:
     """CWoLa hunting: SR (label 1) vs sidebands (label 0), out-of-fold over both."""
@@ -81,7 +82,7 @@ def cwola(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
 
 
 def idealized(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, background_x: np.ndarray,
-              config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
+              config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = DEFAULT_SEED,
               test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
               ) -> MethodScores:
     """IAD: SR data (label 1) vs a true-background sample in the SR (label 0, train only)."""
@@ -99,7 +100,7 @@ def idealized(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, background_x
 
 
 def supervised(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, truth: np.ndarray,
-               config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
+               config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = DEFAULT_SEED,
                test_x: np.ndarray | None = None, held_out_x: np.ndarray | None = None
                ) -> MethodScores:
     """Fully supervised reference: true labels of the SR events."""
@@ -113,7 +114,7 @@ def supervised(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion, truth: np.n
 
 
 def cathode(x: np.ndarray, mjj_gev: np.ndarray, sr: SignalRegion,
-            config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = 0,
+            config: ClassifierConfig | None = None, n_folds: int = 5, seed: int = DEFAULT_SEED,
             test_x: np.ndarray | None = None, density: ConditionalDensity | None = None,
             flow_config: FlowConfig | None = None, oversample: int = 4,
             held_out_x: np.ndarray | None = None) -> MethodScores:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aihep import DEFAULT_SEED
 from aihep.errors import ConfigError
 
 
@@ -87,7 +88,7 @@ class GenerationConfig(_Config):
     params: dict[str, float] = Field(default_factory=dict)
     settings: list[str] = Field(default_factory=list, description="extra raw Pythia settings")
     n_events: int = Field(..., description="events to write (after selection)")
-    seed: int = Field(1, ge=0)
+    seed: int = Field(DEFAULT_SEED, ge=0)
     ecm_gev: float = Field(13000.0, gt=0)
     chunk_size: int = Field(1000, ge=1, le=1_000_000)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)

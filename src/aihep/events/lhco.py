@@ -26,6 +26,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aihep import DEFAULT_SEED
 from aihep._atomic import ensure_writable_dir, write_atomic
 from aihep.events.config import DetectorConfig, GenerationConfig, JetConfig, SelectionConfig
 from aihep.events.factory import GenerationResult, ProgressFn, generate
@@ -62,7 +63,7 @@ class LHCOConfig(BaseModel):
     trigger_eta_max: float = Field(2.5, gt=0)
     jet_radius: float = Field(1.0, gt=0)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    seed: int = Field(1, ge=0)
+    seed: int = Field(DEFAULT_SEED, ge=0)
     chunk_size: int = Field(1000, ge=1)
 
     @model_validator(mode="after")

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep.nn.layers import Standardizer, mlp
-from aihep.nn.train import TrainConfig, TrainResult, train
+from aihep.nn.train import TrainConfig, TrainResult, seeded, train
 
 
 class MLPConfig(BaseModel):
@@ -30,7 +31,7 @@ class MLPConfig(BaseModel):
 class MLPClassifier:
     """P(class 1 | x) from a perceptron; x: (n, d) floats, y: (n,) in {0, 1}."""
 
-    def __init__(self, config: MLPConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, config: MLPConfig | None = None, seed: int = DEFAULT_SEED) -> None:
         self.config = config or MLPConfig()
         self.seed = seed
         self.net: torch.nn.Module | None = None
@@ -42,23 +43,23 @@ class MLPClassifier:
         y = np.asarray(y, dtype=float)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
         self.scale = Standardizer(x)
-        torch.manual_seed(self.seed)
-        self.net = mlp([x.shape[1], *self.config.hidden, 1], dropout=self.config.dropout)
-        order = np.random.default_rng(self.seed).permutation(len(x))
-        n_val = max(1, int(self.config.validation_fraction * len(x)))
-        xt = self.scale(x[order])
-        yt = torch.as_tensor(y[order], dtype=torch.float32)
-        wt = torch.as_tensor(w[order] / w.mean(), dtype=torch.float32)
-        val, tr = slice(0, n_val), slice(n_val, None)
+        with seeded(self.seed):
+            self.net = mlp([x.shape[1], *self.config.hidden, 1], dropout=self.config.dropout)
+            order = np.random.default_rng(self.seed).permutation(len(x))
+            n_val = max(1, int(self.config.validation_fraction * len(x)))
+            xt = self.scale(x[order])
+            yt = torch.as_tensor(y[order], dtype=torch.float32)
+            wt = torch.as_tensor(w[order] / w.mean(), dtype=torch.float32)
+            val, tr = slice(0, n_val), slice(n_val, None)
 
-        def loss(net, batch):
-            logits = net(batch[0]).squeeze(-1)
-            return torch.nn.functional.binary_cross_entropy_with_logits(
-                logits, batch[1], weight=batch[2])
+            def loss(net, batch):
+                logits = net(batch[0]).squeeze(-1)
+                return torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits, batch[1], weight=batch[2])
 
-        self.result = train(self.net, loss, (xt[tr], yt[tr], wt[tr]),
-                            (xt[val], yt[val], wt[val]),
-                            self.config.train.model_copy(update={"seed": self.seed}))
+            self.result = train(self.net, loss, (xt[tr], yt[tr], wt[tr]),
+                                (xt[val], yt[val], wt[val]),
+                                self.config.train.model_copy(update={"seed": self.seed}))
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

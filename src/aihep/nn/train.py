@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep._atomic import write_atomic
 
 
@@ -31,7 +33,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     patience: int = Field(10, ge=1, description="epochs without validation improvement")
     cosine_schedule: bool = True
-    seed: int = 0
+    seed: int = DEFAULT_SEED
 
 
 @dataclass(frozen=True)
@@ -164,3 +166,15 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
     module.eval()
     return TrainResult(history["train"], history["val"], best[1], start_epoch,
                        epoch_seconds=list(history["seconds"]))
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's global generator (weight initialization, dropout) inside the block only.
+
+    The caller's generator state is restored on exit, so a library call never reseeds the
+    user's session.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -23,6 +23,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from aihep import DEFAULT_SEED
 from aihep._atomic import ensure_writable_dir, write_json_atomic
 from aihep.errors import ConfigError, InputError
 from aihep.reco.events import DomSummary, dom_summaries, load_events, pad_doms, truth_directions
@@ -157,7 +158,8 @@ def _reconstruct_gnn(events: ak.Array, run: str | Path | None,
 
 
 def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | None = None,
-                  energy_min_tev: float = 1.0, energy_max_tev: float = 100.0, seed: int = 0,
+                  energy_min_tev: float = 1.0, energy_max_tev: float = 100.0,
+                  seed: int = DEFAULT_SEED,
                   workers: int = 1, events_per_chunk: int = 1000,
                   progress: Callable[[int, int], None] | None = None,
                   executor: Any = None, force: bool = False) -> dict[str, Any]:
@@ -175,7 +177,7 @@ def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | 
 
 def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
                    target: str = "points", epochs: int = 20, batch_size: int = 128,
-                   learning_rate: float = 2e-3, val_fraction: float = 0.1, seed: int = 0,
+                   learning_rate: float = 2e-3, val_fraction: float = 0.1, seed: int = DEFAULT_SEED,
                    refine_from: str | Path | None = None,
                    progress: Callable[[int, int, float], None] | None = None,
                    force: bool = False) -> dict[str, Any]:
@@ -189,7 +191,7 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
     """
     import torch
 
-    from aihep.nn.train import TrainConfig, train
+    from aihep.nn.train import TrainConfig, seeded, train
     from aihep.reco.gnn import TrackGNN, gnn_loss, gnn_preset, graph_inputs, load_gnn, save_gnn
     from aihep.workflow.manifest import build_manifest, claim_output_dir, file_entry, write_manifest
 
@@ -207,25 +209,25 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
         config = config.model_copy(update={"frame": "hypothesis", "target": "points",
                                            "max_doms": seed_model.config.max_doms})
     directory = ensure_writable_dir(out)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    inputs = graph_inputs(events, config.max_doms,
-                          frame="detector" if seed_model else config.frame)
-    if seed_model is not None:
-        inputs = _refiner_inputs(seed_model, inputs, events, rng)
-        save_gnn(seed_model, directory / "seed")
-    order = rng.permutation(np.flatnonzero(inputs.ok))
-    n_val = max(1, int(val_fraction * len(order)))
-    tensors = (inputs.features, inputs.coords, inputs.mask, inputs.charge, inputs.emission,
-               inputs.direction)
-    val_idx, train_idx = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
-    model = TrackGNN(config)
-    train_config = TrainConfig(epochs=epochs, batch_size=batch_size,
-                               learning_rate=learning_rate, patience=5, seed=seed)
-    start = time.perf_counter()
-    result = train(model, gnn_loss, tuple(t[train_idx] for t in tensors),
-                   tuple(t[val_idx] for t in tensors), train_config,
-                   checkpoint=directory / "checkpoint.pt", progress=progress)
+    with seeded(seed):
+        rng = np.random.default_rng(seed)
+        inputs = graph_inputs(events, config.max_doms,
+                              frame="detector" if seed_model else config.frame)
+        if seed_model is not None:
+            inputs = _refiner_inputs(seed_model, inputs, events, rng)
+            save_gnn(seed_model, directory / "seed")
+        order = rng.permutation(np.flatnonzero(inputs.ok))
+        n_val = max(1, int(val_fraction * len(order)))
+        tensors = (inputs.features, inputs.coords, inputs.mask, inputs.charge, inputs.emission,
+                   inputs.direction)
+        val_idx, train_idx = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
+        model = TrackGNN(config)
+        train_config = TrainConfig(epochs=epochs, batch_size=batch_size,
+                                   learning_rate=learning_rate, patience=5, seed=seed)
+        start = time.perf_counter()
+        result = train(model, gnn_loss, tuple(t[train_idx] for t in tensors),
+                       tuple(t[val_idx] for t in tensors), train_config,
+                       checkpoint=directory / "checkpoint.pt", progress=progress)
     seconds = time.perf_counter() - start
     save_gnn(model, directory)
     summary = {"preset": preset, "target": target, "n_train": len(train_idx),

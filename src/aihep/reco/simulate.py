@@ -39,6 +39,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep._atomic import ensure_writable_dir, write_atomic
 from aihep.errors import ConfigError
 from aihep.reco.geometry import Geometry, LayoutConfig, hexagonal_layout, save_geometry
@@ -318,7 +319,7 @@ def _run_chunk(task: _ChunkTask) -> tuple[int, int]:
     return task.index, generated
 
 
-def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: int = 0,
+def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: int = DEFAULT_SEED,
                      geometry: Geometry | None = None, workers: int = 1,
                      events_per_chunk: int = 1000,
                      progress: Callable[[int, int], None] | None = None,

@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep.io.jets import JetSet
 from aihep.tagging.highlevel import high_level_features
 
@@ -26,7 +27,7 @@ class BDTConfig(BaseModel):
 class BDTTagger:
     """``fit(jets)`` / ``predict_proba(jets) -> (n, n_classes)`` on :data:`HIGH_LEVEL`."""
 
-    def __init__(self, config: BDTConfig, n_classes: int, seed: int = 0) -> None:
+    def __init__(self, config: BDTConfig, n_classes: int, seed: int = DEFAULT_SEED) -> None:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         self.config, self.n_classes = config, n_classes

@@ -25,6 +25,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from aihep import DEFAULT_SEED
 from aihep._atomic import ensure_writable_dir, write_atomic
 from aihep.errors import ConfigError
 from aihep.events.config import DetectorConfig, JetConfig
@@ -50,7 +51,7 @@ class TagDatasetConfig(BaseModel):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracks: TrackConfig = Field(default_factory=TrackConfig)
     hadron_id: HadronIDConfig = Field(default_factory=HadronIDConfig)
-    seed: int = 0
+    seed: int = DEFAULT_SEED
 
     def definition(self) -> DatasetKind:
         return get_kind(self.kind)

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aihep import DEFAULT_SEED
 from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
 from aihep.errors import InputError
 from aihep.io.jets import JetSet, check_jets
-from aihep.nn.train import ProgressFn, TrainConfig, train
+from aihep.nn.train import ProgressFn, TrainConfig, seeded, train
 from aihep.tagging.bdt import BDTConfig, BDTTagger
 from aihep.tagging.features import FeatureScaler, FeatureSet, particle_inputs
 from aihep.tagging.metrics import TaggerMetrics, tagger_metrics
@@ -61,7 +62,7 @@ class TaggerConfig(BaseModel):
     val_fraction: float = Field(0.2, gt=0, lt=1)
     train: TrainConfig = Field(default_factory=_default_train)
     inference_batch_size: int = Field(512, ge=1)
-    seed: int = 0
+    seed: int = DEFAULT_SEED
 
     @field_validator("model", mode="before")
     @classmethod
@@ -197,18 +198,18 @@ def train_tagger(jets: JetSet, out: str | Path, config: TaggerConfig | None = No
     else:
         raw = particle_inputs(train_jets, config.feature_set, config.max_particles)
         scaler = FeatureScaler.fit(raw)
-        torch.manual_seed(config.seed)
-        network = build_model(config.model, len(raw.names), len(jets.classes))
-        tagger = Tagger(config, jets.classes, network, scaler)
-        train_data = (*scaler(raw).tensors(), torch.from_numpy(train_jets.labels))
-        val_data = (*tagger.inputs(val_jets), torch.from_numpy(val_jets.labels))
+        with seeded(config.seed):
+            network = build_model(config.model, len(raw.names), len(jets.classes))
+            tagger = Tagger(config, jets.classes, network, scaler)
+            train_data = (*scaler(raw).tensors(), torch.from_numpy(train_jets.labels))
+            val_data = (*tagger.inputs(val_jets), torch.from_numpy(val_jets.labels))
 
-        def loss(module: torch.nn.Module, batch: Any) -> torch.Tensor:
-            return torch.nn.functional.cross_entropy(module(*batch[:4]), batch[4])
+            def loss(module: torch.nn.Module, batch: Any) -> torch.Tensor:
+                return torch.nn.functional.cross_entropy(module(*batch[:4]), batch[4])
 
-        train_config = config.train.model_copy(update={"seed": config.seed})
-        result = train(network, loss, train_data, val_data, train_config,
-                       checkpoint=directory / "checkpoint.pt", progress=progress)
+            train_config = config.train.model_copy(update={"seed": config.seed})
+            result = train(network, loss, train_data, val_data, train_config,
+                           checkpoint=directory / "checkpoint.pt", progress=progress)
         seconds = time.perf_counter() - start
         history = {"train_loss": result.train_loss, "val_loss": result.val_loss,
                    "epoch_seconds": result.epoch_seconds}
@@ -296,7 +297,7 @@ def predict_jets(run_dir: str | Path, jets: JetSet) -> JetSet:
 def train_from_file(data: Path, out: Path, model: str = "particlenet-lite",
                     feature_set: FeatureSet = "kin", max_particles: int = 128,
                     epochs: int = 20, batch_size: int = 256, learning_rate: float = 1e-3,
-                    max_jets: int | None = None, seed: int = 0,
+                    max_jets: int | None = None, seed: int = DEFAULT_SEED,
                     progress: ProgressFn | None = None, force: bool = False) -> dict[str, Any]:
     """Train a tagger (a preset name or ``bdt``) on a jet file into the run directory ``out``.
 

@@ -6,6 +6,8 @@ import hashlib
 
 import numpy as np
 
+from aihep import DEFAULT_SEED  # noqa: F401  re-exported: the one default seed
+
 PYTHIA_SEED_MAX = 900_000_000
 """Pythia accepts ``Random:seed`` in 1..900000000."""
 
