@@ -86,3 +86,34 @@ def test_processes_lists_registry():
     assert result.exit_code == 0
     for name in ("qcd-dijet", "wprime-xy", "ttbar", "zprime-tt"):
         assert name in result.output
+
+
+def test_config_file_sets_options_and_flags_override_it(tmp_path):
+    import json
+
+    config = tmp_path / "generate.yaml"
+    config.write_text("events: 6\nseed: 7\ndetector: truth\nchunk-size: 3\n")
+    runner = CliRunner()
+    first = runner.invoke(app, ["generate", "wprime-xy", "--out", str(tmp_path / "a"),
+                                "--config", str(config)])
+    assert first.exit_code == 0, first.output
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["seed"] == 7 and manifest["config"]["n_events"] == 6
+    assert manifest["config"]["detector"]["kind"] == "truth"
+    second = runner.invoke(app, ["generate", "wprime-xy", "--out", str(tmp_path / "b"),
+                                 "--config", str(config), "--seed", "8"])
+    assert second.exit_code == 0, second.output
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["seed"] == 8
+
+
+def test_bad_config_file_is_one_line_naming_file_and_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    for text, expected in (("evnts: 5\n", "field 'evnts' is not an option"),
+                           ("[1, 2\n", "not valid YAML"), ("- 3\n", "expected a mapping")):
+        bad.write_text(text)
+        result = CliRunner().invoke(app, ["generate", "qcd-dijet", "--out",
+                                          str(tmp_path / "x"), "--config", str(bad)])
+        assert result.exit_code == 2
+        assert expected in result.output and str(bad) in result.output
+        assert result.output.count("\n") <= 2
+        assert not (tmp_path / "x").exists()

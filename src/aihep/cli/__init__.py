@@ -15,6 +15,7 @@ from aihep import DEFAULT_SEED
 from aihep.cli.common import (
     AsJson,
     ClusterCfg,
+    ConfigFile,
     ExecutorOpt,
     Force,
     Seed,
@@ -123,6 +124,7 @@ def generate(
     chunk_size: Annotated[int, typer.Option(help="generated events per chunk")] = 1000,
     overwrite: Annotated[bool, typer.Option(help="discard a previous run in --out")] = False,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Generate events of a named process into an event store (resumable)."""
     with user_errors():
@@ -170,6 +172,7 @@ def dataset_lhco(
     overwrite: Annotated[bool, typer.Option(help="discard previous runs in --out")] = False,
     force: Force = False,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Build an LHC Olympics-style dataset: QCD + injected W' -> X Y, reference, features."""
     with user_errors():
@@ -221,6 +224,7 @@ def hunt_command(
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Hunt for a resonance: anomaly scores, cut, bump hunt, signal extraction, report."""
     with user_errors():
@@ -324,6 +328,7 @@ def agent_run(
     seed: Seed = DEFAULT_SEED,
     head_file: HeadFileOption = None,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Ask the agent (offline playbook by default): is there a resonance in this dataset?
 
@@ -362,6 +367,7 @@ def agent_solve(
     seed: Seed = DEFAULT_SEED,
     head_file: HeadFileOption = None,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Solve an Agents-of-Discovery task: scores.csv, answers.json, report, provenance."""
     with user_errors():
@@ -512,6 +518,7 @@ def demo(
     background: Annotated[int, typer.Option(help="background events")] = 4000,
     signal: Annotated[int, typer.Option(help="signal events")] = 400,
     reference: Annotated[int, typer.Option(help="reference events")] = 4000,
+    config_file: ConfigFile = None,
 ) -> None:
     """The main job end to end on small generated data: generate -> hunt -> report.
 

@@ -22,6 +22,40 @@ Force = Annotated[bool, typer.Option(
     "--force", help="write into --out even if it holds another command's results")]
 
 
+def _config_file(ctx: typer.Context, param: Any, value: Path | None) -> Path | None:
+    """Eager ``--config`` callback: the YAML's values become the command's defaults, so a
+    flag given on the command line overrides them (click's ``default_map``)."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(value).read_text())
+    except OSError as exc:
+        fail(f"{value}: cannot read the config file ({exc.strerror or exc})")
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        fail(f"{value}:{line} not valid YAML; expected a mapping of option names to values")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        fail(f"{value}: expected a mapping of option names to values (e.g. 'seed: 3')")
+    names = {p.name for p in ctx.command.params if p.name and p.name != param.name}
+    values = {str(k).replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        fail(f"{value}: field '{unknown[0]}' is not an option of this command; expected one "
+             f"of {', '.join(sorted(n.replace('_', '-') for n in names))}")
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+    return value
+
+
+ConfigFile = Annotated[Path | None, typer.Option(
+    "--config", help="YAML file of option values (option names as keys); flags given on the "
+    "command line override it", callback=_config_file, is_eager=True)]
+
+
 def fail(message: str, status: int = 2) -> None:
     """Print one ``error:`` line on stderr and exit (2: bad input; 1: the job failed)."""
     from rich.console import Console

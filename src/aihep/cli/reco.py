@@ -13,6 +13,7 @@ from aihep import DEFAULT_SEED
 from aihep.cli.common import (
     AsJson,
     ClusterCfg,
+    ConfigFile,
     ExecutorOpt,
     Force,
     Seed,
@@ -62,6 +63,7 @@ def reco_simulate(
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Simulate through-going muons (resumes when re-run)."""
     from aihep.reco.run import simulate_file
@@ -88,6 +90,7 @@ def reco_train(
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Train the hybrid GNN (or, with --refine-from, a refiner for a trained one); an
     interrupted run resumes from its checkpoint."""
@@ -114,6 +117,7 @@ def reco_evaluate(
     workers: Workers = 1,
     force: Force = False,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Median angular error per energy bin, failed fits and time per event."""
     from aihep.reco.run import evaluate_file

@@ -11,6 +11,7 @@ from aihep import DEFAULT_SEED
 from aihep.cli.common import (
     AsJson,
     ClusterCfg,
+    ConfigFile,
     ExecutorOpt,
     Force,
     Seed,
@@ -42,6 +43,7 @@ def tag_dataset(
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Generate a tagging dataset with Pythia 8 + FastJet (resumes when re-run)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -82,6 +84,7 @@ def tag_train(
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
+    config_file: ConfigFile = None,
 ) -> None:
     """Train a tagger; an interrupted run resumes from its checkpoint when re-run."""
     from rich.progress import (
@@ -113,7 +116,7 @@ def tag_evaluate(run: Run, data: Data,
                  out: Annotated[Path | None, typer.Option(
                      "--out", "-o", help="where evaluation.json/.html go (default: RUN)")] = None,
                  max_jets: Annotated[int | None, typer.Option()] = None,
-                 as_json: AsJson = False) -> None:
+                 as_json: AsJson = False, config_file: ConfigFile = None) -> None:
     """Accuracy, AUCs, background rejections and confusion matrix; writes an HTML report."""
     from aihep.report.tagging import write_tagger_report
     from aihep.tagging.tagger import evaluate_file
@@ -128,7 +131,8 @@ def tag_predict(run: Run, data: Data,
                 out: Annotated[Path, typer.Option("--out", "-o", help="output .parquet")],
                 max_jets: Annotated[int | None, typer.Option()] = None,
                 force: Annotated[bool, typer.Option("--force", help="replace an existing "
-                                                    "--out file")] = False) -> None:
+                                                    "--out file")] = False,
+                config_file: ConfigFile = None) -> None:
     """Add score_<class> fields to a jet set and write it as Parquet."""
     from aihep.tagging.tagger import predict_file
 
@@ -139,7 +143,8 @@ def tag_predict(run: Run, data: Data,
 
 @tag_app.command("export")
 def tag_export(run: Run, out: Annotated[Path, typer.Option("--out", "-o",
-                                                           help="output .onnx")]) -> None:
+                                                           help="output .onnx")],
+               config_file: ConfigFile = None) -> None:
     """Export a trained network to ONNX (needs the onnx extra)."""
     from aihep.tagging.tagger import export_onnx
 
