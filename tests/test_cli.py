@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import typer
 from typer.testing import CliRunner
 
 from aihep.cli import app
@@ -117,3 +118,36 @@ def test_bad_config_file_is_one_line_naming_file_and_field(tmp_path):
         assert expected in result.output and str(bad) in result.output
         assert result.output.count("\n") <= 2
         assert not (tmp_path / "x").exists()
+
+
+def test_cli_choices_are_the_codes_choices():
+    """The help texts name exactly what the code accepts (no list that drifts)."""
+    import re
+    import typing
+
+    import click
+
+    from aihep.discovery.hunt import Method
+    from aihep.reco.run import METHODS
+    from aihep.tagging.features import FeatureSet
+    from aihep.tagging.models import PRESETS
+    from aihep.tagging.samples import KINDS
+
+    command = typer.main.get_command(app)
+
+    def help_of(path: list[str], name: str) -> str:
+        cmd = command
+        for part in path:
+            cmd = cmd.commands[part]
+        param = next(p for p in cmd.params if p.name == name)
+        return param.help if isinstance(param, click.Option) else getattr(param, "help", "")
+
+    def names(text: str) -> set[str]:
+        return {re.sub(r"\s*\(.*", "", w).strip() for w in text.split("|")} - {"all"}
+
+    assert names(help_of(["hunt"], "method").split(" (repeatable")[0]) == set(
+        typing.get_args(Method))
+    assert names(help_of(["reco", "evaluate"], "method")) == set(METHODS)
+    assert names(help_of(["tag", "train"], "model")) == {*PRESETS, "bdt"}
+    assert names(help_of(["tag", "train"], "features")) == set(typing.get_args(FeatureSet))
+    assert names(help_of(["tag", "dataset"], "kind")) == set(KINDS)

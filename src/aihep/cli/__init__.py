@@ -5,6 +5,7 @@ User mistakes print one ``error:`` line and exit with status 2; no traceback.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -231,12 +232,13 @@ def hunt_command(
         from aihep.discovery.hunt import (
             DISCOVERY_METHODS,
             HuntConfig,
+            Method,
         )
         from aihep.errors import ConfigError
         from aihep.events.config import validated
         from aihep.workflow.executor import ExecutorConfig
 
-        known = ("cathode", "cwola", "ae", "flow", "idealized", "supervised")
+        known = typing.get_args(Method)
         methods = list(method or ["cathode"])
         if "all" in methods:
             methods = [*DISCOVERY_METHODS] + (["idealized"] if reference else [])
