@@ -83,3 +83,29 @@ def test_generator_settings_that_open_files_pass_the_read_policy(tmp_path):
     implicit = opened.call("generate_events", {**args, "config": {
         **config, "settings": ["Beams:frameType = 4"]}}, "test")  # reads ./events.lhe
     assert implicit.status == "refused" and "events.lhe" in implicit.message
+
+
+def test_truth_methods_are_refused_unless_allowed_and_inspection_hides_truth(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aihep.agent.registry import default_registry
+    from aihep.events.inspect import describe
+
+    hunt = default_registry().get("hunt")
+    args = hunt.validate({"data": str(tmp_path / "inputs" / "d.parquet"),
+                          "out": str(tmp_path / "run" / "h"),
+                          "config": {"methods": ["cwola", "supervised"]}})
+    with pytest.raises(PermissionDenied, match="supervised.*truth labels"):
+        _policy(tmp_path).check(hunt, args, calls_so_far=0)
+    _policy(tmp_path, allow_truth_methods=True).check(hunt, args, calls_so_far=0)
+    # what the planner's inspect_dataset returns has no label counts; aihep info keeps them
+    (tmp_path / "inputs").mkdir()
+    table = {"mjj": [3000.0, 3100.0], "mj1": [50.0, 60.0], "delta_mj": [10.0, 20.0],
+             "tau21_j1": [0.5, 0.6], "tau21_j2": [0.4, 0.3], "label": [0, 1]}
+    pq.write_table(pa.table(table), tmp_path / "inputs" / "d.parquet")
+    inspect = default_registry().get("inspect_dataset")
+    shown = inspect.function(**inspect.call_arguments(inspect.validate(
+        {"path": str(tmp_path / "inputs" / "d.parquet")})))
+    assert "labels" not in shown and "label" not in shown["features"]
+    assert describe(tmp_path / "inputs" / "d.parquet")["labels"] == {0: 1, 1: 1}

@@ -20,6 +20,10 @@ class PermissionDenied(ToolError):
     """A call breaks the run's policy."""
 
 
+#: hunt methods that need truth labels (a bound on what an analysis can reach, not a search)
+TRUTH_METHODS = ("supervised",)
+
+
 class Policy(BaseModel):
     """What an agent run may do. Paths are resolved; CPU time in seconds."""
 
@@ -38,6 +42,9 @@ class Policy(BaseModel):
         False, description="let raw Pythia settings open files (Beams:LHEF, SLHA:file...); "
         "the files must then lie under read_paths")
     allow_network: bool = Field(False, description="always refused: runs are offline")
+    allow_truth_methods: bool = Field(
+        False, description="let a hunt use methods that train on truth labels (supervised); "
+        "real data have none, so a result that used them is no discovery")
 
     @classmethod
     def from_file(cls, path: str | Path) -> Policy:
@@ -68,6 +75,12 @@ class Policy(BaseModel):
                 arguments.config.cpu_seconds > self.max_cpu_seconds_per_call:
             msg = (f"policy: code may use {arguments.config.cpu_seconds} s of CPU, the limit "
                    f"per call is {self.max_cpu_seconds_per_call:g} s")
+            raise PermissionDenied(msg)
+        methods = getattr(getattr(arguments, "config", None), "methods", None) or ()
+        truth = sorted(set(methods) & set(TRUTH_METHODS))
+        if truth and not self.allow_truth_methods:
+            msg = (f"policy: method {', '.join(truth)} trains on truth labels, which real data "
+                   "do not have; set allow_truth_methods to permit it")
             raise PermissionDenied(msg)
         if calls_so_far >= self.max_calls:
             msg = f"policy: max_calls = {self.max_calls} reached"

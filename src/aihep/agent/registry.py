@@ -27,7 +27,9 @@ def default_registry() -> ToolRegistry:
     from aihep.tagging.tagger import evaluate_file, predict_file, train_from_file
 
     registry = ToolRegistry()
-    registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60))
+    # a planner never sees truth: no label or injected-signal counts
+    registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60,
+                           fixed={"truth": False}))
     registry.add(make_tool(generate, "generate_events", writes=("out",), cpu_seconds=3600,
                            fixed={"executor": None, "progress": None}, job=True,
                            generator_settings="config"))

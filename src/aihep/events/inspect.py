@@ -25,10 +25,10 @@ def _stats(values: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _feature_summary(features: dict[str, np.ndarray], labels: np.ndarray | None
-                     ) -> dict[str, Any]:
+def _feature_summary(features: dict[str, np.ndarray], labels: np.ndarray | None,
+                     truth: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"n_events": len(next(iter(features.values())))}
-    if labels is not None:
+    if labels is not None and truth:
         values, counts = np.unique(labels, return_counts=True)
         out["labels"] = {int(v): int(c) for v, c in zip(values, counts, strict=True)}
     out["features"] = {k: _stats(np.asarray(v, dtype=float)) for k, v in features.items()
@@ -36,12 +36,13 @@ def _feature_summary(features: dict[str, np.ndarray], labels: np.ndarray | None
     return out
 
 
-def describe(path: str | Path, check: bool = False) -> dict[str, Any]:
+def describe(path: str | Path, check: bool = False, truth: bool = True) -> dict[str, Any]:
     """Summarize a dataset: what it is, how it was made, counts and feature ranges.
 
     Accepts an aihep event-store or LHCO directory, a feature Parquet file, an LHCO HDF5 file
     (hadrons or features) or a feature CSV. With ``check``, every file an aihep directory's
-    manifest lists is re-hashed (``check`` in the summary).
+    manifest lists is re-hashed (``check`` in the summary). Without ``truth`` (what an agent's
+    planner sees), label counts and injected-signal counts are left out: real data have none.
     """
     path = Path(path)
     if not path.exists():
@@ -65,7 +66,9 @@ def describe(path: str | Path, check: bool = False) -> dict[str, Any]:
         summary: dict[str, Any] = {"path": str(path), "kind": manifest.get("kind"),
                                    "seed": manifest.get("seed"),
                                    "created_utc": manifest.get("created_utc"),
-                                   "counts": manifest.get("counts"),
+                                   "counts": manifest.get("counts") if truth else {
+                                       k: v for k, v in (manifest.get("counts") or {}).items()
+                                       if "signal" not in k},
                                    "versions": manifest.get("versions")}
         if manifest.get("kind") == "aihep.events":
             summary["process"] = manifest.get("process", {}).get("name")
@@ -74,7 +77,7 @@ def describe(path: str | Path, check: bool = False) -> dict[str, Any]:
             from aihep.events.lhco import read_feature_table
 
             data = read_feature_table(path / "data.parquet")
-            summary["data"] = _feature_summary(data, data.get("label"))
+            summary["data"] = _feature_summary(data, data.get("label"), truth)
         return summary
     suffix = path.suffix.lower()
     if suffix == ".parquet":
@@ -82,7 +85,7 @@ def describe(path: str | Path, check: bool = False) -> dict[str, Any]:
 
         table = read_feature_table(path)
         return {"path": str(path), "kind": "feature table", **_feature_summary(
-            table, table.get("label"))}
+            table, table.get("label"), truth)}
     if suffix in (".h5", ".hdf5"):
         from aihep.io import lhco
 
@@ -91,15 +94,17 @@ def describe(path: str | Path, check: bool = False) -> dict[str, Any]:
 
             features, labels = read_lhco_features_h5(path)
             return {"path": str(path), "kind": "LHCO features HDF5",
-                    **_feature_summary(features, labels)}
+                    **_feature_summary(features, labels, truth)}
         particles, labels = lhco.read_lhco_events(path)
         import awkward as ak
 
         n = ak.to_numpy(ak.num(particles, axis=1))
-        return {"path": str(path), "kind": "LHCO hadrons HDF5", "n_events": len(n),
-                "hadrons_per_event": _stats(n.astype(float)),
-                "labels": {int(v): int(c) for v, c in zip(*np.unique(labels, return_counts=True),
-                                                          strict=True)}}
+        out = {"path": str(path), "kind": "LHCO hadrons HDF5", "n_events": len(n),
+               "hadrons_per_event": _stats(n.astype(float))}
+        if truth:
+            out["labels"] = {int(v): int(c) for v, c in zip(
+                *np.unique(labels, return_counts=True), strict=True)}
+        return out
     if suffix == ".csv":
         from aihep.io.lhco import read_feature_csv
 
