@@ -21,13 +21,14 @@ FAST = HuntConfig(methods=("cwola",), keep_fraction=0.05, n_folds=3, n_toys=60,
                   classifier=ClassifierConfig(n_ensemble=1, max_iter=60))
 
 
-def _table(n_bkg: int, n_sig: int, seed: int) -> dict[str, np.ndarray]:
+def _table(n_bkg: int, n_sig: int, seed: int, mass_gev: float = 3500.0
+           ) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     edges = np.arange(2600.0, 6001.0, 50.0)
     shape = bin_integrals(edges, np.array([1.0, 8.0, 6.0]), 13000.0)
     counts = rng.multinomial(n_bkg, shape / shape.sum())
     mjj_b = np.repeat(edges[:-1], counts) + rng.uniform(0, 50.0, n_bkg)
-    mjj_s = rng.normal(3500.0, 90.0, n_sig)
+    mjj_s = rng.normal(mass_gev, 90.0 * mass_gev / 3500.0, n_sig)
     feats_b = [rng.gamma(2.0, 40.0, n_bkg), rng.gamma(2.0, 60.0, n_bkg),
                rng.beta(5, 3, n_bkg), rng.beta(5, 3, n_bkg)]
     feats_s = [rng.normal(100.0, 8.0, n_sig), rng.normal(400.0, 20.0, n_sig),
@@ -195,3 +196,15 @@ def test_inverted_signal_region_is_named(tmp_path, sr):
                                       "--sr", sr])
     assert result.exit_code == 2 and "signal_region_gev" in result.stderr
     assert "0 <= LO < HI" in result.stderr and not (tmp_path / "h").exists()
+
+
+@pytest.mark.parametrize("mass", [2900.0, 4600.0])
+def test_a_resonance_away_from_3p5_tev_is_found_with_the_scan_range_from_the_data(mass):
+    table = _table(20000, 400, 11, mass_gev=mass)
+    config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": None})
+    result = hunt(table, config)
+    assert result.discovery, result.to_dict().get("no_claim_because")
+    assert abs(result.extraction.mass.value - mass) < 0.03 * mass
+    lo, hi = result.best.window_gev
+    assert lo <= mass <= hi  # the (refined) window holds the resonance
+
