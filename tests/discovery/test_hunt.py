@@ -156,11 +156,14 @@ def test_cli_hunt_on_lhco_csv_and_bad_reference(tmp_path):
     write_labels_csv(tmp_path / "labels.csv", table["label"], table["index"])
     runner = CliRunner()
     out = tmp_path / "hunt"
+    out.mkdir()  # what a hunt killed mid-run leaves behind: re-running it must work
+    (out / ".progress.json").write_text('{"what": "scored cwola", "done": 1, "total": 4}')
     result = runner.invoke(app, ["hunt", str(tmp_path / "data.csv"), "--labels",
                                  str(tmp_path / "labels.csv"), "-m", "supervised", "--toys",
                                  "20", "--keep-fraction", "0.05", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "results.json").read_text())["best_trial"]["method"] == "supervised"
+    assert not (out / ".progress.json").exists()
 
     bad_ref = tmp_path / "ref.csv"
     bad_ref.write_text("index,m_JJ\n0,3000\n")

@@ -611,7 +611,8 @@ def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None
     from aihep.workflow.manifest import claim_output_dir
 
     config = config or HuntConfig()
-    claim_output_dir(out, "aihep.hunt", force)
+    # a hunt killed mid-run leaves only its progress file: re-running it resumes the claim
+    claim_output_dir(out, "aihep.hunt", force, allowed=(PROGRESS_FILE,))
     table = read_table(data, labels)
     ref_table = read_table(reference) if reference is not None else None
     ensure_writable_dir(out)
