@@ -96,7 +96,7 @@ def test_truth_methods_are_refused_unless_allowed_and_inspection_hides_truth(tmp
     args = hunt.validate({"data": str(tmp_path / "inputs" / "d.parquet"),
                           "out": str(tmp_path / "run" / "h"),
                           "config": {"methods": ["cwola", "supervised"]}})
-    with pytest.raises(PermissionDenied, match="supervised.*truth labels"):
+    with pytest.raises(PermissionDenied, match=r"supervised.*truth labels"):
         _policy(tmp_path).check(hunt, args, calls_so_far=0)
     _policy(tmp_path, allow_truth_methods=True).check(hunt, args, calls_so_far=0)
     # what the planner's inspect_dataset returns has no label counts; aihep info keeps them
