@@ -52,3 +52,22 @@ def toy_jets(n_per_class: int = 300, charged_fractions: tuple[float, ...] = (0.4
     parts = {k: [v[i] for i in order] for k, v in parts.items()}
     jets = {k: np.asarray(v)[order] for k, v in jet.items()}
     return from_arrays(parts, jets, np.asarray(labels)[order], classes, "toy jets")
+
+
+def jet_batch(seed: int, n: int = 6, p: int = 12, f: int = 7):
+    """Tagger inputs (features, points, vectors, mask) of ``n`` padded jets of <= ``p``
+    particles (torch tensors): the first jet has 3 real particles (fewer than
+    ParticleNet-Lite's k = 7 neighbours), the second 9."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    features, points = torch.randn(n, p, f, generator=g), 0.3 * torch.randn(n, p, 2, generator=g)
+    momenta = 20 * torch.randn(n, p, 3, generator=g)
+    vectors = torch.cat([momenta, momenta.norm(dim=-1, keepdim=True) + 0.5], dim=-1)
+    mask = torch.ones(n, p, dtype=torch.bool)
+    mask[0, 3:] = False
+    mask[1, 9:] = False
+    for t in (features, points, vectors):
+        t[~mask] = 0
+    return features, points, vectors, mask
+

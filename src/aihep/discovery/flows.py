@@ -14,7 +14,7 @@ next (Hallin et al., arXiv:2109.00546, ensemble the flow for the same reason).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +36,15 @@ class FlowConfig(BaseModel):
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=60, batch_size=256,
                                                                    learning_rate=1e-3))
+
+
+def build_flow(config: FlowConfig, n_features: int, n_context: int) -> Any:
+    """One zuko conditional flow (NSF or MAF) of ``config``: ``flow(c).log_prob(x)``."""
+    import zuko
+
+    cls = zuko.flows.NSF if config.kind == "nsf" else zuko.flows.MAF
+    return cls(features=n_features, context=n_context, transforms=config.transforms,
+               hidden_features=config.hidden_features)
 
 
 def cathode_flow_config() -> FlowConfig:
@@ -82,12 +91,8 @@ class ConditionalDensity:
         return self
 
     def _fit_one(self, x: np.ndarray, c: np.ndarray, seed: int):
-        import zuko
-
         with seeded(seed):
-            cls = zuko.flows.NSF if self.config.kind == "nsf" else zuko.flows.MAF
-            flow = cls(features=x.shape[1], context=c.shape[1], transforms=self.config.transforms,
-                       hidden_features=self.config.hidden_features)
+            flow = build_flow(self.config, x.shape[1], c.shape[1])
             order = np.random.default_rng(seed).permutation(len(x))
             n_val = max(1, int(self.config.validation_fraction * len(x)))
             xt, ct = self._standardize(x[order], c[order])
