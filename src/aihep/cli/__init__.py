@@ -541,14 +541,17 @@ def demo(
             result = build_lhco_dataset(config, out, ExecutorConfig(kind="local",
                                                                     workers=workers),
                                         bars.callback, reporter=write_lhco_report)
+        from aihep.discovery.classifiers import ClassifierConfig
         from aihep.discovery.hunt import HuntConfig
 
         console = Console()
         console.print(f"dataset: {result.directory}  (data.parquet, data.csv, reference.csv, "
                       "manifest.json)")
         console.print("hunting with cwola and idealized in signal regions slid over the "
-                      "data's mjj range (no window given) ...")
-        config = HuntConfig(methods=("cwola", "idealized"), sr_scan=True, seed=seed)
+                      "data's mjj range (no window given; demo settings: one classifier "
+                      "per fold, 100 toys per bump hunt) ...")
+        config = HuntConfig(methods=("cwola", "idealized"), sr_scan=True, seed=seed,
+                            n_toys=100, classifier=ClassifierConfig(n_ensemble=1))
         summary = _hunt_with_bars(result.data_path, Path(out) / "hunt", config,
                                   result.reference_path, None,
                                   ExecutorConfig(kind="local", workers=workers), False)
