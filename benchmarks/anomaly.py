@@ -18,11 +18,11 @@ Writes benchmarks/results/anomaly.json and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from common import write_result
 
 from aihep.discovery import metrics
 from aihep.discovery.outliers import outlier
@@ -154,7 +154,7 @@ def main() -> None:
            "paper_reference_max_sic": {"cathode": 14, "idealized": 14, "supervised": 18,
                                        "cwola": 11}}
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / args.results).write_text(json.dumps(out, indent=2) + "\n")
+    write_result(ROOT / "results" / args.results, out)
     print(f"\nSR 3.3-3.7 TeV, B_SR = {b_sr} (scale {args.scale}); test: {len(test_b)} bkg, "
           f"{len(sig_test)} signal; total {total / 60:.1f} min (generation {t_gen / 60:.1f}, "
           f"pipeline {(total - t_gen) / 60:.1f})\n")

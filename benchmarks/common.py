@@ -21,9 +21,12 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def write_result(path: Path, result: dict[str, Any]) -> Path:
-    """Write ``result`` as JSON atomically (a temporary file renamed over ``path``)."""
+def write_result(path: Path, result: dict[str, Any], commit: str | None = None) -> Path:
+    """Write ``result`` as JSON atomically (a temporary file renamed over ``path``), stamped
+    with the git ``commit`` measured (default: the checked-out one) and the UTC ``date``."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    result = {"commit": result.get("commit") or commit or git_commit(), "date": utc_now(),
+              **{k: v for k, v in result.items() if k not in ("commit", "date")}}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
     tmp.replace(path)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from anomaly import finite_rows, sample
+from common import write_result
 
 from aihep.discovery.hunt import HuntConfig, hunt
 from aihep.workflow.executor import ExecutorConfig
@@ -69,7 +70,7 @@ def main() -> None:
            "methods": list(config.methods), "keep_fraction": args.keep_fraction,
            "background_events": args.events, "reference_events": args.events, "runs": rows}
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "end_to_end.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_result(ROOT / "results" / "end_to_end.json", out)
     print("\n| dataset | injected | global p | Z | best method / SR | m_res [GeV] | n_signal |")
     print("|---|---|---|---|---|---|---|")
     for name, r in rows.items():

@@ -12,11 +12,12 @@ Writes benchmarks/results/generation.json and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
+
+from common import write_result
 
 from aihep.events import GenerationConfig, generate
 from aihep.events.factory import pythia_settings
@@ -81,7 +82,7 @@ def main() -> None:
         "goals": {"full_over_raw_per_core": 0.65, "speedup_2_over_1_workers": 1.8},
     }
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "generation.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(ROOT / "results" / "generation.json", result)
 
     print(f"\nGeneration benchmark: {args.process}, {args.events} events, "
           f"{os.cpu_count()} cores\n")

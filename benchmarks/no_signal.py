@@ -18,12 +18,12 @@ Writes benchmarks/results/no_signal.json and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 from anomaly import finite_rows, sample
+from common import write_result
 from scipy import stats
 
 from aihep.discovery.hunt import DISCOVERY_METHODS, HuntConfig, hunt
@@ -74,7 +74,7 @@ def main() -> None:
            "ks_uniform_pvalue": float(stats.kstest(p_values, "uniform").pvalue),
            "fake_discoveries": int(sum(r["discovery"] for r in rows))}
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "no_signal.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_result(ROOT / "results" / "no_signal.json", out)
     print("\n| dataset | events | global p | Z | best method | bump [GeV] |")
     print("|---|---|---|---|---|---|")
     for r in rows:

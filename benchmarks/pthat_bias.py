@@ -12,11 +12,11 @@ Writes benchmarks/results/pthat_bias.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
+from common import write_result
 
 from aihep.events import GenerationConfig, generate
 from aihep.events.config import JetConfig
@@ -62,7 +62,7 @@ def main() -> None:
     result = {"benchmark": "pthat_bias", "loose": loose, "default": default,
               "lost_fraction_of_triggered": sig_below / sig_loose if sig_loose else None}
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "pthat_bias.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(ROOT / "results" / "pthat_bias.json", result)
     print("| pT-hat cut [GeV] | generated | trigger efficiency | triggered with pT-hat < 1000 |")
     print("|---|---|---|---|")
     for r in (loose, default):

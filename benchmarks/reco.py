@@ -34,6 +34,8 @@ import json
 import time
 from pathlib import Path
 
+from common import write_result
+
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "reco"
 
@@ -267,7 +269,7 @@ def main() -> None:
            "repeats": args.repeats,
            "rows": rows, **diagnostics}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2, default=float) + "\n")
+    write_result(args.out, out)
     from aihep.report.html import pyplot
     from aihep.report.reco import resolution_figure
 

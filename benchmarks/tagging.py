@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import write_result
 
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "tagging"
@@ -188,7 +189,7 @@ def main() -> None:
                        "max_particles": args.max_particles, "epochs": args.epochs,
                        "n_train": len(train_jets), "n_test": len(test_jets),
                        "classes": list(jets.classes), "runs": rows}
-                path.write_text(json.dumps(out, indent=2, default=float) + "\n")
+                write_result(path, out)
     for row in rows:
         row.setdefault("features", "full")
     print("\n" + table(args.kind, rows, list(jets.classes)))

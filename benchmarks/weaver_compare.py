@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import write_result
 
 from tagging import CACHE, dataset
 
@@ -229,7 +230,7 @@ def main() -> None:
             done = {(r["model"], r["framework"]) for r in rows}
             rows = [r for r in old["runs"] if (r["model"], r["framework"]) not in done] + rows
     (ROOT / "results").mkdir(exist_ok=True)
-    path.write_text(json.dumps({**settings, "runs": rows}, indent=2) + "\n")
+    write_result(path, {**settings, "runs": rows})
     print("\n| model | framework | accuracy | macro AUC | train min | train jets/s | "
           "infer jets/s |")
     print("|---|---|---|---|---|---|---|")
