@@ -558,8 +558,8 @@ def demo(
         hunt_dir = Path(summary["out"])
         best = summary["best_trial"]
         line = (f"global p = {summary['p_value']:.2g} (Z = {summary['significance']:.1f}), "
-                f"best: {best['method']} in SR {best['signal_region_gev'][0]:g}-"
-                f"{best['signal_region_gev'][1]:g} GeV; "
+                f"best: {best['method']} in SR {best['signal_region_gev'][0]:.0f}-"
+                f"{best['signal_region_gev'][1]:.0f} GeV; "
                 + ("discovery" if summary["discovery"] else "no credible discovery"))
         if "m_res" in summary:
             line += (f", m_res = {summary['m_res']['value']:.0f} +- "
