@@ -69,4 +69,5 @@ def test_documentation_index_renders(tmp_path):
     subprocess.run([mkdocs, "build", "-q", "-d", str(tmp_path / "site")], cwd=ROOT, check=True,
                    env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=300)
     _renders(tmp_path / "site" / "index.html", min_images=0)
-    _renders(tmp_path / "site" / "discovery" / "index.html", min_images=1)
+    _renders(tmp_path / "site" / "discovery" / "index.html", min_images=1)  # the screenshot
+    _renders(tmp_path / "site" / "tagging" / "index.html", min_images=1)
