@@ -58,17 +58,18 @@ def test_replay_reproduces_every_output_bit_for_bit(signal_run, tmp_path):
 def test_inconclusive_hunt_is_refined_and_remembered(tmp_path):
     data = _write_table(tmp_path / "bkg.parquet", 15000, 0, 2)
     task = ResonanceTask(data=data, hunt=FAST, fallback_methods=("supervised",), seed=3)
-    # supervised needs truth labels: its hunt fails cleanly and is recorded as an error
+    # supervised trains on truth labels: the default policy refuses its hunt, recorded
     memory = tmp_path / "memory.json"
     first = run_agent(task, tmp_path / "run1", memory_path=memory)
     assert not first.answer["discovery"]
     assert [s["tool"] for s in first.steps] == ["inspect_dataset", "hunt", "hunt"]
-    assert first.steps[2]["status"] == "error" and "label" in first.steps[2]["message"]
+    assert first.steps[2]["status"] == "refused"
+    assert "truth labels" in first.steps[2]["message"]
     # a second run on the same data remembers both hunts and plans none
     second = run_agent(task, tmp_path / "run2", memory_path=memory)
     assert second.answer["remembered_methods"] == [["cwola"]]
     assert [s["tool"] for s in second.steps] == ["inspect_dataset", "hunt"]
-    assert second.steps[1]["status"] == "error"
+    assert second.steps[1]["status"] == "refused"
 
 
 def test_planner_skips_methods_needing_a_reference(tmp_path):
