@@ -351,7 +351,15 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rewrite the task files")
     parser.add_argument("--build-only", action="store_true", help="only write the task files")
     parser.add_argument("--fresh", action="store_true", help="discard earlier runs")
+    parser.add_argument("--merge", nargs="+", metavar="FILE", help="only merge the runs of "
+                        "results files (of streams run in parallel) into --results")
     args = parser.parse_args()
+    if args.merge:
+        parts = [json.loads((ROOT / "results" / f).read_text()) for f in args.merge]
+        rows = [r for part in parts for r in part["runs"]]
+        args.commit = ",".join(sorted({p["commit"] for p in parts}))
+        _table(rows, _write(rows, args))
+        return
     args.commit = git_commit()  # the code measured: the commit when the run starts
     names = args.tasks.split(",")
     truths = build_tasks(names, args.seed, args.workers, args.rebuild)
