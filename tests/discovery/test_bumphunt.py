@@ -64,6 +64,7 @@ def test_scan_statistics():
     assert np.all(scan.z_local[scan.observed <= scan.expected] == 0)
 
 
+@pytest.mark.slow  # ~25 s of toys: run with `pytest -m slow`
 def test_background_only_global_pvalues_are_uniform():
     rng = np.random.default_rng(4)
     mu = _expected([8.0, 6.0], 5000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from aihep.discovery.flows import ConditionalDensity, FlowConfig
@@ -15,6 +16,7 @@ def _truth(c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.column_stack([x1, rng.normal(0.5 * x1**2, 0.2)])
 
 
+@pytest.mark.slow  # ~50 s: a statistical check of the flow, run with `pytest -m slow`
 def test_conditional_flow_matches_known_density():
     rng = np.random.default_rng(0)
     c = rng.uniform(-1.0, 1.0, 6000)
