@@ -13,6 +13,7 @@ unknown signal is unknown).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,11 @@ def cls_upper_limit(observed: np.ndarray, background: np.ndarray,
     uncertainty = np.maximum(np.asarray(background_uncertainty, float), 1e-3 * background)
     previous = pyhf.get_backend()
     pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(verbose=False))
+    # pyhf logs a failed fit with its traceback before raising; the caller handles the
+    # exception, so the user sees no traceback (seen in a background-only agent run)
+    log = logging.getLogger("pyhf")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
     try:
         # One nuisance parameter moves every bin by its uncertainty together: the error of
         # a fitted background is fully correlated across a narrow window (uncorrelated
@@ -92,6 +98,7 @@ def cls_upper_limit(observed: np.ndarray, background: np.ndarray,
             top *= 3.0
     finally:
         pyhf.set_backend(*previous)
+        log.setLevel(level)
     return float(obs), np.asarray(exp, float)
 
 
