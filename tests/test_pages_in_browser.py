@@ -22,10 +22,9 @@ BROWSER = check_html.chromium()
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium (apt-get install chromium)")
 
 
-def _renders(page: Path, min_images: int) -> None:
-    result = check_html.check_page(page, BROWSER)
-    assert result.console_errors == ()
-    assert result.images >= min_images and result.broken == 0
+def _rendered(page: Path):
+    """What headless Chromium saw: images, broken images, console errors."""
+    return check_html.check_page(page, BROWSER)
 
 
 def test_the_probe_catches_a_broken_image_and_a_console_error(tmp_path):
@@ -51,7 +50,9 @@ def test_hunt_and_tagging_reports_render(tmp_path):
                         refine=False, classifier={"n_ensemble": 1, "max_iter": 40})
     result = hunt(table, config)
     write_hunt_report(tmp_path / "hunt.html", result, None)
-    _renders(tmp_path / "hunt.html", min_images=4)
+    hunt_page = _rendered(tmp_path / "hunt.html")
+    assert hunt_page.images >= 4 and hunt_page.broken == 0
+    assert hunt_page.console_errors == ()
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 600)
@@ -59,7 +60,9 @@ def test_hunt_and_tagging_reports_render(tmp_path):
     probs /= probs.sum(1, keepdims=True)
     metrics = tagger_metrics(probs, labels, ("QCD", "Wqq", "Tbqq"))
     write_tagger_report(tmp_path / "tagger.html", metrics, probs, labels, "toy tagger")
-    _renders(tmp_path / "tagger.html", min_images=2)
+    tagger_page = _rendered(tmp_path / "tagger.html")
+    assert tagger_page.images >= 2 and tagger_page.broken == 0
+    assert tagger_page.console_errors == ()
 
 
 @pytest.mark.skipif(shutil.which("mkdocs", path=str(Path(sys.executable).parent)) is None,
@@ -68,6 +71,8 @@ def test_documentation_index_renders(tmp_path):
     mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent))
     subprocess.run([mkdocs, "build", "-q", "-d", str(tmp_path / "site")], cwd=ROOT, check=True,
                    env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=300)
-    _renders(tmp_path / "site" / "index.html", min_images=0)
-    _renders(tmp_path / "site" / "discovery" / "index.html", min_images=1)  # the screenshot
-    _renders(tmp_path / "site" / "tagging" / "index.html", min_images=1)
+    index = _rendered(tmp_path / "site" / "index.html")
+    assert index.images >= 0 and index.console_errors == ()
+    for page in ("discovery", "tagging"):  # each holds a report screenshot
+        shown = _rendered(tmp_path / "site" / page / "index.html")
+        assert shown.images >= 1 and shown.broken == 0 and shown.console_errors == ()
