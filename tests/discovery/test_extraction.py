@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from aihep.discovery.dijet import bin_integrals
-from aihep.discovery.extraction import extract_signal, jet_mass_peak, spurious_signal
+from aihep.discovery.extraction import (
+    extract_signal,
+    jet_mass_peak,
+    signal_posterior,
+    spurious_signal,
+)
+from aihep.discovery.metrics import auc
 
 EDGES = np.arange(2600.0, 6001.0, 100.0)
 
@@ -73,3 +79,26 @@ def test_narrow_jet_mass_peak_has_a_real_error():
     peak = jet_mass_peak(masses, (0.0, 630.0))
     assert abs(peak.value - 500.0) < 5.0
     assert 0.5 < peak.error < 3.0  # ~ 10 / sqrt(80) = 1.1
+
+
+def test_signal_posterior_combines_the_mass_peak_with_the_classifier():
+    rng = np.random.default_rng(8)
+    n_signal, mass, width = 600, 3500.0, 100.0
+    mjj = np.concatenate([_background(40000, rng), rng.normal(mass, width, n_signal)])
+    y = (np.arange(len(mjj)) >= len(mjj) - n_signal).astype(int)
+    # a weak classifier: signal scores shifted up by one standard deviation of the noise
+    logit = rng.normal(0.0, 1.0, len(mjj)) + y
+    scores = 1 / (1 + np.exp(-logit))
+    fit = extract_signal(mjj, np.ones(len(mjj), bool), EDGES, 3600.0).before_cut
+    window = (mass - 200.0, mass + 200.0)
+    post = signal_posterior(mjj, scores, fit, EDGES, window)
+    assert np.all((post > 0) & (post < 1))
+    # better than either ingredient alone
+    assert auc(post, y) > max(auc(scores, y), auc(-np.abs(mjj - mass), y)) + 0.01
+    # at a fixed mass higher classifier scores mean more signal; far from the peak, less
+    at = np.full(3, mass)
+    rising = signal_posterior(at, np.array([0.4, 0.6, 0.9]), fit, EDGES, window)
+    assert np.all(np.diff(rising) > 0)
+    falling = signal_posterior(mass + np.array([0.0, 2 * width, 6 * width]),
+                               np.full(3, 0.9), fit, EDGES, window)
+    assert np.all(np.diff(falling) < 0)

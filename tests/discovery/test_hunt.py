@@ -56,6 +56,15 @@ def test_injected_resonance_found_and_measured():
     assert np.all(np.diff(result.index) > 0)  # scores sorted by index
     table = _table(40000, 500, 1)
     np.testing.assert_array_equal(table["index"][result.order], result.index)
+    # after the claim the scores are the posterior: they rank all events better than the
+    # classifier alone (trained in one window) and than tau21
+    from aihep.discovery.metrics import auc
+
+    y = table["label"][result.order]
+    assert result.final_score == "posterior"
+    classifier = result.method_scores[result.best.method]
+    tau21 = -(table["tau21_j1"] + table["tau21_j2"])[result.order]
+    assert auc(result.scores, y) > max(auc(classifier, y), auc(tau21, y))
 
 
 def test_autoencoder_hunt_with_reference_finds_the_resonance():

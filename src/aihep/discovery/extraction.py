@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
-from scipy.special import ndtr
+from scipy.special import expit, ndtr
 
 from aihep.discovery.dijet import bin_integrals, fit_dijet
 from aihep.errors import InputError
@@ -229,6 +229,58 @@ def spurious_signal(extraction: SignalExtraction, reference_mjj_gev: np.ndarray,
     n = fit.n_signal
     spurious = Estimate(scale * n.value, scale * n.lower, scale * n.upper)
     return SignalExtraction(extraction.after_cut, extraction.before_cut, spurious)
+
+
+#: A weakly supervised classifier's evidence against the signal hypothesis is capped at
+#: this likelihood ratio: below it, its estimate is noise (declared before any benchmark).
+LIKELIHOOD_RATIO_FLOOR = 0.1
+
+
+def signal_posterior(mjj_gev: np.ndarray, classifier_scores: np.ndarray, fit: SignalFit,
+                     edges_gev: np.ndarray, window_gev: tuple[float, float],
+                     shape: SignalShape = "gaussian") -> np.ndarray:
+    """Probability that each event is signal, given a fitted resonance and a classifier.
+
+    The odds are the product of a mass term and a feature term (taken as independent given
+    the class):
+
+    * mass: fitted signal density over fitted background density at the event's mjj
+      (``fit`` is a signal-plus-background fit of the inclusive spectrum on ``edges_gev``);
+    * features: the classifier, trained with balanced classes to tell the events of its
+      signal region ``window_gev`` from background, estimates R(x) = p_SR(x) / p_bkg(x) =
+      s / (1 - s). With a signal fraction f in that region, R = (1 - f) + f LR(x), so the
+      signal-to-background likelihood ratio is LR(x) = (R - (1 - f)) / f, floored at
+      :data:`LIKELIHOOD_RATIO_FLOOR`.
+
+    Args:
+        mjj_gev: dijet mass of every event (n,).
+        classifier_scores: class-1 probability of every event (n,), each from a model that
+            did not train on it.
+    Returns:
+        Posterior signal probability of each event, in (0, 1).
+    """
+    mjj = np.asarray(mjj_gev, float)
+    s = np.clip(np.asarray(classifier_scores, float), 1e-6, 1 - 1e-6)
+    if s.shape != mjj.shape:
+        raise InputError("scores", "shape", f"one classifier score per event ({len(mjj)})")
+    edges = np.asarray(edges_gev, float)
+    mass, width = fit.mass.value, abs(fit.width.value)
+    n_sig = max(fit.n_signal.value, 0.0)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    per_gev = np.maximum(fit.expected_background, 1e-12) / np.diff(edges)
+    background = np.exp(np.interp(mjj, centres, np.log(per_gev)))
+    if shape == "gaussian":
+        log_density = stats.norm.logpdf(mjj, mass, width)
+    else:
+        log_density = stats.crystalball.logpdf(mjj, CB_ALPHA, CB_N, loc=mass, scale=width)
+    lo, hi = window_gev
+    n_window = max(int(((mjj >= lo) & (mjj < hi)).sum()), 1)
+    in_window = float(signal_bin_fractions(np.array([lo, hi]), mass, width, shape)[0])
+    f = float(np.clip(n_sig * in_window / n_window, 1e-4, 0.5))
+    ratio = np.maximum((s / (1 - s) - (1 - f)) / f, LIKELIHOOD_RATIO_FLOOR)
+    with np.errstate(divide="ignore"):
+        log_odds = np.log(n_sig) + log_density - np.log(background) + np.log(ratio)
+    return expit(np.maximum(log_odds, -700.0))
 
 
 def _floored(estimate: Estimate, floor: float) -> Estimate:

@@ -33,6 +33,7 @@ from aihep.discovery.extraction import (
     SignalShape,
     extract_signal,
     jet_mass_peak,
+    signal_posterior,
     spurious_signal,
 )
 from aihep.discovery.flows import FlowConfig, cathode_flow_config
@@ -130,6 +131,9 @@ class HuntResult:
     review: Review | None = None
     scan_best: Trial | None = None  # the scan's best trial, when a refinement replaced it
     uncut_fit: DijetFit | None = field(default=None, repr=False)  # of the whole spectrum
+    #: what ``scores`` are: "classifier" (the best method's output) or, after a claim,
+    #: "posterior" (P(signal | mjj, features) under the fitted resonance)
+    final_score: str = "classifier"
 
     @property
     def significant(self) -> bool:
@@ -148,7 +152,7 @@ class HuntResult:
             "p_value_best_trial": self.best.bump.p_global, "discovery": self.discovery,
             "significant": self.significant,
             "n_trials": len(self.trials), "best_trial": self.best.to_dict(),
-            "refined": self.scan_best is not None,
+            "refined": self.scan_best is not None, "final_score": self.final_score,
             "n_events": self.n_events,
             # chi2 p-value of the dijet fit to the whole spectrum: a tiny value means the
             # spectrum is not dijet-like (phase-space cuts, sculpting) or holds a strong
@@ -409,12 +413,21 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     claimed = p_value < 1e-3 and checks.passed
     limits = {} if claimed else _limits(mjj, edges, regions, cuts, config)
     method_scores = best_scores[best.method]
+    final_score = "classifier"
+    if claimed and extraction is not None and extraction.before_cut.n_signal.value > 0:
+        # the answer to "which events are signal": the fitted resonance's mass odds times
+        # the classifier's likelihood ratio (the classifier alone ranks poorly far from
+        # the window it was trained in)
+        method_scores = signal_posterior(mjj, method_scores, extraction.before_cut,
+                                         best.bump.edges_gev, best.window_gev,
+                                         config.signal_shape)
+        final_score = "posterior"
     order = np.argsort(index, kind="stable")
     return HuntResult(index[order], method_scores[order], trials, best, p_value,
                       float(stats.norm.isf(p_value)), extraction, daughters, len(mjj),
                       uncut_fit.chi2_pvalue, selected, mjj, order,
                       {m: v[order] for m, v in best_scores.items()}, limits, checks, scan_best,
-                      uncut_fit)
+                      uncut_fit, final_score)
 
 
 def _lee(p_min: float, n_trials: int) -> float:
