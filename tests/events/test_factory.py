@@ -73,7 +73,7 @@ def test_resume_after_killed_process_equals_uninterrupted(small_config, tmp_path
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list((out / "events").glob("*.json"))
+    while time.time() < deadline and len(list((out / "events").glob("chunk-*.json"))
                                          if (out / "events").exists() else []) < 2:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)

@@ -108,7 +108,7 @@ def test_dataset_resumes_and_writes_a_manifest(tmp_path):
     out = tmp_path / "sim"
     target = simulate_dataset(SMALL, 5, out, seed=2, events_per_chunk=2)
     first = ak.to_list(ak.from_parquet(target).t)
-    (out / "chunks" / "chunk_00001.parquet").unlink()  # an interrupted run
+    (out / "chunks" / "chunk-000001.parquet").unlink()  # an interrupted run
     simulate_dataset(SMALL, 5, out, seed=2, events_per_chunk=2)
     assert ak.to_list(ak.from_parquet(target).t) == first
     assert (out / "manifest.json").is_file() and (out / "geometry.csv").is_file()

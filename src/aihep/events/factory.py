@@ -24,15 +24,9 @@ from aihep._atomic import ensure_writable_dir, write_json_atomic
 from aihep.errors import ConfigError, OutputError
 from aihep.events.config import GenerationConfig
 from aihep.events.processes import get_process
-from aihep.io.eventstore import (
-    EVENTS_DIR,
-    chunk_intact,
-    chunk_paths,
-    read_chunk_meta,
-    read_events,
-    write_chunk,
-)
+from aihep.io.eventstore import EVENTS_DIR, chunk_paths, read_events
 from aihep.workflow import seeds
+from aihep.workflow.chunks import ChunkJob, ChunkStore, Writer, run_waves, write_chunk
 from aihep.workflow.executor import ExecutorConfig, make_executor
 from aihep.workflow.manifest import (
     MANIFEST_NAME,
@@ -101,16 +95,6 @@ def _trivial_selection(config: GenerationConfig) -> bool:
     return sel.min_jets == 0 and sel.leading_jet_pt_min_gev <= 0
 
 
-@dataclass(frozen=True)
-class ChunkTask:
-    """One unit of work: generate chunk ``index`` (``n_generate`` events) into ``directory``."""
-
-    directory: str
-    index: int
-    n_generate: int
-    config_json: str
-
-
 def build_events(config: GenerationConfig, index: int, n_generate: int,
                  timings: dict[str, float] | None = None) -> tuple[ak.Array, dict[str, Any]]:
     """Generate, measure, cluster and select the events of chunk ``index``.
@@ -176,25 +160,25 @@ def build_events(config: GenerationConfig, index: int, n_generate: int,
     return events, meta
 
 
-def run_chunk(task: ChunkTask) -> dict[str, Any]:
-    """Worker entry point: build chunk ``task.index`` and write it atomically."""
-    config = GenerationConfig.model_validate_json(task.config_json)
+def make_chunk(job: ChunkJob) -> tuple[Writer, dict[str, Any]]:
+    """The chunk engine's task: build chunk ``job.index``; return its writer and bookkeeping."""
+    config = GenerationConfig.model_validate_json(job.config_json)
     timings: dict[str, float] = {}
-    events, meta = build_events(config, task.index, task.n_generate, timings)
-    start = time.perf_counter()
-    write_chunk(task.directory, task.index, events, {**meta, "timings": timings})
-    timings["write"] = timings.get("write", 0.0) + time.perf_counter() - start
-    meta["timings"] = timings
-    return meta
+    events, meta = build_events(config, job.index, job.size, timings)
+
+    def writer(path: Path) -> None:
+        ak.to_parquet(ak.to_packed(events), path, compression="zstd")
+
+    return writer, {**meta, "timings": timings}
 
 
 class _Plan:
     """Which chunks exist, which are needed, which to run next."""
 
-    def __init__(self, config: GenerationConfig, directory: Path) -> None:
+    def __init__(self, config: GenerationConfig, store: ChunkStore, n_workers: int) -> None:
         self.config = config
-        self.directory = directory
-        self.key = config.chunk_key()
+        self.store = store
+        self.n_workers = n_workers
         self.done: dict[int, dict[str, Any]] = {}
         self.fixed = _trivial_selection(config)
         self.n_fixed_chunks = math.ceil(config.n_events / config.chunk_size)
@@ -205,17 +189,20 @@ class _Plan:
         return self.config.chunk_size
 
     def load_existing(self) -> int:
-        events_dir = self.directory / EVENTS_DIR
-        if not events_dir.exists():
-            return 0
-        for path in sorted(events_dir.glob("chunk-*.json")):
-            index = int(path.stem.split("-")[1])
-            meta = read_chunk_meta(self.directory, index)
-            if (meta and meta.get("chunk_key") == self.key and not meta.get("truncated_from")
-                    and meta.get("n_requested") == self.size(index)
-                    and chunk_intact(self.directory, index, meta)):
-                self.done[index] = meta  # a damaged chunk is generated again
+        """Complete chunks of this configuration and size (others are made again)."""
+        for (_, index), meta in self.store.completed().items():
+            if meta.get("n_requested") == self.size(index):
+                self.done[index] = meta
         return len(self.done)
+
+    def __call__(self, done: dict[tuple[str, int], dict[str, Any]]) -> list[ChunkJob]:
+        """The engine's planner: the next wave, or none once n_events are covered."""
+        self.done = {index: meta for (_, index), meta in done.items()}
+        if self.covering() is not None:
+            return []
+        return [self.store.job("chunk", i, self.size(i), self.config.seed,
+                               self.config.model_dump_json())
+                for i in self.next_wave(self.n_workers)]
 
     def covering(self) -> int | None:
         """Number of leading chunks that hold n_events selected events, or None."""
@@ -336,30 +323,30 @@ def generate(
     engine = make_executor(executor or ExecutorConfig(kind="serial"))
     try:
         _prepare_directory(directory, config, overwrite)
+        store = ChunkStore(directory / EVENTS_DIR, config.chunk_key())
     except BaseException:
         engine.close()
         raise
-    plan = _Plan(config, directory)
+    plan = _Plan(config, store, engine.n_workers)
     resumed = plan.load_existing()
     stage_seconds = dict.fromkeys(STAGES, 0.0)
-    config_json = config.model_dump_json()
+    counted: set[int] = set(plan.done)
 
-    def report() -> None:
+    def report(done: dict[tuple[str, int], dict[str, Any]]) -> None:
+        for (_, index), meta in done.items():
+            if index not in counted:  # a chunk made in this run: add its stage times
+                counted.add(index)
+                for stage, seconds in meta.get("timings", {}).items():
+                    stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
+                stage_seconds["write"] += meta.get("write_seconds", 0.0)
         if progress is not None:
-            kept = sum(m["n_kept"] for m in plan.done.values())
-            generated = sum(m["n_generated"] for m in plan.done.values())
+            kept = sum(m["n_kept"] for m in done.values())
+            generated = sum(m["n_generated"] for m in done.values())
             progress(min(kept, config.n_events), config.n_events, generated)
 
     try:
-        report()
-        while plan.covering() is None:
-            wave = plan.next_wave(engine.n_workers)
-            tasks = [ChunkTask(str(directory), i, plan.size(i), config_json) for i in wave]
-            for meta in engine.map_unordered(run_chunk, tasks):
-                plan.done[meta["index"]] = meta
-                for stage, seconds in meta.get("timings", {}).items():
-                    stage_seconds[stage] = stage_seconds.get(stage, 0.0) + seconds
-                report()
+        run_waves(store, engine, make_chunk, plan,
+                  done={("chunk", i): m for i, m in plan.done.items()}, on_chunk=report)
     finally:
         engine.close()
     return _finalize(config, directory, plan, resumed, time.perf_counter() - start,
@@ -373,12 +360,13 @@ def _finalize(config: GenerationConfig, directory: Path, plan: _Plan, resumed: i
     last = n_used - 1
     surplus = sum(plan.done[i]["n_kept"] for i in range(n_used)) - config.n_events
     if surplus > 0:
-        events = ak.from_parquet(chunk_paths(directory, last)[0])
+        path = chunk_paths(directory, last)[0]
+        events = ak.from_parquet(path)
         meta = dict(plan.done[last])
         keep = meta["n_kept"] - surplus
         meta.update(n_kept=keep, truncated_from=meta["n_kept"])
-        write_chunk(directory, last, events[:keep], meta)
-        plan.done[last] = meta
+        plan.done[last] = write_chunk(path, lambda tmp: ak.to_parquet(
+            ak.to_packed(events[:keep]), tmp, compression="zstd"), meta)
     for index in sorted(plan.done):
         if index >= n_used:
             for path in chunk_paths(directory, index):

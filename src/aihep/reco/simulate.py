@@ -45,6 +45,7 @@ from aihep.errors import ConfigError
 from aihep.reco.geometry import Geometry, LayoutConfig, hexagonal_layout, save_geometry
 from aihep.reco.medium import C_VACUUM_M_PER_NS, Medium
 from aihep.reco.track import direct_time, direction
+from aihep.workflow.chunks import ChunkJob, ChunkStore, Writer, run_waves
 
 HIT_FIELDS = ("dom", "x", "y", "z", "t", "npe")
 TRUTH_FIELDS = ("energy_tev", "zenith", "azimuth", "dir_x", "dir_y", "dir_z", "vertex_x",
@@ -298,25 +299,16 @@ def save_events(events: ak.Array, path: str | Path) -> Path:
     return write_atomic(path, lambda tmp: ak.to_parquet(events, tmp))
 
 
-@dataclass(frozen=True)
-class _ChunkTask:
-    config_json: str
-    geometry_csv: str
-    seed: int
-    index: int
-    n_events: int
-    path: str
-
-
-def _run_chunk(task: _ChunkTask) -> tuple[int, int]:
+def make_chunk(job: ChunkJob) -> tuple[Writer, dict[str, Any]]:
+    """The chunk engine's task: ``job.size`` triggered events of chunk ``job.index``."""
     from aihep.reco.geometry import load_geometry
     from aihep.workflow.seeds import derive_seed
 
-    config = SimConfig.model_validate_json(task.config_json)
-    events, generated = simulate(config, load_geometry(task.geometry_csv), task.n_events,
-                                 derive_seed(task.seed, "reco", task.index))
-    save_events(events, task.path)
-    return task.index, generated
+    task = json.loads(job.config_json)
+    config = SimConfig.model_validate(task["config"])
+    events, generated = simulate(config, load_geometry(task["geometry_csv"]), job.size,
+                                 derive_seed(job.seed, "reco", job.index))
+    return (lambda path: ak.to_parquet(events, path)), {"muons_generated": generated}
 
 
 def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: int = DEFAULT_SEED,
@@ -347,45 +339,44 @@ def simulate_dataset(config: SimConfig, n_events: int, out: str | Path, seed: in
                                                       "serial", workers=workers))
     try:
         directory = ensure_writable_dir(out)
-        chunks = ensure_writable_dir(directory / "chunks")
         geometry_csv = directory / "geometry.csv"
         save_geometry(geometry, geometry_csv)
         key = json.dumps({"config": config.model_dump(mode="json"), "seed": seed,
                           "events_per_chunk": events_per_chunk,
                           "geometry": geometry_csv.read_text()}, sort_keys=True)
-        key_file = chunks / "key.json"
-        if key_file.is_file() and key_file.read_text() != key:
-            msg = f"{chunks} holds chunks of another configuration; use another --out or delete it"
-            raise ConfigError(msg)
-        write_atomic(key_file, lambda p: p.write_text(key))
-        sizes = [min(events_per_chunk, n_events - i) for i in range(0, n_events, events_per_chunk)]
-        paths = [chunks / f"chunk_{i:05d}.parquet" for i in range(len(sizes))]
-        tasks = [_ChunkTask(config.model_dump_json(), str(geometry_csv), seed, i, n, str(p))
-                 for i, (n, p) in enumerate(zip(sizes, paths, strict=True)) if not p.is_file()]
-        start = time.perf_counter()
-        generated_file = chunks / "generated.json"
-        generated = json.loads(generated_file.read_text()) if generated_file.is_file() else {}
+        store = ChunkStore(directory / "chunks", key)
+        task = json.dumps({"config": config.model_dump(mode="json"),
+                           "geometry_csv": str(geometry_csv)})
+        jobs = [store.job("chunk", i, min(events_per_chunk, n_events - start), seed, task)
+                for i, start in enumerate(range(0, n_events, events_per_chunk))]
+        clock = time.perf_counter()
     except BaseException:
         engine.close()
         raise
+
+    def plan(done: dict[tuple[str, int], dict[str, Any]]) -> list[ChunkJob]:
+        # a chunk of another size (an earlier run with another n_events) is made again
+        return [job for job in jobs
+                if done.get(("chunk", job.index), {}).get("n_requested") != job.size]
+
+    def report(done: dict[tuple[str, int], dict[str, Any]]) -> None:
+        if progress is not None:
+            progress(len(done), len(jobs))
+
     try:
-        done = len(sizes) - len(tasks)
-        for index, count in engine.map_unordered(_run_chunk, tasks):
-            generated[str(index)] = count
-            write_atomic(generated_file, lambda p: p.write_text(json.dumps(generated)))
-            done += 1
-            if progress is not None:
-                progress(done, len(sizes))
+        done = run_waves(store, engine, make_chunk, plan, on_chunk=report)
     finally:
         engine.close()
+    paths = [job.path for job in jobs]
+    generated = sum(done[("chunk", job.index)]["muons_generated"] for job in jobs)
     events = ak.concatenate([ak.from_parquet(p) for p in paths])
     target = save_events(events, directory / "events.parquet")
     manifest = build_manifest(
         "aihep.reco.simulate", config=config.model_dump(mode="json"), seed=seed,
         outputs=[file_entry(target, directory), file_entry(geometry_csv, directory)],
-        counts={"events": len(events), "muons_generated": sum(generated.values()),
+        counts={"events": len(events), "muons_generated": generated,
                 "doms": len(geometry)},
-        extra={"wall_seconds": time.perf_counter() - start,
+        extra={"wall_seconds": time.perf_counter() - clock,
                "events_per_chunk": events_per_chunk})
     write_manifest(directory, manifest)
     return target

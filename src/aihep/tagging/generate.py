@@ -8,8 +8,9 @@ N-subjettiness) and JetClass-named particle fields. Finally every class is downs
 by bin in (pT, |eta|), to the smallest class count of that bin, so all classes share one
 (pT, |eta|) distribution and a tagger cannot learn kinematics.
 
-Chunks (sample, index) are seeded from (seed, sample, index) alone, written as Parquet under
-``out/chunks`` when done, and reused when the command is re-run (resume).
+Chunks (sample, index) are seeded from (seed, sample, index) alone and built by the one
+chunk engine (:mod:`aihep.workflow.chunks`): written under ``out/chunks`` when done and
+reused when the command is re-run (resume).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from aihep import DEFAULT_SEED
-from aihep._atomic import ensure_writable_dir, write_atomic
-from aihep.errors import ConfigError
+from aihep._atomic import ensure_writable_dir
 from aihep.events.config import DetectorConfig, JetConfig
 from aihep.events.tracks import HadronIDConfig, TrackConfig
 from aihep.io.jets import JetSet, load_jets, save_jets
 from aihep.tagging.samples import STABLE_V0, DatasetKind, Sample, get_kind, parton_label
 from aihep.tagging.truth import NEUTRINOS, eta_phi
+from aihep.workflow.chunks import ChunkJob, ChunkStore, Writer, chunk_path, run_waves
 from aihep.workflow.executor import ExecutorConfig, make_executor
 
 
@@ -241,21 +241,14 @@ def chunk_jets(config: TagDatasetConfig, sample_name: str, index: int) -> dict[s
     return {"columns": out, "n_events": config.events_per_chunk}
 
 
-@dataclass(frozen=True)
-class _ChunkTask:
-    config_json: str
-    sample: str
-    index: int
-    path: str
-
-
-def _run_chunk(task: _ChunkTask) -> tuple[str, int, str]:
-    config = TagDatasetConfig.model_validate_json(task.config_json)
-    result = chunk_jets(config, task.sample, task.index)
-    table = ak.zip(result["columns"], depth_limit=1)
-    jets = JetSet(table, config.classes(), task.path)
-    save_jets(jets, task.path)
-    return task.sample, task.index, task.path
+def make_chunk(job: ChunkJob) -> tuple[Writer, dict[str, Any]]:
+    """The chunk engine's task: the labelled jets of chunk ``job.index`` of sample
+    ``job.stream``; returns their writer and bookkeeping."""
+    config = TagDatasetConfig.model_validate_json(job.config_json)
+    result = chunk_jets(config, job.stream, job.index)
+    jets = JetSet(ak.zip(result["columns"], depth_limit=1), config.classes())
+    return (lambda path: save_jets(jets, path)), {"n_events": result["n_events"],
+                                                   "n_jets": len(jets)}
 
 
 def _histogram(jets: JetSet, config: TagDatasetConfig) -> np.ndarray:
@@ -332,36 +325,32 @@ def _build_tag_dataset(config: TagDatasetConfig, out: Path, workers: int,
     from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
     directory = ensure_writable_dir(out)
-    chunks_dir = ensure_writable_dir(directory / "chunks")
-    config_json = config.model_dump_json()
     key = json.dumps(config.model_dump(mode="json", exclude={"jets_per_class",
                                                              "max_chunks_per_sample"}),
                      sort_keys=True)
-    key_file = chunks_dir / "config.json"
-    if key_file.is_file() and key_file.read_text() != key:
-        msg = (f"{chunks_dir} holds chunks of another configuration; use another --out or "
-               "delete it")
-        raise ConfigError(msg)
-    write_atomic(key_file, lambda p: p.write_text(key))
-    samples = config.samples()
-    done: dict[str, list[Path]] = {s.name: sorted(chunks_dir.glob(f"{s.name}_*.parquet"))
-                                   for s in samples}
+    store = ChunkStore(directory / "chunks", key)
+    config_json = config.model_dump_json()
+    samples = [s.name for s in config.samples()]
     start = time.perf_counter()
     loaded: dict[Path, ak.Array] = {}
-    while True:
-        jets = _combine(done, config, loaded)
+    state: dict[str, Any] = {}
+
+    def plan(done: dict[tuple[str, int], dict[str, Any]]) -> list[ChunkJob]:
+        indices = {name: sorted(i for s, i in done if s == name) for name in samples}
+        jets = _combine(store, indices, config, loaded)
         flat = flatten_kinematics(jets, config, config.jets_per_class, config.seed)
         per_class = np.bincount(flat.labels, minlength=len(config.classes()))
+        state.update(flat=flat, indices=indices)
         if progress is not None:
             progress(int(per_class.min()), config.jets_per_class)
-        wanted = _next_wave(jets, config, done, workers)
+        wanted = _next_wave(jets, config, {n: len(v) for n, v in indices.items()}, workers)
         if per_class.min() >= config.jets_per_class or not wanted:
-            break
-        tasks = [_ChunkTask(config_json, name, len(done[name]) + k,
-                            str(chunks_dir / f"{name}_{len(done[name]) + k:05d}.parquet"))
-                 for name, n in wanted.items() for k in range(n)]
-        for name, _, path in engine.map_unordered(_run_chunk, tasks):
-            done[name].append(Path(path))
+            return []
+        return [store.job(name, index, config.events_per_chunk, config.seed, config_json)
+                for name, n in wanted.items() for index in _missing(indices[name], n)]
+
+    run_waves(store, engine, make_chunk, plan)
+    flat, indices = state["flat"], state["indices"]
     save_jets(flat, directory / "jets.parquet")
     counts = {c: int(n) for c, n in zip(config.classes(), np.bincount(
         flat.labels, minlength=len(config.classes())), strict=True)}
@@ -369,28 +358,40 @@ def _build_tag_dataset(config: TagDatasetConfig, out: Path, workers: int,
         "aihep.tag.dataset", config=config.model_dump(mode="json"), seed=config.seed,
         outputs=[file_entry(directory / "jets.parquet", directory)],
         counts={"jets_per_class": counts,
-                "chunks": {k: len(v) for k, v in done.items()},
-                "generated_events": sum(len(v) for v in done.values())
+                "chunks": {k: len(v) for k, v in indices.items()},
+                "generated_events": sum(len(v) for v in indices.values())
                 * config.events_per_chunk},
         extra={"wall_seconds": time.perf_counter() - start})
     write_manifest(directory, manifest)
     return load_jets(directory / "jets.parquet")
 
 
-def _combine(done: dict[str, list[Path]], config: TagDatasetConfig,
+def _missing(have: list[int], n: int) -> list[int]:
+    """The ``n`` smallest chunk indices not in ``have``."""
+    taken, out, index = set(have), [], 0
+    while len(out) < n:
+        if index not in taken:
+            out.append(index)
+        index += 1
+    return out
+
+
+def _combine(store: ChunkStore, indices: dict[str, list[int]], config: TagDatasetConfig,
              loaded: dict[Path, ak.Array]) -> JetSet:
-    """All chunks so far, in a fixed order; ``loaded`` caches chunks read in earlier waves."""
-    for path in (p for paths in done.values() for p in paths):
+    """All chunks so far, by sample then index; ``loaded`` caches chunks read earlier."""
+    paths = [chunk_path(store.directory, name, i) for name, idx in indices.items()
+             for i in idx]
+    for path in paths:
         if path not in loaded:
             loaded[path] = load_jets(path).table
-    tables = [loaded[p] for paths in done.values() for p in sorted(paths)]
+    tables = [loaded[p] for p in paths]
     if not tables:
         empty = {"label": np.zeros(0, np.int64), "jet_pt": np.zeros(0), "jet_eta": np.zeros(0)}
         return JetSet(ak.zip(empty, depth_limit=1), config.classes())
     return JetSet(ak.concatenate(tables), config.classes())
 
 
-def _next_wave(jets: JetSet, config: TagDatasetConfig, done: dict[str, list[Path]],
+def _next_wave(jets: JetSet, config: TagDatasetConfig, done: dict[str, int],
                workers: int) -> dict[str, int]:
     """Chunks to generate next per sample: samples whose classes limit the flattened set."""
     counts = _histogram(jets, config) if len(jets) else np.zeros(
@@ -398,11 +399,11 @@ def _next_wave(jets: JetSet, config: TagDatasetConfig, done: dict[str, list[Path
     classes = config.classes()
     wanted: dict[str, int] = {}
     for sample in config.samples():
-        if len(done[sample.name]) >= config.max_chunks_per_sample:
+        if done[sample.name] >= config.max_chunks_per_sample:
             continue
         rows = [classes.index(c) for c in sample.classes]
         have = counts[rows].sum(1).min() if len(jets) else 0
-        if have == 0 and len(done[sample.name]) == 0:
+        if have == 0 and done[sample.name] == 0:
             wanted[sample.name] = workers
             continue
         # short in total, or the bottleneck of the (pT, |eta|) bins holding >= 10% of jets
