@@ -196,7 +196,7 @@ def main() -> None:
 
     from aihep.reco.events import load_events, truth_directions
     from aihep.reco.metrics import resolution
-    from aihep.reco.run import reconstruct, train_gnn_file
+    from aihep.reco.run import GNN_TRAIN, reconstruct, train_gnn_file
     from aihep.reco.track import opening_angle
 
     torch.set_num_threads(args.workers)
@@ -248,10 +248,11 @@ def main() -> None:
         seed_run = CACHE / "runs" / f"{preset}_{args.train}_{args.epochs}" if refiner else None
         if not (run / "model.pt").is_file():
             summary = train_gnn_file(train_path, run, preset, "direction" if direct else "points",
-                                     epochs=args.epochs, seed=1, refine_from=seed_run,
+                                     GNN_TRAIN.model_copy(update={"epochs": args.epochs}),
+                                     seed=1, refine_from=seed_run,
                                      progress=_reporter(model))
-            print(f"  trained {model}: best epoch {summary['best_epoch']}, "
-                  f"{summary['train_seconds'] / 60:.1f} min", flush=True)
+            print(f"  trained {model}: best epoch {summary.best_epoch}, "
+                  f"{summary.train_seconds / 60:.1f} min", flush=True)
         add(model, timed("gnn", events, run))
         if not direct and not refiner:
             add(f"{model}+likelihood", timed("gnn+likelihood", events, run))

@@ -96,10 +96,15 @@ def test_refiner_run_trains_and_reconstructs_on_its_own(tmp_path):
     events, _ = simulate(config, hexagonal_layout(LAYOUT), 120, seed=6)
     data = tmp_path / "events.parquet"
     ak.to_parquet(events, data)
-    train_gnn_file(data, tmp_path / "seed", "gnn-lite", epochs=2, seed=1)
-    summary = train_gnn_file(data, tmp_path / "refiner", "gnn-lite", epochs=3, seed=1,
-                             refine_from=tmp_path / "seed")
-    assert summary["train_loss"][-1] < summary["train_loss"][0]
+    from aihep.reco.run import GNN_TRAIN
+
+    train_gnn_file(data, tmp_path / "seed", "gnn-lite",
+                   train_config=GNN_TRAIN.model_copy(update={"epochs": 2}), seed=1)
+    run = train_gnn_file(data, tmp_path / "refiner", "gnn-lite",
+                         train_config=GNN_TRAIN.model_copy(update={"epochs": 3}), seed=1,
+                         refine_from=tmp_path / "seed")
+    assert run.train_loss[-1] < run.train_loss[0]
+    assert run.to_dict()["refine_from"] == str(tmp_path / "seed")
     assert (tmp_path / "refiner" / "seed" / "model.pt").is_file()
     reco = reconstruct("gnn", events[:20], tmp_path / "refiner")
     assert reco.directions.shape == (20, 3)

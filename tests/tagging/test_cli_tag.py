@@ -59,9 +59,9 @@ def test_agent_tools_train_and_evaluate(tmp_path):
     registry = default_registry()
     data = save_jets(toy_jets(100, seed=6), tmp_path / "jets.parquet")
     train = registry.get("tag_train")
-    args = train.validate({"data": str(data), "out": str(tmp_path / "run"),
-                           "model": "pfn-lite", "feature_set": "kinpid", "max_particles": 32,
-                           "epochs": 2})
+    args = train.validate({"data": str(data), "out": str(tmp_path / "run"), "config": {
+        "model": "pfn-lite", "feature_set": "kinpid", "max_particles": 32,
+        "train": {"epochs": 2}}})
     assert train.paths(args, "writes") == [tmp_path / "run"] and train.job
     summary = train(args)
     # 40 validation jets (a stratified 20% of 2 x 100): the accuracy is a count of them
@@ -73,7 +73,7 @@ def test_agent_tools_train_and_evaluate(tmp_path):
     assert float(result["accuracy"] * 200).is_integer()
     bad = pytest.raises(Exception, match="feature_set")
     with bad:
-        train.validate({"data": str(data), "out": "x", "feature_set": "everything"})
+        train.validate({"data": str(data), "out": "x", "config": {"feature_set": "everything"}})
 
 
 def test_dataset_command(tmp_path):

@@ -67,12 +67,14 @@ def reco_simulate(
 ) -> None:
     """Simulate through-going muons (resumes when re-run)."""
     from aihep.reco.run import simulate_file
+    from aihep.reco.simulate import SimConfig
 
     with _progress("chunks") as update:
         engine = executor_config(executor, workers, cluster_config)
-        result = simulate_file(out, events, geometry, energy_min_tev, energy_max_tev, seed,
-                               workers, events_per_chunk, update, engine, force)
-    print_result(result, as_json)
+        config = SimConfig(energy_min_tev=energy_min_tev, energy_max_tev=energy_max_tev)
+        result = simulate_file(out, config, events, geometry, seed, workers, events_per_chunk,
+                               update, engine, force)
+    print_result(result.to_dict(), as_json)
 
 
 @reco_app.command("train")
@@ -94,14 +96,15 @@ def reco_train(
 ) -> None:
     """Train the hybrid GNN (or, with --refine-from, a refiner for a trained one); an
     interrupted run resumes from its checkpoint."""
-    from aihep.reco.run import train_gnn_file
+    from aihep.reco.run import GNN_TRAIN, train_gnn_file
 
     with _progress("training") as update:
-        result = train_gnn_file(data, out, model, target, epochs, batch_size, learning_rate,
-                                seed=seed, refine_from=refine_from, progress=update,
-                                force=force)
-    print_result({k: v for k, v in result.items() if k not in ("train_loss", "val_loss")},
-                 as_json)
+        train = GNN_TRAIN.model_copy(update={"epochs": epochs, "batch_size": batch_size,
+                                             "learning_rate": learning_rate})
+        result = train_gnn_file(data, out, model, target, train, seed=seed,
+                                refine_from=refine_from, progress=update, force=force)
+    print_result({k: v for k, v in result.to_dict().items()
+                  if k not in ("train_loss", "val_loss")}, as_json)
 
 
 @reco_app.command("evaluate")

@@ -95,7 +95,7 @@ def tag_train(
         TimeRemainingColumn,
     )
 
-    from aihep.tagging.tagger import train_from_file
+    from aihep.tagging.tagger import TaggerConfig, train_from_file
 
     with user_errors(), Progress(
             TextColumn("training"), BarColumn(), MofNCompleteColumn(),
@@ -106,8 +106,13 @@ def tag_train(
         def progress(done: int, total: int, loss: float) -> None:
             bars.update(task, completed=done, total=total, loss=f"{loss:.4f}")
 
-        result = train_from_file(data, out, model, features, max_particles, epochs, batch_size,
-                                 learning_rate, max_jets, seed, progress, force)
+        config = TaggerConfig(model=model, feature_set=features, max_particles=max_particles,
+                              seed=seed)
+        config = config.model_copy(update={"train": config.train.model_copy(update={
+            "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate})})
+        result = train_from_file(data, out, config, max_jets, progress, force).to_dict()
+    result["validation"] = {k: result["validation"][k] for k in ("accuracy", "macro_auc",
+                                                                 "auc")}
     print_result(result, as_json)
 
 

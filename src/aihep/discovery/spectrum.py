@@ -3,17 +3,22 @@
 Thin entry points over :func:`aihep.discovery.bump_hunt` and
 :func:`aihep.discovery.limits.resonance_limits` for the CLI and the agent: read a feature
 table (Parquet or LHCO CSV), optionally keep the rows whose score passes a threshold, run the
-statistic, write ``result.json`` atomically into ``out`` and return it.
+statistic, write ``result.json`` atomically into ``out`` and return the frozen result
+(``to_dict()``: what ``result.json`` holds besides the input paths).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from aihep import DEFAULT_SEED
+from aihep.discovery.bumphunt import BumpHuntResult
+from aihep.discovery.extraction import SignalExtraction
+from aihep.discovery.limits import UpperLimit
 from aihep.errors import InputError
 
 
@@ -29,35 +34,46 @@ def _mjj(data: Path, column: str) -> np.ndarray:
     return mjj
 
 
-def _write(out: Path, result: dict[str, Any]) -> dict[str, Any]:
+def _write(out: Path, result: dict[str, Any]) -> None:
     from aihep._atomic import ensure_writable_dir, write_json_atomic
 
     directory = ensure_writable_dir(out)
     write_json_atomic(directory / "result.json", result)
-    return result
+
+
+@dataclass(frozen=True)
+class LimitScan:
+    """Upper limits at each tested mass."""
+
+    limits: tuple[UpperLimit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"limits": [lim.to_dict() for lim in self.limits]}
 
 
 def bump_hunt_table(data: Path, out: Path, column: str = "mjj", n_toys: int = 200,
-                    seed: int = DEFAULT_SEED) -> dict[str, Any]:
+                    seed: int = DEFAULT_SEED) -> BumpHuntResult:
     """Bump hunt (dijet fit, window scan, toy-based global p-value) of a table's mjj column."""
     from aihep.discovery.bumphunt import bump_hunt
 
     result = bump_hunt(_mjj(data, column), n_toys=n_toys, seed=seed, source=str(data))
-    return _write(out, {"data": str(data), **result.to_dict()})
+    _write(out, {"data": str(data), **result.to_dict()})
+    return result
 
 
 def limits_table(data: Path, out: Path, masses_gev: list[float], column: str = "mjj",
                  relative_width: float = 0.05,
                  shape: Literal["gaussian", "crystal-ball"] = "gaussian",
-                 cl: float = 0.95, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+                 cl: float = 0.95, seed: int = DEFAULT_SEED) -> LimitScan:
     """95% CLs upper limits on a resonance yield (events) at each mass (GeV), via pyhf."""
     from aihep.discovery.bumphunt import default_edges
     from aihep.discovery.limits import resonance_limits
 
     mjj = _mjj(data, column)
-    limits = resonance_limits(mjj, default_edges(mjj), masses_gev, relative_width, shape,
-                              cl, seed)
-    return _write(out, {"data": str(data), "limits": [lim.to_dict() for lim in limits]})
+    scan = LimitScan(tuple(resonance_limits(mjj, default_edges(mjj), masses_gev,
+                                            relative_width, shape, cl, seed)))
+    _write(out, {"data": str(data), **scan.to_dict()})
+    return scan
 
 
 def _scores_by_index(scores: Path, index: np.ndarray) -> np.ndarray:
@@ -89,7 +105,7 @@ def _enriched_mass(mjj: np.ndarray, selected: np.ndarray, edges: np.ndarray) -> 
 def extract_signal_table(data: Path, out: Path, scores: Path, keep_fraction: float = 0.01,
                          mass_start_gev: float | None = None,
                          shape: Literal["gaussian", "crystal-ball"] = "gaussian",
-                         column: str = "mjj") -> dict[str, Any]:
+                         column: str = "mjj") -> SignalExtraction:
     """Resonance mass, width (GeV) and signal yield (events) from a table and its scores.
 
     The events whose score is in the top ``keep_fraction`` are fitted with signal +
@@ -111,5 +127,6 @@ def extract_signal_table(data: Path, out: Path, scores: Path, keep_fraction: flo
     start = mass_start_gev if mass_start_gev is not None else _enriched_mass(
         mjj, selected, edges)
     result = extract_signal(mjj, selected, edges, start, shape=shape)
-    return _write(out, {"data": str(data), "scores": str(scores), "keep_fraction":
-                        keep_fraction, "n_selected": int(selected.sum()), **result.to_dict()})
+    _write(out, {"data": str(data), "scores": str(scores), "keep_fraction": keep_fraction,
+                 "n_selected": int(selected.sum()), **result.to_dict()})
+    return result

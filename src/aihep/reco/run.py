@@ -16,7 +16,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,12 @@ import numpy as np
 from aihep import DEFAULT_SEED
 from aihep._atomic import ensure_writable_dir, write_json_atomic
 from aihep.errors import ConfigError, InputError
+from aihep.nn.train import TrainConfig
 from aihep.reco.events import DomSummary, dom_summaries, load_events, pad_doms, truth_directions
 from aihep.reco.likelihood import LikelihoodConfig, fit_track
 from aihep.reco.linefit import causal_mask, line_fits, select
 from aihep.reco.metrics import Resolution, resolution
+from aihep.reco.simulate import SimConfig
 
 METHODS = ("linefit", "likelihood", "likelihood-spe", "likelihood-batched", "gnn",
            "gnn+likelihood")
@@ -157,30 +159,64 @@ def _reconstruct_gnn(events: ak.Array, run: str | Path | None,
     return Reconstruction("gnn", directions, status, seconds, prepared)
 
 
-def simulate_file(out: str | Path, n_events: int = 1000, geometry: str | Path | None = None,
-                  energy_min_tev: float = 1.0, energy_max_tev: float = 100.0,
-                  seed: int = DEFAULT_SEED,
-                  workers: int = 1, events_per_chunk: int = 1000,
+@dataclass(frozen=True)
+class SimulationRun:
+    """A simulated event file."""
+
+    events_file: Path
+    n_events: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out": str(self.events_file), "events": self.n_events}
+
+
+def simulate_file(out: str | Path, config: SimConfig = SimConfig(),  # noqa: B008
+                  n_events: int = 1000, geometry: str | Path | None = None,
+                  seed: int = DEFAULT_SEED, workers: int = 1, events_per_chunk: int = 1000,
                   progress: Callable[[int, int], None] | None = None,
-                  executor: Any = None, force: bool = False) -> dict[str, Any]:
+                  executor: Any = None, force: bool = False) -> SimulationRun:
     """Simulate through-going muons into ``out/events.parquet`` (default TRIDENT-like
     detector, or DOM positions from a geometry CSV with x,y,z[,string] in m)."""
     from aihep.reco.geometry import load_geometry
-    from aihep.reco.simulate import SimConfig, simulate_dataset
+    from aihep.reco.simulate import simulate_dataset
 
-    config = SimConfig(energy_min_tev=energy_min_tev, energy_max_tev=energy_max_tev)
     layout = load_geometry(geometry) if geometry is not None else None
     target = simulate_dataset(config, n_events, out, seed, layout, workers, events_per_chunk,
                               progress, executor, force)
-    return {"out": str(target), "events": n_events}
+    return SimulationRun(target, n_events)
+
+
+@dataclass(frozen=True)
+class GNNRun:
+    """What GNN training produced (losses per epoch)."""
+
+    directory: Path
+    preset: str
+    target: str
+    n_train: int
+    n_val: int
+    best_epoch: int
+    refine_from: str | None
+    train_loss: list[float]
+    val_loss: list[float]
+    train_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["directory"] = str(self.directory)
+        return out
+
+
+GNN_TRAIN = TrainConfig(epochs=20, batch_size=128, learning_rate=2e-3, patience=5)
+"""Default training settings of the reco GNNs."""
 
 
 def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
-                   target: str = "points", epochs: int = 20, batch_size: int = 128,
-                   learning_rate: float = 2e-3, val_fraction: float = 0.1, seed: int = DEFAULT_SEED,
+                   target: str = "points", train_config: TrainConfig = GNN_TRAIN,
+                   val_fraction: float = 0.1, seed: int = DEFAULT_SEED,
                    refine_from: str | Path | None = None,
                    progress: Callable[[int, int, float], None] | None = None,
-                   force: bool = False) -> dict[str, Any]:
+                   force: bool = False) -> GNNRun:
     """Train a GNN on a simulated event file; writes the run directory (model, history,
     manifest; per-epoch checkpoint for resume) and returns a summary.
 
@@ -191,7 +227,7 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
     """
     import torch
 
-    from aihep.nn.train import TrainConfig, seeded, train
+    from aihep.nn.train import seeded, train
     from aihep.reco.gnn import TrackGNN, gnn_loss, gnn_preset, graph_inputs, load_gnn, save_gnn
     from aihep.workflow.manifest import build_manifest, claim_output_dir, file_entry, write_manifest
 
@@ -222,19 +258,17 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
                    inputs.direction)
         val_idx, train_idx = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
         model = TrackGNN(config)
-        train_config = TrainConfig(epochs=epochs, batch_size=batch_size,
-                                   learning_rate=learning_rate, patience=5, seed=seed)
+        train_config = train_config.model_copy(update={"seed": seed})
         start = time.perf_counter()
         result = train(model, gnn_loss, tuple(t[train_idx] for t in tensors),
                        tuple(t[val_idx] for t in tensors), train_config,
                        checkpoint=directory / "checkpoint.pt", progress=progress)
     seconds = time.perf_counter() - start
     save_gnn(model, directory)
-    summary = {"preset": preset, "target": target, "n_train": len(train_idx),
-               "n_val": n_val, "best_epoch": result.best_epoch,
-               "refine_from": str(refine_from) if refine_from is not None else None,
-               "train_loss": result.train_loss, "val_loss": result.val_loss,
-               "train_seconds": seconds}
+    run = GNNRun(directory, preset, target, len(train_idx), n_val, result.best_epoch,
+                 str(refine_from) if refine_from is not None else None, result.train_loss,
+                 result.val_loss, seconds)
+    summary = {k: v for k, v in run.to_dict().items() if k != "directory"}
     write_json_atomic(directory / "history.json", summary)
     write_manifest(directory, build_manifest(
         "aihep.reco.train", config={"gnn": config.model_dump(mode="json"),
@@ -243,7 +277,7 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
         seed=seed, inputs=[file_entry(data)] + (
             [file_entry(Path(refine_from) / "model.pt")] if refine_from is not None else []),
         outputs=[file_entry(directory / "model.pt", directory)]))
-    return summary
+    return run
 
 
 def _refiner_inputs(seed_model: Any, inputs: Any, events: ak.Array,

@@ -294,28 +294,19 @@ def predict_jets(run_dir: str | Path, jets: JetSet) -> JetSet:
     return JetSet(table, jets.classes, jets.source)
 
 
-def train_from_file(data: Path, out: Path, model: str = "particlenet-lite",
-                    feature_set: FeatureSet = "kin", max_particles: int = 128,
-                    epochs: int = 20, batch_size: int = 256, learning_rate: float = 1e-3,
-                    max_jets: int | None = None, seed: int = DEFAULT_SEED,
-                    progress: ProgressFn | None = None, force: bool = False) -> dict[str, Any]:
-    """Train a tagger (a preset name or ``bdt``) on a jet file into the run directory ``out``.
+def train_from_file(data: Path, out: Path, config: TaggerConfig = TaggerConfig(),  # noqa: B008
+                    max_jets: int | None = None, progress: ProgressFn | None = None,
+                    force: bool = False) -> TaggerRun:
+    """Train a tagger (``config.model``: a preset name, ``bdt`` or a model config; training
+    settings in ``config.train``) on a jet file into the run directory ``out``.
 
-    ``data`` is .parquet (aihep), .root (JetClass) or .h5 (Top Tagging). Returns the
-    validation summary (accuracy, macro AUC, AUC per class, training speed).
+    ``data`` is .parquet (aihep), .root (JetClass) or .h5 (Top Tagging); at most
+    ``max_jets`` are read.
     """
     from aihep.io.jetfiles import read_jets
 
-    config = TaggerConfig(model=model, feature_set=feature_set, max_particles=max_particles,
-                          seed=seed, train=TrainConfig(
-                              epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                              weight_decay=0.01, patience=5))
-    run = train_tagger(read_jets(data, max_jets), out, config, progress, inputs=[Path(data)],
-                       force=force)
-    summary = run.to_dict()
-    summary["validation"] = {k: summary["validation"][k] for k in ("accuracy", "macro_auc",
-                                                                   "auc")}
-    return summary
+    return train_tagger(read_jets(data, max_jets), out, config, progress, inputs=[Path(data)],
+                        force=force)
 
 
 def evaluate_file(run: Path, data: Path, out: Path, max_jets: int | None = None,
