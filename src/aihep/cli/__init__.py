@@ -285,7 +285,7 @@ def _hunt_with_bars(data: Path, out: Path, config: Any, reference: Path | None,
             bars.update(task, description=f"hunt: {what[:60]}", completed=done, total=total)
 
         return run_hunt(data, out, config, reference, labels, engine, force, update,
-                        write_hunt_report)
+                        write_hunt_report).to_dict()
 
 
 PlannerOption = Annotated[str, typer.Option(

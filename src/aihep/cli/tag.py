@@ -78,6 +78,8 @@ def tag_train(
     features: Annotated[str, typer.Option(help="kin | kinpid | full | full_hid")] = "kin",
     max_particles: Annotated[int, typer.Option(help="particles per jet", min=1)] = 128,
     epochs: Annotated[int, typer.Option(min=1)] = 20,
+    patience: Annotated[int, typer.Option(
+        min=1, help="stop after this many epochs without validation improvement")] = 5,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     learning_rate: Annotated[float, typer.Option("--lr")] = 1e-3,
     max_jets: Annotated[int | None, typer.Option(help="read at most this many jets")] = None,
@@ -109,7 +111,8 @@ def tag_train(
         config = TaggerConfig(model=model, feature_set=features, max_particles=max_particles,
                               seed=seed)
         config = config.model_copy(update={"train": config.train.model_copy(update={
-            "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate})})
+            "epochs": epochs, "patience": patience, "batch_size": batch_size,
+            "learning_rate": learning_rate})})
         result = train_from_file(data, out, config, max_jets, progress, force).to_dict()
     result["validation"] = {k: result["validation"][k] for k in ("accuracy", "macro_auc",
                                                                  "auc")}

@@ -610,15 +610,14 @@ def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None
              reference: str | Path | None = None, labels: str | Path | None = None,
              executor: ExecutorConfig | None = None, force: bool = False,
              progress: Callable[[str, int, int], None] | None = None,
-             reporter: HuntReporter | None = None) -> dict[str, Any]:
+             reporter: HuntReporter | None = None) -> HuntRun:
     """Read files, hunt, write ``out`` (scores.csv, results.json, manifest; the report
     with a ``reporter``).
 
-    The one entry point of the CLI and the agent. Returns results.json's content without the
-    per-trial list, plus ``out``. A directory holding another command's results (a dataset,
-    say) is refused unless ``force``. While it runs, ``out/.progress.json`` says which trial
-    finished last (read by the agent's display, which runs the hunt in another process);
-    it is removed at the end.
+    The one entry point of the CLI and the agent. A directory holding another command's
+    results (a dataset, say) is refused unless ``force``. While it runs,
+    ``out/.progress.json`` says which trial finished last (read by the agent's display,
+    which runs the hunt in another process); it is removed at the end.
     """
     from aihep._atomic import ensure_writable_dir, write_json_atomic
     from aihep.workflow.manifest import claim_output_dir
@@ -643,7 +642,19 @@ def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None
         state.unlink(missing_ok=True)
     inputs = [Path(p) for p in (data, labels, reference) if p is not None]
     write_hunt_outputs(result, out, config, inputs, table.get("label"), reporter)
-    summary = result.to_dict()
-    summary.pop("trials")
-    summary["out"] = str(out)
-    return summary
+    return HuntRun(result, Path(out))
+
+
+@dataclass(frozen=True)
+class HuntRun:
+    """A hunt and the directory its outputs were written to."""
+
+    result: HuntResult
+    out: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """results.json's content without the per-trial list, plus ``out``."""
+        summary = self.result.to_dict()
+        summary.pop("trials")
+        summary["out"] = str(self.out)
+        return summary
