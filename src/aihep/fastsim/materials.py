@@ -69,6 +69,21 @@ MATERIALS: dict[str, Material] = {m.name: m for m in (
 )}
 
 
+#: standard atomic weights (g/mol) of the elements used here
+ATOMIC_MASS = {1: 1.008, 6: 12.011, 14: 28.0855, 18: 39.948, 26: 55.845, 29: 63.546,
+               74: 183.84, 82: 207.2}
+
+
+def atomic_mass(z: int) -> float:
+    """Atomic weight (g/mol) of element ``z``."""
+    if z not in ATOMIC_MASS:
+        from aihep.errors import ConfigError
+
+        msg = f"no atomic weight for element Z = {z}; known: {sorted(ATOMIC_MASS)}"
+        raise ConfigError(msg)
+    return ATOMIC_MASS[z]
+
+
 def get_material(name: str) -> Material:
     """A material by name (see :data:`MATERIALS`)."""
     if name not in MATERIALS:
