@@ -16,6 +16,8 @@ def default_registry() -> ToolRegistry:
     from aihep.discovery.hunt import run_hunt
     from aihep.discovery.spectrum import bump_hunt_table, extract_signal_table, limits_table
     from aihep.events.factory import generate
+    from aihep.fastsim.dataset import simulate_dataset as calo_simulate
+    from aihep.fastsim.evaluate import evaluate_files as calo_evaluate
     from aihep.events.inspect import describe
     from aihep.events.lhco import build_lhco_dataset
     from aihep.reco.run import evaluate_file as reco_evaluate
@@ -70,6 +72,12 @@ def default_registry() -> ToolRegistry:
                            writes=("out",), cpu_seconds=3600,
                            fixed={"progress": None, "force": False,
                                   "reporter": write_reco_report}, job=True))
+    registry.add(make_tool(calo_simulate, "calo_simulate", writes=("out",),
+                           cpu_seconds=4 * 3600, fixed={"executor": None, "progress": None,
+                                                        "force": False}, job=True))
+    registry.add(make_tool(calo_evaluate, "calo_evaluate", reads=("reference", "generated"),
+                           writes=("out",), cpu_seconds=3600, fixed={"force": False},
+                           job=True))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True, from_policy=("read_paths",)))
     return registry

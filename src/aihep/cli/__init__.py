@@ -576,11 +576,13 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 def _register_subcommands() -> None:
+    from aihep.cli.calo import calo_app
     from aihep.cli.reco import reco_app
     from aihep.cli.tag import tag_app
 
     app.add_typer(tag_app, name="tag")
     app.add_typer(reco_app, name="reco")
+    app.add_typer(calo_app, name="calo")
 
 
 _register_subcommands()

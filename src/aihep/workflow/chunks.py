@@ -16,7 +16,8 @@ The engine binds the chunk directory to the configuration key (``key.json``: a d
 holding chunks of another configuration is refused), writes each chunk atomically and then
 its bookkeeping ``<chunk>.json`` (with the data's SHA-256: the chunk is complete only then),
 re-uses complete intact chunks of the same key when a run is repeated (resume), and runs the
-waves on any :mod:`aihep.workflow.executor`. Chunks are ``<stream>-<index:06d>.parquet``.
+waves on any :mod:`aihep.workflow.executor`. Chunks are ``<stream>-<index:06d><suffix>``
+(Parquet unless the task says otherwise).
 """
 
 from __future__ import annotations
@@ -47,19 +48,21 @@ class ChunkJob:
     size: int
     seed: int
     config_json: str
+    suffix: str = ".parquet"
 
     @property
     def path(self) -> Path:
-        return chunk_path(self.directory, self.stream, self.index)
+        return chunk_path(self.directory, self.stream, self.index, self.suffix)
 
 
 MakeChunk = Callable[[ChunkJob], tuple[Writer, dict[str, Any]]]
 Plan = Callable[[dict[tuple[str, int], dict[str, Any]]], list[ChunkJob]]
 
 
-def chunk_path(directory: str | Path, stream: str, index: int) -> Path:
+def chunk_path(directory: str | Path, stream: str, index: int, suffix: str = ".parquet"
+               ) -> Path:
     """Data file of chunk ``index`` of ``stream`` (its bookkeeping: same name, ``.json``)."""
-    return Path(directory) / f"{stream}-{index:06d}.parquet"
+    return Path(directory) / f"{stream}-{index:06d}{suffix}"
 
 
 def write_chunk(path: str | Path, writer: Writer, meta: dict[str, Any]) -> dict[str, Any]:
@@ -105,9 +108,11 @@ def intact(path: str | Path, meta: dict[str, Any]) -> bool:
 class ChunkStore:
     """The chunks of one dataset: a directory bound to one configuration key."""
 
-    def __init__(self, directory: str | Path, key: str, bind: bool = True) -> None:
+    def __init__(self, directory: str | Path, key: str, bind: bool = True,
+                 suffix: str = ".parquet") -> None:
         self.directory = Path(directory)
         self.key = key
+        self.suffix = suffix
         if bind:
             self.bind()
 
@@ -123,7 +128,8 @@ class ChunkStore:
 
     def job(self, stream: str, index: int, size: int, seed: int, config_json: str
             ) -> ChunkJob:
-        return ChunkJob(str(self.directory), stream, index, size, seed, config_json)
+        return ChunkJob(str(self.directory), stream, index, size, seed, config_json,
+                        self.suffix)
 
     def completed(self) -> dict[tuple[str, int], dict[str, Any]]:
         """Complete, intact chunks of this key (a damaged or cut-short chunk is made again)."""
@@ -132,7 +138,7 @@ class ChunkStore:
             return done
         for meta_path in sorted(self.directory.glob("*-[0-9][0-9][0-9][0-9][0-9][0-9].json")):
             stream, index = meta_path.stem.rsplit("-", 1)
-            path = chunk_path(self.directory, stream, int(index))
+            path = chunk_path(self.directory, stream, int(index), self.suffix)
             meta = read_meta(path)
             if (meta and meta.get("chunk_key") == self.key and not meta.get("truncated_from")
                     and intact(path, meta)):

@@ -1,0 +1,111 @@
+"""``aihep calo``: simulate calorimeter showers, evaluate generated ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aihep import DEFAULT_SEED
+from aihep.cli.common import (
+    AsJson,
+    ClusterCfg,
+    ConfigFile,
+    ExecutorOpt,
+    Force,
+    Seed,
+    Workers,
+    executor_config,
+    print_result,
+    stderr_console,
+    user_errors,
+)
+
+calo_app = typer.Typer(no_args_is_help=True, help="Fast calorimeter simulation: the reference "
+                       "cascade Monte Carlo and the CaloChallenge metrics.")
+
+LayoutOpt = Annotated[str, typer.Option(
+    help="ds2 | coarse | a YAML layout file (see docs/fastsim.md)")]
+
+
+def _layout(name: str):
+    from aihep.fastsim.geometry import load_layout, preset
+
+    return load_layout(name) if name.endswith((".yaml", ".yml")) else preset(name)
+
+
+@calo_app.command("simulate")
+def calo_simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    showers: Annotated[int, typer.Option("--showers", "-n", min=1)] = 1000,
+    layout: LayoutOpt = "ds2",
+    particle: Annotated[str, typer.Option(help="electron | positron | photon")] = "electron",
+    energy_min_gev: Annotated[float | None, typer.Option(
+        min=0.001, help="default: the layout's (1 GeV)")] = None,
+    energy_max_gev: Annotated[float | None, typer.Option(
+        min=0.001, help="default: the layout's (100 GeV)")] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="showers per chunk")] = 200,
+    workers: Workers = 1,
+    executor: ExecutorOpt = "local",
+    cluster_config: ClusterCfg = None,
+    seed: Seed = DEFAULT_SEED,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Simulate showers with the reference cascade Monte Carlo into a CaloChallenge HDF5
+    file (showers.h5); resumes when re-run."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from aihep.fastsim.cascade import CascadeConfig
+    from aihep.fastsim.dataset import ShowerDatasetConfig, simulate_dataset
+
+    with user_errors(), Progress(TextColumn("showers"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=stderr_console()) as bars:
+        geometry = _layout(layout)
+        update = {k: 1e3 * v for k, v in (("energy_min_mev", energy_min_gev),
+                                          ("energy_max_mev", energy_max_gev)) if v is not None}
+        if update:
+            geometry = type(geometry).model_validate({**geometry.model_dump(), **update})
+        config = ShowerDatasetConfig(layout=geometry, cascade=CascadeConfig(particle=particle),
+                                     n_showers=showers, showers_per_chunk=chunk, seed=seed)
+        task = bars.add_task("showers", total=showers)
+        result = simulate_dataset(config, out, executor_config(executor, workers,
+                                                               cluster_config),
+                                  lambda done, total: bars.update(task, completed=done,
+                                                                  total=total), force)
+    print_result(result.to_dict(), as_json)
+
+
+@calo_app.command("evaluate")
+def calo_evaluate(
+    reference: Annotated[Path, typer.Argument(help="reference showers (CaloChallenge HDF5)")],
+    generated: Annotated[Path, typer.Argument(help="generated showers (CaloChallenge HDF5)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where evaluation.json goes")],
+    layout: LayoutOpt = "ds2",
+    classifier: Annotated[bool, typer.Option(
+        help="run the classifier two-sample tests (minutes)")] = True,
+    epochs: Annotated[int, typer.Option(min=1, help="classifier epochs at most")] = 30,
+    seed: Seed = DEFAULT_SEED,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Separation powers, classifier AUC/JSD (low and high level), FPD and KPD."""
+    from aihep.fastsim.evaluate import EvaluationConfig, evaluate_files
+    from aihep.fastsim.metrics import ClassifierTestConfig
+
+    with user_errors():
+        cls = ClassifierTestConfig()
+        cls = cls.model_copy(update={"train": cls.train.model_copy(update={"epochs": epochs})})
+        config = EvaluationConfig(classifier=cls, run_classifier=classifier, seed=seed)
+        with stderr_console().status("evaluating"):
+            result = evaluate_files(reference, generated, _layout(layout), out, config, force)
+    print_result(result.to_dict(), as_json)
