@@ -16,10 +16,10 @@ def default_registry() -> ToolRegistry:
     from aihep.discovery.hunt import run_hunt
     from aihep.discovery.spectrum import bump_hunt_table, extract_signal_table, limits_table
     from aihep.events.factory import generate
-    from aihep.fastsim.dataset import simulate_dataset as calo_simulate
-    from aihep.fastsim.evaluate import evaluate_files as calo_evaluate
     from aihep.events.inspect import describe
     from aihep.events.lhco import build_lhco_dataset
+    from aihep.fastsim.dataset import simulate_dataset as calo_simulate
+    from aihep.fastsim.evaluate import evaluate_files as calo_evaluate
     from aihep.reco.run import evaluate_file as reco_evaluate
     from aihep.reco.run import simulate_file, train_gnn_file
     from aihep.report.hunt import write_hunt_report
