@@ -80,6 +80,8 @@ class HuntConfig(BaseModel):
         "(default: the SR centres)")
     limit_width_fraction: float = Field(0.05, gt=0, lt=1, description="signal width / mass")
     limit_cl: float = Field(0.95, gt=0, lt=1)
+    limits: bool = Field(True, description="CLs limits at every window when nothing is "
+                         "claimed (pyhf; minutes on a scan)")
     refine: bool = Field(True, description="after a significant scan, retrain the best method "
                          "in a window centred on the fitted resonance (one extra trial)")
     seed: int = DEFAULT_SEED
@@ -411,7 +413,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     if opinion is not None:
         checks = Review((*checks.checks, opinion))
     claimed = p_value < 1e-3 and checks.passed
-    limits = {} if claimed else _limits(mjj, edges, regions, cuts, config)
+    limits = {} if claimed or not config.limits else _limits(mjj, edges, regions, cuts,
+                                                                config)
     method_scores = best_scores[best.method]
     final_score = "classifier"
     if claimed and extraction is not None and extraction.before_cut.n_signal.value > 0:
