@@ -29,6 +29,17 @@ def test_simulate_then_evaluate(tmp_path):
     assert metrics["separation_power"]["e_tot_over_e_inc"] < 0.5
     assert (tmp_path / "eval" / "evaluation.json").is_file()
     assert (tmp_path / "eval" / "manifest.json").is_file()
+    gflash = runner.invoke(app, ["calo", "gflash", str(tmp_path / "ref" / "showers.h5"),
+                                 "--layout", "coarse", "-n", "40", "--out",
+                                 str(tmp_path / "gf"), "--json"])
+    assert gflash.exit_code == 0, gflash.output
+    assert (tmp_path / "gf" / "gflash.json").is_file()
+    judged = runner.invoke(app, ["calo", "evaluate", str(tmp_path / "ref" / "showers.h5"),
+                                 str(tmp_path / "gf" / "showers.h5"), "--layout", "coarse",
+                                 "--no-classifier", "--out", str(tmp_path / "eval_gf"),
+                                 "--json"])
+    assert judged.exit_code == 0, judged.output
+    assert json.loads(judged.stdout)["classifier_low"] is None
 
 
 def test_a_file_in_gev_is_one_clear_line(tmp_path):

@@ -84,6 +84,27 @@ def calo_simulate(
     print_result(result.to_dict(), as_json)
 
 
+@calo_app.command("gflash")
+def calo_gflash(
+    reference: Annotated[Path, typer.Argument(help="reference showers to tune on (HDF5)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    showers: Annotated[int, typer.Option("--showers", "-n", min=1)] = 1000,
+    layout: LayoutOpt = "ds2",
+    seed: Seed = DEFAULT_SEED,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Tune GFlash on reference showers and generate new ones (showers.h5, gflash.json)."""
+    from aihep.fastsim.gflash import gflash_file
+
+    with user_errors(), stderr_console().status("tuning GFlash"):
+        result = gflash_file(reference, _layout(layout), out, showers, seed, force)
+    summary = result.to_dict()
+    summary.pop("params")
+    print_result(summary, as_json)
+
+
 @calo_app.command("evaluate")
 def calo_evaluate(
     reference: Annotated[Path, typer.Argument(help="reference showers (CaloChallenge HDF5)")],

@@ -1,0 +1,45 @@
+"""GFlash tuned to reference showers reproduces their response, profile and occupancy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aihep.fastsim.cascade import simulate
+from aihep.fastsim.dataset import incident_energies
+from aihep.fastsim.geometry import preset
+from aihep.fastsim.gflash import GFlash, GFlashParams, tune
+from aihep.fastsim.metrics import high_level_features
+
+LAYOUT = preset("coarse").model_copy(update={"energy_max_mev": 4000.0})
+
+
+@pytest.fixture(scope="module")
+def reference():
+    energies = incident_energies(LAYOUT, 1, 0, 80)
+    return simulate(LAYOUT, energies, seed=1), energies
+
+
+def test_tuned_gflash_matches_the_reference(reference):
+    showers, energies = reference
+    params = tune(showers, energies, LAYOUT)
+    generated = GFlash(LAYOUT, params).generate(energies, seed=2)
+    assert generated.shape == showers.shape
+    response_ref = (showers.sum(1) / energies).mean()
+    assert (generated.sum(1) / energies).mean() == pytest.approx(response_ref, rel=0.03)
+    ref, gen = high_level_features(showers, LAYOUT), high_level_features(generated, LAYOUT)
+    profile_ref = ref.e_layer.sum(0) / ref.e_layer.sum()
+    profile_gen = gen.e_layer.sum(0) / gen.e_layer.sum()
+    assert np.abs(profile_ref - profile_gen).sum() < 0.08
+    # the first layers' lateral size (most of the energy)
+    np.testing.assert_allclose(gen.ec_r.mean(0)[:3], ref.ec_r.mean(0)[:3], rtol=0.25)
+    assert (generated > 0).mean() == pytest.approx((showers > 0).mean(), rel=0.2)
+
+
+def test_untuned_gflash_is_a_valid_generator_and_seeded():
+    model = GFlash(LAYOUT, GFlashParams())
+    energies = np.array([1000.0, 2000.0, 4000.0])
+    a, b = model.generate(energies, seed=5), model.generate(energies, seed=5)
+    np.testing.assert_array_equal(a, b)
+    assert np.all(a >= 0) and np.all(a.sum(1) > 0)
+    assert not np.array_equal(a, model.generate(energies, seed=6))
