@@ -40,6 +40,17 @@ def test_simulate_then_evaluate(tmp_path):
                                  "--json"])
     assert judged.exit_code == 0, judged.output
     assert json.loads(judged.stdout)["classifier_low"] is None
+    trained = runner.invoke(app, ["calo", "train", "vae", str(tmp_path / "gf" / "showers.h5"),
+                                  "--layout", "coarse", "--epochs", "2", "--out",
+                                  str(tmp_path / "vae"), "--json"])
+    assert trained.exit_code == 0, trained.output
+    made = runner.invoke(app, ["calo", "generate", str(tmp_path / "vae"), "-n", "30",
+                               "--out", str(tmp_path / "vae_showers"), "--json"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["showers"] == 30
+    bad_kind = runner.invoke(app, ["calo", "train", "gan", str(tmp_path / "gf" / "showers.h5"),
+                                   "--layout", "coarse", "--out", str(tmp_path / "gan")])
+    assert bad_kind.exit_code == 2 and "kind" in bad_kind.stderr
 
 
 def test_a_file_in_gev_is_one_clear_line(tmp_path):

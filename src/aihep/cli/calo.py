@@ -105,6 +105,57 @@ def calo_gflash(
     print_result(summary, as_json)
 
 
+@calo_app.command("train")
+def calo_train(
+    kind: Annotated[str, typer.Argument(help="vae | flow-matching")],
+    reference: Annotated[Path, typer.Argument(help="training showers (CaloChallenge HDF5)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
+    layout: LayoutOpt = "ds2",
+    epochs: Annotated[int, typer.Option(min=1)] = 60,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    learning_rate: Annotated[float, typer.Option("--lr")] = 1e-3,
+    seed: Seed = DEFAULT_SEED,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Train a generative surrogate conditioned on the incident energy; an interrupted run
+    resumes from its checkpoint."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from aihep.fastsim.surrogates import SurrogateConfig, train_file
+
+    with user_errors(), Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("loss {task.fields[loss]}"),
+                                 console=stderr_console()) as bars:
+        task = bars.add_task("train", total=None, loss="-")
+        config = SurrogateConfig(kind=kind, seed=seed)
+        config = config.model_copy(update={"train": config.train.model_copy(update={
+            "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate})})
+        result = train_file(reference, _layout(layout), out, config,
+                            lambda done, total, loss: bars.update(
+                                task, completed=done, total=total, loss=f"{loss:.3f}"),
+                            force)
+    print_result(result.to_dict(), as_json)
+
+
+@calo_app.command("generate")
+def calo_generate(
+    run: Annotated[Path, typer.Argument(help="surrogate run directory (aihep calo train)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    showers: Annotated[int, typer.Option("--showers", "-n", min=1)] = 1000,
+    seed: Seed = DEFAULT_SEED,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Generate showers with a trained surrogate (showers.h5)."""
+    from aihep.fastsim.surrogates import generate_file
+
+    with user_errors():
+        print_result(generate_file(run, out, showers, seed, force), as_json)
+
+
 @calo_app.command("evaluate")
 def calo_evaluate(
     reference: Annotated[Path, typer.Argument(help="reference showers (CaloChallenge HDF5)")],
