@@ -29,6 +29,7 @@ def test_simulate_then_evaluate(tmp_path):
     assert metrics["separation_power"]["e_tot_over_e_inc"] < 0.5
     assert (tmp_path / "eval" / "evaluation.json").is_file()
     assert (tmp_path / "eval" / "manifest.json").is_file()
+    assert (tmp_path / "eval" / "report.html").stat().st_size > 10_000  # figures embedded
     gflash = runner.invoke(app, ["calo", "gflash", str(tmp_path / "ref" / "showers.h5"),
                                  "--layout", "coarse", "-n", "40", "--out",
                                  str(tmp_path / "gf"), "--json"])

@@ -22,6 +22,7 @@ def default_registry() -> ToolRegistry:
     from aihep.fastsim.evaluate import evaluate_files as calo_evaluate
     from aihep.reco.run import evaluate_file as reco_evaluate
     from aihep.reco.run import simulate_file, train_gnn_file
+    from aihep.report.calo import write_calo_report
     from aihep.report.hunt import write_hunt_report
     from aihep.report.lhco import write_lhco_report
     from aihep.report.reco import write_reco_report
@@ -76,8 +77,8 @@ def default_registry() -> ToolRegistry:
                            cpu_seconds=4 * 3600, fixed={"executor": None, "progress": None,
                                                         "force": False}, job=True))
     registry.add(make_tool(calo_evaluate, "calo_evaluate", reads=("reference", "generated"),
-                           writes=("out",), cpu_seconds=3600, fixed={"force": False},
-                           job=True))
+                           writes=("out",), cpu_seconds=3600,
+                           fixed={"force": False, "reporter": write_calo_report}, job=True))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True, from_policy=("read_paths",)))
     return registry

@@ -170,14 +170,17 @@ def calo_evaluate(
     as_json: AsJson = False,
     config_file: ConfigFile = None,
 ) -> None:
-    """Separation powers, classifier AUC/JSD (low and high level), FPD and KPD."""
+    """Separation powers, classifier AUC/JSD (low and high level), FPD and KPD; writes
+    evaluation.json and report.html (average showers, profiles, response)."""
     from aihep.fastsim.evaluate import EvaluationConfig, evaluate_files
     from aihep.fastsim.metrics import ClassifierTestConfig
+    from aihep.report.calo import write_calo_report
 
     with user_errors():
         cls = ClassifierTestConfig()
         cls = cls.model_copy(update={"train": cls.train.model_copy(update={"epochs": epochs})})
         config = EvaluationConfig(classifier=cls, run_classifier=classifier, seed=seed)
         with stderr_console().status("evaluating"):
-            result = evaluate_files(reference, generated, _layout(layout), out, config, force)
+            result = evaluate_files(reference, generated, _layout(layout), out, config, force,
+                                    write_calo_report)
     print_result(result.to_dict(), as_json)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ class Evaluation:
     classifier_low: dict[str, Any] | None = None
     classifier_high: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    reference_features: Any = field(default=None, repr=False)
+    generated_features: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"n_reference": self.n_reference, "n_generated": self.n_generated,
@@ -84,13 +87,15 @@ def evaluate(reference: ShowerSet, generated: ShowerSet, layout: CaloLayout,
     separation = feature_separations(ref_f, gen_f, reference.incident_mev,
                                      generated.incident_mev)
     return Evaluation(len(reference), len(generated), separation, value_fpd, value_kpd, low,
-                      high, notes)
+                      high, notes, ref_f, gen_f)
 
 
 def evaluate_files(reference: Path, generated: Path, layout: CaloLayout, out: Path,
-                   config: EvaluationConfig | None = None, force: bool = False) -> Evaluation:
+                   config: EvaluationConfig | None = None, force: bool = False,
+                   reporter: Callable[..., Any] | None = None) -> Evaluation:
     """Read two CaloChallenge files (checked against ``layout``), evaluate, write
-    ``out/evaluation.json`` and a manifest."""
+    ``out/evaluation.json``, a manifest and, with a ``reporter`` (e.g.
+    :func:`aihep.report.calo.write_calo_report`), ``out/report.html``."""
     from aihep._atomic import ensure_writable_dir, write_json_atomic
     from aihep.io.calo import read_showers
     from aihep.workflow.manifest import (
@@ -107,9 +112,13 @@ def evaluate_files(reference: Path, generated: Path, layout: CaloLayout, out: Pa
     result = evaluate(ref, gen, layout, config)
     directory = ensure_writable_dir(out)
     target = write_json_atomic(directory / "evaluation.json", result.to_dict())
+    outputs = [file_entry(target, directory)]
+    if reporter is not None:
+        report = reporter(directory / "report.html", ref, gen, result, layout)
+        outputs.append(file_entry(report, directory))
     write_manifest(directory, build_manifest(
         "aihep.calo.evaluate", config={"layout": layout.model_dump(mode="json"),
                                        **config.model_dump(mode="json")},
         seed=config.seed, inputs=[file_entry(reference), file_entry(generated)],
-        outputs=[file_entry(target, directory)]))
+        outputs=outputs))
     return result

@@ -1,0 +1,172 @@
+"""Benchmark: fast calorimeter simulation judged with the CaloChallenge metrics.
+
+Reference showers come from aihep's cascade Monte Carlo (`aihep.fastsim.cascade`), made in
+cached, resumable installments under .cache/benchmarks/fastsim/<layout>/ (the one chunk
+engine): a training set (seed 11) and two independent held-out sets (seeds 12 and 13) of
+electrons log-uniform in the layout's energy range. Then, per model:
+
+* ``reference``: the second held-out set against the first (the sanity row: |AUC - 0.5|
+  should be <= 0.02 and KPD ~ 0);
+* ``gflash``: GFlash tuned on the training set;
+* ``vae``, ``flow-matching``: surrogates trained on the training set (runs cached);
+
+each generates showers with the first held-out set's incident energies and is compared with
+it: classifier AUC (low and high level, 68% bootstrap interval) and JSD, FPD and KPD,
+separation powers. Timing: ms per shower at batch sizes 1, 100 and 10,000 (the reference:
+its simulation time per shower over the training spectrum, batch-independent), the speed-up
+at batch 10,000 over the training spectrum and at 10, 50 and 100 GeV.
+
+Usage: python benchmarks/fastsim.py [--layout coarse|ds2] [--train 50000] [--test 20000]
+       [--models gflash,vae,flow-matching] [--workers 2] [--epochs 60]
+Writes benchmarks/results/fastsim.json (rows of other layouts are kept) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from common import ROOT, git_commit, write_result
+
+CACHE = ROOT.parent / ".cache" / "benchmarks" / "fastsim"
+
+
+def reference_set(layout_name: str, n: int, seed: int, workers: int):
+    from aihep.fastsim.dataset import ShowerDatasetConfig, simulate_dataset
+    from aihep.fastsim.geometry import preset
+    from aihep.workflow.executor import ExecutorConfig
+
+    config = ShowerDatasetConfig(layout=preset(layout_name), n_showers=n, seed=seed,
+                                 showers_per_chunk=250)
+    out = CACHE / layout_name / f"reference_seed{seed}_{n}"
+    start = time.perf_counter()
+    result = simulate_dataset(config, out, ExecutorConfig(
+        kind="local" if workers > 1 else "serial", workers=workers),
+        lambda done, total: print(f"  {out.name}: {done}/{total}", flush=True))
+    print(f"  {out.name}: {time.perf_counter() - start:.0f} s", flush=True)
+    return result
+
+
+def time_reference(layout, energies_mev: np.ndarray) -> float:
+    """Mean ms per shower of the cascade at the given energies (one core)."""
+    from aihep.fastsim.cascade import simulate
+
+    start = time.perf_counter()
+    simulate(layout, energies_mev, seed=99)
+    return 1e3 * (time.perf_counter() - start) / len(energies_mev)
+
+
+def time_model(generate, energies_mev: np.ndarray, batch: int) -> float:
+    """ms per shower generating len(energies) showers in batches of ``batch``."""
+    start = time.perf_counter()
+    for i in range(0, len(energies_mev), batch):
+        generate(energies_mev[i:i + batch], batch)
+    return 1e3 * (time.perf_counter() - start) / len(energies_mev)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layout", default="coarse")
+    parser.add_argument("--train", type=int, default=50_000)
+    parser.add_argument("--test", type=int, default=20_000)
+    parser.add_argument("--models", default="gflash,vae,flow-matching")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--cls-epochs", type=int, default=30)
+    args = parser.parse_args()
+    commit = git_commit()
+    import torch
+
+    from aihep.fastsim.evaluate import EvaluationConfig, evaluate
+    from aihep.fastsim.geometry import preset
+    from aihep.fastsim.gflash import GFlash, tune
+    from aihep.fastsim.metrics import ClassifierTestConfig
+    from aihep.fastsim.surrogates import SurrogateConfig, load_surrogate, train_surrogate
+    from aihep.io.calo import ShowerSet
+    from aihep.nn.train import TrainConfig
+
+    torch.set_num_threads(args.workers)
+    layout = preset(args.layout)
+    train = reference_set(args.layout, args.train, 11, args.workers).read()
+    test_a = reference_set(args.layout, args.test, 12, args.workers).read()
+    test_b = reference_set(args.layout, args.test, 13, args.workers).read()
+    cls = ClassifierTestConfig()
+    cls = cls.model_copy(update={"train": cls.train.model_copy(update={
+        "epochs": args.cls_epochs})})
+    config = EvaluationConfig(classifier=cls, seed=1)
+    spectrum = train.incident_mev[:200]
+    ref_ms = time_reference(layout, spectrum[:20])
+    ref_by_energy = {str(e): time_reference(layout, np.full(3, 1e3 * e)) for e in (10, 50, 100)}
+    rows = []
+
+    def row(model: str, generated: np.ndarray, timing: dict, n_train: int,
+            minutes: float) -> dict:
+        result = evaluate(test_a, ShowerSet(test_a.incident_mev, generated), layout, config)
+        r = {"model": model, "layout": args.layout,
+             "auc_low": result.classifier_low["auc"],
+             "auc_low_ci": result.classifier_low["auc_ci"],
+             "auc_high": result.classifier_high["auc"],
+             "auc_high_ci": result.classifier_high["auc_ci"],
+             "jsd_low": result.classifier_low["jsd"], "jsd_high": result.classifier_high["jsd"],
+             "fpd": result.fpd[0], "fpd_error": result.fpd[1], "kpd": result.kpd[0],
+             "kpd_error": result.kpd[1], "separation_power": result.separation, **timing,
+             "n_train": n_train, "train_minutes": minutes, "notes": result.notes}
+        print(json.dumps({k: r[k] for k in ("model", "auc_low", "auc_high", "fpd", "kpd")}),
+              flush=True)
+        return r
+
+    rows.append(row("reference", test_b.showers_mev, {
+        "ms_per_shower": {k: ref_ms for k in ("1", "100", "10000")},
+        "speedup_vs_reference": 1.0, "speedup_by_energy": {k: 1.0 for k in ref_by_energy}},
+        0, 0.0))
+    for model in args.models.split(","):
+        start = time.perf_counter()
+        if model == "gflash":
+            gflash = GFlash(layout, tune(train.showers_mev, train.incident_mev, layout))
+
+            def generate(e: np.ndarray, batch: int, g: GFlash = gflash) -> np.ndarray:
+                return g.generate(e, seed=5)
+        else:
+            run = CACHE / args.layout / f"{model}_{args.train}_{args.epochs}"
+            if (run / "surrogate.pt").is_file():
+                surrogate = load_surrogate(run)
+            else:
+                surrogate = train_surrogate(
+                    train.showers_mev, train.incident_mev, layout,
+                    SurrogateConfig(kind=model, train=TrainConfig(
+                        epochs=args.epochs, batch_size=256, learning_rate=1e-3,
+                        patience=10)), checkpoint=CACHE / args.layout / f"{model}.ckpt")
+                surrogate.save(run)
+
+            def generate(e: np.ndarray, batch: int, s=surrogate) -> np.ndarray:
+                return s.generate(e, seed=5, batch_size=batch)
+        minutes = (time.perf_counter() - start) / 60
+        generated = generate(test_a.incident_mev, 10_000)
+        ms = {str(b): time_model(generate, spectrum if b < 10_000 else np.resize(
+            spectrum, 10_000), b) for b in (1, 100, 10_000)}
+        by_energy = {k: ref_by_energy[k] / time_model(generate, np.full(100, 1e3 * float(k)),
+                                                      100) for k in ref_by_energy}
+        rows.append(row(model, generated, {"ms_per_shower": ms,
+                                           "speedup_vs_reference": ref_ms / ms["10000"],
+                                           "speedup_by_energy": by_energy},
+                        len(train), minutes))
+    path = ROOT / "results" / "fastsim.json"
+    old = json.loads(path.read_text())["rows"] if path.is_file() else []
+    kept = [r for r in old if r["layout"] != args.layout]
+    write_result(path, {"benchmark": "fastsim", "layout": args.layout, "n_train": args.train,
+                        "n_test": args.test, "reference_ms_per_shower": ref_ms,
+                        "reference_ms_by_energy": ref_by_energy, "rows": kept + rows}, commit)
+    print("\n| model | layout | AUC low (68%) | AUC high (68%) | FPD | KPD | ms/shower @10k "
+          "| speed-up |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['layout']} | {r['auc_low']:.3f} ({r['auc_low_ci'][0]:.3f}-"
+              f"{r['auc_low_ci'][1]:.3f}) | {r['auc_high']:.3f} ({r['auc_high_ci'][0]:.3f}-"
+              f"{r['auc_high_ci'][1]:.3f}) | {r['fpd']:.2e} | {r['kpd']:.2e} | "
+              f"{r['ms_per_shower']['10000']:.3f} | {r['speedup_vs_reference']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
