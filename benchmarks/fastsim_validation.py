@@ -85,10 +85,11 @@ def main() -> None:
     print(out["linearity"], flush=True)
     sampling = []
     for w_mm in (0.7, 1.4, 2.8):
-        layout = ds2.model_copy(update={"cell": (Slab(material="W", thickness_mm=w_mm),
-                                                 Slab(material="Si", thickness_mm=0.3,
-                                                      active=True)),
-                                        "n_cells": int(round(90 * 1.7 / (w_mm + 0.3)))})
+        # the same depth (~36 X0 of the dataset-2 stack), an even number of cells
+        cells = 2 * round(90 * 1.7 / (w_mm + 0.3) / 2)
+        layout = type(ds2).model_validate({**ds2.model_dump(), "n_cells": cells, "cell": (
+            Slab(material="W", thickness_mm=w_mm),
+            Slab(material="Si", thickness_mm=0.3, active=True))})
         _, _, resp = profile_tmax(layout, CascadeConfig(), 1e4, n, 4)
         from aihep.fastsim.materials import MATERIALS
 
