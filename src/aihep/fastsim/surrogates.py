@@ -12,6 +12,11 @@ training range, and voxels below the threshold are zeroed.
 * ``flow-matching``: an MLP velocity field v(x_t, t, c) trained on straight paths from
   standard normal noise to showers (rectified flow / conditional flow matching); sampled by
   integrating dx/dt = v with the midpoint rule (CaloDREAM-style, sized for a CPU).
+* ``caloflow``: CaloFlow's two stages as two conditional neural-spline flows (zuko, coupling
+  transforms with ``passes=2``): the layer energies (log fractions of E_inc) given E_inc,
+  then the voxel fractions within each layer (logit) given E_inc and the layer energies;
+  sampled fractions are renormalized per layer. One flow over all voxels: sized for the
+  coarse layout (dataset 2 would need the layer-wise second stage).
 """
 
 from __future__ import annotations
@@ -36,11 +41,12 @@ class SurrogateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["vae", "flow-matching"] = "vae"
+    kind: Literal["vae", "flow-matching", "caloflow"] = "vae"
     hidden: tuple[int, ...] = (512, 512)
     latent: int = Field(32, ge=1, description="VAE latent dimension")
     beta: float = Field(1.0, gt=0, description="VAE KL weight")
     ode_steps: int = Field(32, ge=1, description="flow matching: midpoint steps")
+    flow_transforms: int = Field(4, ge=1, description="caloflow: transforms per flow")
     val_fraction: float = Field(0.1, gt=0, lt=1)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(
         epochs=60, batch_size=256, learning_rate=1e-3, patience=10))
@@ -137,8 +143,64 @@ class ShowerFlowMatching(torch.nn.Module):
         return x
 
 
-def build(kind: str, n_voxels: int, config: SurrogateConfig) -> torch.nn.Module:
-    """The surrogate network of ``kind`` for ``n_voxels``."""
+class ShowerCaloFlow(torch.nn.Module):
+    """Two conditional flows: layer energies | E_inc, voxel fractions | E_inc, layers.
+
+    Works on its own representation of the standardized log voxel fractions ``x`` (see
+    :class:`_Scaler`): it converts them back to energies per E_inc, then to (layer log
+    fractions, logit of the within-layer fractions)."""
+
+    ALPHA = 1e-6
+
+    def __init__(self, n_voxels: int, config: SurrogateConfig, n_layers: int = 1) -> None:
+        super().__init__()
+        import zuko
+
+        self.n_layers = n_layers
+        self.per_layer = n_voxels // n_layers
+        hidden = tuple(config.hidden)
+        self.layers_flow = zuko.flows.NSF(n_layers, context=1,
+                                          transforms=config.flow_transforms,
+                                          hidden_features=hidden, passes=2)
+        self.voxel_flow = zuko.flows.NSF(n_voxels, context=1 + n_layers,
+                                         transforms=config.flow_transforms,
+                                         hidden_features=hidden, passes=2)
+        self.register_buffer("scale", torch.ones(2, n_voxels))  # mean, std of the scaler
+
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fraction = torch.exp(x * self.scale[1] + self.scale[0])  # voxel / E_inc
+        per = fraction.view(len(x), self.n_layers, self.per_layer)
+        layer = per.sum(2)
+        within = (per / layer.unsqueeze(2)).reshape(len(x), -1)
+        a = self.ALPHA
+        logit = torch.logit(a + (1 - 2 * a) * within)
+        return torch.log(layer), logit
+
+    def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
+        log_layer, logit = self._split(x)
+        nll = -self.layers_flow(c).log_prob(log_layer)
+        nll = nll - self.voxel_flow(torch.cat([c, log_layer], 1)).log_prob(logit)
+        return nll.mean() / x.shape[1]
+
+    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            log_layer = self.layers_flow(c).sample()
+            logit = self.voxel_flow(torch.cat([c, log_layer], 1)).sample()
+        a = self.ALPHA
+        within = ((torch.sigmoid(logit) - a) / (1 - 2 * a)).clamp(min=0.0)
+        per = within.view(len(c), self.n_layers, self.per_layer)
+        per = per / per.sum(2, keepdim=True).clamp(min=1e-12)
+        fraction = (per * torch.exp(log_layer).unsqueeze(2)).reshape(len(c), -1)
+        return (torch.log(fraction.clamp(min=1e-30)) - self.scale[0]) / self.scale[1]
+
+
+def build(kind: str, n_voxels: int, config: SurrogateConfig, n_layers: int = 1
+          ) -> torch.nn.Module:
+    """The surrogate network of ``kind`` for ``n_voxels`` (in ``n_layers`` layers)."""
+    if kind == "caloflow":
+        return ShowerCaloFlow(n_voxels, config, n_layers)
     return (ShowerVAE if kind == "vae" else ShowerFlowMatching)(n_voxels, config)
 
 
@@ -189,7 +251,7 @@ def load_surrogate(directory: str | Path) -> Surrogate:
     state = torch.load(path, weights_only=False)
     config = SurrogateConfig.model_validate(state["config"])
     layout = CaloLayout.model_validate(state["layout"])
-    network = build(config.kind, layout.n_voxels, config)
+    network = build(config.kind, layout.n_voxels, config, layout.n_layers)
     network.load_state_dict(state["state_dict"])
     return Surrogate(config, layout, network.eval(), _Scaler(state["scaler"]),
                      state.get("history", {}))
@@ -212,7 +274,9 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
     n_val = max(1, math.ceil(config.val_fraction * len(x)))
     val, tr = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
     with seeded(config.seed):
-        network = build(config.kind, layout.n_voxels, config)
+        network = build(config.kind, layout.n_voxels, config, layout.n_layers)
+        if isinstance(network, ShowerCaloFlow):
+            network.scale.copy_(torch.from_numpy(np.stack([scaler.mean, scaler.std])))
 
         def loss(module: torch.nn.Module, batch: Any) -> torch.Tensor:
             return module.loss(batch[0], batch[1], config.beta)
