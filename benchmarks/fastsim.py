@@ -101,9 +101,9 @@ def main() -> None:
     ref_by_energy = {str(e): time_reference(layout, np.full(3, 1e3 * e)) for e in (10, 50, 100)}
     rows = []
 
-    def row(model: str, generated: np.ndarray, timing: dict, n_train: int,
+    def row(model: str, generated: ShowerSet, timing: dict, n_train: int,
             minutes: float) -> dict:
-        result = evaluate(test_a, ShowerSet(test_a.incident_mev, generated), layout, config)
+        result = evaluate(test_a, generated, layout, config)
         r = {"model": model, "layout": args.layout,
              "auc_low": result.classifier_low["auc"],
              "auc_low_ci": result.classifier_low["auc_ci"],
@@ -117,7 +117,7 @@ def main() -> None:
               flush=True)
         return r
 
-    rows.append(row("reference", test_b.showers_mev, {
+    rows.append(row("reference", test_b, {
         "ms_per_shower": {k: ref_ms for k in ("1", "100", "10000")},
         "speedup_vs_reference": 1.0, "speedup_by_energy": {k: 1.0 for k in ref_by_energy}},
         0, 0.0))
@@ -148,7 +148,8 @@ def main() -> None:
             spectrum, 10_000), b) for b in (1, 100, 10_000)}
         by_energy = {k: ref_by_energy[k] / time_model(generate, np.full(100, 1e3 * float(k)),
                                                       100) for k in ref_by_energy}
-        rows.append(row(model, generated, {"ms_per_shower": ms,
+        rows.append(row(model, ShowerSet(test_a.incident_mev, generated),
+                        {"ms_per_shower": ms,
                                            "speedup_vs_reference": ref_ms / ms["10000"],
                                            "speedup_by_energy": by_energy},
                         len(train), minutes))
