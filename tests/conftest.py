@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # two pytest workers share the two cores: one thread each for OpenMP (scikit-learn's
+    # boosted trees), BLAS and torch; set before those libraries start their thread pools
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    import torch
+
+    torch.set_num_threads(1)
+
 from pathlib import Path
 
 import pytest

@@ -160,7 +160,7 @@ def test_empty_signal_region():
 
 
 def test_cli_hunt_on_lhco_csv_and_bad_reference(tmp_path):
-    table = _table(20000, 300, 7)
+    table = _table(10000, 250, 7)
     write_feature_csv(tmp_path / "data.csv", table, table["index"])
     write_labels_csv(tmp_path / "labels.csv", table["label"], table["index"])
     runner = CliRunner()
