@@ -27,6 +27,8 @@ calo_app = typer.Typer(no_args_is_help=True, help="Fast calorimeter simulation: 
 
 LayoutOpt = Annotated[str, typer.Option(
     help="ds2 | coarse | a YAML layout file (see docs/fastsim.md)")]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
+Showers = Annotated[int, typer.Option("--showers", "-n", min=1)]
 
 
 def _layout(name: str):
@@ -37,8 +39,8 @@ def _layout(name: str):
 
 @calo_app.command("simulate")
 def calo_simulate(
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
-    showers: Annotated[int, typer.Option("--showers", "-n", min=1)] = 1000,
+    out: OutDir,
+    showers: Showers = 1000,
     layout: LayoutOpt = "ds2",
     particle: Annotated[str, typer.Option(help="electron | positron | photon")] = "electron",
     energy_min_gev: Annotated[float | None, typer.Option(
@@ -87,8 +89,8 @@ def calo_simulate(
 @calo_app.command("gflash")
 def calo_gflash(
     reference: Annotated[Path, typer.Argument(help="reference showers to tune on (HDF5)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
-    showers: Annotated[int, typer.Option("--showers", "-n", min=1)] = 1000,
+    out: OutDir,
+    showers: Showers = 1000,
     layout: LayoutOpt = "ds2",
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
@@ -142,8 +144,8 @@ def calo_train(
 @calo_app.command("generate")
 def calo_generate(
     run: Annotated[Path, typer.Argument(help="surrogate run directory (aihep calo train)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
-    showers: Annotated[int, typer.Option("--showers", "-n", min=1)] = 1000,
+    out: OutDir,
+    showers: Showers = 1000,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
@@ -153,7 +155,7 @@ def calo_generate(
     from aihep.fastsim.surrogates import generate_file
 
     with user_errors():
-        print_result(generate_file(run, out, showers, seed, force), as_json)
+        print_result(generate_file(run, out, showers, seed, force).to_dict(), as_json)
 
 
 @calo_app.command("evaluate")

@@ -127,3 +127,38 @@ def simulate_dataset(config: ShowerDatasetConfig, out: str | Path,
         outputs=[file_entry(target, directory)],
         counts={"showers": len(data), "cpu_seconds": seconds}))
     return ShowerDataset(target, len(data), seconds)
+
+
+@dataclass(frozen=True)
+class GeneratedShowers:
+    """Showers a fast model wrote (``showers.h5``) and its time per shower."""
+
+    path: Path
+    n_showers: int
+    ms_per_shower: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out": str(self.path), "showers": self.n_showers,
+                "ms_per_shower": self.ms_per_shower}
+
+
+def write_generated(out: str | Path, kind: str, generate: Callable[[np.ndarray], np.ndarray],
+                    layout: CaloLayout, n_showers: int, seed: int, config: dict[str, Any],
+                    inputs: list[Path], extra_outputs: tuple[Path, ...] = ()
+                    ) -> GeneratedShowers:
+    """Generate ``n_showers`` (incident energies log-uniform in the layout's range) with
+    ``generate(energies_mev)``, write ``out/showers.h5`` and the manifest of a ``kind``
+    command (the caller has claimed ``out``); ``extra_outputs`` are listed in it too."""
+    from aihep._atomic import ensure_writable_dir
+    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+
+    energies = incident_energies(layout, seed, 0, n_showers)
+    start = time.perf_counter()
+    showers = generate(energies)
+    seconds = time.perf_counter() - start
+    directory = ensure_writable_dir(out)
+    target = write_showers(ShowerSet(energies, showers), Path(directory) / "showers.h5")
+    write_manifest(directory, build_manifest(
+        kind, config=config, seed=seed, inputs=[file_entry(p) for p in inputs],
+        outputs=[file_entry(p, directory) for p in (target, *extra_outputs)]))
+    return GeneratedShowers(target, n_showers, 1e3 * seconds / max(n_showers, 1))

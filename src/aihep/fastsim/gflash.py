@@ -246,14 +246,11 @@ def describe(params: GFlashParams) -> dict[str, Any]:
 class GFlashRun:
     """Tuned parameters and the showers generated with them."""
 
-    showers_file: Any
+    generated: Any  # aihep.fastsim.dataset.GeneratedShowers
     params: GFlashParams
-    n_showers: int
-    ms_per_shower: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"out": str(self.showers_file), "showers": self.n_showers,
-                "ms_per_shower": self.ms_per_shower, "params": describe(self.params)}
+        return {**self.generated.to_dict(), "params": describe(self.params)}
 
 
 def gflash_file(reference: Any, layout: CaloLayout, out: Any, n_showers: int = 1000,
@@ -261,32 +258,21 @@ def gflash_file(reference: Any, layout: CaloLayout, out: Any, n_showers: int = 1
     """Tune GFlash on a reference CaloChallenge file, generate ``n_showers`` (incident
     energies log-uniform in the layout's range) into ``out/showers.h5``; ``out/gflash.json``
     holds the parameters."""
-    import time
     from pathlib import Path
 
     from aihep._atomic import ensure_writable_dir, write_json_atomic
-    from aihep.fastsim.dataset import incident_energies
-    from aihep.io.calo import ShowerSet, read_showers, write_showers
-    from aihep.workflow.manifest import (
-        build_manifest,
-        claim_output_dir,
-        file_entry,
-        write_manifest,
-    )
+    from aihep.fastsim.dataset import write_generated
+    from aihep.io.calo import read_showers
+    from aihep.workflow.manifest import claim_output_dir
 
     ref = read_showers(reference, n_voxels=layout.n_voxels)
     claim_output_dir(out, "aihep.calo.gflash", force)
     params = tune(ref.showers_mev, ref.incident_mev, layout, seed)
-    energies = incident_energies(layout, seed, 0, n_showers)
-    start = time.perf_counter()
-    showers = GFlash(layout, params).generate(energies, seed)
-    seconds = time.perf_counter() - start
     directory = ensure_writable_dir(out)
-    target = write_showers(ShowerSet(energies, showers), Path(directory) / "showers.h5")
     params_file = write_json_atomic(Path(directory) / "gflash.json", describe(params))
-    write_manifest(directory, build_manifest(
-        "aihep.calo.gflash", config={"layout": layout.model_dump(mode="json"),
-                                     "n_showers": n_showers}, seed=seed,
-        inputs=[file_entry(reference)],
-        outputs=[file_entry(target, directory), file_entry(params_file, directory)]))
-    return GFlashRun(target, params, n_showers, 1e3 * seconds / max(n_showers, 1))
+    model = GFlash(layout, params)
+    generated = write_generated(out, "aihep.calo.gflash", lambda e: model.generate(e, seed),
+                                layout, n_showers, seed,
+                                {"layout": layout.model_dump(mode="json"),
+                                 "n_showers": n_showers}, [Path(reference)], (params_file,))
+    return GFlashRun(generated, params)

@@ -338,32 +338,15 @@ def train_file(reference: Path, layout: CaloLayout, out: Path,
 
 
 def generate_file(run: Path, out: Path, n_showers: int = 1000, seed: int = DEFAULT_SEED,
-                  force: bool = False) -> dict[str, Any]:
+                  force: bool = False) -> Any:
     """Generate ``n_showers`` (energies log-uniform in the layout's range) with a trained
-    surrogate into ``out/showers.h5``."""
-    import time
-
-    from aihep._atomic import ensure_writable_dir
-    from aihep.fastsim.dataset import incident_energies
-    from aihep.io.calo import ShowerSet, write_showers
-    from aihep.workflow.manifest import (
-        build_manifest,
-        claim_output_dir,
-        file_entry,
-        write_manifest,
-    )
+    surrogate into ``out/showers.h5`` (a :class:`~aihep.fastsim.dataset.GeneratedShowers`)."""
+    from aihep.fastsim.dataset import write_generated
+    from aihep.workflow.manifest import claim_output_dir
 
     model = load_surrogate(run)
     claim_output_dir(out, "aihep.calo.generate", force)
-    energies = incident_energies(model.layout, seed, 0, n_showers)
-    start = time.perf_counter()
-    showers = model.generate(energies, seed)
-    seconds = time.perf_counter() - start
-    directory = ensure_writable_dir(out)
-    target = write_showers(ShowerSet(energies, showers), Path(directory) / "showers.h5")
-    write_manifest(directory, build_manifest(
-        "aihep.calo.generate", config={"run": str(run), "n_showers": n_showers}, seed=seed,
-        inputs=[file_entry(Path(run) / "surrogate.pt")], outputs=[file_entry(target,
-                                                                              directory)]))
-    return {"out": str(target), "showers": n_showers,
-            "ms_per_shower": 1e3 * seconds / max(n_showers, 1)}
+    return write_generated(out, "aihep.calo.generate", lambda e: model.generate(e, seed),
+                           model.layout, n_showers, seed,
+                           {"run": str(run), "n_showers": n_showers},
+                           [Path(run) / "surrogate.pt"])
