@@ -75,3 +75,9 @@ def test_not_hdf5_or_missing_dataset(tmp_path):
         handle["energies"] = np.ones(3)
     with pytest.raises(InputError, match="a dataset 'incident_energies'"):
         read_showers(tmp_path / "y.h5")
+
+
+def test_an_empty_file_is_one_clear_line(tmp_path):
+    path = write_showers(ShowerSet(np.zeros(0), np.zeros((0, 12))), tmp_path / "empty.h5")
+    with pytest.raises(InputError, match="at least one shower"):
+        read_showers(path)

@@ -35,6 +35,7 @@ from scipy import optimize
 from aihep import DEFAULT_SEED
 from aihep.fastsim.geometry import CaloLayout, effective_properties
 
+MIN_TUNING_SHOWERS = 40  # eight energy bins of >= 5 showers
 TAU_EDGES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 100.0)
 
 
@@ -162,6 +163,11 @@ def _radial_fit(r_edges_rm: np.ndarray, fractions: np.ndarray) -> tuple[float, f
 def tune(showers_mev: np.ndarray, incident_mev: np.ndarray, layout: CaloLayout,
          seed: int = DEFAULT_SEED) -> GFlashParams:
     """GFlash parameters fitted to reference showers (N, n_voxels) of ``layout``."""
+    from aihep.errors import InputError
+
+    if len(incident_mev) < MIN_TUNING_SHOWERS:
+        raise InputError("reference", "showers", f"at least {MIN_TUNING_SHOWERS} showers to "
+                         f"tune GFlash on, got {len(incident_mev)}")
     eff = effective_properties(layout)
     x0, rm, ec = eff["x0_mm"], eff["moliere_radius_mm"], eff["critical_energy_mev"]
     showers = np.asarray(showers_mev, float)
@@ -265,7 +271,12 @@ def gflash_file(reference: Any, layout: CaloLayout, out: Any, n_showers: int = 1
     from aihep.io.calo import read_showers
     from aihep.workflow.manifest import claim_output_dir
 
+    from aihep.errors import InputError
+
     ref = read_showers(reference, n_voxels=layout.n_voxels)
+    if len(ref) < MIN_TUNING_SHOWERS:
+        raise InputError(reference, "showers", f"at least {MIN_TUNING_SHOWERS} showers to "
+                         f"tune GFlash on, got {len(ref)}")
     claim_output_dir(out, "aihep.calo.gflash", force)
     params = tune(ref.showers_mev, ref.incident_mev, layout, seed)
     directory = ensure_writable_dir(out)

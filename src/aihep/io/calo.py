@@ -73,6 +73,8 @@ def read_showers(path: str | Path, n_voxels: int | None = None,
         stop = max_showers if max_showers is not None else None
         energies = np.asarray(handle[ENERGY_KEY][:stop], dtype=np.float64)
         showers = np.asarray(handle[SHOWER_KEY][:stop], dtype=np.float32)
+    if len(energies) == 0:
+        raise InputError(path, ENERGY_KEY, "at least one shower (the file holds none)")
     energies = energies.reshape(len(energies), -1)
     if energies.shape[1] != 1:
         raise InputError(path, ENERGY_KEY, f"shape (N, 1) or (N,), got {energies.shape}")
