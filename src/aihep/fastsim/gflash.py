@@ -267,11 +267,10 @@ def gflash_file(reference: Any, layout: CaloLayout, out: Any, n_showers: int = 1
     from pathlib import Path
 
     from aihep._atomic import ensure_writable_dir, write_json_atomic
+    from aihep.errors import InputError
     from aihep.fastsim.dataset import write_generated
     from aihep.io.calo import read_showers
     from aihep.workflow.manifest import claim_output_dir
-
-    from aihep.errors import InputError
 
     ref = read_showers(reference, n_voxels=layout.n_voxels)
     if len(ref) < MIN_TUNING_SHOWERS:
