@@ -61,7 +61,6 @@ def test_electron_shower_maximum(electrons_10gev):
     assert abs(t_max - (np.log(1e4 / EFF["critical_energy_mev"]) - 0.5)) < 0.6
 
 
-@pytest.mark.slow
 def test_photon_showers_peak_about_one_x0_deeper():
     """150 showers each: the photons' first conversion (mean 9/7 X0) fluctuates."""
     ln = np.log(5e3 / EFF["critical_energy_mev"])
