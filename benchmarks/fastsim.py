@@ -59,11 +59,18 @@ def time_reference(layout, energies_mev: np.ndarray) -> float:
 
 
 def time_model(generate, energies_mev: np.ndarray, batch: int) -> float:
-    """ms per shower generating len(energies) showers in batches of ``batch``."""
+    """ms per shower generating len(energies) showers in batches of ``batch``, on one core
+    (as the reference is timed)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     start = time.perf_counter()
     for i in range(0, len(energies_mev), batch):
         generate(energies_mev[i:i + batch], batch)
-    return 1e3 * (time.perf_counter() - start) / len(energies_mev)
+    seconds = time.perf_counter() - start
+    torch.set_num_threads(threads)
+    return 1e3 * seconds / len(energies_mev)
 
 
 def main() -> None:
@@ -75,6 +82,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--cls-epochs", type=int, default=30)
+    parser.add_argument("--generate-only", action="store_true",
+                        help="only make (or complete) the cached reference sets")
     args = parser.parse_args()
     commit = git_commit()
     import torch
@@ -92,12 +101,14 @@ def main() -> None:
     train = reference_set(args.layout, args.train, 11, args.workers).read()
     test_a = reference_set(args.layout, args.test, 12, args.workers).read()
     test_b = reference_set(args.layout, args.test, 13, args.workers).read()
+    if args.generate_only:
+        return
     cls = ClassifierTestConfig()
     cls = cls.model_copy(update={"train": cls.train.model_copy(update={
         "epochs": args.cls_epochs})})
     config = EvaluationConfig(classifier=cls, seed=1)
     spectrum = train.incident_mev[:200]
-    ref_ms = time_reference(layout, spectrum[:20])
+    ref_ms = time_reference(layout, spectrum)
     ref_by_energy = {str(e): time_reference(layout, np.full(3, 1e3 * e)) for e in (10, 50, 100)}
     rows = []
 
@@ -137,7 +148,7 @@ def main() -> None:
                     train.showers_mev, train.incident_mev, layout,
                     SurrogateConfig(kind=model, train=TrainConfig(
                         epochs=args.epochs, batch_size=256, learning_rate=1e-3,
-                        patience=10)), checkpoint=CACHE / args.layout / f"{model}.ckpt")
+                        patience=10)), checkpoint=run.with_suffix(".ckpt"))
                 surrogate.save(run)
 
             def generate(e: np.ndarray, batch: int, s=surrogate) -> np.ndarray:
