@@ -175,7 +175,8 @@ def tune(showers_mev: np.ndarray, incident_mev: np.ndarray, layout: CaloLayout,
     alpha, t_max = _layer_moments(showers, layout, x0)
     good = (alpha > 1.05) & np.isfinite(t_max) & (t_max > 0)
     ln_y = np.log(energies / ec)
-    ln_t, ln_a = np.log(t_max), np.log(alpha)
+    with np.errstate(invalid="ignore", divide="ignore"):  # only `good` showers are used
+        ln_t, ln_a = np.log(t_max), np.log(alpha)
     # statistics in bins of ln y, then quadratics through them
     bins = np.quantile(ln_y[good], np.linspace(0, 1, 9))
     which = np.clip(np.searchsorted(bins, ln_y, side="right") - 1, 0, len(bins) - 2)

@@ -1,22 +1,30 @@
-"""Generative shower surrogates conditioned on the incident energy: a VAE and a
-flow-matching model, trained with the one training loop (:mod:`aihep.nn.train`).
+"""Generative shower surrogates conditioned on the incident energy, trained with the one
+training loop (:mod:`aihep.nn.train`).
 
-Both work on the same representation (CaloFlow's): uniform noise below the voxel threshold
-is added to every voxel (empty voxels become a continuum instead of a spike), then per voxel
-u = log(E_voxel / E_inc), standardized with the training showers' statistics; the condition
-is log10(E_inc / MeV) rescaled to [-1, 1] over the training range. Decoding clips u to the
-training range, and voxels below the threshold are zeroed.
+Two stages, as CaloFlow and CaloDREAM do (``two_stage=True``, the default): a conditional
+neural-spline flow (zuko, coupling transforms with ``passes=2``) learns the layer energies
+given E_inc; the chosen model learns the shape, the voxel energies as fractions of their
+layer's energy, given E_inc and the layer energies. Generated voxels are renormalized to the
+sampled layer energies, so the response and the longitudinal profile come from the
+low-dimensional flow, which learns them well. The shape models:
 
 * ``vae``: encoder and decoder MLPs (the LHCb/ATLAS choice), Gaussian latent, the
-  reconstruction as a Gaussian likelihood in u, beta-weighted KL.
-* ``flow-matching``: an MLP velocity field v(x_t, t, c) trained on straight paths from
-  standard normal noise to showers (rectified flow / conditional flow matching); sampled by
-  integrating dx/dt = v with the midpoint rule (CaloDREAM-style, sized for a CPU).
-* ``caloflow``: CaloFlow's two stages as two conditional neural-spline flows (zuko, coupling
-  transforms with ``passes=2``): the layer energies (log fractions of E_inc) given E_inc,
-  then the voxel fractions within each layer (logit) given E_inc and the layer energies;
-  sampled fractions are renormalized per layer. One flow over all voxels: sized for the
-  coarse layout (dataset 2 would need the layer-wise second stage).
+  reconstruction as a Gaussian likelihood with a learned variance per voxel (sampled from,
+  not its mean), beta-weighted KL.
+* ``flow-matching``: a residual-MLP velocity field v(x_t, t, context) trained on straight
+  paths from standard normal noise to showers (rectified flow / conditional flow matching);
+  sampled by integrating dx/dt = v with the midpoint rule (CaloDREAM-style, sized for a CPU).
+* ``caloflow``: a second neural-spline flow (CaloFlow's second stage). One flow over all the
+  voxels: sized for the coarse layout (dataset 2 needs a layer-wise second stage).
+
+Representation: an empty voxel gets an energy drawn log-uniformly one to two decades below
+the voxel threshold (a continuum instead of a spike, a decade away from the smallest real
+deposit so that "empty or not" is a clear decision for the model), then u = log(E_voxel /
+E_layer) (``two_stage=False``: log(E_voxel / E_inc), one model for everything) and the layer
+energies as log(E_layer / E_inc), all standardized with the training showers' statistics;
+the condition is log10(E_inc / MeV) rescaled to [-1, 1] over the training range. Decoding
+clips to the training range; voxels below the threshold are zeroed. (``gap_decades=0``
+gives CaloFlow's uniform noise below the threshold added to every voxel.)
 """
 
 from __future__ import annotations
@@ -46,7 +54,11 @@ class SurrogateConfig(BaseModel):
     latent: int = Field(32, ge=1, description="VAE latent dimension")
     beta: float = Field(1.0, gt=0, description="VAE KL weight")
     ode_steps: int = Field(32, ge=1, description="flow matching: midpoint steps")
-    flow_transforms: int = Field(4, ge=1, description="caloflow: transforms per flow")
+    two_stage: bool = Field(True, description="layer energies from a flow, then the shape")
+    flow_transforms: int = Field(4, ge=1, description="transforms per spline flow")
+    layer_hidden: tuple[int, ...] = Field((256, 256), description="the layer-energy flow")
+    gap_decades: float = Field(1.0, ge=0, description="empty voxels this far below the "
+                               "threshold (0: uniform noise below it, CaloFlow's)")
     val_fraction: float = Field(0.1, gt=0, lt=1)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(
         epochs=60, batch_size=256, learning_rate=1e-3, patience=10))
@@ -54,7 +66,7 @@ class SurrogateConfig(BaseModel):
 
 
 class _Scaler:
-    """Voxels <-> standardized log fractions; energies <-> condition in [-1, 1]."""
+    """Voxels <-> standardized (layer, shape) log fractions; energies <-> condition."""
 
     def __init__(self, state: dict[str, Any]) -> None:
         self.mean = np.asarray(state["mean"], np.float32)
@@ -62,27 +74,45 @@ class _Scaler:
         self.low = np.asarray(state["low"], np.float32)
         self.high = np.asarray(state["high"], np.float32)
         self.noise = float(state["noise"])
+        self.gap = float(state.get("gap", 0.0))
+        self.n_layers = int(state.get("n_layers", 0))
         self.log_e = tuple(state["log_e"])
 
     @classmethod
     def fit(cls, voxels: np.ndarray, energies: np.ndarray, noise_mev: float,
-            rng: np.random.Generator) -> _Scaler:
-        u = np.log((voxels + noise_mev * rng.random(voxels.shape)) / energies[:, None])
+            rng: np.random.Generator, gap_decades: float = 0.0, n_layers: int = 0) -> _Scaler:
+        scaler = cls({"mean": 0.0, "std": 1.0, "low": 0.0, "high": 0.0, "noise": noise_mev,
+                      "gap": gap_decades, "n_layers": n_layers, "log_e": (0.0, 1.0)})
+        u = scaler._represent(voxels, energies, rng)
         log_e = np.log10(energies)
         std = np.maximum(u.std(0), 1e-3)
         z = (u - u.mean(0)) / std
         return cls({"mean": u.mean(0), "std": std, "low": z.min(0), "high": z.max(0),
-                    "noise": noise_mev,
+                    "noise": noise_mev, "gap": gap_decades, "n_layers": n_layers,
                     "log_e": (float(log_e.min()), float(max(log_e.max(), log_e.min() + 1e-3)))})
+
+    def _represent(self, voxels: np.ndarray, energies: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:
+        if self.gap > 0:
+            empty = self.noise * 10.0 ** (-self.gap - rng.random(voxels.shape))
+            noisy = np.where(voxels >= self.noise, voxels, empty)
+        else:
+            noisy = voxels + self.noise * rng.random(voxels.shape)
+        if not self.n_layers:
+            return np.log(noisy / energies[:, None])
+        per = noisy.reshape(len(noisy), self.n_layers, -1)
+        layer = per.sum(2)
+        return np.concatenate([np.log(layer / energies[:, None]),
+                               np.log(per / layer[:, :, None]).reshape(len(noisy), -1)], 1)
 
     def state(self) -> dict[str, Any]:
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "low": self.low.tolist(),
-                "high": self.high.tolist(), "noise": self.noise, "log_e": self.log_e}
+                "high": self.high.tolist(), "noise": self.noise, "gap": self.gap,
+                "n_layers": self.n_layers, "log_e": self.log_e}
 
     def encode(self, voxels: np.ndarray, energies: np.ndarray,
                rng: np.random.Generator) -> np.ndarray:
-        noisy = voxels + self.noise * rng.random(voxels.shape)
-        u = np.log(noisy / energies[:, None])
+        u = self._represent(voxels, energies, rng)
         return ((u - self.mean) / self.std).astype(np.float32)
 
     def condition(self, energies: np.ndarray) -> np.ndarray:
@@ -91,41 +121,79 @@ class _Scaler:
 
     def decode(self, z: np.ndarray, energies: np.ndarray) -> np.ndarray:
         u = np.clip(z, self.low, self.high) * self.std + self.mean
-        return np.exp(u) * energies[:, None]
+        if not self.n_layers:
+            return np.exp(u) * energies[:, None]
+        n = self.n_layers
+        layer = np.exp(u[:, :n]) * energies[:, None]
+        per = np.exp(u[:, n:]).reshape(len(u), n, -1)
+        per[per * layer[:, :, None] < self.noise] = 0.0  # empty voxels
+        total = per.sum(2, keepdims=True)
+        per = np.divide(per, total, out=np.zeros_like(per), where=total > 0)
+        return (per * layer[:, :, None]).reshape(len(u), -1)
 
 
 class ShowerVAE(torch.nn.Module):
-    """Conditional VAE: encoder (x, c) -> (mu, log var), decoder (z, c) -> x."""
+    """Conditional VAE: encoder (x, c) -> (mu, log var), decoder (z, c) -> a Gaussian per
+    voxel (mean and log variance: a shower is sampled from it, not its mean)."""
 
-    def __init__(self, n_voxels: int, config: SurrogateConfig) -> None:
+    def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1) -> None:
         super().__init__()
         self.latent = config.latent
-        self.encoder = mlp([n_voxels + 1, *config.hidden, 2 * config.latent])
-        self.decoder = mlp([config.latent + 1, *reversed(config.hidden), n_voxels])
+        self.encoder = mlp([n_voxels + n_context, *config.hidden, 2 * config.latent])
+        self.decoder = mlp([config.latent + n_context, *reversed(config.hidden),
+                            2 * n_voxels])
+
+    def _decode(self, z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_var = self.decoder(torch.cat([z, c], 1)).chunk(2, 1)
+        return mean, log_var.clamp(-9.0, 3.0)
 
     def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
         mu, log_var = self.encoder(torch.cat([x, c], 1)).chunk(2, 1)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
-        recon = self.decoder(torch.cat([z, c], 1))
-        nll = 0.5 * ((recon - x) ** 2).sum(1)
+        mean, var_x = self._decode(z, c)
+        nll = 0.5 * ((mean - x) ** 2 * torch.exp(-var_x) + var_x).sum(1)
         kl = 0.5 * (mu**2 + log_var.exp() - 1 - log_var).sum(1)
         return (nll + beta * kl).mean()
 
     def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         z = torch.randn(len(c), self.latent, generator=generator)
-        return self.decoder(torch.cat([z, c], 1))
+        mean, log_var = self._decode(z, c)
+        return mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator)
+
+
+class _ResidualField(torch.nn.Module):
+    """x -> output of the same size, given a context: pre-norm residual MLP blocks of one
+    width, the context embedded and added to the input projection."""
+
+    def __init__(self, n: int, n_context: int, width: int, blocks: int) -> None:
+        super().__init__()
+        self.inp = torch.nn.Linear(n, width)
+        self.context = mlp([n_context, width, width])
+        self.blocks = torch.nn.ModuleList(torch.nn.Sequential(
+            torch.nn.LayerNorm(width), torch.nn.Linear(width, width), torch.nn.SiLU(),
+            torch.nn.Linear(width, width)) for _ in range(blocks))
+        self.out = torch.nn.Sequential(torch.nn.LayerNorm(width), torch.nn.Linear(width, n))
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x) + self.context(context)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(h)
 
 
 class ShowerFlowMatching(torch.nn.Module):
-    """Velocity field v(x_t, t, c) of conditional flow matching on straight paths."""
+    """Velocity field v(x_t, t, c) of conditional flow matching on straight paths (a
+    residual MLP: ``len(hidden)`` blocks of width ``hidden[0]``)."""
 
-    def __init__(self, n_voxels: int, config: SurrogateConfig) -> None:
+    def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1) -> None:
         super().__init__()
         self.steps = config.ode_steps
-        self.net = mlp([n_voxels + 2, *config.hidden, n_voxels])
+        self.n_voxels = n_voxels
+        self.net = _ResidualField(n_voxels, 1 + n_context, config.hidden[0],
+                                  len(config.hidden))
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([x, t, c], 1))
+        return self.net(x, torch.cat([t, c], 1))
 
     def loss(self, x1: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
         x0 = torch.randn_like(x1)
@@ -134,7 +202,7 @@ class ShowerFlowMatching(torch.nn.Module):
         return ((self.velocity(xt, t, c) - (x1 - x0)) ** 2).sum(1).mean()
 
     def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        x = torch.randn(len(c), self.net[-1].out_features, generator=generator)
+        x = torch.randn(len(c), self.n_voxels, generator=generator)
         h = 1.0 / self.steps
         for i in range(self.steps):
             t = torch.full((len(c), 1), i * h)
@@ -143,65 +211,66 @@ class ShowerFlowMatching(torch.nn.Module):
         return x
 
 
-class ShowerCaloFlow(torch.nn.Module):
-    """Two conditional flows: layer energies | E_inc, voxel fractions | E_inc, layers.
+def _spline_flow(n: int, n_context: int, transforms: int, hidden: tuple[int, ...]) -> Any:
+    import zuko
 
-    Works on its own representation of the standardized log voxel fractions ``x`` (see
-    :class:`_Scaler`): it converts them back to energies per E_inc, then to (layer log
-    fractions, logit of the within-layer fractions)."""
+    return zuko.flows.NSF(n, context=n_context, transforms=transforms,
+                          hidden_features=tuple(hidden), passes=2)
 
-    ALPHA = 1e-6
 
-    def __init__(self, n_voxels: int, config: SurrogateConfig, n_layers: int = 1) -> None:
+def _sample_flow(flow: Any, context: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A zuko flow's sample, drawn from a stream forked off ``generator`` (zuko samples
+    from the global torch generator)."""
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return flow(context).sample()
+
+
+class ShowerSplineFlow(torch.nn.Module):
+    """A conditional neural-spline flow over the shape (CaloFlow's second stage)."""
+
+    def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1) -> None:
         super().__init__()
-        import zuko
-
-        self.n_layers = n_layers
-        self.per_layer = n_voxels // n_layers
-        hidden = tuple(config.hidden)
-        self.layers_flow = zuko.flows.NSF(n_layers, context=1,
-                                          transforms=config.flow_transforms,
-                                          hidden_features=hidden, passes=2)
-        self.voxel_flow = zuko.flows.NSF(n_voxels, context=1 + n_layers,
-                                         transforms=config.flow_transforms,
-                                         hidden_features=hidden, passes=2)
-        self.register_buffer("scale", torch.ones(2, n_voxels))  # mean, std of the scaler
-
-    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        fraction = torch.exp(x * self.scale[1] + self.scale[0])  # voxel / E_inc
-        per = fraction.view(len(x), self.n_layers, self.per_layer)
-        layer = per.sum(2)
-        within = (per / layer.unsqueeze(2)).reshape(len(x), -1)
-        a = self.ALPHA
-        logit = torch.logit(a + (1 - 2 * a) * within)
-        return torch.log(layer), logit
+        self.flow = _spline_flow(n_voxels, n_context, config.flow_transforms, config.hidden)
 
     def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
-        log_layer, logit = self._split(x)
-        nll = -self.layers_flow(c).log_prob(log_layer)
-        nll = nll - self.voxel_flow(torch.cat([c, log_layer], 1)).log_prob(logit)
-        return nll.mean() / x.shape[1]
+        return -self.flow(c).log_prob(x).mean() / x.shape[1]
 
     def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            log_layer = self.layers_flow(c).sample()
-            logit = self.voxel_flow(torch.cat([c, log_layer], 1)).sample()
-        a = self.ALPHA
-        within = ((torch.sigmoid(logit) - a) / (1 - 2 * a)).clamp(min=0.0)
-        per = within.view(len(c), self.n_layers, self.per_layer)
-        per = per / per.sum(2, keepdim=True).clamp(min=1e-12)
-        fraction = (per * torch.exp(log_layer).unsqueeze(2)).reshape(len(c), -1)
-        return (torch.log(fraction.clamp(min=1e-30)) - self.scale[0]) / self.scale[1]
+        return _sample_flow(self.flow, c, generator)
+
+
+class TwoStage(torch.nn.Module):
+    """Layer energies from a spline flow given E_inc, then the shape from ``shape`` given
+    E_inc and the layer energies; ``x`` = (standardized layer, shape) representation."""
+
+    def __init__(self, shape: torch.nn.Module, n_layers: int, config: SurrogateConfig) -> None:
+        super().__init__()
+        self.n_layers = n_layers
+        self.layers_flow = _spline_flow(n_layers, 1, config.flow_transforms,
+                                        config.layer_hidden)
+        self.shape = shape
+
+    def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
+        layers, voxels = x[:, :self.n_layers], x[:, self.n_layers:]
+        nll = -self.layers_flow(c).log_prob(layers).mean() / self.n_layers
+        return nll + self.shape.loss(voxels, torch.cat([c, layers], 1), beta)
+
+    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        layers = _sample_flow(self.layers_flow, c, generator)
+        return torch.cat([layers, self.shape.sample(torch.cat([c, layers], 1), generator)], 1)
+
+
+_SHAPES = {"vae": ShowerVAE, "flow-matching": ShowerFlowMatching, "caloflow": ShowerSplineFlow}
 
 
 def build(kind: str, n_voxels: int, config: SurrogateConfig, n_layers: int = 1
           ) -> torch.nn.Module:
     """The surrogate network of ``kind`` for ``n_voxels`` (in ``n_layers`` layers)."""
-    if kind == "caloflow":
-        return ShowerCaloFlow(n_voxels, config, n_layers)
-    return (ShowerVAE if kind == "vae" else ShowerFlowMatching)(n_voxels, config)
+    if not config.two_stage:
+        return _SHAPES[kind](n_voxels, config)
+    return TwoStage(_SHAPES[kind](n_voxels, config, 1 + n_layers), n_layers, config)
 
 
 @dataclass(frozen=True)
@@ -267,7 +336,8 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
     energies = np.asarray(incident_mev, float)
     rng = np.random.default_rng(config.seed)
     noise = layout.threshold_mev if layout.threshold_mev > 0 else 1e-3
-    scaler = _Scaler.fit(voxels, energies, noise, rng)
+    scaler = _Scaler.fit(voxels, energies, noise, rng, config.gap_decades,
+                         layout.n_layers if config.two_stage else 0)
     x = torch.from_numpy(scaler.encode(voxels, energies, rng))
     c = torch.from_numpy(scaler.condition(energies))
     order = np.random.default_rng(config.seed).permutation(len(x))
@@ -275,8 +345,6 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
     val, tr = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
     with seeded(config.seed):
         network = build(config.kind, layout.n_voxels, config, layout.n_layers)
-        if isinstance(network, ShowerCaloFlow):
-            network.scale.copy_(torch.from_numpy(np.stack([scaler.mean, scaler.std])))
 
         def loss(module: torch.nn.Module, batch: Any) -> torch.Tensor:
             return module.loss(batch[0], batch[1], config.beta)
