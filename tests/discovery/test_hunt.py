@@ -113,6 +113,40 @@ def test_parallel_trials_equal_serial():
     assert [t.bump.z_local for t in serial.trials] == [t.bump.z_local for t in parallel.trials]
 
 
+def test_a_killed_hunt_resumes_from_its_finished_trials(tmp_path, monkeypatch):
+    import aihep.discovery.hunt as hunt_module
+
+    table = _table(15000, 300, 5)
+    config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": (3100.0, 3900.0),
+                                     "n_toys": 20})
+    real = hunt_module._run_method
+    calls = []
+
+    def dies_after_two(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process is killed during the third trial
+        calls.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hunt_module, "_run_method", dies_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        hunt(table, config, checkpoint=tmp_path / "trials")
+    assert len(list((tmp_path / "trials").glob("*.npz"))) == 2
+    calls.clear()
+    monkeypatch.setattr(hunt_module, "_run_method", lambda *a, **k: (
+        calls.append(a[3]), real(*a, **k))[1])
+    resumed = hunt(table, config, checkpoint=tmp_path / "trials")
+    scan = hunt_module.windows(config, table["mjj"])
+    assert len([sr for sr in calls if sr in scan]) == len(scan) - 2  # only the unfinished
+    fresh = hunt(table, config)
+    np.testing.assert_array_equal(resumed.scores, fresh.scores)
+    # another configuration or other data do not reuse them
+    keys = {hunt_module._TrialStore(None, c, [t["mjj"]]).key for c, t in (
+        (config, table), (config.model_copy(update={"seed": 9}), table),
+        (config, _table(15000, 300, 6)))}
+    assert len(keys) == 3
+
+
 def test_sr_scan_uses_nearest_window_and_lee():
     config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": (2900.0, 4300.0)})
     result = hunt(_table(40000, 500, 3), config)

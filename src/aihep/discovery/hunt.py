@@ -290,10 +290,56 @@ def _bump_task(task: tuple) -> tuple[int, BumpHuntResult]:
         return i, bump_hunt(mjj_selected, edges, n_toys=n_toys, seed=seed, source=source)
 
 
+class _TrialStore:
+    """Scores of finished (method, window) trials on disk, so a killed hunt resumes where it
+    stopped. A file is used only if its key (the hunt's configuration and the data's and
+    reference's content) matches."""
+
+    def __init__(self, directory: Path | None, config: HuntConfig, arrays: list) -> None:
+        import hashlib
+
+        self.directory = directory
+        digest = hashlib.sha256(config.model_dump_json().encode())
+        for array in arrays:
+            if array is not None:
+                digest.update(np.ascontiguousarray(array).tobytes())
+        self.key = digest.hexdigest()[:24]
+
+    def _path(self, key: tuple[str, int | None]) -> Path:
+        return self.directory / f"{key[0]}-{'all' if key[1] is None else key[1]}.npz"
+
+    def load(self, key: tuple[str, int | None]) -> tuple[np.ndarray, np.ndarray | None] | None:
+        if self.directory is None or not self._path(key).is_file():
+            return None
+        try:
+            with np.load(self._path(key)) as f:
+                if str(f["key"]) != self.key:
+                    return None
+                return f["scores"], f.get("reference")
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def save(self, key: tuple[str, int | None],
+             value: tuple[np.ndarray, np.ndarray | None]) -> None:
+        if self.directory is None:
+            return
+        from aihep._atomic import write_atomic
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        extra = {} if value[1] is None else {"reference": value[1]}
+
+        def write(path: Path) -> None:
+            with open(path, "wb") as f:
+                np.savez(f, key=self.key, scores=value[0], **extra)
+
+        write_atomic(self._path(key), write)
+
+
 def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
          reference: dict[str, np.ndarray] | None = None, source: str = "data",
          executor: ExecutorConfig | None = None,
-         progress: Callable[[str, int, int], None] | None = None) -> HuntResult:
+         progress: Callable[[str, int, int], None] | None = None,
+         checkpoint: Path | None = None) -> HuntResult:
     """Search ``data`` (a feature table: mjj, mj1, delta_mj, tau21_j1, tau21_j2) for a resonance.
 
     Args:
@@ -304,6 +350,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
         executor: where the (method, window) trials run (default: serially, in process);
             results do not depend on it.
         progress: called as ``progress(what, done, total)`` after each trial finishes.
+        checkpoint: a directory keeping the scores of finished trials (a re-run with the
+            same configuration and data takes them from there).
     """
     config = config or HuntConfig()
     table = check_features(data, source)
@@ -330,15 +378,21 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
             window_free = method in ("ae", "flow") and ref_x is not None
             jobs += [(method, None)] if window_free else [(method, w)
                                                           for w in range(len(regions))]
-        score_tasks = [(method, w, x, mjj, regions[w or 0], config, truth, ref_x, ref_mjj,
-                        single_thread) for method, w in jobs]
+        store = _TrialStore(checkpoint, config, [table, ref_x, ref_mjj, truth])
         scored = {}
+        for key in jobs:
+            if (kept := store.load(key)) is not None:
+                scored[key] = kept
+        score_tasks = [(method, w, x, mjj, regions[w or 0], config, truth, ref_x, ref_mjj,
+                        single_thread) for method, w in jobs if (method, w) not in scored]
+        n_tasks = len(jobs)
         for key, value in engine.map_unordered(_score_task, score_tasks):
             scored[key] = value
+            store.save(key, value)
             if progress is not None:
                 region = regions[key[1] or 0]
                 progress(f"scored {key[0]} in SR {region.lo_gev:g}-{region.hi_gev:g} GeV",
-                         len(scored), len(score_tasks))
+                         len(scored), n_tasks)
         # 2. cut and bump hunt per (window, method)
         cuts: list[tuple[int, str, float, np.ndarray]] = []
         best_scores: dict[str, np.ndarray] = {m: np.zeros(len(mjj)) for m in config.methods}
@@ -607,6 +661,7 @@ def write_hunt_outputs(result: HuntResult, out: str | Path, config: HuntConfig,
 
 
 PROGRESS_FILE = ".progress.json"
+TRIALS_DIR = ".trials"
 
 
 def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None,
@@ -620,14 +675,15 @@ def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None
     The one entry point of the CLI and the agent. A directory holding another command's
     results (a dataset, say) is refused unless ``force``. While it runs,
     ``out/.progress.json`` says which trial finished last (read by the agent's display,
-    which runs the hunt in another process); it is removed at the end.
+    which runs the hunt in another process) and ``out/.trials`` keeps the scores of the
+    finished trials (a killed hunt, re-run, resumes from them); both are removed at the end.
     """
     from aihep._atomic import ensure_writable_dir, write_json_atomic
     from aihep.workflow.manifest import claim_output_dir
 
     config = config or HuntConfig()
     # a hunt killed mid-run leaves only its progress file: re-running it resumes the claim
-    claim_output_dir(out, "aihep.hunt", force, allowed=(PROGRESS_FILE,))
+    claim_output_dir(out, "aihep.hunt", force, allowed=(PROGRESS_FILE, TRIALS_DIR))
     table = read_table(data, labels)
     ref_table = read_table(reference) if reference is not None else None
     ensure_writable_dir(out)
@@ -640,11 +696,14 @@ def run_hunt(data: str | Path, out: str | Path, config: HuntConfig | None = None
 
     try:
         result = hunt(table, config, ref_table, source=str(data), executor=executor,
-                      progress=report)
+                      progress=report, checkpoint=Path(out) / TRIALS_DIR)
     finally:
         state.unlink(missing_ok=True)
     inputs = [Path(p) for p in (data, labels, reference) if p is not None]
     write_hunt_outputs(result, out, config, inputs, table.get("label"), reporter)
+    import shutil
+
+    shutil.rmtree(Path(out) / TRIALS_DIR, ignore_errors=True)
     return HuntRun(result, Path(out))
 
 
