@@ -17,7 +17,7 @@ its simulation time per shower over the training spectrum, batch-independent), t
 at batch 10,000 over the training spectrum and at 10, 50 and 100 GeV.
 
 Usage: python benchmarks/fastsim.py [--layout coarse|ds2] [--train 50000] [--test 20000]
-       [--models gflash,vae,flow-matching] [--workers 2] [--epochs 60]
+       [--models gflash,vae,flow-matching,caloflow] [--workers 2] [--epochs 100]
 Writes benchmarks/results/fastsim.json (rows of other layouts are kept) and prints a table.
 """
 
@@ -31,6 +31,9 @@ import numpy as np
 from common import ROOT, git_commit, write_result
 
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "fastsim"
+# hidden sizes: VAE encoder/decoder layers, flow matching residual blocks (width x count),
+# CaloFlow's spline-flow hypernetworks
+SIZES = {"vae": (512, 512), "flow-matching": (512, 512, 512), "caloflow": (256, 256)}
 
 
 def reference_set(layout_name: str, n: int, seed: int, workers: int):
@@ -78,9 +81,9 @@ def main() -> None:
     parser.add_argument("--layout", default="coarse")
     parser.add_argument("--train", type=int, default=50_000)
     parser.add_argument("--test", type=int, default=20_000)
-    parser.add_argument("--models", default="gflash,vae,flow-matching")
+    parser.add_argument("--models", default="gflash,vae,flow-matching,caloflow")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--cls-epochs", type=int, default=30)
     parser.add_argument("--generate-only", action="store_true",
                         help="only make (or complete) the cached reference sets")
@@ -109,7 +112,7 @@ def main() -> None:
     config = EvaluationConfig(classifier=cls, seed=1)
     spectrum = train.incident_mev[:200]
     ref_ms = time_reference(layout, spectrum)
-    ref_by_energy = {str(e): time_reference(layout, np.full(3, 1e3 * e)) for e in (10, 50, 100)}
+    ref_by_energy = {str(e): time_reference(layout, np.full(10, 1e3 * e)) for e in (10, 50, 100)}
     rows = []
 
     def row(model: str, generated: ShowerSet, timing: dict, n_train: int,
@@ -128,10 +131,23 @@ def main() -> None:
               flush=True)
         return r
 
+    path = ROOT / "results" / "fastsim.json"
+
+    def save(rows: list[dict]) -> None:
+        """Rows of this layout replace the file's; written after every model."""
+        old = json.loads(path.read_text())["rows"] if path.is_file() else []
+        kept = [r for r in old if r["layout"] != args.layout]
+        write_result(path, {"benchmark": "fastsim", "layout": args.layout,
+                            "n_train": args.train, "n_test": args.test,
+                            "reference_ms_per_shower": ref_ms,
+                            "reference_ms_by_energy": ref_by_energy, "rows": kept + rows},
+                     commit)
+
     rows.append(row("reference", test_b, {
         "ms_per_shower": {k: ref_ms for k in ("1", "100", "10000")},
         "speedup_vs_reference": 1.0, "speedup_by_energy": {k: 1.0 for k in ref_by_energy}},
         0, 0.0))
+    save(rows)
     for model in args.models.split(","):
         start = time.perf_counter()
         if model == "gflash":
@@ -143,13 +159,16 @@ def main() -> None:
             run = CACHE / args.layout / f"{model}_{args.train}_{args.epochs}"
             if (run / "surrogate.pt").is_file():
                 surrogate = load_surrogate(run)
+                start -= 60 * json.loads((run / "train_minutes.json").read_text())
             else:
                 surrogate = train_surrogate(
                     train.showers_mev, train.incident_mev, layout,
-                    SurrogateConfig(kind=model, train=TrainConfig(
+                    SurrogateConfig(kind=model, hidden=SIZES[model], train=TrainConfig(
                         epochs=args.epochs, batch_size=256, learning_rate=1e-3,
                         patience=10)), checkpoint=run.with_suffix(".ckpt"))
                 surrogate.save(run)
+                (run / "train_minutes.json").write_text(
+                    json.dumps((time.perf_counter() - start) / 60))
 
             def generate(e: np.ndarray, batch: int, s=surrogate) -> np.ndarray:
                 return s.generate(e, seed=5, batch_size=batch)
@@ -164,12 +183,8 @@ def main() -> None:
                                            "speedup_vs_reference": ref_ms / ms["10000"],
                                            "speedup_by_energy": by_energy},
                         len(train), minutes))
-    path = ROOT / "results" / "fastsim.json"
-    old = json.loads(path.read_text())["rows"] if path.is_file() else []
-    kept = [r for r in old if r["layout"] != args.layout]
-    write_result(path, {"benchmark": "fastsim", "layout": args.layout, "n_train": args.train,
-                        "n_test": args.test, "reference_ms_per_shower": ref_ms,
-                        "reference_ms_by_energy": ref_by_energy, "rows": kept + rows}, commit)
+        save(rows)
+    save(rows)
     print("\n| model | layout | AUC low (68%) | AUC high (68%) | FPD | KPD | ms/shower @10k "
           "| speed-up |")
     print("|---|---|---|---|---|---|---|---|")
