@@ -57,3 +57,22 @@ def test_caloflow_trains_and_generates_seeded_showers(showers, tmp_path):
     model.save(tmp_path / "run")
     np.testing.assert_allclose(load_surrogate(tmp_path / "run").generate(energies[:20], seed=4),
                                model.generate(energies[:20], seed=4), rtol=1e-4)
+
+
+def test_layerwise_caloflow_trains_and_generates_layer_by_layer(showers):
+    """Above 1000 voxels (or when asked) CaloFlow's second stage runs layer by layer."""
+    from aihep.fastsim.surrogates import ShowerLayerwiseFlow, build
+
+    voxels, energies = showers
+    config = SurrogateConfig(kind="caloflow", hidden=(32, 32), flow_transforms=1,
+                             layer_hidden=(32, 32), layerwise=True, layers_per_step=3,
+                             train=TrainConfig(epochs=3, batch_size=128, learning_rate=2e-3,
+                                               patience=3))
+    assert isinstance(build("caloflow", 6480, SurrogateConfig(kind="caloflow"), 45).shape,
+                      ShowerLayerwiseFlow)
+    model = train_surrogate(voxels[:600], energies[:600], LAYOUT, config)
+    assert isinstance(model.network.shape, ShowerLayerwiseFlow)
+    assert model.history["train"][-1] < model.history["train"][0]
+    generated = model.generate(energies[:50], seed=3)
+    assert generated.shape == (50, LAYOUT.n_voxels) and np.all(generated >= 0)
+    np.testing.assert_array_equal(generated, model.generate(energies[:50], seed=3))

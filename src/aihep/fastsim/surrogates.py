@@ -14,8 +14,9 @@ low-dimensional flow, which learns them well. The shape models:
 * ``flow-matching``: a residual-MLP velocity field v(x_t, t, context) trained on straight
   paths from standard normal noise to showers (rectified flow / conditional flow matching);
   sampled by integrating dx/dt = v with the midpoint rule (CaloDREAM-style, sized for a CPU).
-* ``caloflow``: a second neural-spline flow (CaloFlow's second stage). One flow over all the
-  voxels: sized for the coarse layout (dataset 2 needs a layer-wise second stage).
+* ``caloflow``: a second neural-spline flow (CaloFlow's second stage): one flow over all the
+  voxels (the coarse layout), or layer by layer above 1000 voxels (dataset 2: L2LFlows-style,
+  one flow shared by the layers, conditioned on the layer and the previous layer's shape).
 
 Representation: an empty voxel gets an energy drawn log-uniformly one to two decades below
 the voxel threshold (a continuum instead of a spike, a decade away from the smallest real
@@ -57,6 +58,10 @@ class SurrogateConfig(BaseModel):
     two_stage: bool = Field(True, description="layer energies from a flow, then the shape")
     flow_transforms: int = Field(4, ge=1, description="transforms per spline flow")
     layer_hidden: tuple[int, ...] = Field((256, 256), description="the layer-energy flow")
+    layerwise: bool | None = Field(None, description="caloflow: a second stage layer by "
+                                   "layer (None: when the layout has > 1000 voxels)")
+    layers_per_step: int = Field(8, ge=1, description="layer-wise flow: layers of each "
+                                 "shower seen per training step")
     gap_decades: float = Field(1.0, ge=0, description="empty voxels this far below the "
                                "threshold (0: uniform noise below it, CaloFlow's)")
     val_fraction: float = Field(0.1, gt=0, lt=1)
@@ -241,6 +246,47 @@ class ShowerSplineFlow(torch.nn.Module):
         return _sample_flow(self.flow, c, generator)
 
 
+class ShowerLayerwiseFlow(torch.nn.Module):
+    """CaloFlow's second stage layer by layer (L2LFlows-style, one flow shared by all
+    layers): the shape of layer l given E_inc, the layer energies, l (one-hot) and the
+    shape of layer l - 1. Training sees ``layers_per_step`` random layers of each shower per
+    step; sampling runs through the layers in order."""
+
+    def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1,
+                 n_layers: int = 1) -> None:
+        super().__init__()
+        self.n_layers, self.per_layer = n_layers, n_voxels // n_layers
+        self.layers_per_step = config.layers_per_step
+        self.flow = _spline_flow(self.per_layer, n_context + n_layers + self.per_layer,
+                                 config.flow_transforms, config.hidden)
+
+    def _context(self, c: torch.Tensor, layer: torch.Tensor,
+                 previous: torch.Tensor) -> torch.Tensor:
+        one_hot = torch.nn.functional.one_hot(layer, self.n_layers).to(c.dtype)
+        return torch.cat([c, one_hot, previous], 1)
+
+    def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
+        n, p = len(x), self.per_layer
+        per = x.view(n, self.n_layers, p)
+        previous = torch.cat([torch.zeros(n, 1, p), per[:, :-1]], 1)
+        k = min(self.layers_per_step, self.n_layers)
+        layer = torch.rand(n, self.n_layers).argsort(1)[:, :k]  # k random layers per shower
+        rows = torch.arange(n).unsqueeze(1).expand(n, k)
+        target = per[rows, layer].reshape(n * k, p)
+        context = self._context(c.repeat_interleave(k, 0), layer.reshape(-1),
+                                previous[rows, layer].reshape(n * k, p))
+        return -self.flow(context).log_prob(target).mean() / p
+
+    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        previous = torch.zeros(len(c), self.per_layer)
+        out = []
+        for layer in range(self.n_layers):
+            index = torch.full((len(c),), layer, dtype=torch.long)
+            previous = _sample_flow(self.flow, self._context(c, index, previous), generator)
+            out.append(previous)
+        return torch.cat(out, 1)
+
+
 class TwoStage(torch.nn.Module):
     """Layer energies from a spline flow given E_inc, then the shape from ``shape`` given
     E_inc and the layer energies; ``x`` = (standardized layer, shape) representation."""
@@ -270,6 +316,10 @@ def build(kind: str, n_voxels: int, config: SurrogateConfig, n_layers: int = 1
     """The surrogate network of ``kind`` for ``n_voxels`` (in ``n_layers`` layers)."""
     if not config.two_stage:
         return _SHAPES[kind](n_voxels, config)
+    layerwise = config.layerwise if config.layerwise is not None else n_voxels > 1000
+    if kind == "caloflow" and layerwise:
+        return TwoStage(ShowerLayerwiseFlow(n_voxels, config, 1 + n_layers, n_layers),
+                        n_layers, config)
     return TwoStage(_SHAPES[kind](n_voxels, config, 1 + n_layers), n_layers, config)
 
 
