@@ -76,3 +76,35 @@ def test_layerwise_caloflow_trains_and_generates_layer_by_layer(showers):
     generated = model.generate(energies[:50], seed=3)
     assert generated.shape == (50, LAYOUT.n_voxels) and np.all(generated >= 0)
     np.testing.assert_array_equal(generated, model.generate(energies[:50], seed=3))
+
+
+def test_training_killed_mid_run_resumes_to_the_same_model(showers, tmp_path, monkeypatch):
+    from aihep.fastsim import surrogates
+    from aihep.fastsim.surrogates import train_file
+    from aihep.io.calo import ShowerSet, write_showers
+
+    voxels, energies = showers
+    write_showers(ShowerSet(energies[:400], voxels[:400]), tmp_path / "ref.h5")
+    config = SurrogateConfig(kind="vae", hidden=(32,), latent=4, layer_hidden=(16,),
+                             flow_transforms=1,
+                             train=TrainConfig(epochs=4, batch_size=100, learning_rate=2e-3,
+                                               patience=10))
+    whole = train_file(tmp_path / "ref.h5", LAYOUT, tmp_path / "whole", config)
+    real = surrogates.TwoStage.loss
+    calls = {"n": 0}
+
+    def killed(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 9:  # during the third epoch (3 training + 1 validation batches)
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(surrogates.TwoStage, "loss", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_file(tmp_path / "ref.h5", LAYOUT, tmp_path / "run", config)
+    monkeypatch.setattr(surrogates.TwoStage, "loss", real)
+    resumed = train_file(tmp_path / "ref.h5", LAYOUT, tmp_path / "run", config)
+    assert resumed.best_epoch == whole.best_epoch
+    np.testing.assert_allclose(load_surrogate(resumed.directory).generate(energies[:20], seed=2),
+                               load_surrogate(whole.directory).generate(energies[:20], seed=2),
+                               rtol=1e-5)

@@ -122,6 +122,8 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         history.setdefault("seconds", [])
         best = (state["best_loss"], state["best_epoch"], state["best_state"])
         generator.set_state(state["generator"])
+        if "torch_rng" in state:  # models that draw noise (VAEs, flows) continue their stream
+            torch.set_rng_state(state["torch_rng"])
     per_epoch = -(-len(train_data[0]) // config.batch_size)
     done = start_epoch * per_epoch
     for epoch in range(start_epoch, config.epochs):
@@ -159,7 +161,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
                      "scheduler": scheduler.state_dict() if scheduler else None,
                      "history": history, "epoch": epoch, "best_loss": best[0],
                      "best_epoch": best[1], "best_state": best[2],
-                     "generator": generator.get_state()}
+                     "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
             write_atomic(path, lambda p, s=state: torch.save(s, p))
     if best[2] is not None:
         module.load_state_dict(best[2])
