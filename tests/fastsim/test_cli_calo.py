@@ -65,6 +65,10 @@ def test_a_file_in_gev_is_one_clear_line(tmp_path):
     wrong = CliRunner().invoke(app, ["calo", "simulate", "--layout", "ds9", "--out",
                                      str(tmp_path / "s")])
     assert wrong.exit_code == 2 and "unknown layout 'ds9'" in wrong.stderr
+    no_run = CliRunner().invoke(app, ["calo", "export", str(tmp_path), "--out",
+                                      str(tmp_path / "x.onnx")])
+    assert no_run.exit_code == 2 and "surrogate.pt" in no_run.stderr
+    assert "Traceback" not in no_run.output and not (tmp_path / "x.onnx").exists()
 
 
 def test_agent_tools_are_registered_as_jobs(tmp_path):

@@ -108,3 +108,35 @@ def test_training_killed_mid_run_resumes_to_the_same_model(showers, tmp_path, mo
     np.testing.assert_allclose(load_surrogate(resumed.directory).generate(energies[:20], seed=2),
                                load_surrogate(whole.directory).generate(energies[:20], seed=2),
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["vae", "caloflow"])
+def test_onnx_export_gives_the_samplers_showers(showers, kind, tmp_path):
+    """The exported sampler (energies and noise in, voxels out) gives what the surrogate
+    gives for the same noise."""
+    ort = pytest.importorskip("onnxruntime")
+    import torch
+
+    from aihep.fastsim.surrogates import ShowerSampler, export_onnx
+
+    voxels, energies = showers
+    config = SurrogateConfig(kind=kind, hidden=(32, 32), latent=4, layer_hidden=(16,),
+                             flow_transforms=1,
+                             train=TrainConfig(epochs=1, batch_size=128, patience=2))
+    model = train_surrogate(voxels[:300], energies[:300], LAYOUT, config)
+    model.save(tmp_path / "run")
+    path = export_onnx(tmp_path / "run", tmp_path / "sampler.onnx", batch_size=7)
+    rng = np.random.default_rng(0)
+    e = energies[:7].astype(np.float32)
+    noise = [rng.standard_normal((7, d)).astype(np.float32)
+             for d in model.network.noise_dims()]
+    session = ort.InferenceSession(str(path))
+    feeds = {"energies_mev": e, **{f"noise_{i}": n for i, n in enumerate(noise)}}
+    exported = session.run(None, feeds)[0]
+    with torch.no_grad():
+        expected = ShowerSampler(load_surrogate(tmp_path / "run"))(
+            torch.from_numpy(e), *[torch.from_numpy(n) for n in noise]).numpy()
+    assert exported.shape == (7, LAYOUT.n_voxels)
+    both = (exported > 0) & (expected > 0)
+    assert (exported > 0).sum() == pytest.approx((expected > 0).sum(), abs=3)
+    np.testing.assert_allclose(exported[both], expected[both], rtol=1e-3)

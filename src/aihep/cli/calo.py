@@ -1,4 +1,5 @@
-"""``aihep calo``: simulate calorimeter showers, evaluate generated ones."""
+"""``aihep calo``: simulate calorimeter showers, train and export surrogates, evaluate
+generated showers."""
 
 from __future__ import annotations
 
@@ -156,6 +157,28 @@ def calo_generate(
 
     with user_errors():
         print_result(generate_file(run, out, showers, seed, force).to_dict(), as_json)
+
+
+@calo_app.command("export")
+def calo_export(
+    run: Annotated[Path, typer.Argument(help="surrogate run directory (aihep calo train)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output .onnx")],
+    batch: Annotated[int, typer.Option(min=1, help="batch size fixed in the graph")] = 1000,
+    config_file: ConfigFile = None,
+) -> None:
+    """Export a surrogate's sampler (energies and noise in, voxels out) to ONNX (needs the
+    onnx extra)."""
+    from aihep.fastsim.surrogates import export_onnx
+
+    with user_errors():
+        try:
+            path = export_onnx(run, out, batch)
+        except ImportError as error:
+            from aihep.errors import ConfigError
+
+            msg = f"ONNX export needs the onnx extra: pip install 'aihep[onnx]' ({error})"
+            raise ConfigError(msg) from None
+        typer.echo(f"wrote {path}")
 
 
 @calo_app.command("evaluate")

@@ -124,18 +124,6 @@ class _Scaler:
         lo, hi = self.log_e
         return (2 * (np.log10(energies) - lo) / (hi - lo) - 1).astype(np.float32)[:, None]
 
-    def decode(self, z: np.ndarray, energies: np.ndarray) -> np.ndarray:
-        u = np.clip(z, self.low, self.high) * self.std + self.mean
-        if not self.n_layers:
-            return np.exp(u) * energies[:, None]
-        n = self.n_layers
-        layer = np.exp(u[:, :n]) * energies[:, None]
-        per = np.exp(u[:, n:]).reshape(len(u), n, -1)
-        per[per * layer[:, :, None] < self.noise] = 0.0  # empty voxels
-        total = per.sum(2, keepdims=True)
-        per = np.divide(per, total, out=np.zeros_like(per), where=total > 0)
-        return (per * layer[:, :, None]).reshape(len(u), -1)
-
 
 class ShowerVAE(torch.nn.Module):
     """Conditional VAE: encoder (x, c) -> (mu, log var), decoder (z, c) -> a Gaussian per
@@ -160,10 +148,12 @@ class ShowerVAE(torch.nn.Module):
         kl = 0.5 * (mu**2 + log_var.exp() - 1 - log_var).sum(1)
         return (nll + beta * kl).mean()
 
-    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        z = torch.randn(len(c), self.latent, generator=generator)
-        mean, log_var = self._decode(z, c)
-        return mean + torch.exp(0.5 * log_var) * torch.randn(mean.shape, generator=generator)
+    def noise_dims(self) -> list[int]:
+        return [self.latent, self.decoder[-1].out_features // 2]
+
+    def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        mean, log_var = self._decode(noise[0], c)
+        return mean + torch.exp(0.5 * log_var) * noise[1]
 
 
 class _ResidualField(torch.nn.Module):
@@ -206,8 +196,11 @@ class ShowerFlowMatching(torch.nn.Module):
         xt = (1 - t) * x0 + t * x1
         return ((self.velocity(xt, t, c) - (x1 - x0)) ** 2).sum(1).mean()
 
-    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        x = torch.randn(len(c), self.n_voxels, generator=generator)
+    def noise_dims(self) -> list[int]:
+        return [self.n_voxels]
+
+    def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        x = noise[0]
         h = 1.0 / self.steps
         for i in range(self.steps):
             t = torch.full((len(c), 1), i * h)
@@ -223,13 +216,9 @@ def _spline_flow(n: int, n_context: int, transforms: int, hidden: tuple[int, ...
                           hidden_features=tuple(hidden), passes=2)
 
 
-def _sample_flow(flow: Any, context: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A zuko flow's sample, drawn from a stream forked off ``generator`` (zuko samples
-    from the global torch generator)."""
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return flow(context).sample()
+def _flow_sample(flow: Any, context: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """The sample of a zuko flow (standard normal base) at base point ``z``."""
+    return flow(context).transform.inv(z)
 
 
 class ShowerSplineFlow(torch.nn.Module):
@@ -237,13 +226,17 @@ class ShowerSplineFlow(torch.nn.Module):
 
     def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1) -> None:
         super().__init__()
+        self.n_voxels = n_voxels
         self.flow = _spline_flow(n_voxels, n_context, config.flow_transforms, config.hidden)
 
     def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
         return -self.flow(c).log_prob(x).mean() / x.shape[1]
 
-    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return _sample_flow(self.flow, c, generator)
+    def noise_dims(self) -> list[int]:
+        return [self.n_voxels]
+
+    def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        return _flow_sample(self.flow, c, noise[0])
 
 
 class ShowerLayerwiseFlow(torch.nn.Module):
@@ -277,12 +270,16 @@ class ShowerLayerwiseFlow(torch.nn.Module):
                                 previous[rows, layer].reshape(n * k, p))
         return -self.flow(context).log_prob(target).mean() / p
 
-    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        previous = torch.zeros(len(c), self.per_layer)
+    def noise_dims(self) -> list[int]:
+        return [self.n_layers * self.per_layer]
+
+    def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        previous = torch.zeros_like(noise[0][:, :self.per_layer])
         out = []
         for layer in range(self.n_layers):
-            index = torch.full((len(c),), layer, dtype=torch.long)
-            previous = _sample_flow(self.flow, self._context(c, index, previous), generator)
+            index = torch.full_like(c[:, 0], layer, dtype=torch.long)
+            z = noise[0][:, layer * self.per_layer:(layer + 1) * self.per_layer]
+            previous = _flow_sample(self.flow, self._context(c, index, previous), z)
             out.append(previous)
         return torch.cat(out, 1)
 
@@ -303,9 +300,13 @@ class TwoStage(torch.nn.Module):
         nll = -self.layers_flow(c).log_prob(layers).mean() / self.n_layers
         return nll + self.shape.loss(voxels, torch.cat([c, layers], 1), beta)
 
-    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        layers = _sample_flow(self.layers_flow, c, generator)
-        return torch.cat([layers, self.shape.sample(torch.cat([c, layers], 1), generator)], 1)
+    def noise_dims(self) -> list[int]:
+        return [self.n_layers, *self.shape.noise_dims()]
+
+    def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        layers = _flow_sample(self.layers_flow, c, noise[0])
+        return torch.cat([layers, self.shape.sample_from(torch.cat([c, layers], 1),
+                                                         noise[1:])], 1)
 
 
 _SHAPES = {"vae": ShowerVAE, "flow-matching": ShowerFlowMatching, "caloflow": ShowerSplineFlow}
@@ -335,17 +336,16 @@ class Surrogate:
 
     def generate(self, energies_mev: np.ndarray, seed: int = DEFAULT_SEED,
                  batch_size: int = 10_000) -> np.ndarray:
-        energies = np.asarray(energies_mev, float)
+        energies = np.asarray(energies_mev, np.float32)
         generator = torch.Generator().manual_seed(seed)
+        sampler = ShowerSampler(self)
         out = np.empty((len(energies), self.layout.n_voxels), np.float32)
-        self.network.eval()
         with torch.no_grad():
             for start in range(0, len(energies), batch_size):
-                e = energies[start:start + batch_size]
-                c = torch.from_numpy(self.scaler.condition(e))
-                z = self.network.sample(c, generator).numpy()
-                out[start:start + len(e)] = self.scaler.decode(z, e)
-        out[out < self.layout.threshold_mev] = 0.0
+                e = torch.from_numpy(energies[start:start + batch_size])
+                noise = [torch.randn(len(e), d, generator=generator)
+                         for d in self.network.noise_dims()]
+                out[start:start + len(e)] = sampler(e, *noise).numpy()
         return out
 
     def save(self, directory: str | Path) -> Path:
@@ -357,6 +357,62 @@ class Surrogate:
                  "scaler": self.scaler.state(), "state_dict": self.network.state_dict(),
                  "history": self.history}
         return write_atomic(Path(directory) / "surrogate.pt", lambda p: torch.save(state, p))
+
+
+class ShowerSampler(torch.nn.Module):
+    """A surrogate's whole sampler in one module: incident energies (N,) in MeV and its
+    standard-normal noise (``network.noise_dims()``) -> voxel energies (N, n_voxels) in MeV
+    (condition, network, decoding, threshold); what ONNX export writes."""
+
+    def __init__(self, surrogate: Surrogate) -> None:
+        super().__init__()
+        scaler = surrogate.scaler
+        self.network = surrogate.network.eval()
+        for name in ("mean", "std", "low", "high"):
+            self.register_buffer(name, torch.from_numpy(getattr(scaler, name)).float())
+        self.log_e = (float(scaler.log_e[0]), float(scaler.log_e[1]))
+        self.noise = float(scaler.noise)
+        self.n_layers = int(scaler.n_layers)
+        self.threshold = float(surrogate.layout.threshold_mev)
+
+    def forward(self, energies: torch.Tensor, *noise: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.log_e
+        c = (2 * (torch.log10(energies) - lo) / (hi - lo) - 1).unsqueeze(1)
+        z = self.network.sample_from(c, list(noise))
+        u = torch.clamp(z, min=self.low, max=self.high) * self.std + self.mean
+        e = energies.unsqueeze(1)
+        if not self.n_layers:
+            voxels = torch.exp(u) * e
+        else:
+            n = self.n_layers
+            layer = torch.exp(u[:, :n]) * e
+            per = torch.exp(u[:, n:]).reshape(len(u), n, -1)
+            per = torch.where(per * layer.unsqueeze(2) < self.noise, 0.0, per)  # empty voxels
+            total = per.sum(2, keepdim=True)
+            per = torch.where(total > 0, per / total.clamp(min=1e-30), 0.0)
+            voxels = (per * layer.unsqueeze(2)).reshape(len(u), -1)
+        return torch.where(voxels < self.threshold, 0.0, voxels)
+
+
+def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 1000) -> Path:
+    """Export a trained surrogate's sampler (:class:`ShowerSampler`) to ONNX: inputs
+    ``energies_mev`` (B,) and ``noise_0``, ``noise_1``... (B, d) standard normal, output
+    ``voxels_mev`` (B, n_voxels). The batch size B is fixed at export (zuko's flows, in
+    every two-stage model, build their shapes from the example's batch); generate in
+    batches of B. Needs ``pip install aihep[onnx]``."""
+    from aihep._atomic import write_atomic
+
+    surrogate = load_surrogate(run_dir)
+    sampler = ShowerSampler(surrogate).eval()
+    dims = surrogate.network.noise_dims()
+    example = (torch.full((batch_size,), 1e4), *[torch.zeros(batch_size, d) for d in dims])
+    names = ["energies_mev", *[f"noise_{i}" for i in range(len(dims))]]
+
+    def write(tmp: Path) -> None:
+        torch.onnx.export(sampler, example, str(tmp), dynamo=True, input_names=names,
+                          output_names=["voxels_mev"])
+
+    return write_atomic(Path(path), write)
 
 
 def load_surrogate(directory: str | Path) -> Surrogate:
