@@ -21,10 +21,12 @@ def showers():
     return GFlash(LAYOUT, GFlashParams(response=0.031)).generate(energies, seed=1), energies
 
 
-@pytest.mark.parametrize("kind", ["vae", "flow-matching"])
+@pytest.mark.parametrize("kind", ["vae", "flow-matching",
+                                  pytest.param("caloflow", marks=pytest.mark.slow)])
 def test_surrogate_trains_generates_and_round_trips(showers, kind, tmp_path):
     voxels, energies = showers
     config = SurrogateConfig(kind=kind, hidden=(64, 64), latent=8, ode_steps=8,
+                             flow_transforms=2,
                              train=TrainConfig(epochs=6, batch_size=128, learning_rate=2e-3,
                                                patience=6))
     model = train_surrogate(voxels, energies, LAYOUT, config)
@@ -38,25 +40,7 @@ def test_surrogate_trains_generates_and_round_trips(showers, kind, tmp_path):
     model.save(tmp_path / "run")
     again = load_surrogate(tmp_path / "run")
     np.testing.assert_allclose(again.generate(energies[:50], seed=4),
-                               model.generate(energies[:50], seed=4), rtol=1e-5)
-
-
-@pytest.mark.slow
-def test_caloflow_trains_and_generates_seeded_showers(showers, tmp_path):
-    """The two-stage flow: trains (loss falls), generates seeded showers of the layout and
-    survives a save/load (its response after 6 epochs is not yet right: see docs)."""
-    voxels, energies = showers
-    config = SurrogateConfig(kind="caloflow", hidden=(64, 64), flow_transforms=2,
-                             train=TrainConfig(epochs=6, batch_size=128, learning_rate=2e-3,
-                                               patience=6))
-    model = train_surrogate(voxels, energies, LAYOUT, config)
-    assert model.history["train"][-1] < model.history["train"][0]
-    generated = model.generate(energies[:100], seed=3)
-    assert generated.shape == (100, LAYOUT.n_voxels) and np.all(generated >= 0)
-    np.testing.assert_array_equal(generated, model.generate(energies[:100], seed=3))
-    model.save(tmp_path / "run")
-    np.testing.assert_allclose(load_surrogate(tmp_path / "run").generate(energies[:20], seed=4),
-                               model.generate(energies[:20], seed=4), rtol=1e-4)
+                               model.generate(energies[:50], seed=4), rtol=1e-4)
 
 
 def test_layerwise_caloflow_trains_and_generates_layer_by_layer(showers):
