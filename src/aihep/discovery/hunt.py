@@ -309,6 +309,8 @@ class _TrialStore:
         return self.directory / f"{key[0]}-{'all' if key[1] is None else key[1]}.npz"
 
     def load(self, key: tuple[str, int | None]) -> tuple[np.ndarray, np.ndarray | None] | None:
+        import zipfile
+
         if self.directory is None or not self._path(key).is_file():
             return None
         try:
@@ -316,8 +318,8 @@ class _TrialStore:
                 if str(f["key"]) != self.key:
                     return None
                 return f["scores"], f.get("reference")
-        except (OSError, ValueError, KeyError):
-            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None  # a damaged file: the trial runs again
 
     def save(self, key: tuple[str, int | None],
              value: tuple[np.ndarray, np.ndarray | None]) -> None:
