@@ -215,7 +215,7 @@ def wall_seconds(run: Path) -> float:
     A session starts with the memory read the orchestrator makes first and ends at its last
     entry, so a run resumed after a crash counts the work of every session once.
     """
-    from aihep.agent.provenance import read_entries
+    from aihep.workflow.provenance import read_entries
 
     total, start, last = 0.0, None, None
     for entry in read_entries(run / "provenance.jsonl"):

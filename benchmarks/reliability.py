@@ -230,7 +230,7 @@ def _manifest(run_dir: Path, change: Callable[[dict], None]) -> None:
 
 
 def _rechain(run_dir: Path, edit: Callable[[list[dict]], None]) -> None:
-    from aihep.agent.provenance import canonical_hash
+    from aihep.workflow.provenance import canonical_hash
 
     entries = [json.loads(line) for line in _lines(run_dir)]
     edit(entries)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from aihep.agent.jobs import JobConfig, run_job
 from aihep.agent.policy import Policy
-from aihep.agent.provenance import read_entries
 from aihep.agent.runner import RECORD, ToolRunner, verify_run
 from aihep.agent.tools import ToolRegistry, make_tool
 from aihep.errors import InputError
+from aihep.workflow.provenance import read_entries
 
 
 def square(x: float) -> dict:

@@ -10,10 +10,10 @@ from test_orchestrator import FAST, _write_table
 from aihep.agent.llm import LLMPlanner
 from aihep.agent.orchestrator import apply_llm_review, run_agent
 from aihep.agent.playbook import ResonanceTask
-from aihep.agent.provenance import read_entries
 from aihep.agent.registry import default_registry
 from aihep.agent.runner import RECORD, verify_run
 from aihep.discovery.hunt import HuntConfig
+from aihep.workflow.provenance import read_entries
 
 
 class FakeModel:

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from aihep.agent.policy import Policy
-from aihep.agent.provenance import read_entries
 from aihep.agent.runner import MANIFEST, RECORD, ToolRunner, verify_run
 from aihep.agent.tools import ToolRegistry, make_tool
 from aihep.errors import InputError
+from aihep.workflow.provenance import read_entries
 
 
 def count_lines(source: Path, out: Path) -> int:

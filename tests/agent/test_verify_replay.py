@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from aihep.agent.policy import Policy
-from aihep.agent.provenance import canonical_hash, file_sha256, read_entries
 from aihep.agent.replay import replay
 from aihep.agent.runner import MANIFEST, RECORD, ToolRunner, verify_run
 from aihep.agent.tools import ToolRegistry, make_tool
 from aihep.cli import app
 from aihep.errors import ConfigError, OutputError
+from aihep.workflow.provenance import canonical_hash, file_sha256, read_entries
 
 
 def count_lines(source: Path, out: Path) -> int:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aihep.agent.provenance import read_entries
 from aihep.agent.runner import RECORD, verify_run
 from aihep.errors import InputError
+from aihep.workflow.provenance import read_entries
 
 
 def write_agent_report(run: Path, out: Path) -> dict[str, Any]:

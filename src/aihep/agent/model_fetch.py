@@ -78,7 +78,7 @@ def fetch_model(out_dir: Path, sha256: str = MODEL_SHA256) -> Path:
     """
     out = Path(out_dir) / MODEL_NAME
     if out.is_file():
-        from aihep.agent.provenance import file_sha256
+        from aihep.workflow.provenance import file_sha256
 
         if file_sha256(out) == sha256:
             return out

@@ -20,11 +20,11 @@ from typing import Any
 
 from aihep.agent.playbook import PlaybookPlanner, ResonanceTask, Step
 from aihep.agent.policy import Policy
-from aihep.agent.provenance import file_sha256
 from aihep.agent.registry import default_registry
 from aihep.agent.runner import ToolRunner
 from aihep.agent.tools import ToolRegistry
 from aihep.discovery.hunt import HuntConfig
+from aihep.workflow.provenance import file_sha256
 
 
 @dataclass(frozen=True)

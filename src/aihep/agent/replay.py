@@ -21,11 +21,11 @@ from typing import Any
 
 from aihep.agent.jobs import JobConfig
 from aihep.agent.policy import Policy
-from aihep.agent.provenance import file_sha256, read_entries
 from aihep.agent.registry import default_registry
 from aihep.agent.runner import RECORD, ToolRunner, locate, read_run_manifest, verify_run
 from aihep.agent.tools import ToolRegistry
 from aihep.errors import ConfigError, InputError, OutputError
+from aihep.workflow.provenance import file_sha256, read_entries
 
 TIMESTAMPED = ("manifest.json",)
 REPORT = "replay.json"

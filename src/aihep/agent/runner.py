@@ -27,15 +27,15 @@ from typing import Any
 
 from aihep.agent.jobs import JobConfig, run_job
 from aihep.agent.policy import PermissionDenied, Policy
-from aihep.agent.provenance import (
+from aihep.agent.tools import ToolError, ToolRegistry
+from aihep.errors import AihepError
+from aihep.workflow.provenance import (
     ProvenanceRecord,
     VerifyResult,
     file_sha256,
     read_entries,
     verify_record,
 )
-from aihep.agent.tools import ToolError, ToolRegistry
-from aihep.errors import AihepError
 
 RECORD = "provenance.jsonl"
 MANIFEST = "agent_manifest.json"

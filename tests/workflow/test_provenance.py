@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from aihep.agent.provenance import (
+from aihep.errors import InputError
+from aihep.workflow.provenance import (
     ProvenanceRecord,
     canonical_hash,
     read_entries,
     verify_record,
 )
-from aihep.errors import InputError
 
 
 @pytest.fixture()

@@ -1,0 +1,89 @@
+"""The built-in design problems (the benchmarks); users write their own in YAML.
+
+``aihep design show spectrometer --yaml`` prints one as a starting point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from aihep.design.problem import DesignProblem
+from aihep.errors import InputError
+
+SPECTROMETER_SLOTS = 8
+SPECTROMETER_GRANULARITY = [0, 64, 128, 192, 256, 320, 384, 512]
+
+
+def spectrometer_spec() -> dict[str, Any]:
+    """Benchmark B as a plain mapping (the same as its YAML form)."""
+    k = SPECTROMETER_SLOTS
+    parameters: list[dict[str, Any]] = []
+    for i in range(1, k + 1):
+        parameters.append({"kind": "continuous", "name": f"z{i}_m", "low": 0.5, "high": 10.0,
+                           "unit": "m"})
+    for i in range(1, k + 1):
+        parameters.append({"kind": "discrete", "name": f"g{i}",
+                           "choices": SPECTROMETER_GRANULARITY, "unit": "pixels across W"})
+    baseline: dict[str, Any] = {f"z{i}_m": float(i) for i in range(1, k + 1)}
+    baseline.update({f"g{i}": 256 for i in range(1, k + 1)})
+    return {
+        "name": "spectrometer",
+        "description": "Magnetic spectrometer layout: up to 8 stations (z in m, granularity g "
+                       "per station, 0 = no station) around a 1 T dipole between 3 and 6 m; "
+                       "pixel budget sum g^2 <= 8 x 256^2. Objective: mean momentum "
+                       "resolution at 10 and 100 GeV (%) plus the tracking inefficiency (%).",
+        "parameters": parameters,
+        "constraints": [
+            {"kind": "ordering", "parameters": [f"z{i}_m" for i in range(1, k + 1)],
+             "min_gap": 0.2},
+            {"kind": "min_active", "parameters": [f"g{i}" for i in range(1, k + 1)],
+             "count": 4},
+            {"kind": "budget", "parameters": [f"g{i}" for i in range(1, k + 1)], "power": 2,
+             "limit": k * 256**2},
+        ],
+        "objective": {"simulator": "spectrometer", "events": 300, "settings": {},
+                      "weights": {"resolution_10_pct": 0.5, "resolution_100_pct": 0.5,
+                                  "inefficiency_pct": 1.0}},
+        "baseline": baseline,
+    }
+
+
+def spectrometer() -> DesignProblem:
+    """Benchmark B: the magnetic spectrometer (see :mod:`aihep.design.spectrometer`)."""
+    return DesignProblem.model_validate(spectrometer_spec())
+
+
+BUILT_IN: dict[str, Callable[[], DesignProblem]] = {"spectrometer": spectrometer}
+
+
+def load_problem(source: str | Path) -> DesignProblem:
+    """A problem from a YAML file, or a built-in one by name (``spectrometer``, ...)."""
+    if isinstance(source, str) and source in BUILT_IN:
+        return BUILT_IN[source]()
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(path, "file", f"a problem YAML file or one of "
+                         f"{sorted(BUILT_IN)}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        raise InputError(path, where, "valid YAML") from None
+    if not isinstance(data, dict):
+        raise InputError(path, "top level", "a mapping with name, parameters, constraints, "
+                         "objective and baseline")
+    try:
+        return DesignProblem.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        text = first["msg"].removeprefix("Value error, ")
+        field = ".".join(str(x) for x in first["loc"])
+        if not field:  # a check across fields says which one
+            field, _, text = text.partition(": ")
+        raise InputError(path, field, text) from None

@@ -1,0 +1,106 @@
+"""One optimization run: an optimizer on a problem with a budget, recorded, resumable,
+its best design re-evaluated on fresh events.
+
+    result = run_design(load_problem("spectrometer"), OptimizerConfig(name="cma-es"), out)
+
+The best design is the one with the lowest noisy objective; the best of many noisy values
+is biased low, so ``best_objective`` is that design re-evaluated on ``reevaluate_events``
+fresh events (seeds never used in the run), and ``baseline_objective`` is the baseline
+re-evaluated the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aihep.design.evaluator import Evaluator, RunRecord, reevaluate
+from aihep.design.optimizers import OptimizerConfig, optimize
+from aihep.design.problem import Design, DesignProblem
+from aihep.design.proposer import Proposer
+from aihep.workflow.seeds import derive_seed
+
+RECORD = "record.jsonl"
+
+
+@dataclass(frozen=True)
+class DesignRunResult:
+    """Outcome of :func:`run_design` (objectives: lower is better)."""
+
+    problem: str
+    optimizer: str
+    seed: int
+    calls: int
+    baseline_objective: float
+    baseline_error: float
+    best_objective: float
+    best_error: float
+    best_noisy_objective: float
+    best_design: Design
+    best_metrics: dict[str, float]
+    invalid_fraction: float
+    failures: int
+    unusable_replies: int
+    fallback_designs: int
+    replayed_entries: int
+    seconds: float
+    simulator_seconds: float
+    best_so_far: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return json.loads(json.dumps(out, default=float))
+
+
+def run_design(problem: DesignProblem, config: OptimizerConfig, out: Path | None = None,
+               propose: Proposer | None = None, reevaluate_events: int = 20_000,
+               progress: Callable[[int, int, float], None] | None = None) -> DesignRunResult:
+    """Optimize ``problem`` with ``config``; record to ``out/record.jsonl`` (resumes it).
+
+    Args:
+        problem: the design problem.
+        config: optimizer, budget (simulator calls), seed and the optimizers' settings.
+        out: run directory (record, result); None keeps nothing on disk.
+        propose: the language-model backend for ``llm`` and ``llm+tr``.
+        reevaluate_events: fresh events for the final estimate of the best and the baseline.
+        progress: called with (calls, budget, best noisy objective) after every call.
+    """
+    start = time.perf_counter()
+    record = RunRecord(out / RECORD if out is not None else None)
+    evaluate = Evaluator(problem, config.seed, config.budget, config.name, record, progress)
+    optimize(problem, evaluate, config, propose)
+    best = evaluate.best()
+    seed = derive_seed(config.seed, "final")
+    best_mean, best_err = reevaluate(problem, best.design, reevaluate_events, seed)
+    base_mean, base_err = reevaluate(problem, problem.baseline, reevaluate_events, seed)
+    replies = _reply_counts(out / RECORD if out is not None else None)
+    n = max(evaluate.calls, 1)
+    return DesignRunResult(
+        problem=problem.name, optimizer=config.name, seed=config.seed, calls=evaluate.calls,
+        baseline_objective=base_mean, baseline_error=base_err, best_objective=best_mean,
+        best_error=best_err, best_noisy_objective=best.objective, best_design=best.design,
+        best_metrics=best.metrics,
+        invalid_fraction=sum(e.projected for e in evaluate.history) / n,
+        failures=sum(e.status != "ok" for e in evaluate.history),
+        unusable_replies=replies[0], fallback_designs=sum(
+            e.source.endswith("-fallback") for e in evaluate.history),
+        replayed_entries=record.replayed_count,
+        seconds=time.perf_counter() - start,
+        simulator_seconds=sum(e.seconds for e in evaluate.history),
+        best_so_far=[v if math.isfinite(v) else float("nan")
+                     for v in evaluate.best_so_far()])
+
+
+def _reply_counts(path: Path | None) -> tuple[int, int]:
+    """(unusable, all) proposer replies in a record."""
+    if path is None or not path.is_file():
+        return 0, 0
+    from aihep.workflow.provenance import read_entries
+
+    replies = [e for e in read_entries(path) if e["tool"] == "propose"]
+    return sum(e["status"] != "ok" for e in replies), len(replies)
