@@ -151,3 +151,6 @@ def test_cli_choices_are_the_codes_choices():
     assert names(help_of(["tag", "train"], "model")) == {*PRESETS, "bdt"}
     assert names(help_of(["tag", "train"], "features")) == set(typing.get_args(FeatureSet))
     assert names(help_of(["tag", "dataset"], "kind")) == set(KINDS)
+    from aihep.design.optimizers import OPTIMIZERS
+
+    assert names(help_of(["design", "run"], "optimizer")) == set(OPTIMIZERS)

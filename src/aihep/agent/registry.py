@@ -13,6 +13,7 @@ from aihep.agent.tools import ToolRegistry, make_tool
 def default_registry() -> ToolRegistry:
     """Every toolkit capability an agent may call, with its permissions."""
     from aihep.agent.sandbox import run_code
+    from aihep.design.run import run_design_dir
     from aihep.discovery.hunt import run_hunt
     from aihep.discovery.spectrum import bump_hunt_table, extract_signal_table, limits_table
     from aihep.events.factory import generate
@@ -23,6 +24,7 @@ def default_registry() -> ToolRegistry:
     from aihep.reco.run import evaluate_file as reco_evaluate
     from aihep.reco.run import simulate_file, train_gnn_file
     from aihep.report.calo import write_calo_report
+    from aihep.report.design import write_design_report
     from aihep.report.hunt import write_hunt_report
     from aihep.report.lhco import write_lhco_report
     from aihep.report.reco import write_reco_report
@@ -79,6 +81,10 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(calo_evaluate, "calo_evaluate", reads=("reference", "generated"),
                            writes=("out",), cpu_seconds=3600,
                            fixed={"force": False, "reporter": write_calo_report}, job=True))
+    registry.add(make_tool(run_design_dir, "design_run", reads=("problem_file",),
+                           writes=("out",), cpu_seconds=4 * 3600, job=True,
+                           fixed={"propose": None, "progress": None, "force": False,
+                                  "reporter": write_design_report}))
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True, from_policy=("read_paths",)))
     return registry

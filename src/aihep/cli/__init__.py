@@ -577,12 +577,14 @@ def main() -> None:  # pragma: no cover - console entry point
 
 def _register_subcommands() -> None:
     from aihep.cli.calo import calo_app
+    from aihep.cli.design import design_app
     from aihep.cli.reco import reco_app
     from aihep.cli.tag import tag_app
 
     app.add_typer(tag_app, name="tag")
     app.add_typer(reco_app, name="reco")
     app.add_typer(calo_app, name="calo")
+    app.add_typer(design_app, name="design")
 
 
 _register_subcommands()

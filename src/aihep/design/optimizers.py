@@ -204,10 +204,13 @@ def run_proposer(problem: DesignProblem, evaluate: Evaluator, config: OptimizerC
     failed = 0
     round_ = 0
     while True:
+        if evaluate.remaining <= 0:  # never ask the model for designs that cannot run
+            raise BudgetExhausted
         ok = sorted(((e.design, e.objective) for e in evaluate.history if e.status == "ok"),
                     key=lambda t: t[1])
         memory = ok[:config.memory_size]
-        prompt = fixed + "\n\n" + memory_prompt(memory, round_)
+        variable = memory_prompt(memory, round_)
+        prompt = fixed + "\n\n" + variable
         digest = hashlib.sha256(prompt.encode()).hexdigest()
         old = evaluate.record.replayed("propose")
         if old is not None and old["arguments"].get("prompt_sha256") == digest:
@@ -215,7 +218,7 @@ def run_proposer(problem: DesignProblem, evaluate: Evaluator, config: OptimizerC
         else:
             start = time.perf_counter()
             state = ProposalState(problem, memory, round_, config.designs_per_round,
-                                  config.seed)
+                                  config.seed, fixed, variable)
             try:
                 reply = propose(prompt, state)
             except Exception as error:  # a failing backend is a counted, recorded failure

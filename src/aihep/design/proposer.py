@@ -36,6 +36,8 @@ class ProposalState:
     round: int
     n_designs: int
     seed: int
+    fixed_prompt: str = ""  # the cacheable part (problem, format)
+    memory_prompt: str = ""  # the part that changes every round
 
 
 Proposer = Callable[[str, ProposalState], str]

@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aihep import DEFAULT_SEED
 from aihep.design.evaluator import Evaluator, RunRecord, reevaluate
-from aihep.design.optimizers import OptimizerConfig, optimize
+from aihep.design.optimizers import OptimizerConfig, OptimizerName, optimize
 from aihep.design.problem import Design, DesignProblem
 from aihep.design.proposer import Proposer
 from aihep.workflow.seeds import derive_seed
 
 RECORD = "record.jsonl"
+KIND = "aihep.design.run"
 
 
 @dataclass(frozen=True)
@@ -104,3 +106,52 @@ def _reply_counts(path: Path | None) -> tuple[int, int]:
 
     replies = [e for e in read_entries(path) if e["tool"] == "propose"]
     return sum(e["status"] != "ok" for e in replies), len(replies)
+
+
+def run_design_dir(problem: str, out: Path, optimizer: OptimizerName = "random",
+                   budget: int = 350, seed: int = DEFAULT_SEED,
+                   problem_file: Path | None = None, reevaluate_events: int = 20_000,
+                   force: bool = False, propose: Proposer | None = None,
+                   progress: Callable[[int, int, float], None] | None = None,
+                   reporter: Callable[[Path, list[dict[str, Any]], DesignProblem], Any]
+                   | None = None) -> DesignRunResult:
+    """Optimize a built-in ``problem`` (or the YAML ``problem_file``) into ``out``:
+    ``record.jsonl`` (every evaluation; a re-run resumes by replaying it), ``result.json``,
+    ``manifest.json`` and, with a ``reporter``, plots of the run.
+
+    Args:
+        problem: a built-in problem (``spectrometer``, ``calorimeter``), unless
+            ``problem_file`` is given.
+        out: the run directory.
+        optimizer: one of :data:`~aihep.design.optimizers.OPTIMIZERS`.
+        budget: simulator calls.
+        seed: the run's seed (the optimizer's and every call's).
+        reevaluate_events: fresh events for the final estimates of best and baseline.
+    """
+    from aihep._atomic import ensure_writable_dir, write_json_atomic
+    from aihep.design.problems import load_problem
+    from aihep.workflow.manifest import (
+        build_manifest,
+        claim_output_dir,
+        file_entry,
+        write_manifest,
+    )
+
+    spec = load_problem(problem_file if problem_file is not None else problem)
+    config = OptimizerConfig(name=optimizer, budget=budget, seed=seed)
+    claim_output_dir(out, KIND, force, allowed=(RECORD,))
+    directory = ensure_writable_dir(out)
+    result = run_design(spec, config, directory, propose, reevaluate_events, progress)
+    result_file = write_json_atomic(directory / "result.json", result.to_dict())
+    outputs = [result_file, directory / RECORD]
+    if reporter is not None:
+        outputs += [Path(p) for p in reporter(directory, [result.to_dict()], spec) or []]
+    inputs = [file_entry(problem_file)] if problem_file is not None else []
+    write_manifest(directory, build_manifest(
+        KIND, config={"problem": spec.model_dump(mode="json", by_alias=True),
+                      "optimizer": config.model_dump(mode="json"),
+                      "reevaluate_events": reevaluate_events},
+        seed=seed, inputs=inputs,
+        outputs=[file_entry(p, directory) for p in outputs if p.is_file()],
+        counts={"calls": result.calls, "failures": result.failures}))
+    return result

@@ -1,0 +1,145 @@
+"""``aihep design``: optimize a detector design with any optimizer on a budget of simulator
+calls, compare optimizers, show a problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aihep import DEFAULT_SEED
+from aihep.cli.common import (
+    AsJson,
+    ConfigFile,
+    Force,
+    Seed,
+    print_result,
+    stderr_console,
+    user_errors,
+)
+
+design_app = typer.Typer(no_args_is_help=True, help="Detector design optimization: typed "
+                         "problems, simulators as objectives, optimizers on equal budgets.")
+
+ProblemArg = Annotated[str, typer.Argument(
+    help="a built-in problem (spectrometer) or a problem YAML file")]
+
+
+def _problem_args(problem: str) -> dict:
+    return ({"problem": "", "problem_file": Path(problem)}
+            if problem.endswith((".yaml", ".yml")) or "/" in problem
+            else {"problem": problem})
+
+
+def _proposer(llm: str, model: Path | None):
+    if llm == "heuristic":
+        from aihep.design.proposer import heuristic_proposer
+
+        return heuristic_proposer()
+    from aihep.agent.design import chat_proposer
+
+    return chat_proposer(llm, model)
+
+
+@design_app.command("show")
+def design_show(problem: ProblemArg, config_file: ConfigFile = None) -> None:
+    """Print a problem as YAML (a starting point for your own)."""
+    import yaml
+
+    from aihep.design.problems import load_problem
+
+    with user_errors():
+        spec = load_problem(**{"source": Path(problem)} if problem.endswith(
+            (".yaml", ".yml")) else {"source": problem})
+        typer.echo(yaml.safe_dump(spec.model_dump(mode="json", by_alias=True),
+                                  sort_keys=False))
+
+
+@design_app.command("run")
+def design_run(
+    problem: ProblemArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    optimizer: Annotated[str, typer.Option(
+        help="random | cma-es | bobyqa | optuna-tpe | ppo | llm | llm+tr | random+tr | "
+        "heuristic | heuristic+tr")] = "cma-es",
+    budget: Annotated[int, typer.Option(min=1, help="simulator calls per run")] = 350,
+    seeds: Annotated[int, typer.Option(min=1, help="runs with seeds SEED, SEED+1, ...")] = 1,
+    llm: Annotated[str, typer.Option(
+        help="backend of llm optimizers: heuristic | openai | local")] = "heuristic",
+    model: Annotated[Path | None, typer.Option(help="GGUF file for --llm local")] = None,
+    reevaluate_events: Annotated[int, typer.Option(
+        min=1, help="fresh events to re-evaluate the best design and the baseline")] = 20_000,
+    seed: Seed = DEFAULT_SEED,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Optimize a design; one sub-directory per seed (record.jsonl, result.json), a
+    report.html over the seeds. A killed run resumes by replaying its record."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from aihep.design.compare import summarize
+    from aihep.design.optimizers import OPTIMIZERS
+    from aihep.design.problems import load_problem
+    from aihep.design.run import run_design_dir
+    from aihep.errors import ConfigError
+    from aihep.report.design import write_design_report
+    from aihep.workflow.manifest import claim_output_dir
+
+    with user_errors():
+        if optimizer not in OPTIMIZERS:
+            msg = f"--optimizer {optimizer}: expected one of {', '.join(OPTIMIZERS)}"
+            raise ConfigError(msg)
+        if llm not in ("heuristic", "openai", "local"):
+            msg = f"--llm {llm}: expected heuristic, openai or local"
+            raise ConfigError(msg)
+        args = _problem_args(problem)
+        spec = load_problem(args.get("problem_file") or args["problem"])
+        claim_output_dir(out, "aihep.design.runs", force, allowed=tuple(
+            f"seed{seed + k}" for k in range(seeds)), strict=False)
+        propose = _proposer(llm, model) if optimizer.startswith("llm") else None
+        rows = []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("best {task.fields[best]}"),
+                      console=stderr_console()) as bars:
+            for k in range(seeds):
+                task = bars.add_task(f"{optimizer} seed {seed + k}", total=budget, best="-")
+                result = run_design_dir(
+                    spec.name, out / f"seed{seed + k}", optimizer, budget, seed + k,
+                    args.get("problem_file"), reevaluate_events, force, propose,
+                    lambda calls, total, best, t=task: bars.update(
+                        t, completed=calls, best=f"{best:.4g}"))
+                rows.append(result.to_dict())
+        summaries = [s.to_dict() for s in summarize(rows)]
+        write_design_report(out, rows, spec, summaries)
+    brief = {k: rows[-1][k] for k in ("problem", "optimizer", "calls", "baseline_objective",
+                                      "best_objective", "best_design", "invalid_fraction")}
+    print_result({"runs": len(rows), "last": brief, "summary": summaries,
+                  "report": str(out / "report.html")}, as_json)
+
+
+@design_app.command("compare")
+def design_compare(
+    runs: Annotated[list[Path], typer.Argument(
+        help="run directories (searched for result.json) or a benchmark JSON")],
+    out: Annotated[Path | None, typer.Option("--out", "-o",
+                                             help="write report.html here")] = None,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Compare optimizers: medians over seeds, paired tests against random search, the gap
+    to CMA-ES at 10x budget; a report with convergence plots."""
+    from aihep.design.compare import read_runs, summarize
+    from aihep.design.problems import BUILT_IN
+    from aihep.report.design import write_design_report
+
+    with user_errors():
+        rows = read_runs(runs)
+        summaries = [s.to_dict() for s in summarize(rows)]
+        if out is not None:
+            from aihep._atomic import ensure_writable_dir
+
+            problem = BUILT_IN[rows[0]["problem"]]() if rows[0]["problem"] in BUILT_IN else None
+            write_design_report(ensure_writable_dir(out), rows, problem, summaries)
+    print_result({"summary": summaries}, as_json)

@@ -1,0 +1,55 @@
+"""The language-model proposer for design problems: schema, replies, registry."""
+
+from __future__ import annotations
+
+import json
+
+from aihep.agent.design import client_proposer, propose_tool
+from aihep.agent.registry import default_registry
+from aihep.design.optimizers import OptimizerConfig
+from aihep.design.problems import load_problem
+from aihep.design.run import run_design
+
+
+class FakeChat:
+    """Answers with the baseline shifted, or with prose on odd calls."""
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.calls = []
+
+    def complete(self, messages, tools):
+        self.calls.append((messages, tools))
+        if len(self.calls) % 2 == 0:
+            return "invalid-json", "I think the stations should move outward."
+        designs = [{**self.problem.baseline, "z8_m": 9.0 + 0.1 * i} for i in range(8)]
+        return "propose_designs", {"designs": designs}
+
+
+def test_tool_schema_lists_every_parameter_with_bounds_and_choices():
+    problem = load_problem("spectrometer")
+    schema = propose_tool(problem, 8)["parameters"]["properties"]["designs"]
+    item = schema["items"]
+    assert set(item["required"]) == set(problem.names) and schema["maxItems"] == 8
+    assert item["properties"]["z1_m"] == {"type": "number", "minimum": 0.5, "maximum": 10.0}
+    assert 0 in item["properties"]["g1"]["enum"]
+
+
+def test_chat_proposer_cached_system_prompt_and_unusable_replies(tmp_path):
+    problem = load_problem("spectrometer")
+    chat = FakeChat(problem)
+    result = run_design(problem, OptimizerConfig(name="llm", budget=24, seed=1,
+                                                 max_failed_replies=5), tmp_path,
+                        propose=client_proposer(chat), reevaluate_events=300)
+    assert result.calls == 24 and result.unusable_replies == 2
+    systems = {m[0]["content"] for m, _ in chat.calls}
+    assert len(systems) == 1  # the fixed part never changes: a backend can cache it
+    assert "Best designs so far" in chat.calls[-1][0][1]["content"]
+    assert json.loads(json.dumps(result.to_dict()))["optimizer"] == "llm"
+
+
+def test_design_run_is_an_agent_tool():
+    tool = default_registry().get("design_run")
+    fields = set(tool.arguments.model_fields)
+    assert {"problem", "optimizer", "budget", "seed", "out"} <= fields
+    assert "propose" not in fields and tool.writes == ("out",)

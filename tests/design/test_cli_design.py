@@ -1,0 +1,87 @@
+"""``aihep design``: run, compare, show, and bad input (one line, exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from aihep.cli import app
+from aihep.design.problems import spectrometer_spec
+
+runner = CliRunner()
+
+
+def quadratic_yaml(path):
+    spec = {"name": "quad",
+            "parameters": [{"kind": "continuous", "name": f"z{i}_m", "low": 0, "high": 1}
+                           for i in (1, 2)]
+            + [{"kind": "discrete", "name": f"g{i}", "choices": [0, 1, 2]} for i in (1, 2)],
+            "objective": {"simulator": "quadratic", "events": 100,
+                          "weights": {"distance": 1.0}},
+            "baseline": {"z1_m": 0.0, "z2_m": 1.0, "g1": 0, "g2": 2}}
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_run_two_seeds_then_compare(tmp_path):
+    problem = quadratic_yaml(tmp_path / "quad.yaml")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
+                                 "--optimizer", "heuristic+tr", "--budget", "30",
+                                 "--seeds", "2", "--reevaluate-events", "300", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["runs"] == 2 and data["summary"][0]["seeds"] == 2
+    assert data["last"]["best_objective"] < data["last"]["baseline_objective"]
+    for seed in ("seed1", "seed2"):
+        manifest = json.loads((out / seed / "manifest.json").read_text())
+        assert manifest["kind"] == "aihep.design.run" and manifest["inputs"][0]["sha256"]
+        assert manifest["config"]["optimizer"]["seed"] == int(seed[-1])
+    assert (out / "report.html").is_file()
+    compared = runner.invoke(app, ["design", "compare", str(out), "--out",
+                                   str(tmp_path / "cmp"), "--json"])
+    assert compared.exit_code == 0, compared.output
+    assert json.loads(compared.stdout)["summary"][0]["optimizer"] == "heuristic+tr"
+    # the same command again resumes (replays) instead of refusing or recomputing
+    again = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
+                                "--optimizer", "heuristic+tr", "--budget", "30",
+                                "--seeds", "2", "--reevaluate-events", "300", "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["last"] == data["last"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--optimizer", "simplex"], "--optimizer simplex: expected one of"),
+    (["--optimizer", "llm", "--llm", "gpt"], "--llm gpt"),
+    (["--optimizer", "llm", "--llm", "local", "--model", "/nonexistent.gguf"], ""),
+])
+def test_bad_options_are_one_line(tmp_path, args, message):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["design", "run", "spectrometer", "--out", str(out), *args])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+    assert "Traceback" not in result.output
+    assert not any(out.rglob("result.json"))
+
+
+def test_bad_problem_file_is_one_line_and_nothing_written(tmp_path):
+    spec = spectrometer_spec()
+    spec["baseline"]["g1"] = 999
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["design", "run", str(path), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(f"error: {path}: baseline")
+    assert not out.exists()
+    result = runner.invoke(app, ["design", "compare", str(tmp_path)])
+    assert result.exit_code == 2 and "result.json" in result.output
+
+
+def test_show_prints_yaml_that_loads_back():
+    result = runner.invoke(app, ["design", "show", "spectrometer"])
+    assert result.exit_code == 0
+    assert yaml.safe_load(result.stdout)["objective"]["simulator"] == "spectrometer"
