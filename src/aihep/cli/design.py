@@ -23,7 +23,7 @@ design_app = typer.Typer(no_args_is_help=True, help="Detector design optimizatio
                          "problems, simulators as objectives, optimizers on equal budgets.")
 
 ProblemArg = Annotated[str, typer.Argument(
-    help="a built-in problem (spectrometer) or a problem YAML file")]
+    help="a built-in problem (spectrometer, calorimeter) or a problem YAML file")]
 
 
 def _problem_args(problem: str) -> dict:
@@ -117,6 +117,43 @@ def design_run(
                                       "best_objective", "best_design", "invalid_fraction")}
     print_result({"runs": len(rows), "last": brief, "summary": summaries,
                   "report": str(out / "report.html")}, as_json)
+
+
+@design_app.command("library")
+def design_library(
+    energies: Annotated[str, typer.Option(help="GeV, comma-separated")] = "50,100",
+    library: Annotated[str, typer.Option(help="train | test | both")] = "both",
+    events: Annotated[int, typer.Option(min=10, help="showers per energy and library")]
+    = 10_000,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1)] = 1,
+    config_file: ConfigFile = None,
+) -> None:
+    """Build (or complete) the electron shower libraries of the calorimeter problem with
+    the cascade Monte Carlo (cached under $AIHEP_CACHE or ~/.cache/aihep; resumable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from aihep.design.calorimeter import CalorimeterSettings, build_electron_library
+    from aihep.errors import ConfigError
+
+    with user_errors():
+        try:
+            values = [float(e) for e in energies.split(",")]
+        except ValueError:
+            msg = f"--energies {energies}: expected GeV values separated by commas"
+            raise ConfigError(msg) from None
+        if library not in ("train", "test", "both"):
+            msg = f"--library {library}: expected train, test or both"
+            raise ConfigError(msg)
+        settings = CalorimeterSettings(library_events=events)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=stderr_console()) as bars:
+            for which in (("train", "test") if library == "both" else (library,)):
+                for energy in values:
+                    task = bars.add_task(f"{which} {energy:g} GeV", total=events)
+                    path = build_electron_library(
+                        settings, energy, which, workers,  # type: ignore[arg-type]
+                        lambda done, total, t=task: bars.update(t, completed=done))
+                    typer.echo(f"{which} {energy:g} GeV: {path}")
 
 
 @design_app.command("compare")

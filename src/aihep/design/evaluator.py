@@ -230,11 +230,13 @@ def isolated_global_rngs(seed: int) -> Iterator[None]:
 def reevaluate(problem: DesignProblem, design: Mapping[str, Any], events: int, seed: int,
                ) -> tuple[float, float]:
     """Mean objective and its standard error over ``events`` fresh events, in batches of
-    the problem's events per evaluation, each with its own seed."""
+    the problem's events per evaluation, each with its own seed, with the objective's
+    ``reevaluate_settings`` (e.g. an independent shower library)."""
     per = problem.objective_spec.events
     batches = max(1, round(events / per))
     values = [problem.objective(problem.project(design),
-                                derive_seed(seed, "reevaluate", i) % 2**31, per)
+                                derive_seed(seed, "reevaluate", i) % 2**31, per,
+                                reevaluation=True)
               for i in range(batches)]
     error = float(np.std(values, ddof=1) / np.sqrt(batches)) if batches > 1 else float("nan")
     return float(np.mean(values)), error

@@ -113,6 +113,9 @@ class Objective(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     events: int = Field(500, ge=1, description="events per evaluation")
     weights: dict[str, float] = Field(min_length=1)
+    reevaluate_settings: dict[str, Any] = Field(
+        default_factory=dict, description="settings changed for the final re-evaluation "
+        "(e.g. an independent shower library)")
 
 
 class DesignProblem(BaseModel):
@@ -380,13 +383,16 @@ class DesignProblem(BaseModel):
         return self.decode(rng.random(self.dimension))
 
     # -- objective ---------------------------------------------------------------------
-    def simulate(self, design: Mapping[str, Value], seed: int,
-                 events: int | None = None) -> dict[str, float]:
-        """The simulator's metrics for a (feasible) design."""
+    def simulate(self, design: Mapping[str, Value], seed: int, events: int | None = None,
+                 reevaluation: bool = False) -> dict[str, float]:
+        """The simulator's metrics for a (feasible) design (``reevaluation``: with the
+        objective's ``reevaluate_settings``)."""
         function = simulator(self.objective_spec.simulator)
+        settings = dict(self.objective_spec.settings)
+        if reevaluation:
+            settings.update(self.objective_spec.reevaluate_settings)
         return function(dict(design), seed=seed,
-                        events=events or self.objective_spec.events,
-                        **self.objective_spec.settings)
+                        events=events or self.objective_spec.events, **settings)
 
     def combine(self, metrics: Mapping[str, float]) -> float:
         """The weighted sum of the metrics named in the objective (lower is better)."""
@@ -398,10 +404,10 @@ class DesignProblem(BaseModel):
                    f"(it returned {sorted(metrics)})")
             raise ConfigError(msg) from None
 
-    def objective(self, design: Mapping[str, Value], seed: int,
-                  events: int | None = None) -> float:
+    def objective(self, design: Mapping[str, Value], seed: int, events: int | None = None,
+                  reevaluation: bool = False) -> float:
         """One noisy evaluation of the objective."""
-        return self.combine(self.simulate(design, seed, events))
+        return self.combine(self.simulate(design, seed, events, reevaluation))
 
 
 SimulatorFn = Callable[..., dict[str, float]]

@@ -53,12 +53,58 @@ def spectrometer_spec() -> dict[str, Any]:
     }
 
 
+CALORIMETER_SLOTS = 16
+CALORIMETER_THICKNESS_MM = [0, 1, 2, 3, 5, 8]
+
+
+def calorimeter_spec() -> dict[str, Any]:
+    """Benchmark A as a plain mapping (the same as its YAML form)."""
+    k = CALORIMETER_SLOTS
+    parameters: list[dict[str, Any]] = []
+    for i in range(1, k + 1):
+        parameters.append({"kind": "continuous", "name": f"z{i}_mm", "low": 0.0,
+                           "high": 1480.0, "unit": "mm"})
+    for i in range(1, k + 1):
+        parameters.append({"kind": "discrete", "name": f"t{i}",
+                           "choices": CALORIMETER_THICKNESS_MM, "unit": "mm scintillator"})
+    baseline: dict[str, Any] = {f"z{i}_mm": 98.0 * (i - 1) for i in range(1, k + 1)}
+    baseline.update({f"t{i}": 5 if i <= 8 else 0 for i in range(1, k + 1)})
+    return {
+        "name": "calorimeter",
+        "description": "Sampling calorimeter segmentation: up to 16 scintillator layers (front "
+                       "position z in mm, thickness 1-8 mm, 0 = no layer) in a 1.5 m iron "
+                       "block; at most 40 mm of scintillator in total. Objective: mean-"
+                       "corrected energy resolution (%), 0.2 x electrons + 0.8 x charged "
+                       "pions, each the mean over 50 and 100 GeV.",
+        "parameters": parameters,
+        "constraints": [
+            {"kind": "ordering", "parameters": [f"z{i}_mm" for i in range(1, k + 1)],
+             "min_gap": 10.0},
+            {"kind": "min_active", "parameters": [f"t{i}" for i in range(1, k + 1)],
+             "count": 3},
+            {"kind": "budget", "parameters": [f"t{i}" for i in range(1, k + 1)],
+             "limit": 40},
+        ],
+        "objective": {"simulator": "calorimeter", "events": 10_000, "settings": {},
+                      "reevaluate_settings": {"library": "test"},
+                      "weights": {"resolution_electron_pct": 0.2,
+                                  "resolution_pion_pct": 0.8}},
+        "baseline": baseline,
+    }
+
+
+def calorimeter() -> DesignProblem:
+    """Benchmark A: the sampling calorimeter (see :mod:`aihep.design.calorimeter`)."""
+    return DesignProblem.model_validate(calorimeter_spec())
+
+
 def spectrometer() -> DesignProblem:
     """Benchmark B: the magnetic spectrometer (see :mod:`aihep.design.spectrometer`)."""
     return DesignProblem.model_validate(spectrometer_spec())
 
 
-BUILT_IN: dict[str, Callable[[], DesignProblem]] = {"spectrometer": spectrometer}
+BUILT_IN: dict[str, Callable[[], DesignProblem]] = {"spectrometer": spectrometer,
+                                                     "calorimeter": calorimeter}
 
 
 def load_problem(source: str | Path) -> DesignProblem:

@@ -57,8 +57,8 @@ def design_figure(design: dict[str, Any], problem: Any, title: str) -> Any:
             height = design.get(partner, 1) if partner else 1
             height = 0.0 if height == "off" else float(height)
             if height > 0:
-                ax.bar(float(design[key]), height, width=0.08 * (1 if "_m" in key else 10),
-                       color="C0")
+                span = max(float(design[k]) for k in zs) - min(float(design[k]) for k in zs)
+                ax.bar(float(design[key]), height, width=0.012 * (span or 1.0), color="C0")
         settings = getattr(problem, "objective_spec", None)
         field = (settings.settings if settings else {})
         if problem is not None and problem.objective_spec.simulator == "spectrometer":
