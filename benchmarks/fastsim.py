@@ -76,6 +76,17 @@ def time_model(generate, energies_mev: np.ndarray, batch: int) -> float:
     return 1e3 * seconds / len(energies_mev)
 
 
+def plot(layout: str) -> None:
+    """AUC against ms per shower for the layout's rows, as docs/img/fastsim_<layout>.png."""
+    from aihep.report.calo import save_figure, tradeoff_figure
+
+    path = ROOT / "results" / "fastsim.json"
+    rows = [r for r in json.loads(path.read_text())["rows"] if r["layout"] == layout]
+    if rows:
+        save_figure(tradeoff_figure(rows), ROOT.parent / "docs" / "img" /
+                    f"fastsim_{layout}.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layout", default="coarse")
@@ -87,7 +98,12 @@ def main() -> None:
     parser.add_argument("--cls-epochs", type=int, default=30)
     parser.add_argument("--generate-only", action="store_true",
                         help="only make (or complete) the cached reference sets")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="only draw docs/img/fastsim_<layout>.png from the results")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(args.layout)
+        return
     commit = git_commit()
     import torch
 
@@ -185,6 +201,7 @@ def main() -> None:
                         len(train), minutes))
         save(rows)
     save(rows)
+    plot(args.layout)
     print("\n| model | layout | AUC low (68%) | AUC high (68%) | FPD | KPD | ms/shower @10k "
           "| speed-up |")
     print("|---|---|---|---|---|---|---|---|")

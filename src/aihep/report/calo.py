@@ -147,3 +147,41 @@ def write_calo_report(path: str | Path, reference: Any, generated: Any, evaluati
     notes = "".join(f"<p>{n}</p>" for n in summary["notes"])
     sections = [("Metrics", table_html(rows) + notes), ("Figures", figures_html(figures))]
     return write_report(path, "aihep calo: generated vs reference showers", sections)
+
+
+def tradeoff_figure(rows: list[dict[str, Any]]) -> Any:
+    """Classifier AUC (low and high level, 68% intervals) against ms per shower at batch
+    10,000, one point per model of a benchmark's rows."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for level, marker in (("low", "o"), ("high", "s")):
+        for i, r in enumerate(rows):
+            ms = r["ms_per_shower"]["10000"]
+            lo, hi = r[f"auc_{level}_ci"]
+            ax.errorbar(ms, r[f"auc_{level}"], yerr=[[r[f"auc_{level}"] - lo],
+                                                      [hi - r[f"auc_{level}"]]],
+                        fmt=marker, color=f"C{i}", ms=8,
+                        label=f"{r['model']} ({level}-level)" if level == "low" else None,
+                        mfc="white" if level == "high" else f"C{i}")
+    ax.set_xscale("log")
+    ax.set_xlabel("ms per shower (batch 10,000, one core)", fontsize=14)
+    ax.set_ylabel("classifier AUC (filled: low, open: high level)", fontsize=14)
+    ax.tick_params(labelsize=12)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.legend(fontsize=10)
+    ax.set_title(f"fidelity vs speed: {rows[0]['layout']} layout", fontsize=13)
+    return fig
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write a figure as PNG (atomically) and close it."""
+    from aihep._atomic import write_atomic
+
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+
+    path = write_atomic(path, write)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
