@@ -29,9 +29,9 @@ from aihep import DEFAULT_SEED
 from aihep._atomic import ensure_writable_dir
 from aihep.events.config import DetectorConfig, JetConfig
 from aihep.events.tracks import HadronIDConfig, TrackConfig
+from aihep.events.truth import NEUTRINOS, eta_phi, heavy_flavour
 from aihep.io.jets import JetSet, load_jets, save_jets
 from aihep.tagging.samples import STABLE_V0, DatasetKind, Sample, get_kind, parton_label
-from aihep.tagging.truth import NEUTRINOS, eta_phi
 from aihep.workflow.chunks import ChunkJob, ChunkStore, Writer, chunk_path, run_waves
 from aihep.workflow.executor import ExecutorConfig, make_executor
 
@@ -101,20 +101,10 @@ def _cluster(measured: Any, kind: DatasetKind) -> tuple[np.ndarray, np.ndarray, 
     return four, np.repeat(events, 2), flat_index
 
 
-def _heavy_flavour(pid: np.ndarray) -> np.ndarray:
-    """5 for hadrons with a b quark, 4 for charm hadrons (no b), 0 otherwise."""
-    a = np.abs(pid)
-    digits = np.stack([(a // 100) % 10, (a // 1000) % 10], axis=1)
-    hadron = a > 100
-    b = hadron & np.any(digits == 5, axis=1)
-    c = hadron & np.any(digits == 4, axis=1) & ~b
-    return np.where(b, 5, np.where(c, 4, 0))
-
-
 def _labels(kind: DatasetKind, sample: Sample, record: Any, four: np.ndarray,
             event_of_jet: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Class index per jet (-1: dropped) by the kind's truth labelling."""
-    from aihep.tagging.truth import decay_products, delta_r, resonances
+    from aihep.events.truth import decay_products, delta_r, resonances
 
     classes = kind.classes
     labels = np.full(len(four), -1)
@@ -123,7 +113,7 @@ def _labels(kind: DatasetKind, sample: Sample, record: Any, four: np.ndarray,
         labels[candidates] = classes.index(sample.classes[0])
         return labels
     if kind.labelling == "hadron":
-        flavour = _heavy_flavour(record.pid)
+        flavour = heavy_flavour(record.pid)
         mom = record.momentum
         heavy = (flavour > 0) & (np.hypot(mom[:, 0], mom[:, 1]) > 5.0)
         h_event = np.searchsorted(record.offsets, np.flatnonzero(heavy), side="right") - 1
@@ -178,7 +168,7 @@ def chunk_jets(config: TagDatasetConfig, sample_name: str, index: int) -> dict[s
     from aihep.events.pythia import base_settings, final_state, make_pythia, next_batch
     from aihep.events.substructure import nsubjettiness, softdrop_mass
     from aihep.events.tracks import identify_hadrons, impact_parameters
-    from aihep.tagging.truth import Record
+    from aihep.events.truth import Record
     from aihep.workflow import seeds
 
     kind = config.definition()

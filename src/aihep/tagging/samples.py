@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aihep.errors import ConfigError
+from aihep.events.truth import LEPTONS, NEUTRINOS, Parton
 from aihep.io.jets import JETCLASS_CLASSES
-from aihep.tagging.truth import LEPTONS, NEUTRINOS, Parton
 
 _HADRONIC = "1 2 3 4 5"
 _TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")

@@ -103,3 +103,14 @@ def eta_phi(momentum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     px, py, pz = momentum[..., 0], momentum[..., 1], momentum[..., 2]
     pt = np.maximum(np.hypot(px, py), 1e-12)
     return np.arcsinh(pz / pt), np.arctan2(py, px)
+
+
+def heavy_flavour(pid: np.ndarray) -> np.ndarray:
+    """5 for hadrons with a b quark, 4 for charm hadrons (no b), 0 otherwise."""
+    a = np.abs(pid)
+    digits = np.stack([(a // 100) % 10, (a // 1000) % 10], axis=1)
+    hadron = a > 100
+    b = hadron & np.any(digits == 5, axis=1)
+    c = hadron & np.any(digits == 4, axis=1) & ~b
+    return np.where(b, 5, np.where(c, 4, 0))
+

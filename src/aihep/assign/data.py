@@ -1,0 +1,277 @@
+"""All-hadronic ttbar events for jet-parton assignment, from Pythia 8 through the detector.
+
+Per event: anti-kT R = 0.4 jets with pT > 25 GeV and |eta| < 2.5 (at most 16, pT-ordered)
+from the parametric detector's particles; each jet's flavour from the heaviest b or c hadron
+(pT > 5 GeV) within delta-R 0.4; a parametrized b-tag (b 70%, c 10%, light 1%, the same for
+every method); the six partons of the two top decays (t -> b W, W -> q q') matched to jets
+uniquely (closest pair first, delta-R < 0.4; -1 when no jet is left within 0.4). Selection:
+>= 6 jets and >= 2 b-tags. Chunked, parallel and resumable with the one chunk engine; the
+result is written in aihep's layout (``events.h5``) and SPANet's (``spanet.h5``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from aihep import DEFAULT_SEED
+from aihep.events.config import DetectorConfig
+from aihep.io.assignment import PARTONS, JetEvents, write_events, write_spanet
+
+
+class BTagConfig(BaseModel):
+    """Probability to b-tag a jet by its flavour."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    b: float = Field(0.70, ge=0, le=1)
+    c: float = Field(0.10, ge=0, le=1)
+    light: float = Field(0.01, ge=0, le=1)
+
+
+class AssignmentDataConfig(BaseModel):
+    """What to generate: selected events, jets, b-tagging, matching, detector, chunks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    n_events: int = Field(10_000, ge=1, description="selected events")
+    ecm_gev: float = 13_000.0
+    jet_radius: float = 0.4
+    jet_pt_min_gev: float = 25.0
+    jet_eta_max: float = 2.5
+    max_jets: int = Field(16, ge=6)
+    btag: BTagConfig = Field(default_factory=BTagConfig)
+    match_radius: float = 0.4
+    min_jets: int = Field(6, ge=0)
+    min_btags: int = Field(2, ge=0)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    events_per_chunk: int = Field(500, ge=10, description="generated events per chunk")
+    seed: int = DEFAULT_SEED
+
+
+@dataclass(frozen=True)
+class AssignmentDataset:
+    """Where a generated dataset is and what it holds."""
+
+    directory: Path
+    events_file: Path
+    spanet_file: Path
+    n_events: int
+    generated: int
+    fully_matched: float
+
+    def read(self) -> JetEvents:
+        from aihep.io.assignment import read_events
+
+        return read_events(self.events_file)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"directory": str(self.directory), "events_file": str(self.events_file),
+                "spanet_file": str(self.spanet_file), "n_events": self.n_events,
+                "generated": self.generated, "selection_efficiency":
+                self.n_events / max(self.generated, 1), "fully_matched": self.fully_matched}
+
+
+def match_partons(parton_eta: np.ndarray, parton_phi: np.ndarray, jet_eta: np.ndarray,
+                  jet_phi: np.ndarray, radius: float) -> np.ndarray:
+    """Unique parton -> jet matching, closest pair first, within ``radius``.
+
+    Args:
+        parton_eta, parton_phi: (P,) directions (NaN for a parton that is absent).
+        jet_eta, jet_phi: (J,) directions.
+    Returns:
+        (P,) jet index per parton, -1 when none is left within ``radius``.
+    """
+    from aihep.events.truth import delta_r
+
+    out = np.full(len(parton_eta), -1)
+    if len(jet_eta) == 0:
+        return out
+    dr = delta_r(parton_eta[:, None], parton_phi[:, None], jet_eta[None, :], jet_phi[None, :])
+    dr = np.where(np.isfinite(dr), dr, np.inf)
+    for _ in range(len(parton_eta)):
+        p, j = np.unravel_index(np.argmin(dr), dr.shape)
+        if dr[p, j] >= radius:
+            break
+        out[p] = j
+        dr[p, :] = np.inf
+        dr[:, j] = np.inf
+    return out
+
+
+def _top_partons(record: Any, event: int) -> np.ndarray:
+    """(6, 4) px, py, pz, E of t -> (b, q1, q2) then tbar -> (b, q1, q2); NaN if absent."""
+    from aihep.events.truth import decay_products, resonances
+
+    out = np.full((len(PARTONS), 4), np.nan)
+    base = record.offsets[event]
+    for entry in resonances(record, event, 6):
+        slot = 0 if record.pid[base + entry] > 0 else 3
+        products = decay_products(record, event, entry)
+        bs = [p for p in products if abs(p.pid) == 5]
+        qs = [p for p in products if abs(p.pid) in (1, 2, 3, 4, 5)]
+        if len(bs) >= 1 and len(products) == 3:
+            b = bs[0]
+            light = [p for p in qs if p is not b]
+            if len(light) == 2:
+                out[slot] = b.momentum
+                out[slot + 1], out[slot + 2] = light[0].momentum, light[1].momentum
+    return out
+
+
+def chunk_events(config: AssignmentDataConfig, index: int, n_generate: int
+                 ) -> tuple[JetEvents, int]:
+    """Generate ``n_generate`` events of chunk ``index``; return the selected ones."""
+    from aihep.events import kinematics as kin
+    from aihep.events.config import JetConfig
+    from aihep.events.detector import measure
+    from aihep.events.jets import cluster_indices
+    from aihep.events.processes import get_process
+    from aihep.events.pythia import base_settings, final_state, make_pythia, next_batch
+    from aihep.events.truth import Record, eta_phi, heavy_flavour
+    from aihep.workflow import seeds
+
+    settings = [*base_settings(config.ecm_gev, seeds.pythia_seed(config.seed, "chunk", index)),
+                *get_process("ttbar").settings({"pthat_min_gev": 0.0})]
+    pythia = make_pythia(settings)
+    run = next_batch(pythia, n_generate)
+    batch = final_state(pythia, run)
+    record = Record.from_run(run)
+    rng = seeds.rng(config.seed, "detector", index)
+    measured, _ = measure(batch, config.detector, rng)
+    jets = JetConfig(radius=config.jet_radius, pt_min_gev=config.jet_pt_min_gev,
+                     eta_max=config.jet_eta_max, max_jets=config.max_jets)
+    four, counts, _, _ = cluster_indices(measured, jets)
+    px, py, pz, e = four.T
+    pt, eta, phi = kin.pt(px, py), kin.eta(px, py, pz), kin.phi(px, py)
+    mass = kin.mass(px, py, pz, e)
+    # jet flavour from heavy hadrons in the event record
+    flavour = heavy_flavour(record.pid)
+    mom = record.momentum
+    heavy = (flavour > 0) & (np.hypot(mom[:, 0], mom[:, 1]) > 5.0)
+    h_event = np.searchsorted(record.offsets, np.flatnonzero(heavy), side="right") - 1
+    h_eta, h_phi = eta_phi(mom[heavy])
+    h_flavour = flavour[heavy]
+    tag_rng = seeds.rng(config.seed, "btag", index)
+    efficiency = {5: config.btag.b, 4: config.btag.c, 0: config.btag.light}
+    n_ev = len(counts)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    j_max = config.max_jets
+    arrays = {k: np.zeros((n_ev, j_max), np.float32) for k in ("pt", "eta", "phi", "mass",
+                                                               "btag")}
+    mask = np.zeros((n_ev, j_max), bool)
+    targets = np.full((n_ev, len(PARTONS)), -1, np.int64)
+    partons = np.full((n_ev, len(PARTONS), 4), np.nan, np.float32)
+    from aihep.events.truth import delta_r
+
+    for ev in range(n_ev):
+        sl = slice(start[ev], start[ev] + counts[ev])
+        n = counts[ev]
+        for name, values in (("pt", pt), ("eta", eta), ("phi", phi), ("mass", mass)):
+            arrays[name][ev, :n] = values[sl]
+        mask[ev, :n] = True
+        near = h_event == ev
+        for k in range(n):
+            close = near & (delta_r(h_eta, h_phi, eta[sl][k], phi[sl][k])
+                            < config.match_radius)
+            best = int(h_flavour[close].max()) if close.any() else 0
+            arrays["btag"][ev, k] = float(tag_rng.random() < efficiency[best])
+        p4 = _top_partons(record, ev)
+        partons[ev] = p4
+        p_eta, p_phi = eta_phi(np.nan_to_num(p4, nan=0.0))
+        absent = ~np.isfinite(p4[:, 0])
+        p_eta, p_phi = np.where(absent, np.nan, p_eta), np.where(absent, np.nan, p_phi)
+        targets[ev] = match_partons(p_eta, p_phi, eta[sl], phi[sl], config.match_radius)
+    selected = (mask.sum(1) >= config.min_jets) & (arrays["btag"].sum(1) >= config.min_btags)
+    events = JetEvents(**arrays, mask=mask, targets=targets, partons=partons)
+    return events.select(selected), n_ev
+
+
+def _save_chunk(events: JetEvents, generated: int) -> tuple[Callable[[Path], None],
+                                                            dict[str, Any]]:
+    def writer(path: Path) -> None:
+        with open(path, "wb") as handle:
+            np.savez(handle, **{f: getattr(events, f) for f in (
+                "pt", "eta", "phi", "mass", "btag", "mask", "targets", "partons")})
+
+    return writer, {"selected": len(events), "generated": generated}
+
+
+def _load_chunk(path: Path) -> JetEvents:
+    with np.load(path) as data:
+        return JetEvents(**{k: data[k] for k in data.files})
+
+
+def make_chunk(job: Any) -> tuple[Callable[[Path], None], dict[str, Any]]:
+    config = AssignmentDataConfig.model_validate_json(job.config_json)
+    events, generated = chunk_events(config, job.index, job.size)
+    return _save_chunk(events, generated)
+
+
+def build_assignment_dataset(config: AssignmentDataConfig, out: str | Path,
+                             workers: int = 1,
+                             progress: Callable[[int, int], None] | None = None,
+                             force: bool = False) -> AssignmentDataset:
+    """Generate until ``config.n_events`` events pass the selection; write ``events.h5``,
+    ``spanet.h5`` and a manifest into ``out`` (a re-run resumes from finished chunks)."""
+    from aihep._atomic import ensure_writable_dir
+    from aihep.workflow.chunks import ChunkStore, chunk_path, run_waves
+    from aihep.workflow.executor import ExecutorConfig, make_executor
+    from aihep.workflow.manifest import (
+        build_manifest,
+        claim_output_dir,
+        file_entry,
+        write_manifest,
+    )
+
+    claim_output_dir(out, "aihep.assign.dataset", force, strict=False)
+    directory = ensure_writable_dir(out)
+    key = json.dumps(config.model_dump(mode="json", exclude={"n_events"}), sort_keys=True)
+    store = ChunkStore(directory / "chunks", key, suffix=".npz")
+    engine = make_executor(ExecutorConfig(kind="local" if workers > 1 else "serial",
+                                          workers=workers))
+    per = config.events_per_chunk
+
+    def selected_of(done: dict[tuple[str, int], dict[str, Any]]) -> int:
+        return sum(m["selected"] for m in done.values())
+
+    def plan(done: dict[tuple[str, int], dict[str, Any]]) -> list[Any]:
+        selected = selected_of(done)
+        generated = sum(m["generated"] for m in done.values())
+        if selected >= config.n_events:
+            return []
+        efficiency = max(selected / generated, 0.02) if generated else 0.2
+        missing = config.n_events - selected
+        n_chunks = max(1, min(int(np.ceil(1.1 * missing / efficiency / per)), 4 * workers))
+        first = max((i for _, i in done), default=-1) + 1
+        return [store.job("events", first + k, per, config.seed, config.model_dump_json())
+                for k in range(n_chunks)]
+
+    try:
+        done = run_waves(store, engine, make_chunk, plan, on_chunk=None if progress is None
+                         else lambda d: progress(min(selected_of(d), config.n_events),
+                                                 config.n_events))
+    finally:
+        engine.close()
+    indices = sorted(i for _, i in done)
+    parts = [_load_chunk(chunk_path(store.directory, "events", i, ".npz")) for i in indices]
+    generated = sum(done["events", i]["generated"] for i in indices)
+    events = JetEvents.concatenate(parts)
+    keep = np.zeros(len(events), bool)
+    keep[:config.n_events] = True
+    # exactly n_events, in chunk order; the rest of the last wave's yield is left out
+    events = events.select(keep)
+    events_file = write_events(directory / "events.h5", events)
+    spanet_file = write_spanet(directory / "spanet.h5", events)
+    matched = float(np.mean(np.all(events.targets >= 0, axis=1))) if len(events) else 0.0
+    write_manifest(directory, build_manifest(
+        "aihep.assign.dataset", config=config.model_dump(mode="json"), seed=config.seed,
+        outputs=[file_entry(p, directory) for p in (events_file, spanet_file)],
+        counts={"events": len(events), "generated": generated, "chunks": len(indices),
+                "fully_matched": matched}))
+    return AssignmentDataset(directory, events_file, spanet_file, len(events), generated,
+                             matched)

@@ -1,0 +1,203 @@
+"""Jet events with jet-parton assignment targets, in aihep's HDF5 layout and SPANet's.
+
+The container :class:`JetEvents` holds up to ``max_jets`` jets per event (pt, eta, phi,
+mass in GeV and rad, a 0/1 b-tag, a mask for padding) and, per event, the index of the jet
+matched to each parton of the two top quarks: ``t1`` is the top, ``t2`` the anti-top, each
+with ``b``, ``q1``, ``q2`` (-1: the parton has no matched jet).
+
+SPANet layout (its "V2" HDF5)::
+
+    INPUTS/Source/MASK (N, J) bool, INPUTS/Source/{mass, pt, eta, phi, btag} (N, J) float
+    TARGETS/t1/{b, q1, q2} (N,) int, TARGETS/t2/{b, q1, q2} (N,) int
+
+aihep layout: the same arrays under ``jets/`` (``mask`` lower case), ``targets`` (N, 6) in
+the order of :data:`PARTONS`, and ``partons`` (N, 6, 4) px, py, pz, E in GeV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aihep.errors import InputError
+
+PARTONS: tuple[str, ...] = ("t1/b", "t1/q1", "t1/q2", "t2/b", "t2/q1", "t2/q2")
+FEATURES: tuple[str, ...] = ("pt", "eta", "phi", "mass", "btag")
+
+
+@dataclass(frozen=True)
+class JetEvents:
+    """Jets (N, J) and assignment targets (N, 6) of N events (see the module docstring)."""
+
+    pt: np.ndarray
+    eta: np.ndarray
+    phi: np.ndarray
+    mass: np.ndarray
+    btag: np.ndarray
+    mask: np.ndarray
+    targets: np.ndarray
+    partons: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.pt)
+
+    @property
+    def n_jets(self) -> np.ndarray:
+        """Jets per event."""
+        return self.mask.sum(1)
+
+    @property
+    def max_jets(self) -> int:
+        return self.pt.shape[1]
+
+    def select(self, index: np.ndarray) -> JetEvents:
+        """The events at ``index`` (a boolean mask or integer indices)."""
+        return JetEvents(*(getattr(self, f)[index] for f in (*FEATURES, "mask", "targets")),
+                         partons=None if self.partons is None else self.partons[index])
+
+    def features(self) -> np.ndarray:
+        """(N, J, 5) float32: pt, eta, phi, mass, btag (zeros on padded jets)."""
+        return np.stack([getattr(self, f) for f in FEATURES], axis=-1).astype(np.float32)
+
+    @staticmethod
+    def concatenate(parts: list[JetEvents]) -> JetEvents:
+        partons = (None if any(p.partons is None for p in parts)
+                   else np.concatenate([p.partons for p in parts]))
+        return JetEvents(*(np.concatenate([getattr(p, f) for p in parts])
+                           for f in (*FEATURES, "mask", "targets")), partons=partons)
+
+
+def write_events(path: str | Path, events: JetEvents) -> Path:
+    """aihep's layout (atomic)."""
+    import h5py
+
+    from aihep._atomic import write_atomic
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w") as f:
+            for name in FEATURES:
+                f.create_dataset(f"jets/{name}", data=getattr(events, name).astype(np.float32),
+                                 compression="gzip", compression_opts=4)
+            f.create_dataset("jets/mask", data=events.mask.astype(bool))
+            f.create_dataset("targets", data=events.targets.astype(np.int64))
+            if events.partons is not None:
+                f.create_dataset("partons", data=events.partons.astype(np.float32))
+            f.attrs["partons"] = ",".join(PARTONS)
+            f.attrs["layout"] = "aihep.assignment.v1"
+
+    return write_atomic(path, write)
+
+
+def write_spanet(path: str | Path, events: JetEvents) -> Path:
+    """SPANet's HDF5 layout (atomic)."""
+    import h5py
+
+    from aihep._atomic import write_atomic
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("INPUTS/Source/MASK", data=events.mask.astype(bool))
+            for name in FEATURES:
+                f.create_dataset(f"INPUTS/Source/{name}",
+                                 data=getattr(events, name).astype(np.float32))
+            for k, name in enumerate(PARTONS):
+                f.create_dataset(f"TARGETS/{name}", data=events.targets[:, k].astype(np.int64))
+
+    return write_atomic(path, write)
+
+
+def _array(f, path: Path, key: str, shape: tuple[int | None, ...], kind: str) -> np.ndarray:
+    if key not in f:
+        raise InputError(path, key, f"a {kind} array of shape {_shape(shape)}")
+    data = f[key][()]
+    if data.ndim != len(shape) or any(s is not None and s != d
+                                      for s, d in zip(shape, data.shape, strict=True)):
+        raise InputError(path, key, f"a {kind} array of shape {_shape(shape)}, got "
+                         f"{data.shape}")
+    return data
+
+
+def _shape(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("N" if i == 0 and s is None else "J" if s is None else str(s)
+                           for i, s in enumerate(shape)) + ")"
+
+
+def _check(path: Path, events: JetEvents, prefix: str, target_key) -> JetEvents:
+    j = events.mask.shape[1]
+    for name in FEATURES:
+        values = getattr(events, name)
+        if not np.all(np.isfinite(values[events.mask])):
+            raise InputError(path, f"{prefix}{name}", "finite values for every unmasked jet "
+                             "(NaN or inf found)")
+    if np.any(events.pt[events.mask] < 0) or np.any(events.mass[events.mask] < -1e-3):
+        raise InputError(path, f"{prefix}pt/mass", "non-negative transverse momenta and masses")
+    t = events.targets
+    bad = (t < -1) | (t >= j)
+    padded = (t >= 0) & ~np.take_along_axis(events.mask, np.clip(t, 0, j - 1), axis=1)
+    if bad.any() or padded.any():
+        k = int(np.argwhere(bad | padded)[0][1])
+        raise InputError(path, target_key(PARTONS[k]), "-1 or the index of an unmasked jet")
+    for row in t:
+        used = row[row >= 0]
+        if len(np.unique(used)) != len(used):
+            raise InputError(path, target_key("*"), "each jet matched to at most one parton")
+    return events
+
+
+def read_events(path: str | Path) -> JetEvents:
+    """aihep's layout, checked (shapes, finite kinematics, target indices)."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file", "an HDF5 file of jet events (aihep assign dataset)")
+    try:
+        with h5py.File(path, "r") as f:
+            mask = _array(f, path, "jets/mask", (None, None), "boolean").astype(bool)
+            shape = mask.shape
+            columns = {name: _array(f, path, f"jets/{name}", shape, "float")
+                       for name in FEATURES}
+            targets = _array(f, path, "targets", (shape[0], len(PARTONS)), "integer")
+            partons = (_array(f, path, "partons", (shape[0], len(PARTONS), 4), "float")
+                       if "partons" in f else None)
+    except OSError:
+        raise InputError(path, "file", "a readable HDF5 file") from None
+    events = JetEvents(**columns, mask=mask, targets=targets.astype(np.int64), partons=partons)
+    return _check(path, events, "jets/", lambda p: "targets")
+
+
+def read_spanet(path: str | Path) -> JetEvents:
+    """SPANet's layout, checked: every feature of :data:`FEATURES` and every target of
+    :data:`PARTONS` must be present, with consistent shapes."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file", "an HDF5 file in SPANet's layout")
+    try:
+        with h5py.File(path, "r") as f:
+            mask = _array(f, path, "INPUTS/Source/MASK", (None, None), "boolean").astype(bool)
+            shape = mask.shape
+            columns = {name: _array(f, path, f"INPUTS/Source/{name}", shape, "float")
+                       for name in FEATURES}
+            targets = np.stack([_array(f, path, f"TARGETS/{name}", (shape[0],), "integer")
+                                for name in PARTONS], axis=1)
+    except OSError:
+        raise InputError(path, "file", "a readable HDF5 file") from None
+    events = JetEvents(**columns, mask=mask, targets=targets.astype(np.int64))
+    return _check(path, events, "INPUTS/Source/", lambda p: f"TARGETS/{p}")
+
+
+def read_jet_events(path: str | Path) -> JetEvents:
+    """Either layout, recognized by its groups."""
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            spanet = "INPUTS" in f
+    except (OSError, FileNotFoundError):
+        raise InputError(path, "file", "a readable HDF5 file of jet events") from None
+    return read_spanet(path) if spanet else read_events(path)

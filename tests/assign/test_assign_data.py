@@ -1,0 +1,134 @@
+"""Assignment data: generation, matching, HDF5 layouts (ours and SPANet's) and their errors."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from aihep.assign.data import AssignmentDataConfig, build_assignment_dataset, match_partons
+from aihep.errors import InputError
+from aihep.io.assignment import (
+    PARTONS,
+    JetEvents,
+    read_events,
+    read_jet_events,
+    read_spanet,
+    write_events,
+    write_spanet,
+)
+
+
+def toy_events(n: int = 20, jets: int = 8, seed: int = 0) -> JetEvents:
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((n, jets), bool)
+    n_jets = rng.integers(6, jets + 1, n)
+    for i, k in enumerate(n_jets):
+        mask[i, :k] = True
+    cols = {"pt": rng.uniform(25, 200, (n, jets)), "eta": rng.uniform(-2.5, 2.5, (n, jets)),
+            "phi": rng.uniform(-np.pi, np.pi, (n, jets)), "mass": rng.uniform(1, 20, (n, jets)),
+            "btag": (rng.random((n, jets)) < 0.3).astype(float)}
+    cols = {k: np.where(mask, v, 0.0).astype(np.float32) for k, v in cols.items()}
+    targets = np.stack([rng.permutation(6) for _ in range(n)])
+    targets[rng.random((n, 6)) < 0.2] = -1
+    return JetEvents(**cols, mask=mask, targets=targets,
+                     partons=rng.normal(size=(n, 6, 4)).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ttbar")
+    config = AssignmentDataConfig(n_events=40, events_per_chunk=150, seed=3)
+    return config, out, build_assignment_dataset(config, out)
+
+
+def test_generated_events_pass_the_selection_and_match_uniquely(generated):
+    result = generated[2]
+    events = result.read()
+    assert len(events) == 40 == result.n_events
+    assert (events.n_jets >= 6).all() and (events.btag.sum(1) >= 2).all()
+    assert (events.pt[events.mask] > 25).all() and (np.abs(events.eta[events.mask]) < 2.5).all()
+    for row in events.targets:
+        used = row[row >= 0]
+        assert len(set(used)) == len(used)
+    # b partons are b-tagged far more often than light quarks (70% vs 1-10%)
+    rows = np.repeat(np.arange(len(events)), 2)
+    b = events.targets[:, [0, 3]].ravel()
+    q = events.targets[:, [1, 2, 4, 5]].ravel()
+    rows_q = np.repeat(np.arange(len(events)), 4)
+    assert events.btag[rows[b >= 0], b[b >= 0]].mean() > events.btag[
+        rows_q[q >= 0], q[q >= 0]].mean() + 0.3
+    assert 0 < result.fully_matched < 1
+    # the SPANet file holds the same events
+    spanet = read_spanet(result.spanet_file)
+    np.testing.assert_array_equal(spanet.targets, events.targets)
+    np.testing.assert_allclose(spanet.pt, events.pt)
+
+
+def test_a_rerun_resumes_and_is_identical(generated):
+    config, out, result = generated
+    again = build_assignment_dataset(config, out)
+    np.testing.assert_array_equal(again.read().targets, result.read().targets)
+    assert again.generated == result.generated
+
+
+def test_matching_is_unique_closest_first_and_within_radius():
+    jets_eta, jets_phi = np.array([0.0, 0.1, 2.0]), np.array([0.0, 0.0, 0.0])
+    partons_eta = np.array([0.05, 0.0, np.nan, 1.0])
+    partons_phi = np.array([0.0, 0.0, np.nan, 0.0])
+    # parton 1 takes jet 0 (distance 0) before parton 0 (0.05); parton 0 then gets jet 1
+    assert match_partons(partons_eta, partons_phi, jets_eta, jets_phi, 0.4).tolist() == [
+        1, 0, -1, -1]
+
+
+@pytest.mark.parametrize("layout", ["aihep", "spanet"])
+def test_round_trip(tmp_path, layout):
+    events = toy_events()
+    path = tmp_path / "e.h5"
+    (write_events if layout == "aihep" else write_spanet)(path, events)
+    back = read_jet_events(path)
+    for f in ("pt", "eta", "phi", "mass", "btag", "mask", "targets"):
+        np.testing.assert_allclose(getattr(back, f), getattr(events, f))
+    if layout == "spanet":
+        with h5py.File(path) as f:
+            assert set(f["INPUTS/Source"]) == {"MASK", "pt", "eta", "phi", "mass", "btag"}
+            assert set(f["TARGETS"]) == {"t1", "t2"} and set(f["TARGETS/t1"]) == {
+                "b", "q1", "q2"}
+
+
+def _spanet_file(tmp_path, edit):
+    path = tmp_path / "s.h5"
+    write_spanet(path, toy_events())
+    with h5py.File(path, "a") as f:
+        edit(f)
+    return path
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda f: f.__delitem__("TARGETS/t2/q1"), "TARGETS/t2/q1"),
+    (lambda f: (f.__delitem__("INPUTS/Source/pt"),
+                f.create_dataset("INPUTS/Source/pt", data=np.zeros((20, 5)))),
+     "INPUTS/Source/pt"),
+    (lambda f: f["INPUTS/Source/eta"].__setitem__((0, 0), np.nan), "INPUTS/Source/eta"),
+    (lambda f: f["TARGETS/t1/b"].__setitem__(0, 15), "TARGETS/t1/b"),
+])
+def test_bad_spanet_files_name_the_field(tmp_path, edit, field):
+    path = _spanet_file(tmp_path, edit)
+    with pytest.raises(InputError) as error:
+        read_spanet(path)
+    assert str(path) in str(error.value) and field in str(error.value)
+
+
+def test_target_on_a_padded_jet_and_missing_file(tmp_path):
+    events = toy_events()
+    bad = events.targets.copy()
+    row = int(np.argmin(events.n_jets))
+    bad[row, 0] = events.max_jets - 1 if events.n_jets[row] < events.max_jets else -1
+    if bad[row, 0] >= 0:
+        path = write_events(tmp_path / "bad.h5", JetEvents(
+            events.pt, events.eta, events.phi, events.mass, events.btag, events.mask, bad))
+        with pytest.raises(InputError, match="unmasked jet"):
+            read_events(path)
+    with pytest.raises(InputError, match="file"):
+        read_jet_events(tmp_path / "missing.h5")
+    assert len(PARTONS) == 6

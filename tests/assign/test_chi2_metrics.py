@@ -1,0 +1,112 @@
+"""The chi2 baseline on hand-made events, and the symmetric efficiency metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aihep.assign.chi2 import MassModel, chi2_assign, fit_masses
+from aihep.assign.metrics import efficiencies, top_matches
+from aihep.io.assignment import JetEvents
+
+M_T, M_W, M_B = 172.5, 80.4, 4.8
+
+
+def two_body(m: float, m1: float, m2: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Decay at rest of a particle of mass m into m1, m2 (isotropic)."""
+    p = np.sqrt((m**2 - (m1 + m2) ** 2) * (m**2 - (m1 - m2) ** 2)) / (2 * m)
+    u = rng.normal(size=3)
+    u /= np.linalg.norm(u)
+    return (np.array([*(p * u), np.hypot(p, m1)]), np.array([*(-p * u), np.hypot(p, m2)]))
+
+
+def boost(v: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    b2 = beta @ beta
+    gamma = 1 / np.sqrt(1 - b2)
+    bp = beta @ v[:3]
+    space = v[:3] + ((gamma - 1) * bp / b2 + gamma * v[3]) * beta
+    return np.array([*space, gamma * (v[3] + bp)])
+
+
+def top_decay(rng) -> list[np.ndarray]:
+    """b, q1, q2 four-momenta of a top with a random boost."""
+    b, w = two_body(M_T, M_B, M_W, rng)
+    q1, q2 = two_body(M_W, 0.0, 0.0, rng)
+    beta_w = w[:3] / w[3]
+    q1, q2 = boost(q1, beta_w), boost(q2, beta_w)
+    direction = rng.normal(size=3)
+    beta_t = rng.uniform(0.0, 0.8) * direction / np.linalg.norm(direction)
+    return [boost(x, beta_t) for x in (b, q1, q2)]
+
+
+def hand_made(n_events: int, extra_jets: int, seed: int = 1) -> JetEvents:
+    rng = np.random.default_rng(seed)
+    j = 6 + extra_jets
+    cols = {k: np.zeros((n_events, j), np.float32) for k in ("pt", "eta", "phi", "mass",
+                                                              "btag")}
+    targets = np.zeros((n_events, 6), np.int64)
+    for i in range(n_events):
+        partons = top_decay(rng) + top_decay(rng)
+        extras = [np.array([*(v := rng.normal(0, 40, 3)), np.linalg.norm(v) + 1.0])
+                  for _ in range(extra_jets)]
+        order = rng.permutation(j)
+        jets = [None] * j
+        for k, p in enumerate(partons + extras):
+            jets[order[k]] = p
+        targets[i] = order[:6]
+        for k, p in enumerate(jets):
+            pt = np.hypot(p[0], p[1])
+            cols["pt"][i, k] = pt
+            cols["eta"][i, k] = np.arcsinh(p[2] / pt)
+            cols["phi"][i, k] = np.arctan2(p[1], p[0])
+            cols["mass"][i, k] = np.sqrt(max(p[3] ** 2 - p[:3] @ p[:3], 0.0))
+        cols["btag"][i, order[0]] = cols["btag"][i, order[3]] = 1.0
+    return JetEvents(**cols, mask=np.ones((n_events, j), bool), targets=targets)
+
+
+def test_chi2_finds_exact_tops_and_masses_are_fitted():
+    events = hand_made(30, extra_jets=2)
+    model = fit_masses(events)
+    assert model.m_top == pytest.approx(M_T, rel=2e-3) and model.m_w == pytest.approx(
+        M_W, rel=2e-3)
+    predictions, chi2 = chi2_assign(events, MassModel(M_T, 10.0, M_W, 5.0))
+    rows = efficiencies(predictions, events.targets, events.n_jets, "chi2")
+    matched = next(r for r in rows if r["njets"] == ">=8" and r["subset"] == "matched")
+    assert matched["event_efficiency"] == 1.0 and np.all(chi2 < 1e-3)
+
+
+def test_chi2_without_two_btags_gives_no_assignment():
+    events = hand_made(3, extra_jets=0)
+    btag = events.btag.copy()
+    btag[:, :] = 0.0
+    none = JetEvents(events.pt, events.eta, events.phi, events.mass, btag, events.mask,
+                     events.targets)
+    predictions, chi2 = chi2_assign(none, MassModel(M_T, 10.0, M_W, 5.0))
+    assert (predictions == -1).all() and np.isinf(chi2).all()
+
+
+def test_metrics_are_invariant_under_top_and_quark_swaps():
+    rng = np.random.default_rng(2)
+    targets = np.stack([rng.permutation(8)[:6] for _ in range(200)])
+    predictions = targets.copy()
+    wrong = rng.random(200) < 0.3
+    predictions[wrong, 1] = 7  # a wrong light jet in top 1
+    swapped = predictions[:, [3, 5, 4, 0, 2, 1]]  # t1 <-> t2 and q1 <-> q2
+    n_jets = np.full(200, 8)
+    a = efficiencies(predictions, targets, n_jets, "x")
+    b = efficiencies(swapped, targets, n_jets, "x")
+    np.testing.assert_array_equal([r["event_efficiency"] for r in a],
+                                  [r["event_efficiency"] for r in b])
+    correct, reconstructable = top_matches(predictions, targets)
+    assert reconstructable.all() and correct[:, 1].all()
+    assert correct[:, 0].mean() == pytest.approx(1 - (wrong & (targets[:, 1] != 7)).mean())
+
+
+def test_all_subset_counts_only_reconstructable_tops():
+    targets = np.array([[0, 1, 2, 3, -1, 5], [0, 1, 2, 3, 4, 5]])
+    predictions = np.array([[0, 2, 1, 5, 4, 3], [3, 4, 5, 0, 1, 2]])
+    rows = efficiencies(predictions, targets, np.array([6, 6]), "x")
+    by = {(r["njets"], r["subset"]): r for r in rows}
+    assert by["6", "all"]["event_efficiency"] == 1.0  # event 0: only t1 reconstructable
+    assert by["6", "matched"]["events"] == 1 and by["6", "matched"]["event_efficiency"] == 1.0
+    assert by["6", "all"]["top_efficiency"] == 1.0
