@@ -1,0 +1,199 @@
+"""A SPANet-style assignment network (symmetry-preserving attention, arXiv:2010.09206).
+
+Jets -> embedding -> a transformer encoder over the jets (no positions: permuting the jets
+permutes the outputs) -> per top quark a branch encoder and a **symmetric tensor
+attention**: ``T_ijk = sum_abc x_ia x_jb x_kc theta_abc`` with theta symmetrized in (b, c),
+so the probability of (b = i, q1 = j, q2 = k) equals that of (i, k, j): the W daughters are
+interchangeable by construction. A softmax runs over every valid triplet (unmasked,
+distinct jets). Each branch also has a detection output: the probability that its top is
+reconstructable (all three partons matched).
+
+The two tops are interchangeable: the loss takes, per event, the better of the two ways to
+match the branches to t1 and t2 (so the model's outputs are invariant under t1 <-> t2 of the
+targets). Partially reconstructable events train the branch of the reconstructable top and
+the detection outputs; missing targets are masked.
+
+Decoding: the branch with the more probable best triplet is assigned first, the other then
+chooses among the remaining jets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from aihep import DEFAULT_SEED
+from aihep.io.assignment import JetEvents
+
+
+class AssignmentModelConfig(BaseModel):
+    """Sizes of the network (the CPU configuration by default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    hidden: int = Field(64, ge=8)
+    layers: int = Field(4, ge=1, description="shared encoder layers")
+    branch_layers: int = Field(1, ge=0, description="per-top encoder layers")
+    heads: int = Field(4, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    seed: int = DEFAULT_SEED
+
+
+N_FEATURES = 6
+
+
+def jet_inputs(events: JetEvents) -> np.ndarray:
+    """(N, J, 6) float32: log pT, eta, sin phi, cos phi, log(1 + mass), b-tag (0 on padding)."""
+    x = np.stack([np.log(np.maximum(events.pt, 1e-3)) - 4.0, events.eta, np.sin(events.phi),
+                  np.cos(events.phi), np.log1p(np.maximum(events.mass, 0.0)) - 2.0,
+                  events.btag], axis=-1).astype(np.float32)
+    return np.where(events.mask[..., None], x, 0.0).astype(np.float32)
+
+
+class SymmetricTensorAttention(nn.Module):
+    """Logits (B, J, J, J) of (b, q1, q2) triplets, symmetric in (q1, q2)."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.randn(hidden, hidden, hidden) / hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        theta = 0.5 * (self.theta + self.theta.transpose(1, 2))
+        y = torch.einsum("bia,acd->bicd", x, theta)
+        z = torch.einsum("bjc,bicd->bijd", x, y)
+        return torch.einsum("bkd,bijd->bijk", x, z) / math.sqrt(x.shape[-1])
+
+
+def _encoder(hidden: int, heads: int, layers: int, dropout: float) -> nn.Module | None:
+    if layers == 0:
+        return None
+    layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, batch_first=True,
+                                       norm_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
+class AssignmentNet(nn.Module):
+    """The network: ``forward(x, mask) -> (triplet logits (B, 2, J, J, J), detection (B, 2))``;
+    invalid triplets (padded or repeated jets) are -inf."""
+
+    def __init__(self, config: AssignmentModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or AssignmentModelConfig()
+        c = self.config
+        self.embed = nn.Sequential(nn.Linear(N_FEATURES, c.hidden), nn.GELU(),
+                                   nn.Linear(c.hidden, c.hidden))
+        self.encoder = _encoder(c.hidden, c.heads, c.layers, c.dropout)
+        self.branches = nn.ModuleList([_encoder(c.hidden, c.heads, c.branch_layers, c.dropout)
+                                       or nn.Identity() for _ in range(2)])
+        self.attention = nn.ModuleList([SymmetricTensorAttention(c.hidden) for _ in range(2)])
+        self.detect = nn.ModuleList([nn.Sequential(nn.Linear(c.hidden, c.hidden), nn.GELU(),
+                                                   nn.Linear(c.hidden, 1)) for _ in range(2)])
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pad = ~mask
+        h = self.embed(x)
+        if self.encoder is not None:
+            h = self.encoder(h, src_key_padding_mask=pad)
+        h = h * mask[..., None]
+        j = x.shape[1]
+        eye = torch.eye(j, dtype=torch.bool, device=x.device)
+        distinct = ~(eye[:, :, None] | eye[:, None, :] | eye[None, :, :])
+        valid = (mask[:, :, None, None] & mask[:, None, :, None] & mask[:, None, None, :]
+                 & distinct)
+        logits, detection = [], []
+        for branch, attention, detect in zip(self.branches, self.attention, self.detect,
+                                             strict=True):
+            hb = branch(h, src_key_padding_mask=pad) if isinstance(
+                branch, nn.TransformerEncoder) else h
+            hb = hb * mask[..., None]
+            logits.append(attention(hb).masked_fill(~valid, float("-inf")))
+            pooled = hb.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+            detection.append(detect(pooled).squeeze(-1))
+        return torch.stack(logits, 1), torch.stack(detection, 1)
+
+
+def _triplet_logp(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """log P(b, {q1, q2}) of one branch (B, J, J, J) for targets (B, 3); 0 where absent."""
+    b_size, j = logits.shape[0], logits.shape[1]
+    logp = torch.log_softmax(logits.reshape(b_size, -1), dim=1)
+    ok = (target >= 0).all(1)
+    t = target.clamp(min=0)
+    first = t[:, 0] * j * j + t[:, 1] * j + t[:, 2]
+    second = t[:, 0] * j * j + t[:, 2] * j + t[:, 1]
+    both = torch.stack([logp.gather(1, first[:, None])[:, 0],
+                        logp.gather(1, second[:, None])[:, 0]], 1)
+    return torch.where(ok, torch.logsumexp(both, 1), torch.zeros_like(both[:, 0]))
+
+
+def assignment_loss(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Mean over events of the better top ordering's negative log-likelihood plus the
+    detection cross entropy."""
+    x, mask, targets = batch
+    logits, detection = module(x, mask)
+    tops = (targets[:, :3], targets[:, 3:])
+    present = [(t >= 0).all(1).float() for t in tops]
+    bce = nn.functional.binary_cross_entropy_with_logits
+    losses = []
+    for order in ((0, 1), (1, 0)):
+        total = torch.zeros(len(x))
+        for branch, top in enumerate(order):
+            total = total - _triplet_logp(logits[:, branch], tops[top])
+            total = total + bce(detection[:, branch], present[top], reduction="none")
+        losses.append(total)
+    return torch.minimum(*losses).mean()
+
+
+def decode(logits: torch.Tensor, detection: torch.Tensor) -> np.ndarray:
+    """(B, 6) predicted jets: the more confident branch first, the other on the jets left."""
+    b_size, _, j = logits.shape[:3]
+    flat = torch.log_softmax(logits.reshape(b_size, 2, -1), dim=2)
+    out = np.full((b_size, 6), -1, np.int64)
+    best = flat.max(2).values
+    for i in range(b_size):
+        first = int(torch.argmax(best[i]))
+        chosen = []
+        for branch in (first, 1 - first):
+            scores = flat[i, branch].reshape(j, j, j).clone()
+            for used in chosen:
+                scores[used, :, :] = scores[:, used, :] = scores[:, :, used] = float("-inf")
+            k = int(torch.argmax(scores))
+            if not torch.isfinite(scores.reshape(-1)[k]):
+                continue
+            triplet = (k // (j * j), (k // j) % j, k % j)
+            out[i, 3 * branch:3 * branch + 3] = triplet
+            chosen += triplet
+    return out
+
+
+def predict(module: AssignmentNet, events: JetEvents, batch_size: int = 512
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 6) assignments and (N, 2) detection probabilities."""
+    module.eval()
+    x = torch.from_numpy(jet_inputs(events))
+    mask = torch.from_numpy(events.mask)
+    out, det = [], []
+    with torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            logits, detection = module(x[s:s + batch_size], mask[s:s + batch_size])
+            out.append(decode(logits, detection))
+            det.append(torch.sigmoid(detection).numpy())
+    return np.concatenate(out), np.concatenate(det)
+
+
+def parameter_count(module: nn.Module) -> int:
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def training_tensors(events: JetEvents) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(inputs, mask, targets) for :func:`aihep.nn.train.train` with
+    :func:`assignment_loss`."""
+    return (torch.from_numpy(jet_inputs(events)), torch.from_numpy(events.mask),
+            torch.from_numpy(events.targets))
+
+
+def describe(module: AssignmentNet) -> dict[str, Any]:
+    return {"config": module.config.model_dump(), "parameters": parameter_count(module)}
