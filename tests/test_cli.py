@@ -154,3 +154,6 @@ def test_cli_choices_are_the_codes_choices():
     from aihep.design.optimizers import OPTIMIZERS
 
     assert names(help_of(["design", "run"], "optimizer")) == set(OPTIMIZERS)
+    from aihep.assign.run import METHODS as ASSIGN_METHODS
+
+    assert names(help_of(["assign", "evaluate"], "method")) == set(ASSIGN_METHODS)

@@ -576,6 +576,7 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 def _register_subcommands() -> None:
+    from aihep.cli.assign import assign_app
     from aihep.cli.calo import calo_app
     from aihep.cli.design import design_app
     from aihep.cli.reco import reco_app
@@ -585,6 +586,7 @@ def _register_subcommands() -> None:
     app.add_typer(reco_app, name="reco")
     app.add_typer(calo_app, name="calo")
     app.add_typer(design_app, name="design")
+    app.add_typer(assign_app, name="assign")
 
 
 _register_subcommands()

@@ -1,0 +1,114 @@
+"""``aihep assign``: jet-parton assignment in all-hadronic ttbar (SPANet-style network and the
+chi2 permutation baseline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aihep import DEFAULT_SEED
+from aihep.cli.common import (
+    AsJson,
+    ConfigFile,
+    Force,
+    Seed,
+    Workers,
+    print_result,
+    stderr_console,
+    user_errors,
+)
+
+assign_app = typer.Typer(no_args_is_help=True, help="Jet-parton assignment: which jets come "
+                         "from which top quark.")
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
+DataArg = Annotated[Path, typer.Argument(help="events (aihep or SPANet HDF5 layout)")]
+
+
+@assign_app.command("dataset")
+def assign_dataset(
+    out: OutDir,
+    events: Annotated[int, typer.Option("--events", "-n", min=1,
+                                        help="selected events (>= 6 jets, >= 2 b-tags)")]
+    = 10_000,
+    chunk: Annotated[int, typer.Option(min=10, help="generated events per chunk")] = 500,
+    workers: Workers = 1,
+    seed: Seed = DEFAULT_SEED,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Generate all-hadronic ttbar events with Pythia 8, the detector and R = 0.4 jets, with
+    truth parton-jet matching; writes events.h5 and spanet.h5 (resumes when re-run)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from aihep.assign.data import AssignmentDataConfig, build_assignment_dataset
+
+    with user_errors(), Progress(TextColumn("selected events"), BarColumn(),
+                                 MofNCompleteColumn(), console=stderr_console(),
+                                 transient=True) as bars:
+        task = bars.add_task("events", total=events)
+        config = AssignmentDataConfig(n_events=events, events_per_chunk=chunk, seed=seed)
+        result = build_assignment_dataset(
+            config, out, workers, lambda done, total: bars.update(task, completed=done), force)
+    print_result(result.to_dict(), as_json)
+
+
+@assign_app.command("train")
+def assign_train(
+    data: DataArg,
+    out: OutDir,
+    epochs: Annotated[int, typer.Option(min=1)] = 20,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    learning_rate: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-3,
+    hidden: Annotated[int, typer.Option(min=8)] = 64,
+    layers: Annotated[int, typer.Option(min=1, max=12)] = 4,
+    seed: Seed = DEFAULT_SEED,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Train the SPANet-style network; an interrupted run resumes from its checkpoint."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from aihep.assign.model import AssignmentModelConfig
+    from aihep.assign.run import AssignTrainConfig, train_file
+    from aihep.nn.train import TrainConfig
+
+    with user_errors(), Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("loss {task.fields[loss]}"),
+                                 console=stderr_console(), transient=True) as bars:
+        task = bars.add_task("train", total=None, loss="-")
+        config = AssignTrainConfig(
+            model=AssignmentModelConfig(hidden=hidden, layers=layers, seed=seed),
+            train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                              patience=5, seed=seed))
+        result = train_file(data, out, config, lambda done, total, loss: bars.update(
+            task, completed=done, total=total, loss=f"{loss:.3f}"), force)
+    print_result(result.to_dict(), as_json)
+
+
+@assign_app.command("evaluate")
+def assign_evaluate(
+    data: DataArg,
+    out: OutDir,
+    method: Annotated[str, typer.Option(help="aihep-spanet | chi2")] = "aihep-spanet",
+    run: Annotated[Path | None, typer.Option(help="trained run (aihep-spanet)")] = None,
+    train_data: Annotated[Path | None, typer.Option(
+        help="training events to fit the chi2 masses on")] = None,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Event and top efficiencies (by 6 / 7 / >= 8 jets, matched and all events) and the
+    inference speed of a method; writes evaluation.json."""
+    from aihep.assign.run import METHODS, evaluate_file
+    from aihep.errors import ConfigError
+
+    with user_errors():
+        if method not in METHODS:
+            msg = f"--method {method}: expected one of {', '.join(METHODS)}"
+            raise ConfigError(msg)
+        result = evaluate_file(data, out, method, run, train_data, force)  # type: ignore[arg-type]
+    print_result(result.to_dict(), as_json)
