@@ -148,25 +148,33 @@ def assignment_loss(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch
 
 
 def decode(logits: torch.Tensor, detection: torch.Tensor) -> np.ndarray:
-    """(B, 6) predicted jets: the more confident branch first, the other on the jets left."""
+    """(B, 6) predicted jets: the more confident branch first, the other on the jets left
+    (-1 where no valid triplet remains)."""
     b_size, _, j = logits.shape[:3]
     flat = torch.log_softmax(logits.reshape(b_size, 2, -1), dim=2)
-    out = np.full((b_size, 6), -1, np.int64)
-    best = flat.max(2).values
-    for i in range(b_size):
-        first = int(torch.argmax(best[i]))
-        chosen = []
-        for branch in (first, 1 - first):
-            scores = flat[i, branch].reshape(j, j, j).clone()
-            for used in chosen:
-                scores[used, :, :] = scores[:, used, :] = scores[:, :, used] = float("-inf")
-            k = int(torch.argmax(scores))
-            if not torch.isfinite(scores.reshape(-1)[k]):
-                continue
-            triplet = (k // (j * j), (k // j) % j, k % j)
-            out[i, 3 * branch:3 * branch + 3] = triplet
-            chosen += triplet
-    return out
+    best, index = flat.max(2)
+    rows = torch.arange(b_size)
+    first = torch.argmax(best, 1)
+    second = 1 - first
+
+    def triplet(k: torch.Tensor) -> torch.Tensor:
+        return torch.stack([k // (j * j), (k // j) % j, k % j], 1)
+
+    t_first = triplet(index[rows, first])
+    used = torch.zeros(b_size, j, dtype=torch.bool)
+    used[rows[:, None], t_first] = True
+    scores = flat[rows, second].reshape(b_size, j, j, j)
+    blocked = used[:, :, None, None] | used[:, None, :, None] | used[:, None, None, :]
+    scores = scores.masked_fill(blocked, float("-inf")).reshape(b_size, -1)
+    value, k_second = scores.max(1)
+    t_second = torch.where(torch.isfinite(value)[:, None], triplet(k_second), -1)
+    ok_first = torch.isfinite(best[rows, first])[:, None]
+    t_first = torch.where(ok_first, t_first, -1)
+    out = torch.empty(b_size, 6, dtype=torch.long)
+    slots = torch.arange(3)
+    out[rows[:, None], 3 * first[:, None] + slots] = t_first
+    out[rows[:, None], 3 * second[:, None] + slots] = t_second
+    return out.numpy()
 
 
 def predict(module: AssignmentNet, events: JetEvents, batch_size: int = 512

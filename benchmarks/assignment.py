@@ -1,0 +1,204 @@
+"""Benchmark: jet-parton assignment in all-hadronic ttbar, aihep's SPANet-style network
+against the chi2 permutation method and the ``spanet`` package on the same files.
+
+Data: ``--events`` selected events (>= 6 jets, >= 2 b-tags; default 300k, about 1.7M
+generated: hours of Pythia, cached under .cache/benchmarks/assignment/ and resumed), the
+last ``--test`` events a fixed test set (it must hold >= 5k fully matched 6-jet events), the
+rest for training (10% of it for validation). Per seed (>= 3): our network and the spanet
+package with the same hidden size, data and epochs (parameter counts reported for both);
+chi2 with masses fitted on the training events. Efficiencies by 6 / 7 / >= 8 jets on fully
+matched events and on all events (binomial errors), inference events/s for every method.
+
+spanet runs in its own venv (.cache/spanet-venv: spanet==2.1.1, pytorch-lightning==1.8.6,
+setuptools<70 for pkg_resources, rich==12.6.0, torch pinned like ours) through
+``benchmarks/spanet_shim.py`` (numpy aliases), with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; if it
+cannot run, its rows say "not measured" and why.
+
+Usage: python benchmarks/assignment.py [--events 300000] [--test 40000] [--seeds 3]
+       [--epochs 20] [--workers 2] [--skip-spanet]
+Writes the ``assignment`` part of benchmarks/results/event_model.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, git_commit, write_result
+
+CACHE = ROOT.parent / ".cache" / "benchmarks" / "assignment"
+RESULTS = ROOT / "results" / "event_model.json"
+SPANET_VENV = ROOT.parent / ".cache" / "spanet-venv"
+SPANET_PINS = ["spanet==2.1.1", "pytorch-lightning==1.8.6", "setuptools<70", "rich==12.6.0"]
+EVENT_YAML = """INPUTS:
+  SEQUENTIAL:
+    Source:
+      mass: log_normalize
+      pt: log_normalize
+      eta: normalize
+      phi: normalize
+      btag: none
+
+EVENT:
+  t1: [q1, q2, b]
+  t2: [q1, q2, b]
+
+PERMUTATIONS:
+  EVENT:
+    - [t1, t2]
+  t1:
+    - [q1, q2]
+  t2:
+    - [q1, q2]
+"""
+
+
+def spanet_python() -> Path:
+    """The spanet venv's python, created (pinned) if missing."""
+    python = SPANET_VENV / "bin" / "python"
+    if not python.is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(SPANET_VENV)], check=True)
+        subprocess.run([str(SPANET_VENV / "bin" / "pip"), "install", "--quiet", "-c",
+                        str(ROOT.parent / "constraints.txt"), *SPANET_PINS], check=True)
+    return python
+
+
+def run_spanet(train_file: Path, test_file: Path, out: Path, hidden: int, epochs: int,
+               seed: int) -> dict:
+    """Train and predict with the spanet package; its predictions as (N, 6) and timings."""
+    import h5py
+
+    from aihep.io.assignment import PARTONS
+
+    python = spanet_python()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "event.yaml").write_text(EVENT_YAML)
+    options = {"hidden_dim": hidden, "num_embedding_layers": 2, "num_encoder_layers": 4,
+               "num_branch_embedding_layers": 1, "num_branch_encoder_layers": 1,
+               "num_jet_embedding_layers": 0, "num_jet_encoder_layers": 0,
+               "partial_events": True, "batch_size": 256, "learning_rate": 1e-3,
+               "epochs": epochs, "num_dataloader_workers": 1, "train_validation_split": 0.9}
+    (out / "options.json").write_text(json.dumps(options))
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": "2"}
+    shim = str(ROOT / "spanet_shim.py")
+    log = out / "train.log"
+    start = time.perf_counter()
+    with open(log, "w") as handle:
+        subprocess.run([str(python), shim, "spanet.train", "-ef", str(out / "event.yaml"),
+                        "-tf", str(train_file), "-of", str(out / "options.json"), "-l",
+                        str(out / "logs"), "-n", "run", "--epochs", str(epochs), "--gpus", "0",
+                        "-r", str(seed)], env=env, stdout=handle, stderr=subprocess.STDOUT,
+                       check=True)
+    train_seconds = time.perf_counter() - start
+    version = sorted((out / "logs" / "run").glob("version_*"))[-1]
+    text = log.read_text()
+    params = next((line.split()[0] + " " + line.split()[1] for line in text.splitlines()
+                   if "Total params" in line), "unknown")
+    start = time.perf_counter()
+    subprocess.run([str(python), shim, "spanet.predict", str(version),
+                    str(out / "predictions.h5"), "-tf", str(test_file), "-ef",
+                    str(out / "event.yaml"), "-bs", "1024"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    predict_seconds = time.perf_counter() - start
+    with h5py.File(out / "predictions.h5") as f:
+        group = next(k for k in f if k.upper().endswith("TARGETS"))
+        predictions = np.stack([f[f"{group}/{p}"][()] for p in PARTONS], axis=1)
+    return {"predictions": predictions, "train_seconds": train_seconds,
+            "predict_seconds_with_startup": predict_seconds, "parameters": params}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--test", type=int, default=40_000)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-spanet", action="store_true")
+    args = parser.parse_args()
+    commit = git_commit()
+    import torch
+
+    from aihep.assign.data import AssignmentDataConfig, build_assignment_dataset
+    from aihep.assign.metrics import efficiencies
+    from aihep.assign.model import AssignmentModelConfig
+    from aihep.assign.run import AssignTrainConfig, evaluate_events, train_file
+    from aihep.io.assignment import write_events, write_spanet
+    from aihep.nn.train import TrainConfig
+
+    start = time.perf_counter()
+    data = build_assignment_dataset(AssignmentDataConfig(n_events=args.events),
+                                    CACHE / "data", args.workers,
+                                    lambda d, n: print(f"  events {d}/{n}", flush=True))
+    generation_minutes = (time.perf_counter() - start) / 60
+    events = data.read()
+    test = events.select(np.arange(len(events) - args.test, len(events)))
+    train = events.select(np.arange(len(events) - args.test))
+    matched6 = int(((test.n_jets == 6) & (test.targets >= 0).all(1)).sum())
+    train_file_h5 = write_spanet(CACHE / "train_spanet.h5", train)
+    test_file_h5 = write_spanet(CACHE / "test_spanet.h5", test)
+    write_events(CACHE / "train.h5", train)
+    torch.set_num_threads(args.workers)
+    rows, runs = [], []
+    chi2 = evaluate_events(test, "chi2", train_events=train)
+    rows += chi2.rows
+    runs.append({"method": "chi2", "events_per_second": chi2.events_per_second, **{
+        k: v for k, v in chi2.to_dict().items() if k not in ("rows", "method")}})
+    for seed in range(1, args.seeds + 1):
+        run_dir = CACHE / f"aihep_seed{seed}"
+        config = AssignTrainConfig(
+            model=AssignmentModelConfig(hidden=args.hidden, seed=seed),
+            train=TrainConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3,
+                              patience=args.epochs, seed=seed))
+        t0 = time.perf_counter()
+        trained = train_file(CACHE / "train.h5", run_dir, config, force=True)
+        ours = evaluate_events(test, "aihep-spanet", run=run_dir, seed=seed)
+        rows += ours.rows
+        runs.append({"method": "aihep-spanet", "seed": seed, "parameters": trained.parameters,
+                     "train_minutes": (time.perf_counter() - t0) / 60,
+                     "epoch_seconds": trained.epoch_seconds,
+                     "events_per_second": ours.events_per_second})
+        if not args.skip_spanet:
+            try:
+                result = run_spanet(train_file_h5, test_file_h5, CACHE / f"spanet_seed{seed}",
+                                    args.hidden, args.epochs, seed)
+                rows += efficiencies(result["predictions"], test.targets, test.n_jets,
+                                     "spanet", seed)
+                runs.append({"method": "spanet", "seed": seed,
+                             "parameters": result["parameters"],
+                             "train_minutes": result["train_seconds"] / 60,
+                             "events_per_second_with_startup": len(test) / result[
+                                 "predict_seconds_with_startup"]})
+            except (subprocess.CalledProcessError, OSError, KeyError, StopIteration) as error:
+                runs.append({"method": "spanet", "seed": seed,
+                             "not_measured": f"{type(error).__name__}: {error}"[:500]})
+        old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        write_result(RESULTS, {**old, "benchmark": "event_model", "assignment": rows,
+                               "assignment_runs": runs, "assignment_data": {
+                                   **data.to_dict(), "test_events": len(test),
+                                   "test_fully_matched_6jet": matched6,
+                                   "generation_minutes": generation_minutes}}, commit)
+    print("\n| method | njets | subset | event eff. (mean +- std over seeds) | top eff. |")
+    print("|---|---|---|---|---|")
+    for method in ("chi2", "aihep-spanet", "spanet"):
+        for njets in ("6", "7", ">=8"):
+            for subset in ("matched", "all"):
+                sel = [r for r in rows if r["method"] == method and r["njets"] == njets
+                       and r["subset"] == subset]
+                if sel:
+                    e = [r["event_efficiency"] for r in sel]
+                    t = [r["top_efficiency"] for r in sel]
+                    print(f"| {method} | {njets} | {subset} | {np.mean(e):.3f} +- "
+                          f"{np.std(e):.3f} | {np.mean(t):.3f} |")
+    print(f"test set: {len(test)} events, {matched6} fully matched 6-jet events")
+
+
+if __name__ == "__main__":
+    main()
