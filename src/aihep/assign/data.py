@@ -81,8 +81,12 @@ def match_partons(parton_eta: np.ndarray, parton_phi: np.ndarray, jet_eta: np.nd
     """Unique parton -> jet matching, closest pair first, within ``radius``.
 
     Args:
-        parton_eta, parton_phi: (P,) directions (NaN for a parton that is absent).
-        jet_eta, jet_phi: (J,) directions.
+        parton_eta: (P,) pseudorapidities (NaN for a parton that is absent).
+        parton_phi: (P,) azimuths [rad].
+        jet_eta: (J,) jet pseudorapidities.
+        jet_phi: (J,) jet azimuths [rad].
+        radius: the largest delta-R of a match.
+
     Returns:
         (P,) jet index per parton, -1 when none is left within ``radius``.
     """
