@@ -58,7 +58,23 @@ def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate
         row = run_design_dir(problem, out, optimizer, calls, seed, reevaluate_events=reevaluate,
                              propose=propose).to_dict()
     row["optimizer"] = name
+    if optimizer.startswith("llm"):
+        row["llm_seconds"] = llm_seconds(out / "record.jsonl")
     return row
+
+
+def llm_seconds(record: Path) -> float:
+    """The model's time behind a run's replies (from the reply cache, shared between runs)."""
+    from aihep.workflow.provenance import read_entries
+
+    total = 0.0
+    for entry in read_entries(record):
+        if entry["tool"] == "propose":
+            digest = entry["arguments"]["prompt_sha256"]
+            hits = list((CACHE / "llm_replies").glob(f"*/{digest}.json"))
+            total += json.loads(hits[0].read_text())["seconds"] if hits else entry[
+                "duration_s"]
+    return total
 
 
 def calorimeter_checks(workers: int) -> dict:
@@ -173,7 +189,9 @@ def main() -> None:
     if args.llm != "none":
         from aihep.agent.design import chat_proposer
 
-        propose, llm_note = chat_proposer(args.llm), f"llm backend: {args.llm}"
+        propose = chat_proposer(args.llm, cache_dir=CACHE / "llm_replies")
+        llm_note = (f"llm backend: {args.llm}; replies cached by prompt, so llm+tr reuses "
+                    "the replies of llm's first rounds (llm_seconds: the model's own time)")
     old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     rows = [r for r in old.get("rows", [])]
     checks = old.get("calorimeter_checks", {})

@@ -53,3 +53,20 @@ def test_design_run_is_an_agent_tool():
     fields = set(tool.arguments.model_fields)
     assert {"problem", "optimizer", "budget", "seed", "out"} <= fields
     assert "propose" not in fields and tool.writes == ("out",)
+
+
+def test_cached_replies_are_reused_by_a_run_with_the_same_prompts(tmp_path):
+    problem = load_problem("spectrometer")
+    chat = FakeChat(problem)
+    propose = client_proposer(chat, tmp_path / "cache")
+    first = run_design(problem, OptimizerConfig(name="llm", budget=16, seed=1,
+                                                max_failed_replies=5), propose=propose,
+                       reevaluate_events=300)
+    calls = len(chat.calls)
+    # llm+tr with the same seed asks the same first questions: no new model calls
+    again = run_design(problem, OptimizerConfig(name="llm+tr", budget=20, seed=1,
+                                                refine_fraction=0.2, max_failed_replies=5),
+                       propose=propose, reevaluate_events=300)
+    assert len(chat.calls) == calls and again.calls == 20
+    assert again.best_so_far[:16] == first.best_so_far[:16]
+    assert len(list((tmp_path / "cache").glob("*.json"))) == calls

@@ -37,9 +37,14 @@ def propose_tool(problem: DesignProblem, n_designs: int) -> dict[str, Any]:
 
 
 def chat_proposer(kind: str, model_path: Path | None = None, config: LLMConfig | None = None,
-                  n_threads: int = 1) -> Proposer:
+                  n_threads: int = 1, cache_dir: Path | None = None) -> Proposer:
     """A proposer over an OpenAI-compatible server (``openai``) or the embedded model
-    (``local``: a GGUF file, default the one ``aihep agent fetch-model`` gets)."""
+    (``local``: a GGUF file, default the one ``aihep agent fetch-model`` gets).
+
+    With ``cache_dir``, replies are kept by the SHA-256 of the prompt (the model is
+    deterministic at temperature 0): a run that asks the same questions (``llm+tr`` repeats
+    the first rounds of ``llm`` with the same seed) reuses them; each file also holds the
+    seconds the model took."""
     if kind == "openai":
         client: Any = OpenAIChat(config or LLMConfig())
     elif kind == "local":
@@ -51,13 +56,33 @@ def chat_proposer(kind: str, model_path: Path | None = None, config: LLMConfig |
     else:
         msg = f"unknown language-model backend {kind!r} (openai or local)"
         raise ConfigError(msg)
-    return client_proposer(client)
+    name = (Path(model_path).name if model_path else "default") if kind == "local" else (
+        getattr(client, "model", None) or "openai")
+    return client_proposer(client, None if cache_dir is None else Path(cache_dir) / name)
 
 
-def client_proposer(client: Any) -> Proposer:
-    """A proposer over any ``ChatClient`` (a fake one in tests)."""
+def client_proposer(client: Any, cache_dir: Path | None = None) -> Proposer:
+    """A proposer over any ``ChatClient`` (a fake one in tests), replies optionally cached
+    in ``cache_dir`` by prompt."""
+    import hashlib
+    import time
+
+    from aihep._atomic import write_json_atomic
 
     def propose(prompt: str, state: ProposalState) -> str:
+        path = None
+        if cache_dir is not None:
+            path = cache_dir / f"{hashlib.sha256(prompt.encode()).hexdigest()}.json"
+            if path.is_file():
+                return json.loads(path.read_text())["reply"]
+        start = time.perf_counter()
+        reply = ask(state, prompt)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(path, {"reply": reply, "seconds": time.perf_counter() - start})
+        return reply
+
+    def ask(state: ProposalState, prompt: str) -> str:
         tool = propose_tool(state.problem, state.n_designs)
         messages = [{"role": "system", "content": state.fixed_prompt or prompt},
                     {"role": "user", "content": state.memory_prompt or "Propose designs."}]
