@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 from common import ROOT, git_commit, write_result
