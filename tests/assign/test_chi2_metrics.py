@@ -57,3 +57,17 @@ def test_all_subset_counts_only_reconstructable_tops():
     assert by["6", "all"]["event_efficiency"] == 1.0  # event 0: only t1 reconstructable
     assert by["6", "matched"]["events"] == 1 and by["6", "matched"]["event_efficiency"] == 1.0
     assert by["6", "all"]["top_efficiency"] == 1.0
+
+
+def test_events_with_fewer_jets_than_partons_are_handled():
+    """Five jets: chi2 gives no assignment; the metrics count such an event only where a top
+    is reconstructable."""
+    events = hand_made(4, extra_jets=0)
+    mask = events.mask.copy()
+    mask[:, 5] = False
+    short = JetEvents(events.pt, events.eta, events.phi, events.mass, events.btag, mask,
+                      np.where(events.targets == 5, -1, events.targets))
+    predictions, _ = chi2_assign(short, MassModel(M_T, 10.0, M_W, 5.0))
+    assert (predictions == -1).all()
+    rows = efficiencies(predictions, short.targets, short.n_jets, "chi2")
+    assert all(r["events"] == 0 for r in rows if r["subset"] == "matched")

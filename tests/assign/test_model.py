@@ -88,3 +88,15 @@ def test_decode_never_reuses_a_jet():
     for row in predictions:
         assert len(set(row)) == 6 and (row >= 0).all()
     assert isinstance(events, JetEvents)
+
+
+def test_five_jets_leave_the_second_top_unassigned():
+    events = hand_made(3, extra_jets=0)
+    mask = events.mask.copy()
+    mask[:, 5] = False
+    short = JetEvents(events.pt, events.eta, events.phi, events.mass, events.btag, mask,
+                      events.targets)
+    predictions, _ = predict(small(), short)
+    for row in predictions:
+        assigned = row[row >= 0]
+        assert len(assigned) == 3 and (assigned < 5).all()
