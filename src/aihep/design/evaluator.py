@@ -228,15 +228,17 @@ def isolated_global_rngs(seed: int) -> Iterator[None]:
 
 
 def reevaluate(problem: DesignProblem, design: Mapping[str, Any], events: int, seed: int,
-               ) -> tuple[float, float]:
-    """Mean objective and its standard error over ``events`` fresh events, in batches of
-    the problem's events per evaluation, each with its own seed, with the objective's
-    ``reevaluate_settings`` (e.g. an independent shower library)."""
+               ) -> tuple[float, float, dict[str, float]]:
+    """Mean objective, its standard error and the mean metrics over ``events`` fresh events,
+    in batches of the problem's events per evaluation, each with its own seed, with the
+    objective's ``reevaluate_settings`` (e.g. an independent shower library)."""
     per = problem.objective_spec.events
     batches = max(1, round(events / per))
-    values = [problem.objective(problem.project(design),
+    metrics = [problem.simulate(problem.project(design),
                                 derive_seed(seed, "reevaluate", i) % 2**31, per,
                                 reevaluation=True)
-              for i in range(batches)]
+               for i in range(batches)]
+    values = [problem.combine(m) for m in metrics]
     error = float(np.std(values, ddof=1) / np.sqrt(batches)) if batches > 1 else float("nan")
-    return float(np.mean(values)), error
+    mean_metrics = {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
+    return float(np.mean(values)), error, mean_metrics

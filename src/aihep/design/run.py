@@ -44,7 +44,9 @@ class DesignRunResult:
     best_error: float
     best_noisy_objective: float
     best_design: Design
-    best_metrics: dict[str, float]
+    best_metrics: dict[str, float]  # re-evaluated, like best_objective
+    baseline_metrics: dict[str, float]
+    best_noisy_metrics: dict[str, float]
     invalid_fraction: float
     failures: int
     unusable_replies: int
@@ -78,15 +80,18 @@ def run_design(problem: DesignProblem, config: OptimizerConfig, out: Path | None
     optimize(problem, evaluate, config, propose)
     best = evaluate.best()
     seed = derive_seed(config.seed, "final")
-    best_mean, best_err = reevaluate(problem, best.design, reevaluate_events, seed)
-    base_mean, base_err = reevaluate(problem, problem.baseline, reevaluate_events, seed)
+    best_mean, best_err, best_metrics = reevaluate(problem, best.design, reevaluate_events,
+                                                   seed)
+    base_mean, base_err, base_metrics = reevaluate(problem, problem.baseline,
+                                                   reevaluate_events, seed)
     replies = _reply_counts(out / RECORD if out is not None else None)
     n = max(evaluate.calls, 1)
     return DesignRunResult(
         problem=problem.name, optimizer=config.name, seed=config.seed, calls=evaluate.calls,
         baseline_objective=base_mean, baseline_error=base_err, best_objective=best_mean,
         best_error=best_err, best_noisy_objective=best.objective, best_design=best.design,
-        best_metrics=best.metrics,
+        best_metrics=best_metrics, baseline_metrics=base_metrics,
+        best_noisy_metrics=best.metrics,
         invalid_fraction=sum(e.projected for e in evaluate.history) / n,
         failures=sum(e.status != "ok" for e in evaluate.history),
         unusable_replies=replies[0], fallback_designs=sum(
