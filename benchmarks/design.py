@@ -56,15 +56,15 @@ def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate
     if done.is_file():
         row = json.loads(done.read_text())
         if "baseline_metrics" not in row:  # a row from before metrics were re-evaluated
-            from aihep.design.evaluator import reevaluate
+            from aihep.design.evaluator import reevaluate as again
             from aihep.design.problems import load_problem
             from aihep.workflow.seeds import derive_seed
 
             spec = load_problem(problem)
             final = derive_seed(seed, "final")
             row["best_noisy_metrics"] = row["best_metrics"]
-            row["best_metrics"] = reevaluate(spec, row["best_design"], reevaluate, final)[2]
-            row["baseline_metrics"] = reevaluate(spec, spec.baseline, reevaluate, final)[2]
+            row["best_metrics"] = again(spec, row["best_design"], reevaluate, final)[2]
+            row["baseline_metrics"] = again(spec, spec.baseline, reevaluate, final)[2]
             done.write_text(json.dumps(row, indent=1))
     else:
         row = run_design_dir(problem, out, optimizer, calls, seed, reevaluate_events=reevaluate,
