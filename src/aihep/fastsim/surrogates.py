@@ -415,8 +415,9 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 1000) -
     return write_atomic(Path(path), write)
 
 
-def load_surrogate(directory: str | Path) -> Surrogate:
-    """A surrogate saved by :meth:`Surrogate.save`."""
+def load_surrogate(directory: str | Path, ode_steps: int | None = None) -> Surrogate:
+    """A surrogate saved by :meth:`Surrogate.save` (``ode_steps``: sample a flow-matching
+    model with another number of midpoint steps: fewer are faster, less exact)."""
     from aihep.errors import InputError
 
     path = Path(directory) / "surrogate.pt"
@@ -425,6 +426,8 @@ def load_surrogate(directory: str | Path) -> Surrogate:
                          "(aihep calo train)")
     state = torch.load(path, weights_only=False)
     config = SurrogateConfig.model_validate(state["config"])
+    if ode_steps is not None:
+        config = config.model_copy(update={"ode_steps": ode_steps})
     layout = CaloLayout.model_validate(state["layout"])
     network = build(config.kind, layout.n_voxels, config, layout.n_layers)
     network.load_state_dict(state["state_dict"])
