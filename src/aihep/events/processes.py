@@ -82,6 +82,22 @@ def _ttbar(p: Mapping[str, float]) -> list[str]:
             f"PhaseSpace:pTHatMin = {p['pthat_min_gev']:g}", *_HADRONIC_W]
 
 
+def _ttbar_semileptonic(p: Mapping[str, float]) -> list[str]:
+    # the W+ (from the top) to e or mu and a neutrino, the W- (from the antitop) to quarks
+    return ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on",
+            f"PhaseSpace:pTHatMin = {p['pthat_min_gev']:g}", "24:onMode = off",
+            "24:onPosIfAny = 11 13", "24:onNegIfAny = 1 2 3 4 5"]
+
+
+def _tth_bb(p: Mapping[str, float]) -> list[str]:
+    return ["HiggsSM:gg2Httbar = on", "HiggsSM:qqbar2Httbar = on", "25:onMode = off",
+            "25:onIfMatch = 5 -5", f"25:m0 = {p['m_higgs_gev']:g}", *_HADRONIC_W]
+
+
+def _qcd_multijet(p: Mapping[str, float]) -> list[str]:
+    return ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {p['pthat_min_gev']:g}"]
+
+
 def _zprime_tt(p: Mapping[str, float]) -> list[str]:
     return [
         "NewGaugeBoson:ffbar2gmZZprime = on",
@@ -140,6 +156,44 @@ PROCESSES: dict[str, Process] = {
             label=0,
             params={"pthat_min_gev": 0.0},
             settings_fn=_ttbar,
+        ),
+        Process(
+            name="ttbar-semileptonic",
+            summary="Top-pair production, t -> b l+ nu (l = e, mu), tbar -> b q q'.",
+            description=(
+                "g g -> t tbar and q qbar -> t tbar with the W+ forced to e+ nu or mu+ nu and "
+                "the W- to quarks: one lepton, missing energy and four jets (two b). The "
+                "charge is fixed (the lepton is always positive) so the neutrino and the "
+                "leptonic top are known at truth level; for event-level models."
+            ),
+            label=0,
+            params={"pthat_min_gev": 0.0},
+            settings_fn=_ttbar_semileptonic,
+        ),
+        Process(
+            name="tth-bb",
+            summary="t tbar H, H -> b bbar, both W -> q q' (all hadronic, eight partons).",
+            description=(
+                "g g / q qbar -> t tbar H with the Higgs boson (m_higgs_gev, default 125) "
+                "forced to b bbar and both W bosons to quarks: eight-parton final states with "
+                "four b quarks; the signal of ttH(bb) against the ttbar background in "
+                "event-level classification."
+            ),
+            label=1,
+            params={"m_higgs_gev": 125.0},
+            settings_fn=_tth_bb,
+        ),
+        Process(
+            name="qcd-multijet",
+            summary="Hard QCD 2->2 at moderate pT-hat: the multijet background.",
+            description=(
+                "All hard QCD 2->2 processes with PhaseSpace:pTHatMin = pthat_min_gev "
+                "(default 100 GeV); extra jets come from the parton shower, so a >= 6-jet "
+                "selection keeps only a few percent of the events."
+            ),
+            label=0,
+            params={"pthat_min_gev": 100.0},
+            settings_fn=_qcd_multijet,
         ),
         Process(
             name="zprime-tt",
