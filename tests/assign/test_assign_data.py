@@ -132,3 +132,23 @@ def test_target_on_a_padded_jet_and_missing_file(tmp_path):
     with pytest.raises(InputError, match="file"):
         read_jet_events(tmp_path / "missing.h5")
     assert len(PARTONS) == 6
+
+
+def test_semileptonic_and_tth_events_carry_their_objects_and_truth():
+    from aihep.assign.data import chunk_events
+
+    semi, _ = chunk_events(AssignmentDataConfig(process="ttbar-semileptonic"), 0, 250)
+    assert len(semi) > 5 and np.isfinite(semi.lepton[:, 0]).all()
+    assert (semi.lepton[:, 0] > 25).all() and set(np.abs(semi.lepton[:, 3])) <= {11, 13}
+    assert (semi.targets[:, 1:3] == -1).all()  # lepton and neutrino are not jets
+    # the neutrino (t1/q2) carries the missing momentum: same direction within ~1 rad often
+    nu_phi = np.arctan2(semi.partons[:, 2, 1], semi.partons[:, 2, 0])
+    close = np.abs((nu_phi - semi.met[:, 1] + np.pi) % (2 * np.pi) - np.pi) < 1.0
+    assert close.mean() > 0.6
+    assert np.isfinite(semi.tops).all()
+    tth, _ = chunk_events(AssignmentDataConfig(process="tth-bb"), 0, 60)
+    assert (tth.higgs_targets >= 0).mean() > 0.5
+    jets = np.concatenate([tth.targets, tth.higgs_targets], axis=1)
+    for row in jets:
+        used = row[row >= 0]
+        assert len(set(used)) == len(used)  # tops and Higgs share no jet

@@ -1,12 +1,16 @@
-"""All-hadronic ttbar events for jet-parton assignment, from Pythia 8 through the detector.
+"""Events for jet-parton assignment and event-level models, from Pythia 8 through the
+detector: all-hadronic ttbar (the default), semi-leptonic ttbar, ttH(bb) and QCD multijet.
 
 Per event: anti-kT R = 0.4 jets with pT > 25 GeV and |eta| < 2.5 (at most 16, pT-ordered)
 from the parametric detector's particles; each jet's flavour from the heaviest b or c hadron
 (pT > 5 GeV) within delta-R 0.4; a parametrized b-tag (b 70%, c 10%, light 1%, the same for
 every method); the six partons of the two top decays (t -> b W, W -> q q') matched to jets
-uniquely (closest pair first, delta-R < 0.4; -1 when no jet is left within 0.4). Selection:
->= 6 jets and >= 2 b-tags. Chunked, parallel and resumable with the one chunk engine; the
-result is written in aihep's layout (``events.h5``) and SPANet's (``spanet.h5``).
+uniquely (closest pair first, delta-R < 0.4; -1 when no jet is left within 0.4), with the
+Higgs boson's b quarks in ttH; isolated leptons (kept out of the jets) and the missing pT.
+Selection: >= 6 jets and >= 2 b-tags (ttbar, ttH), >= 6 jets (QCD), one isolated lepton,
+>= 4 jets and >= 2 b-tags (semi-leptonic ttbar, whose W+ decays to e or mu). Chunked,
+parallel and resumable with the one chunk engine; the result is written in aihep's layout
+(``events.h5``) and SPANet's (``spanet.h5``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,10 +38,18 @@ class BTagConfig(BaseModel):
     light: float = Field(0.01, ge=0, le=1)
 
 
+Process = Literal["ttbar", "ttbar-semileptonic", "tth-bb", "qcd-multijet"]
+#: selection per process: (minimum jets, minimum b-tags, isolated leptons required)
+SELECTIONS: dict[str, tuple[int, int, int]] = {
+    "ttbar": (6, 2, 0), "ttbar-semileptonic": (4, 2, 1), "tth-bb": (6, 2, 0),
+    "qcd-multijet": (6, 0, 0)}
+
+
 class AssignmentDataConfig(BaseModel):
-    """What to generate: selected events, jets, b-tagging, matching, detector, chunks."""
+    """What to generate: process, selected events, jets, b-tagging, matching, detector."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    process: Process = "ttbar"
     n_events: int = Field(10_000, ge=1, description="selected events")
     ecm_gev: float = 13_000.0
     jet_radius: float = 0.4
@@ -46,8 +58,9 @@ class AssignmentDataConfig(BaseModel):
     max_jets: int = Field(16, ge=6)
     btag: BTagConfig = Field(default_factory=BTagConfig)
     match_radius: float = 0.4
-    min_jets: int = Field(6, ge=0)
-    min_btags: int = Field(2, ge=0)
+    min_jets: int | None = Field(None, ge=0, description="default: the process's selection")
+    min_btags: int | None = Field(None, ge=0)
+    lepton_pt_min_gev: float = 25.0
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     events_per_chunk: int = Field(500, ge=10, description="generated events per chunk")
     seed: int = DEFAULT_SEED
@@ -107,24 +120,35 @@ def match_partons(parton_eta: np.ndarray, parton_phi: np.ndarray, jet_eta: np.nd
     return out
 
 
-def _top_partons(record: Any, event: int) -> np.ndarray:
-    """(6, 4) px, py, pz, E of t -> (b, q1, q2) then tbar -> (b, q1, q2); NaN if absent."""
-    from aihep.events.truth import decay_products, resonances
+def _truth(record: Any, event: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Partons (6, 4) of t -> (b, q1, q2) and tbar -> (b, q1, q2) (a leptonic W gives the
+    charged lepton and the neutrino in the q slots), the Higgs boson's b quarks (2, 4) and
+    the tops' four-momenta (2, 4), px py pz E; NaN when absent."""
+    from aihep.events.truth import decay_products, last_copy, resonances
 
-    out = np.full((len(PARTONS), 4), np.nan)
+    partons = np.full((len(PARTONS), 4), np.nan)
+    higgs = np.full((2, 4), np.nan)
+    tops = np.full((2, 4), np.nan)
     base = record.offsets[event]
     for entry in resonances(record, event, 6):
         slot = 0 if record.pid[base + entry] > 0 else 3
-        products = decay_products(record, event, entry)
+        if np.isfinite(partons[slot, 0]):
+            continue  # a second copy of the same top
+        products = [p for p in decay_products(record, event, entry)
+                    if abs(p.pid) not in (21, 22)]  # radiation off the decay is ignored
         bs = [p for p in products if abs(p.pid) == 5]
-        qs = [p for p in products if abs(p.pid) in (1, 2, 3, 4, 5)]
-        if len(bs) >= 1 and len(products) == 3:
-            b = bs[0]
-            light = [p for p in qs if p is not b]
-            if len(light) == 2:
-                out[slot] = b.momentum
-                out[slot + 1], out[slot + 2] = light[0].momentum, light[1].momentum
-    return out
+        others = [p for p in products if p is not (bs[0] if bs else None)]
+        if len(bs) >= 1 and len(others) == 2:
+            # quarks in order; for a leptonic W the charged lepton first, the neutrino second
+            others.sort(key=lambda p: abs(p.pid) in (12, 14, 16))
+            partons[slot] = bs[0].momentum
+            partons[slot + 1], partons[slot + 2] = others[0].momentum, others[1].momentum
+            tops[slot // 3] = record.momentum[base + last_copy(record, event, entry)]
+    for entry in resonances(record, event, 25)[:1]:
+        products = [p for p in decay_products(record, event, entry) if abs(p.pid) == 5]
+        if len(products) == 2:
+            higgs[0], higgs[1] = products[0].momentum, products[1].momentum
+    return partons, higgs, tops
 
 
 def chunk_events(config: AssignmentDataConfig, index: int, n_generate: int
@@ -134,19 +158,23 @@ def chunk_events(config: AssignmentDataConfig, index: int, n_generate: int
     from aihep.events.config import JetConfig
     from aihep.events.detector import measure
     from aihep.events.jets import cluster_indices
+    from aihep.events.leptons import isolated_leptons, missing_pt
     from aihep.events.processes import get_process
     from aihep.events.pythia import base_settings, final_state, make_pythia, next_batch
     from aihep.events.truth import Record, eta_phi, heavy_flavour
     from aihep.workflow import seeds
 
     settings = [*base_settings(config.ecm_gev, seeds.pythia_seed(config.seed, "chunk", index)),
-                *get_process("ttbar").settings({"pthat_min_gev": 0.0})]
+                *get_process(config.process).settings()]
     pythia = make_pythia(settings)
     run = next_batch(pythia, n_generate)
     batch = final_state(pythia, run)
     record = Record.from_run(run)
     rng = seeds.rng(config.seed, "detector", index)
     measured, _ = measure(batch, config.detector, rng)
+    lepton, n_leptons, is_lepton = isolated_leptons(measured, config.lepton_pt_min_gev)
+    met = missing_pt(measured)
+    measured = measured.select(~is_lepton)  # isolated leptons are not clustered into jets
     jets = JetConfig(radius=config.jet_radius, pt_min_gev=config.jet_pt_min_gev,
                      eta_max=config.jet_eta_max, max_jets=config.max_jets)
     four, counts, _, _ = cluster_indices(measured, jets)
@@ -169,7 +197,9 @@ def chunk_events(config: AssignmentDataConfig, index: int, n_generate: int
                                                                "btag")}
     mask = np.zeros((n_ev, j_max), bool)
     targets = np.full((n_ev, len(PARTONS)), -1, np.int64)
+    higgs_targets = np.full((n_ev, 2), -1, np.int64)
     partons = np.full((n_ev, len(PARTONS), 4), np.nan, np.float32)
+    tops = np.full((n_ev, 2, 4), np.nan, np.float32)
     from aihep.events.truth import delta_r
 
     for ev in range(n_ev):
@@ -184,14 +214,25 @@ def chunk_events(config: AssignmentDataConfig, index: int, n_generate: int
                             < config.match_radius)
             best = int(h_flavour[close].max()) if close.any() else 0
             arrays["btag"][ev, k] = float(tag_rng.random() < efficiency[best])
-        p4 = _top_partons(record, ev)
+        p4, h4, tops[ev] = _truth(record, ev)
         partons[ev] = p4
-        p_eta, p_phi = eta_phi(np.nan_to_num(p4, nan=0.0))
-        absent = ~np.isfinite(p4[:, 0])
+        # quarks are matched to jets, leptons and neutrinos are not (slots stay -1)
+        quark = np.isfinite(p4[:, 0]).copy()
+        quark[[1, 2]] &= config.process != "ttbar-semileptonic"
+        both = np.concatenate([np.where(quark[:, None], p4, np.nan), h4])
+        p_eta, p_phi = eta_phi(np.nan_to_num(both, nan=0.0))
+        absent = ~np.isfinite(both[:, 0])
         p_eta, p_phi = np.where(absent, np.nan, p_eta), np.where(absent, np.nan, p_phi)
-        targets[ev] = match_partons(p_eta, p_phi, eta[sl], phi[sl], config.match_radius)
-    selected = (mask.sum(1) >= config.min_jets) & (arrays["btag"].sum(1) >= config.min_btags)
-    events = JetEvents(**arrays, mask=mask, targets=targets, partons=partons)
+        matched = match_partons(p_eta, p_phi, eta[sl], phi[sl], config.match_radius)
+        targets[ev], higgs_targets[ev] = matched[:6], matched[6:]
+    min_jets, min_btags, leptons = SELECTIONS[config.process]
+    min_jets = config.min_jets if config.min_jets is not None else min_jets
+    min_btags = config.min_btags if config.min_btags is not None else min_btags
+    selected = ((mask.sum(1) >= min_jets) & (arrays["btag"].sum(1) >= min_btags)
+                & (n_leptons == leptons))
+    events = JetEvents(**arrays, mask=mask, targets=targets, partons=partons,
+                       lepton=lepton.astype(np.float32), met=met.astype(np.float32),
+                       higgs_targets=higgs_targets, tops=tops)
     return events.select(selected), n_ev
 
 
@@ -200,7 +241,8 @@ def _save_chunk(events: JetEvents, generated: int) -> tuple[Callable[[Path], Non
     def writer(path: Path) -> None:
         with open(path, "wb") as handle:
             np.savez(handle, **{f: getattr(events, f) for f in (
-                "pt", "eta", "phi", "mass", "btag", "mask", "targets", "partons")})
+                "pt", "eta", "phi", "mass", "btag", "mask", "targets", "partons", "lepton",
+                "met", "higgs_targets", "tops")})
 
     return writer, {"selected": len(events), "generated": generated}
 

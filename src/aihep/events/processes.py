@@ -188,11 +188,12 @@ PROCESSES: dict[str, Process] = {
             summary="Hard QCD 2->2 at moderate pT-hat: the multijet background.",
             description=(
                 "All hard QCD 2->2 processes with PhaseSpace:pTHatMin = pthat_min_gev "
-                "(default 100 GeV); extra jets come from the parton shower, so a >= 6-jet "
-                "selection keeps only a few percent of the events."
+                "(default 250 GeV); extra jets come from the parton shower: a >= 6-jet "
+                "selection (R = 0.4, pT > 25 GeV) keeps about 10% of the events (1% at "
+                "100 GeV)."
             ),
             label=0,
-            params={"pthat_min_gev": 100.0},
+            params={"pthat_min_gev": 250.0},
             settings_fn=_qcd_multijet,
         ),
         Process(

@@ -25,6 +25,7 @@ from aihep.errors import InputError
 
 PARTONS: tuple[str, ...] = ("t1/b", "t1/q1", "t1/q2", "t2/b", "t2/q1", "t2/q2")
 FEATURES: tuple[str, ...] = ("pt", "eta", "phi", "mass", "btag")
+OPTIONAL: tuple[str, ...] = ("partons", "lepton", "met", "higgs_targets", "tops")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class JetEvents:
     mask: np.ndarray
     targets: np.ndarray
     partons: np.ndarray | None = None
+    #: optional event-level objects and truth (event-level models)
+    lepton: np.ndarray | None = None  # (N, 4) pt, eta, phi, PDG id of the leading lepton
+    met: np.ndarray | None = None  # (N, 2) missing pT [GeV] and its azimuth
+    higgs_targets: np.ndarray | None = None  # (N, 2) jets of the H -> b bbar partons
+    tops: np.ndarray | None = None  # (N, 2, 4) px, py, pz, E of the top and the antitop
 
     def __len__(self) -> int:
         return len(self.pt)
@@ -55,7 +61,8 @@ class JetEvents:
     def select(self, index: np.ndarray) -> JetEvents:
         """The events at ``index`` (a boolean mask or integer indices)."""
         return JetEvents(*(getattr(self, f)[index] for f in (*FEATURES, "mask", "targets")),
-                         partons=None if self.partons is None else self.partons[index])
+                         **{f: None if getattr(self, f) is None else getattr(self, f)[index]
+                            for f in OPTIONAL})
 
     def features(self) -> np.ndarray:
         """(N, J, 5) float32: pt, eta, phi, mass, btag (zeros on padded jets)."""
@@ -63,10 +70,10 @@ class JetEvents:
 
     @staticmethod
     def concatenate(parts: list[JetEvents]) -> JetEvents:
-        partons = (None if any(p.partons is None for p in parts)
-                   else np.concatenate([p.partons for p in parts]))
+        optional = {f: None if any(getattr(p, f) is None for p in parts)
+                    else np.concatenate([getattr(p, f) for p in parts]) for f in OPTIONAL}
         return JetEvents(*(np.concatenate([getattr(p, f) for p in parts])
-                           for f in (*FEATURES, "mask", "targets")), partons=partons)
+                           for f in (*FEATURES, "mask", "targets")), **optional)
 
 
 def write_events(path: str | Path, events: JetEvents) -> Path:
@@ -82,8 +89,11 @@ def write_events(path: str | Path, events: JetEvents) -> Path:
                                  compression="gzip", compression_opts=4)
             f.create_dataset("jets/mask", data=events.mask.astype(bool))
             f.create_dataset("targets", data=events.targets.astype(np.int64))
-            if events.partons is not None:
-                f.create_dataset("partons", data=events.partons.astype(np.float32))
+            for name in OPTIONAL:
+                value = getattr(events, name)
+                if value is not None:
+                    f.create_dataset(name, data=value.astype(
+                        np.int64 if name == "higgs_targets" else np.float32))
             f.attrs["partons"] = ",".join(PARTONS)
             f.attrs["layout"] = "aihep.assignment.v1"
 
@@ -160,11 +170,14 @@ def read_events(path: str | Path) -> JetEvents:
             columns = {name: _array(f, path, f"jets/{name}", shape, "float")
                        for name in FEATURES}
             targets = _array(f, path, "targets", (shape[0], len(PARTONS)), "integer")
-            partons = (_array(f, path, "partons", (shape[0], len(PARTONS), 4), "float")
-                       if "partons" in f else None)
+            shapes = {"partons": (shape[0], len(PARTONS), 4), "lepton": (shape[0], 4),
+                      "met": (shape[0], 2), "higgs_targets": (shape[0], 2),
+                      "tops": (shape[0], 2, 4)}
+            optional = {name: _array(f, path, name, shapes[name], "numeric")
+                        for name in OPTIONAL if name in f}
     except OSError:
         raise InputError(path, "file", "a readable HDF5 file") from None
-    events = JetEvents(**columns, mask=mask, targets=targets.astype(np.int64), partons=partons)
+    events = JetEvents(**columns, mask=mask, targets=targets.astype(np.int64), **optional)
     return _check(path, events, "jets/", lambda p: "targets")
 
 
