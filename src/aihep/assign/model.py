@@ -129,22 +129,28 @@ def _triplet_logp(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(ok, torch.logsumexp(both, 1), torch.zeros_like(both[:, 0]))
 
 
-def assignment_loss(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """Mean over events of the better top ordering's negative log-likelihood plus the
-    detection cross entropy."""
-    x, mask, targets = batch
-    logits, detection = module(x, mask)
+def symmetric_assignment_nll(logits: torch.Tensor, detection: torch.Tensor,
+                             targets: torch.Tensor) -> torch.Tensor:
+    """(B,) the better top ordering's negative log-likelihood plus the detection cross
+    entropy, from triplet logits (B, 2, J, J, J), detection logits (B, 2), targets (B, 6)."""
     tops = (targets[:, :3], targets[:, 3:])
     present = [(t >= 0).all(1).float() for t in tops]
     bce = nn.functional.binary_cross_entropy_with_logits
     losses = []
     for order in ((0, 1), (1, 0)):
-        total = torch.zeros(len(x))
+        total = torch.zeros(len(targets))
         for branch, top in enumerate(order):
             total = total - _triplet_logp(logits[:, branch], tops[top])
             total = total + bce(detection[:, branch], present[top], reduction="none")
         losses.append(total)
-    return torch.minimum(*losses).mean()
+    return torch.minimum(*losses)
+
+
+def assignment_loss(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Mean over events of :func:`symmetric_assignment_nll`."""
+    x, mask, targets = batch
+    logits, detection = module(x, mask)
+    return symmetric_assignment_nll(logits, detection, targets).mean()
 
 
 def decode(logits: torch.Tensor, detection: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,157 @@
+"""One event transformer body with several heads (EveNet-style, arXiv:2601.17126).
+
+Objects: up to ``max_jets`` jets (log pT, eta, sin/cos phi, log(1 + m), b-tag), the leading
+isolated lepton and the missing pT (as objects with their own type embedding). Between
+every pair of objects, Particle-Transformer-style pair features (ln delta-R, ln kT, ln z,
+ln m^2 of the pair) become an additive bias of every attention head. Heads on the shared
+body (one forward pass):
+
+* ``classification``: process logits from the pooled objects;
+* ``assignment``: two symmetric tensor attentions over the jets (t1, t2), as in
+  :mod:`aihep.assign.model`, with detection outputs;
+* ``regression``: top and antitop (pT, mass) and the neutrino momentum (px, py, pz), scaled;
+* ``segmentation``: per jet its parent (t1, t2, Higgs, other);
+* ``reconstruction``: per object its input features (masked-object pretraining).
+
+Missing targets (NaN or -1) are masked out of their loss; the loss weights are in the
+config.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from aihep import DEFAULT_SEED
+from aihep.assign.model import SymmetricTensorAttention
+
+N_JET_FEATURES = 6
+N_PAIR_FEATURES = 4
+OBJECT_TYPES = 3  # jet, lepton, missing pT
+SEGMENTS = ("t1", "t2", "higgs", "other")
+N_REGRESSION = 7  # top pT, top m, antitop pT, antitop m, neutrino px, py, pz (scaled)
+
+
+class EventModelConfig(BaseModel):
+    """Sizes and multi-task loss weights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    hidden: int = Field(64, ge=8)
+    layers: int = Field(4, ge=1)
+    heads: int = Field(4, ge=1)
+    n_classes: int = Field(4, ge=2, description="processes")
+    weights: dict[str, float] = Field(default_factory=lambda: {
+        "classification": 1.0, "assignment": 1.0, "regression": 1.0, "segmentation": 1.0,
+        "reconstruction": 1.0})
+    seed: int = DEFAULT_SEED
+
+
+def pair_features(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, N, N, 4) ln delta-R, ln kT, ln z, ln m^2 of object pairs from (B, N, 4) px, py,
+    pz, E [GeV]; zeros for pairs with a masked object."""
+    px, py, pz, e = p4.unbind(-1)
+    pt = torch.sqrt(px**2 + py**2).clamp(min=1e-3)
+    rap = 0.5 * torch.log(((e + pz).clamp(min=1e-6)) / ((e - pz).clamp(min=1e-6)))
+    phi = torch.atan2(py, px)
+    drap = rap[:, :, None] - rap[:, None, :]
+    dphi = torch.remainder(phi[:, :, None] - phi[:, None, :] + math.pi, 2 * math.pi) - math.pi
+    dr = torch.sqrt(drap**2 + dphi**2).clamp(min=1e-4)
+    pt_min = torch.minimum(pt[:, :, None], pt[:, None, :])
+    kt = pt_min * dr
+    z = pt_min / (pt[:, :, None] + pt[:, None, :])
+    s = p4[:, :, None, :] + p4[:, None, :, :]
+    m2 = (s[..., 3] ** 2 - (s[..., :3] ** 2).sum(-1)).clamp(min=1e-4)
+    out = torch.stack([torch.log(dr), torch.log(kt.clamp(min=1e-4)), torch.log(z.clamp(
+        min=1e-4)), torch.log(m2)], -1)
+    both = mask[:, :, None] & mask[:, None, :]
+    return torch.where(both[..., None], out, torch.zeros_like(out))
+
+
+class PairBiasedLayer(nn.Module):
+    """Pre-norm self-attention with an additive per-head bias, then a feed-forward block."""
+
+    def __init__(self, hidden: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(hidden)
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.proj = nn.Linear(hidden, hidden)
+        self.norm2 = nn.LayerNorm(hidden)
+        self.ffn = nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.GELU(),
+                                 nn.Linear(2 * hidden, hidden))
+
+    def forward(self, h: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, n, d = h.shape
+        q, k, v = self.qkv(self.norm1(h)).reshape(b, n, 3, self.heads, d // self.heads
+                                                  ).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads) + bias
+        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        attention = torch.softmax(scores, -1)
+        out = (attention @ v).transpose(1, 2).reshape(b, n, d)
+        h = h + self.proj(out)
+        return h + self.ffn(self.norm2(h))
+
+
+class EventTransformer(nn.Module):
+    """The body and its heads: ``forward(objects, types, p4, mask, n_jets)`` returns a dict
+    of head outputs (see the module docstring)."""
+
+    def __init__(self, config: EventModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or EventModelConfig()
+        c = self.config
+        if c.hidden % c.heads:
+            msg = "hidden must be a multiple of heads"
+            raise ValueError(msg)
+        self.embed = nn.Sequential(nn.Linear(N_JET_FEATURES, c.hidden), nn.GELU(),
+                                   nn.Linear(c.hidden, c.hidden))
+        self.type_embed = nn.Embedding(OBJECT_TYPES, c.hidden)
+        self.pair_embed = nn.Sequential(nn.Linear(N_PAIR_FEATURES, c.hidden), nn.GELU(),
+                                        nn.Linear(c.hidden, c.heads * c.layers))
+        self.layers = nn.ModuleList([PairBiasedLayer(c.hidden, c.heads)
+                                     for _ in range(c.layers)])
+        self.norm = nn.LayerNorm(c.hidden)
+        self.classify = nn.Sequential(nn.Linear(c.hidden, c.hidden), nn.GELU(),
+                                      nn.Linear(c.hidden, c.n_classes))
+        self.regress = nn.Sequential(nn.Linear(c.hidden, c.hidden), nn.GELU(),
+                                     nn.Linear(c.hidden, N_REGRESSION))
+        self.segment = nn.Linear(c.hidden, len(SEGMENTS))
+        self.reconstruct = nn.Linear(c.hidden, N_JET_FEATURES)
+        self.assign = nn.ModuleList([SymmetricTensorAttention(c.hidden) for _ in range(2)])
+        self.detect = nn.Linear(c.hidden, 2)
+        self.mask_token = nn.Parameter(torch.zeros(c.hidden))
+
+    def body(self, objects: torch.Tensor, types: torch.Tensor, p4: torch.Tensor,
+             mask: torch.Tensor, hidden_objects: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, N, hidden) object representations; ``hidden_objects`` (B, N) are replaced by
+        a learned token (masked-object pretraining)."""
+        c = self.config
+        h = self.embed(objects) + self.type_embed(types)
+        if hidden_objects is not None:
+            h = torch.where(hidden_objects[..., None], self.mask_token.expand_as(h), h)
+            p4 = p4.masked_fill(hidden_objects[..., None], 0.0)
+        pairs = self.pair_embed(pair_features(p4, mask))  # (B, N, N, heads * layers)
+        b, n = mask.shape
+        biases = pairs.reshape(b, n, n, c.layers, c.heads).permute(3, 0, 4, 1, 2)
+        for layer, bias in zip(self.layers, biases, strict=True):
+            h = layer(h, bias, mask)
+        return self.norm(h) * mask[..., None]
+
+    def forward(self, objects: torch.Tensor, types: torch.Tensor, p4: torch.Tensor,
+                mask: torch.Tensor, n_jets: int,
+                hidden_objects: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        h = self.body(objects, types, p4, mask, hidden_objects)
+        pooled = h.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        jets, jet_mask = h[:, :n_jets], mask[:, :n_jets]
+        eye = torch.eye(n_jets, dtype=torch.bool)
+        distinct = ~(eye[:, :, None] | eye[:, None, :] | eye[None, :, :])
+        valid = (jet_mask[:, :, None, None] & jet_mask[:, None, :, None]
+                 & jet_mask[:, None, None, :] & distinct)
+        assignment = torch.stack([a(jets).masked_fill(~valid, float("-inf"))
+                                  for a in self.assign], 1)
+        return {"classification": self.classify(pooled), "regression": self.regress(pooled),
+                "segmentation": self.segment(jets), "reconstruction": self.reconstruct(h),
+                "assignment": assignment, "detection": self.detect(pooled)}

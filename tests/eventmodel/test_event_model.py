@@ -1,0 +1,112 @@
+"""The event transformer: one body for all heads, masked losses, symmetries, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aihep.eventmodel.model import EventModelConfig, EventTransformer, pair_features
+from aihep.eventmodel.tasks import event_inputs, event_targets, multitask_loss
+from aihep.io.assignment import JetEvents
+from aihep.nn.train import seeded
+
+
+def toy(n: int = 12, jets: int = 8, seed: int = 0, lepton: bool = True) -> JetEvents:
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((n, jets), bool)
+    for i, k in enumerate(rng.integers(6, jets + 1, n)):
+        mask[i, :k] = True
+    cols = {"pt": rng.uniform(25, 200, (n, jets)), "eta": rng.uniform(-2.5, 2.5, (n, jets)),
+            "phi": rng.uniform(-np.pi, np.pi, (n, jets)), "mass": rng.uniform(1, 20, (n, jets)),
+            "btag": (rng.random((n, jets)) < 0.3).astype(float)}
+    cols = {k: np.where(mask, v, 0.0).astype(np.float32) for k, v in cols.items()}
+    targets = np.stack([rng.permutation(6) for _ in range(n)])
+    lep = np.stack([rng.uniform(30, 80, n), rng.uniform(-2, 2, n), rng.uniform(-3, 3, n),
+                    np.full(n, 11.0)], 1) if lepton else np.full((n, 4), np.nan)
+    return JetEvents(**cols, mask=mask, targets=targets,
+                     partons=rng.normal(0, 50, (n, 6, 4)).astype(np.float32),
+                     lepton=lep.astype(np.float32),
+                     met=np.stack([rng.uniform(10, 90, n), rng.uniform(-3, 3, n)], 1),
+                     higgs_targets=np.full((n, 2), -1),
+                     tops=rng.normal(0, 100, (n, 2, 4)).astype(np.float32)
+                     + np.array([0, 0, 0, 400], np.float32))
+
+
+def model() -> EventTransformer:
+    with seeded(2):
+        return EventTransformer(EventModelConfig(hidden=16, layers=2, heads=2))
+
+
+def test_one_forward_pass_feeds_every_head():
+    events = toy()
+    inputs = event_inputs(events)
+    net = model()
+    calls = []
+    net.layers[0].register_forward_hook(lambda *args: calls.append(1))
+    out = net(inputs["objects"], inputs["types"], inputs["p4"], inputs["mask"], 8)
+    assert len(calls) == 1  # the body ran once for all heads
+    assert out["classification"].shape == (12, 4) and out["assignment"].shape == (12, 2, 8, 8, 8)
+    assert out["regression"].shape == (12, 7) and out["segmentation"].shape == (12, 8, 4)
+    losses = multitask_loss(net, inputs, event_targets(events, 1), hide_fraction=0.3,
+                            generator=torch.Generator().manual_seed(0))
+    losses["total"].backward()
+    # every head and the body receive gradients
+    for name in ("embed", "classify", "regress", "segment", "reconstruct", "assign"):
+        grads = [p.grad for p in getattr(net, name).parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads), name
+
+
+def test_object_permutation_invariance():
+    events = toy(lepton=False)
+    inputs = event_inputs(events)
+    net = model().eval()
+    perm = torch.cat([torch.randperm(8, generator=torch.Generator().manual_seed(3)),
+                      torch.tensor([8, 9])])
+    with torch.no_grad():
+        a = net(inputs["objects"], inputs["types"], inputs["p4"], inputs["mask"], 8)
+        b = net(inputs["objects"][:, perm], inputs["types"][:, perm], inputs["p4"][:, perm],
+                inputs["mask"][:, perm], 8)
+    torch.testing.assert_close(a["classification"], b["classification"], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(a["regression"], b["regression"], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(a["segmentation"][:, perm[:8]], b["segmentation"], atol=1e-4,
+                               rtol=1e-4)
+
+
+def test_missing_targets_are_masked():
+    events = toy(lepton=False)
+    inputs = event_inputs(events)
+    targets = event_targets(events, -1)  # no label
+    targets["assignment"][:] = -1  # no assignment
+    targets["regression"][:] = float("nan")
+    net = model()
+    losses = multitask_loss(net, inputs, targets)
+    for k in ("classification", "assignment", "regression", "reconstruction"):
+        assert float(losses[k].detach()) == 0.0, k
+    assert torch.isfinite(losses["total"]) and float(losses["segmentation"].detach()) > 0
+    # events without a lepton: the lepton object is masked and has no neutrino target
+    assert not inputs["mask"][:, 8].any() and torch.isnan(
+        event_targets(events, 0)["regression"][:, 4:]).all()
+
+
+def test_pair_features_are_symmetric_and_masked():
+    inputs = event_inputs(toy())
+    f = pair_features(inputs["p4"], inputs["mask"])
+    torch.testing.assert_close(f, f.transpose(1, 2))
+    pad = ~inputs["mask"]
+    assert (f[pad] == 0).all()
+
+
+def test_save_load_round_trip(tmp_path):
+    net = model().eval()
+    torch.save(net.state_dict(), tmp_path / "m.pt")
+    again = EventTransformer(net.config)
+    again.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True))
+    inputs = event_inputs(toy())
+    with torch.no_grad():
+        a = net(inputs["objects"], inputs["types"], inputs["p4"], inputs["mask"], 8)
+        b = again.eval()(inputs["objects"], inputs["types"], inputs["p4"], inputs["mask"], 8)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    with pytest.raises(ValueError, match="multiple of heads"):
+        EventTransformer(EventModelConfig(hidden=18, heads=4))
