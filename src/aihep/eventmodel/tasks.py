@@ -86,7 +86,9 @@ def event_targets(events: JetEvents, label: np.ndarray | int) -> dict[str, torch
             jet = events.higgs_targets[:, k]
             ok = jet >= 0
             segments[rows[ok], jet[ok]] = SEGMENTS.index("higgs")
-    return {"label": torch.from_numpy(labels), "assignment": torch.from_numpy(events.targets),
+    # copies: callers blank targets in place (a task left out) without touching the events
+    return {"label": torch.from_numpy(labels),
+            "assignment": torch.from_numpy(events.targets.astype(np.int64, copy=True)),
             "regression": torch.from_numpy(regression), "segmentation": torch.from_numpy(
                 segments)}
 
