@@ -113,7 +113,8 @@ def main() -> None:
                     parts = [(pool.select(np.sort(pick)), None)]
                     tasks = ("assignment",)
                 else:
-                    k = max(10, int(fraction * len(tth_tune)))
+                    # equal numbers of ttH and ttbar labels (the ttbar pool is the smaller)
+                    k = max(10, int(fraction * min(len(tth_tune), len(allhad_tune))))
                     parts = [(tth_tune.select(np.sort(rng.choice(len(tth_tune), k, False))),
                               LABELS["tth-bb"]),
                              (allhad_tune.select(np.sort(rng.choice(len(allhad_tune), k,
