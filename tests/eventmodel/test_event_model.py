@@ -143,3 +143,22 @@ def test_pretrain_then_finetune_on_hand_made_tops(tmp_path):
     matched = next(r for r in rows if r["njets"] == "all" and r["subset"] == "matched")
     assert matched["top_efficiency"] > 0.05  # chance: 1 / (8 * 21) = 0.006
     assert (ttbar.targets >= 0).all()  # leaving a task out never touched the events
+
+
+def test_model_card_round_trip_and_bad_directory(tmp_path):
+    from aihep.errors import InputError
+    from aihep.eventmodel.run import load_event_model, save_event_model
+
+    net = model().eval()
+    save_event_model(net, tmp_path / "m", {"task": "pretraining", "data": {"x": "sha256..."},
+                                           "metrics": {"auc": 0.9}})
+    again, card = load_event_model(tmp_path / "m")
+    assert card["parameters"] == sum(p.numel() for p in net.parameters())
+    assert card["metrics"] == {"auc": 0.9} and card["config"]["hidden"] == 16
+    inputs = event_inputs(toy())
+    with torch.no_grad():
+        a = net(inputs["objects"], inputs["types"], inputs["p4"], inputs["mask"], 8)
+        b = again(inputs["objects"], inputs["types"], inputs["p4"], inputs["mask"], 8)
+    torch.testing.assert_close(a["classification"], b["classification"])
+    with pytest.raises(InputError, match="event-model directory"):
+        load_event_model(tmp_path)

@@ -138,3 +138,47 @@ def evaluate_event_model(model: EventTransformer, events: JetEvents, label: int,
             "regression_resolution_gev": resolution,
             "segmentation_accuracy": float((seg_pred[real] == seg_true[real]).mean())
             if real.any() else float("nan")}
+
+
+CARD_VERSION = 1
+
+
+def save_event_model(model: EventTransformer, directory: Any, card: dict[str, Any]) -> Any:
+    """Save weights, config and a model card (task, inputs, data and their manifest
+    hashes, sizes, metrics) into ``directory``; returns its path."""
+    from pathlib import Path
+
+    from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
+    from aihep.assign.model import parameter_count
+
+    directory = ensure_writable_dir(Path(directory))
+    write_atomic(directory / "model.pt", lambda p: torch.save(model.state_dict(), p))
+    full = {"card_version": CARD_VERSION, "kind": "aihep.eventmodel",
+            "config": model.config.model_dump(mode="json"),
+            "parameters": parameter_count(model),
+            "inputs": {"jets": "up to J: pt [GeV], eta, phi [rad], mass [GeV], b-tag (0/1)",
+                       "lepton": "pt [GeV], eta, phi [rad], PDG id (optional)",
+                       "missing_pt": "magnitude [GeV], phi [rad] (optional)"},
+            **card}
+    write_json_atomic(directory / "card.json", full)
+    return directory
+
+
+def load_event_model(directory: Any) -> tuple[EventTransformer, dict[str, Any]]:
+    """A model saved by :func:`save_event_model` and its card."""
+    import json
+    from pathlib import Path
+
+    from aihep.errors import InputError
+
+    directory = Path(directory)
+    card_file = directory / "card.json"
+    if not card_file.is_file() or not (directory / "model.pt").is_file():
+        raise InputError(directory, "card.json / model.pt", "an event-model directory")
+    card = json.loads(card_file.read_text())
+    if card.get("kind") != "aihep.eventmodel" or card.get("card_version") != CARD_VERSION:
+        raise InputError(card_file, "kind / card_version",
+                         f"aihep.eventmodel, version {CARD_VERSION}")
+    model = EventTransformer(EventModelConfig.model_validate(card["config"]))
+    model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
+    return model.eval(), card
