@@ -1,0 +1,1 @@
+"""Particle identification with missing detectors and domain adaptation (ALICE-style)."""
