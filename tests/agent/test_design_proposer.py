@@ -70,3 +70,13 @@ def test_cached_replies_are_reused_by_a_run_with_the_same_prompts(tmp_path):
     assert len(chat.calls) == calls and again.calls == 20
     assert again.best_so_far[:16] == first.best_so_far[:16]
     assert len(list((tmp_path / "cache").glob("*.json"))) == calls
+
+
+def test_the_embedded_models_grammar_can_forbid_stop():
+    from aihep.agent.llm import _call_schema
+
+    tool = propose_tool(load_problem("spectrometer"), 8)
+    for detailed in (True, False):
+        with_stop = json.dumps(_call_schema([tool], detailed))
+        without = json.dumps(_call_schema([tool], detailed, allow_stop=False))
+        assert '"stop"' in with_stop and '"stop"' not in without

@@ -52,7 +52,7 @@ def chat_proposer(kind: str, model_path: Path | None = None, config: LLMConfig |
 
         path = Path(model_path) if model_path else default_model_dir() / MODEL_NAME
         client = LlamaChat(path, n_threads=n_threads, tools=("propose_designs",),
-                           max_tokens=2048)
+                           max_tokens=2048, allow_stop=False)
     else:
         msg = f"unknown language-model backend {kind!r} (openai or local)"
         raise ConfigError(msg)

@@ -136,11 +136,13 @@ def default_model_dir() -> Path:
     return Path(base) / "aihep" / "models"
 
 
-def _call_schema(tools: list[dict[str, Any]], detailed: bool) -> dict[str, Any]:
-    """JSON schema of one reply: a call of one of ``tools`` or ``stop``."""
+def _call_schema(tools: list[dict[str, Any]], detailed: bool, allow_stop: bool = True
+                 ) -> dict[str, Any]:
+    """JSON schema of one reply: a call of one of ``tools`` (or ``stop``, if allowed)."""
+    stop = ["stop"] if allow_stop else []
     if not detailed:
         return {"type": "object", "properties": {
-            "tool": {"enum": [t["name"] for t in tools] + ["stop"]},
+            "tool": {"enum": [t["name"] for t in tools] + stop},
             "arguments": {"type": "object"}}, "required": ["tool", "arguments"]}
     options, defs = [], {}
     for t in tools:
@@ -148,8 +150,9 @@ def _call_schema(tools: list[dict[str, Any]], detailed: bool) -> dict[str, Any]:
         defs.update(params.pop("$defs", {}))
         options.append({"type": "object", "properties": {"tool": {"const": t["name"]},
                         "arguments": params}, "required": ["tool", "arguments"]})
-    options.append({"type": "object", "properties": {"tool": {"const": "stop"},
-                    "arguments": {"type": "object"}}, "required": ["tool", "arguments"]})
+    if allow_stop:
+        options.append({"type": "object", "properties": {"tool": {"const": "stop"},
+                        "arguments": {"type": "object"}}, "required": ["tool", "arguments"]})
     return {"anyOf": options, "$defs": defs}
 
 
@@ -175,7 +178,7 @@ class LlamaChat:
 
     def __init__(self, model_path: str | Path, n_threads: int = 1, n_ctx: int = 8192,
                  seed: int = DEFAULT_SEED, tools: tuple[str, ...] | None = None,
-                 max_tokens: int = 384) -> None:
+                 max_tokens: int = 384, allow_stop: bool = True) -> None:
         try:
             from llama_cpp import Llama
         except ImportError:
@@ -191,20 +194,22 @@ class LlamaChat:
         self.version = path.name
         self.allowed = tools
         self.max_tokens = max_tokens
+        self.allow_stop = allow_stop  # False: the reply must call a tool (design proposals)
 
     def complete(self, messages, tools):
         if self.allowed is not None:
             tools = [t for t in tools if t["name"] in self.allowed or t is REVIEW_TOOL]
         system = (messages[0]["content"] + "\nTools:\n" + _tool_summary(tools)
-                  + '\nReply with JSON {"tool": name, "arguments": {...}}, or '
-                  '{"tool": "stop", "arguments": {}} when done.')
+                  + '\nReply with JSON {"tool": name, "arguments": {...}}'
+                  + (', or {"tool": "stop", "arguments": {}} when done.' if self.allow_stop
+                     else "."))
         chat = [{"role": "system", "content": system}, *messages[1:]]
         for detailed in (True, False):  # the detailed grammar can exceed llama.cpp's support
             try:
                 reply = self.llm.create_chat_completion(
                     messages=chat, temperature=0.0, max_tokens=self.max_tokens,
                     response_format={"type": "json_object",
-                                     "schema": _call_schema(tools, detailed)})
+                                     "schema": _call_schema(tools, detailed, self.allow_stop)})
                 break
             except (ValueError, RuntimeError):
                 if not detailed:
