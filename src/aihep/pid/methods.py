@@ -1,0 +1,151 @@
+"""PID methods: n-sigma selection, gradient-boosted trees with native missing values, an MLP
+with imputation and missingness flags, and the detector-token transformer, optionally
+domain-adversarial (DANN) from simulation to data.
+
+Every method takes labelled simulation tracks (and, for DANN, unlabelled data tracks) and
+returns class probabilities (n, 4) for any tracks; data labels are never used for training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from aihep import DEFAULT_SEED
+from aihep.nn.dann import dann_lambda
+from aihep.nn.train import TrainConfig, seeded, train
+from aihep.pid.data import Tracks
+from aihep.pid.detectors import DetectorConfig, n_sigma_tpc
+from aihep.pid.model import PIDModelConfig, PIDTransformer, token_inputs
+
+
+def features(tracks: Tracks) -> np.ndarray:
+    """(n, 5) log p and the four detector signals (NaN: absent)."""
+    return np.column_stack([np.log(tracks.p_gev), tracks.signals.as_array()])
+
+
+def nsigma_probabilities(tracks: Tracks, config: DetectorConfig) -> np.ndarray:
+    """One-hot of the species with the smallest |n-sigma| of the TPC signal."""
+    ns = np.abs(n_sigma_tpc(tracks.signals, config))
+    out = np.zeros_like(ns)
+    out[np.arange(len(ns)), np.argmin(ns, 1)] = 1.0
+    return out
+
+
+def fit_hgb(train_tracks: Tracks, seed: int = DEFAULT_SEED) -> Any:
+    """scikit-learn's HistGradientBoosting (missing values handled natively)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1,
+                                           early_stopping=True, random_state=seed)
+    return model.fit(features(train_tracks), train_tracks.species)
+
+
+def imputed(x: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Absent signals replaced by the training means, plus one missingness flag each."""
+    missing = ~np.isfinite(x)
+    return np.column_stack([np.where(missing, means, x), missing.astype(float)])
+
+
+def fit_mlp(train_tracks: Tracks, seed: int = DEFAULT_SEED) -> tuple[Any, np.ndarray]:
+    """An MLP on imputed signals and missingness flags (scikit-learn)."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = features(train_tracks)
+    means = np.nanmean(x, axis=0)
+    model = make_pipeline(StandardScaler(), MLPClassifier((64, 64), max_iter=200,
+                                                          early_stopping=True,
+                                                          random_state=seed))
+    return model.fit(imputed(x, means), train_tracks.species), means
+
+
+class TransformerTrainConfig(BaseModel):
+    """The detector-token transformer's training; ``dann_lambda_max`` > 0 adds DANN."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: PIDModelConfig = Field(default_factory=PIDModelConfig)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(
+        epochs=20, batch_size=512, learning_rate=2e-3, patience=5))
+    dann_lambda_max: float = Field(0.0, ge=0)
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+
+
+def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = None,
+                    data: Tracks | None = None) -> PIDTransformer:
+    """Train on labelled simulation; with ``data`` and ``dann_lambda_max`` > 0, the domain
+    head learns simulation (0) against data (1) through gradient reversal, its weight
+    following the DANN schedule over the epochs. Validation: simulation only."""
+    config = config or TransformerTrainConfig()
+    dann = data is not None and config.dann_lambda_max > 0
+    model_config = config.model.model_copy(update={"domain_head": dann})
+    with seeded(model_config.seed):
+        model = PIDTransformer(model_config)
+    tokens, mask, kinds = token_inputs(simulation.signals.as_array(), simulation.p_gev)
+    y = torch.from_numpy(simulation.species)
+    n = len(y)
+    order = torch.from_numpy(np.random.default_rng(config.train.seed).permutation(n))
+    n_val = max(1, round(config.val_fraction * n))
+    domain = torch.zeros(n)
+    tensors = [tokens, mask, y, domain]
+    if dann:
+        d_tokens, d_mask, _ = token_inputs(data.signals.as_array(), data.p_gev)
+        # data tracks: no labels (-1), domain 1; as many as the simulation's training tracks
+        pick = torch.from_numpy(np.random.default_rng(config.train.seed + 1).choice(
+            len(data), n - n_val, replace=len(data) < n - n_val))
+        extra = [d_tokens[pick], d_mask[pick], torch.full((len(pick),), -1),
+                 torch.ones(len(pick))]
+    train_part = [t[order[n_val:]] for t in tensors]
+    if dann:
+        train_part = [torch.cat([a, b]) for a, b in zip(train_part, extra, strict=True)]
+    val_part = [t[order[:n_val]] for t in tensors]
+    epochs = config.train.epochs
+    state = {"epoch_batches": 0}
+    per_epoch = -(-len(train_part[0]) // config.train.batch_size)
+
+    def loss(module: PIDTransformer, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        t, m, target, dom = batch
+        logits, pooled = module(t, m, kinds)
+        labelled = target >= 0
+        out = torch.nn.functional.cross_entropy(logits[labelled], target[labelled])
+        if module.domain is not None and module.training:
+            state["epoch_batches"] += 1
+            progress = state["epoch_batches"] / (per_epoch * epochs)
+            module.domain.reverse.lam = dann_lambda(progress, config.dann_lambda_max)
+            out = out + torch.nn.functional.binary_cross_entropy_with_logits(
+                module.domain(pooled), dom)
+        return out
+
+    with seeded(config.train.seed):
+        train(model, loss, train_part, val_part, config.train)
+    return model
+
+
+def transformer_probabilities(model: PIDTransformer, tracks: Tracks,
+                              batch_size: int = 4096) -> np.ndarray:
+    """Class probabilities (n, 4) of a trained transformer."""
+    tokens, mask, kinds = token_inputs(tracks.signals.as_array(), tracks.p_gev)
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(tokens), batch_size):
+            out.append(torch.softmax(model(tokens[s:s + batch_size], mask[s:s + batch_size],
+                                           kinds)[0], 1).numpy())
+    return np.concatenate(out)
+
+
+def f1_scores(probabilities: np.ndarray, species: np.ndarray) -> dict[str, Any]:
+    """Macro F1 and F1 per species of the most probable class."""
+    from sklearn.metrics import f1_score
+
+    from aihep.pid.detectors import SPECIES
+
+    predicted = probabilities.argmax(1)
+    per = f1_score(species, predicted, labels=range(len(SPECIES)), average=None,
+                   zero_division=0)
+    return {"f1_macro": float(np.mean(per)),
+            "f1_per_species": {s: float(v) for s, v in zip(SPECIES, per, strict=True)}}
