@@ -35,6 +35,28 @@ def nsigma_probabilities(tracks: Tracks, config: DetectorConfig) -> np.ndarray:
     return out
 
 
+def bayes_probabilities(tracks: Tracks, config: DetectorConfig, priors: np.ndarray
+                        ) -> np.ndarray:
+    """Bayesian PID (ALICE practice): Gaussian likelihoods of the TPC n-sigma and, where
+    present, of the TOF beta (resolution from the TOF time resolution) times the species
+    priors (e.g. the fractions in simulation); normalized per track."""
+    from aihep.pid.detectors import MASSES_GEV, SPECIES, expected_beta
+
+    log_like = -0.5 * n_sigma_tpc(tracks.signals, config) ** 2
+    beta = tracks.signals.tof
+    has_tof = np.isfinite(beta)
+    if has_tof.any():
+        for k, s in enumerate(SPECIES):
+            expected = expected_beta(tracks.p_gev[has_tof], MASSES_GEV[s])
+            t_ns = config.tof_length_m / (expected * 0.299792458)
+            sigma_beta = expected * (1e-3 * config.tof_resolution_ps) / t_ns
+            log_like[has_tof, k] += -0.5 * ((beta[has_tof] - expected) / sigma_beta) ** 2
+    log_post = log_like + np.log(np.maximum(np.asarray(priors, float), 1e-12))
+    log_post -= log_post.max(1, keepdims=True)
+    post = np.exp(log_post)
+    return post / post.sum(1, keepdims=True)
+
+
 def fit_hgb(train_tracks: Tracks, seed: int = DEFAULT_SEED) -> Any:
     """scikit-learn's HistGradientBoosting (missing values handled natively)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
