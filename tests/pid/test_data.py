@@ -40,3 +40,15 @@ def test_v0_sample_tags_pions_and_protons_by_decay_kinematics():
     # without the displacement requirement the sample fills with prompt combinatorics
     loose = v0_sample(tracks, min_radius_mm=-1e9)
     assert np.isin(tracks.mother_pid[loose.index], [310, 3122]).mean() < 0.5
+
+
+def test_select_and_gain_calibration_on_v0_pions():
+    from aihep.pid.data import v0_sample
+    from aihep.pid.methods import calibrate_gain
+
+    data = generate_tracks(shifted_data_domain(1.0), 800, seed=6)  # gain +2.5%
+    half = data.select(np.arange(len(data) // 2))
+    assert len(half) == len(data) // 2 and len(half.signals.tpc) == len(half)
+    v0 = v0_sample(data)
+    calibrated = calibrate_gain(data, v0.index, v0.species, DomainConfig().detector)
+    assert abs(calibrated.tpc_gain - 1.025) < 0.01

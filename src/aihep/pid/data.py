@@ -53,6 +53,19 @@ class Tracks:
     def __len__(self) -> int:
         return len(self.p_gev)
 
+    def select(self, index: np.ndarray) -> Tracks:
+        """The tracks at ``index`` (indices or a boolean mask)."""
+        from dataclasses import fields
+
+        def take(value):
+            if value is None:
+                return None
+            if isinstance(value, TrackSignals):
+                return TrackSignals(*(getattr(value, f.name)[index] for f in fields(value)))
+            return value[index]
+
+        return Tracks(*(take(getattr(self, f.name)) for f in fields(self)))
+
 
 def generate_tracks(domain: DomainConfig, n_events: int, seed: int) -> Tracks:
     """Generate ``n_events`` minimum-bias events of ``domain`` and measure their tracks."""

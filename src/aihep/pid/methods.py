@@ -57,6 +57,20 @@ def bayes_probabilities(tracks: Tracks, config: DetectorConfig, priors: np.ndarr
     return post / post.sum(1, keepdims=True)
 
 
+def calibrate_gain(tracks: Tracks, v0_index: np.ndarray, v0_species: np.ndarray,
+                   config: DetectorConfig) -> DetectorConfig:
+    """The TPC gain re-measured on the V0 pions of ``tracks`` (median of measured over
+    expected dE/dx), as physicists calibrate n-sigma on data."""
+    from aihep.pid.detectors import MASSES_GEV, SPECIES, expected_tpc
+
+    pions = v0_index[v0_species == SPECIES.index("pi")]
+    if len(pions) < 20:
+        return config
+    ratio = tracks.signals.tpc[pions] / expected_tpc(tracks.p_gev[pions], MASSES_GEV["pi"],
+                                                      config)
+    return config.model_copy(update={"tpc_gain": config.tpc_gain * float(np.median(ratio))})
+
+
 def fit_hgb(train_tracks: Tracks, seed: int = DEFAULT_SEED) -> Any:
     """scikit-learn's HistGradientBoosting (missing values handled natively)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -98,17 +112,22 @@ class TransformerTrainConfig(BaseModel):
 
 
 def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = None,
-                    data: Tracks | None = None) -> PIDTransformer:
+                    data: Tracks | None = None, init: PIDTransformer | None = None,
+                    labels: np.ndarray | None = None) -> PIDTransformer:
     """Train on labelled simulation; with ``data`` and ``dann_lambda_max`` > 0, the domain
     head learns simulation (0) against data (1) through gradient reversal, its weight
-    following the DANN schedule over the epochs. Validation: simulation only."""
+    following the DANN schedule over the epochs. Validation: simulation only. ``init``
+    starts from a trained model and ``labels`` replace the tracks' species (fine-tuning on
+    a tagged sample)."""
     config = config or TransformerTrainConfig()
     dann = data is not None and config.dann_lambda_max > 0
     model_config = config.model.model_copy(update={"domain_head": dann})
     with seeded(model_config.seed):
         model = PIDTransformer(model_config)
+    if init is not None:  # fine-tuning (e.g. on the V0 sample, whose labels are implied)
+        model.load_state_dict(init.state_dict(), strict=False)
     tokens, mask, kinds = token_inputs(simulation.signals.as_array(), simulation.p_gev)
-    y = torch.from_numpy(simulation.species)
+    y = torch.from_numpy(simulation.species if labels is None else labels)
     n = len(y)
     order = torch.from_numpy(np.random.default_rng(config.train.seed).permutation(n))
     n_val = max(1, round(config.val_fraction * n))
