@@ -161,7 +161,7 @@ def chunk_events(config: AssignmentDataConfig, index: int, n_generate: int
     from aihep.events.leptons import isolated_leptons, missing_pt
     from aihep.events.processes import get_process
     from aihep.events.pythia import base_settings, final_state, make_pythia, next_batch
-    from aihep.events.truth import Record, eta_phi, heavy_flavour
+    from aihep.events.truth import Record, eta_phi, jet_flavours
     from aihep.workflow import seeds
 
     settings = [*base_settings(config.ecm_gev, seeds.pythia_seed(config.seed, "chunk", index)),
@@ -177,19 +177,14 @@ def chunk_events(config: AssignmentDataConfig, index: int, n_generate: int
     measured = measured.select(~is_lepton)  # isolated leptons are not clustered into jets
     jets = JetConfig(radius=config.jet_radius, pt_min_gev=config.jet_pt_min_gev,
                      eta_max=config.jet_eta_max, max_jets=config.max_jets)
-    four, counts, _, _ = cluster_indices(measured, jets)
+    four, counts, event_of_jet, _ = cluster_indices(measured, jets)
     px, py, pz, e = four.T
     pt, eta, phi = kin.pt(px, py), kin.eta(px, py, pz), kin.phi(px, py)
     mass = kin.mass(px, py, pz, e)
-    # jet flavour from heavy hadrons in the event record
-    flavour = heavy_flavour(record.pid)
-    mom = record.momentum
-    heavy = (flavour > 0) & (np.hypot(mom[:, 0], mom[:, 1]) > 5.0)
-    h_event = np.searchsorted(record.offsets, np.flatnonzero(heavy), side="right") - 1
-    h_eta, h_phi = eta_phi(mom[heavy])
-    h_flavour = flavour[heavy]
-    tag_rng = seeds.rng(config.seed, "btag", index)
-    efficiency = {5: config.btag.b, 4: config.btag.c, 0: config.btag.light}
+    flavour = jet_flavours(record, event_of_jet, eta, phi, config.match_radius)
+    efficiency = np.select([flavour == 5, flavour == 4],
+                           [config.btag.b, config.btag.c], config.btag.light)
+    btag = (seeds.rng(config.seed, "btag", index).random(len(flavour)) < efficiency)
     n_ev = len(counts)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
     j_max = config.max_jets
@@ -200,20 +195,13 @@ def chunk_events(config: AssignmentDataConfig, index: int, n_generate: int
     higgs_targets = np.full((n_ev, 2), -1, np.int64)
     partons = np.full((n_ev, len(PARTONS), 4), np.nan, np.float32)
     tops = np.full((n_ev, 2, 4), np.nan, np.float32)
-    from aihep.events.truth import delta_r
-
     for ev in range(n_ev):
         sl = slice(start[ev], start[ev] + counts[ev])
         n = counts[ev]
         for name, values in (("pt", pt), ("eta", eta), ("phi", phi), ("mass", mass)):
             arrays[name][ev, :n] = values[sl]
         mask[ev, :n] = True
-        near = h_event == ev
-        for k in range(n):
-            close = near & (delta_r(h_eta, h_phi, eta[sl][k], phi[sl][k])
-                            < config.match_radius)
-            best = int(h_flavour[close].max()) if close.any() else 0
-            arrays["btag"][ev, k] = float(tag_rng.random() < efficiency[best])
+        arrays["btag"][ev, :n] = btag[sl]
         p4, h4, tops[ev] = _truth(record, ev)
         partons[ev] = p4
         # quarks are matched to jets, leptons and neutrinos are not (slots stay -1)

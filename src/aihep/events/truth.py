@@ -114,3 +114,21 @@ def heavy_flavour(pid: np.ndarray) -> np.ndarray:
     c = hadron & np.any(digits == 4, axis=1) & ~b
     return np.where(b, 5, np.where(c, 4, 0))
 
+
+def jet_flavours(record: Record, jet_event: np.ndarray, jet_eta: np.ndarray,
+                 jet_phi: np.ndarray, radius: float, pt_min_gev: float = 5.0) -> np.ndarray:
+    """Per jet the flavour of the heaviest b or c hadron (pT > ``pt_min_gev``) of its event
+    within delta-R ``radius``: 5, 4 or 0 (light)."""
+    flavour = heavy_flavour(record.pid)
+    mom = record.momentum
+    heavy = (flavour > 0) & (np.hypot(mom[:, 0], mom[:, 1]) > pt_min_gev)
+    h_event = np.searchsorted(record.offsets, np.flatnonzero(heavy), side="right") - 1
+    h_eta, h_phi = eta_phi(mom[heavy])
+    h_flavour = flavour[heavy]
+    out = np.zeros(len(jet_event), dtype=np.int64)
+    for j in range(len(jet_event)):
+        near = (h_event == jet_event[j]) & (delta_r(h_eta, h_phi, jet_eta[j], jet_phi[j])
+                                            < radius)
+        out[j] = int(h_flavour[near].max()) if near.any() else 0
+    return out
+

@@ -29,7 +29,7 @@ from aihep import DEFAULT_SEED
 from aihep._atomic import ensure_writable_dir
 from aihep.events.config import DetectorConfig, JetConfig
 from aihep.events.tracks import HadronIDConfig, TrackConfig
-from aihep.events.truth import NEUTRINOS, eta_phi, heavy_flavour
+from aihep.events.truth import NEUTRINOS, eta_phi, jet_flavours
 from aihep.io.jets import JetSet, load_jets, save_jets
 from aihep.tagging.samples import STABLE_V0, DatasetKind, Sample, get_kind, parton_label
 from aihep.workflow.chunks import ChunkJob, ChunkStore, Writer, chunk_path, run_waves
@@ -113,17 +113,10 @@ def _labels(kind: DatasetKind, sample: Sample, record: Any, four: np.ndarray,
         labels[candidates] = classes.index(sample.classes[0])
         return labels
     if kind.labelling == "hadron":
-        flavour = heavy_flavour(record.pid)
-        mom = record.momentum
-        heavy = (flavour > 0) & (np.hypot(mom[:, 0], mom[:, 1]) > 5.0)
-        h_event = np.searchsorted(record.offsets, np.flatnonzero(heavy), side="right") - 1
-        h_eta, h_phi = eta_phi(mom[heavy])
-        h_flavour = flavour[heavy]
-        for j in candidates:
-            near = (h_event == event_of_jet[j]) & (delta_r(
-                h_eta, h_phi, jet_eta[j], jet_phi[j]) < kind.match_radius)
-            best = int(h_flavour[near].max()) if near.any() else 0
-            labels[j] = classes.index({5: "b", 4: "c", 0: "light"}[best])
+        found = jet_flavours(record, event_of_jet[candidates], jet_eta[candidates],
+                             jet_phi[candidates], kind.match_radius)
+        for j, best in zip(candidates, found, strict=True):
+            labels[j] = classes.index({5: "b", 4: "c", 0: "light"}[int(best)])
         return labels
     for j in candidates:
         event = int(event_of_jet[j])
