@@ -100,19 +100,9 @@ def layers_of(design: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
     Design keys ``z<i>_mm`` and ``t<i>``; t = 0 or "off" means no layer.
     """
-    slots = sorted(int(k[1:-3]) for k in design if k.startswith("z") and k.endswith("_mm"))
-    if not slots:
-        msg = "a calorimeter design needs parameters z<i>_mm and t<i>"
-        raise ConfigError(msg)
-    z, t = [], []
-    for i in slots:
-        ti = design.get(f"t{i}", 0)
-        ti = 0.0 if ti == "off" else float(ti)
-        if ti > 0:
-            z.append(float(design[f"z{i}_mm"]))
-            t.append(ti)
-    order = np.argsort(z, kind="stable")
-    return np.asarray(z)[order], np.asarray(t)[order]
+    from aihep.design.slots import active_slots
+
+    return active_slots(design, "mm", "t", "calorimeter")
 
 
 def sampling_weights(z_mm: np.ndarray, t_mm: np.ndarray, depth_mm: float) -> np.ndarray:

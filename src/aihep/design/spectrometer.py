@@ -31,8 +31,6 @@ import numba
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from aihep.errors import ConfigError
-
 GEV_TO_KAPPA = 0.299792458
 """kappa [1/m] = 0.2998 * B [T] * q / p [GeV]."""
 
@@ -100,19 +98,10 @@ def stations_of(design: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
     Design keys ``z<i>_m`` and ``g<i>`` for slots i = 1..K; g = 0 or "off" means absent.
     """
-    slots = sorted(int(k[1:-2]) for k in design if k.startswith("z") and k.endswith("_m"))
-    z, g = [], []
-    for i in slots:
-        gi = design.get(f"g{i}", 0)
-        gi = 0 if gi == "off" else int(gi)
-        if gi > 0:
-            z.append(float(design[f"z{i}_m"]))
-            g.append(gi)
-    if not slots:
-        msg = "a spectrometer design needs parameters z<i>_m and g<i>"
-        raise ConfigError(msg)
-    order = np.argsort(z, kind="stable")
-    return np.asarray(z)[order], np.asarray(g, dtype=np.int64)[order]
+    from aihep.design.slots import active_slots
+
+    z, g = active_slots(design, "m", "g", "spectrometer")
+    return z, g.astype(np.int64)
 
 
 def _seed_pairs(z: np.ndarray, f: np.ndarray, n: int = 4) -> np.ndarray:
