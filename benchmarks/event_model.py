@@ -26,9 +26,10 @@ import time
 import numpy as np
 from common import ROOT, git_commit, write_result
 
+from aihep.eventmodel.run import PROCESS_LABELS as LABELS
+
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "event_model"
 RESULTS = ROOT / "results" / "event_model.json"
-LABELS = {"ttbar-semileptonic": 0, "tth-bb": 1, "ttbar": 2, "qcd-multijet": 3}
 
 
 def dataset(process: str, n: int, workers: int):

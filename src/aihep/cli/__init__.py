@@ -579,6 +579,7 @@ def _register_subcommands() -> None:
     from aihep.cli.assign import assign_app
     from aihep.cli.calo import calo_app
     from aihep.cli.design import design_app
+    from aihep.cli.event import event_app
     from aihep.cli.reco import reco_app
     from aihep.cli.tag import tag_app
 
@@ -587,6 +588,7 @@ def _register_subcommands() -> None:
     app.add_typer(calo_app, name="calo")
     app.add_typer(design_app, name="design")
     app.add_typer(assign_app, name="assign")
+    app.add_typer(event_app, name="event")
 
 
 _register_subcommands()

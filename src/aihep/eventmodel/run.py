@@ -28,6 +28,8 @@ from aihep.io.assignment import JetEvents
 from aihep.nn.train import TrainConfig, TrainResult, seeded, train
 
 TASKS = ("classification", "assignment", "regression", "segmentation", "reconstruction")
+PROCESS_LABELS = {"ttbar-semileptonic": 0, "tth-bb": 1, "ttbar": 2, "qcd-multijet": 3}
+"""Class index of each process in the classification head."""
 _KEYS = ("objects", "types", "p4", "mask", "label", "assignment", "regression",
          "segmentation")
 
