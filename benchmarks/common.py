@@ -23,9 +23,11 @@ def utc_now() -> str:
 
 def write_result(path: Path, result: dict[str, Any], commit: str | None = None) -> Path:
     """Write ``result`` as JSON atomically (a temporary file renamed over ``path``), stamped
-    with the git ``commit`` measured (default: the checked-out one) and the UTC ``date``."""
+    with the git ``commit`` measured (default: the result's own, else the checked-out one)
+    and the UTC ``date``. A result merged with an older file's content must pass ``commit``,
+    or the older file's commit would be kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = {"commit": result.get("commit") or commit or git_commit(), "date": utc_now(),
+    result = {"commit": commit or result.get("commit") or git_commit(), "date": utc_now(),
               **{k: v for k, v in result.items() if k not in ("commit", "date")}}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")

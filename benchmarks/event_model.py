@@ -3,6 +3,7 @@
 Data (cached under .cache/benchmarks/event_model/, resumable): semi-leptonic ttbar, ttH(bb)
 and QCD multijet with their labels, and all-hadronic ttbar, all from the event factory with
 the objects and b-tag of the assignment benchmark. Pretraining (events disjoint from
+fine-tuning: ttH and all-hadronic ttbar are split in halves, one for pretraining, one for
 fine-tuning): process classification of semi-leptonic ttbar / ttH / QCD, their regression
 and segmentation targets, and masked-object reconstruction on every process including
 all-hadronic ttbar, whose assignment labels are never used. Fine-tuning on
@@ -11,9 +12,12 @@ all-hadronic ttbar, whose assignment labels are never used. Fine-tuning on
 others with 3), each against the same network trained from scratch on the same labels.
 Scores on fixed test sets: the 6-jet matched event efficiency, the classification AUC.
 ``multitask``: the pretrained body's AUCs (ttH vs ttbar, ttbar vs QCD), regression
-resolutions and assignment efficiency next to single-task models of the same size.
+resolutions, training and inference events/s; and ``multi_vs_single``: one network trained
+on every labelled task (classification, all-hadronic assignment, regression, segmentation)
+next to networks of the same size trained on one task each, on the same events.
 
 Usage: python benchmarks/event_model.py [--events 50000] [--epochs 20] [--workers 2]
+       [--parts pretrain,multitask,finetune]
 Writes the ``finetune`` and ``multitask`` parts of benchmarks/results/event_model.json.
 """
 
@@ -53,7 +57,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--parts", default="pretrain,multitask,finetune",
+                        help="pretrain (and its scores), multitask (multi- vs single-task), "
+                        "finetune (label fractions); finetune needs pretrain")
     args = parser.parse_args()
+    parts_to_run = set(args.parts.split(","))
     commit = git_commit()
     import torch
 
@@ -64,45 +72,105 @@ def main() -> None:
     torch.set_num_threads(args.workers)
     data = {p: dataset(p, args.events, args.workers) for p in LABELS}
     n_test = args.test
-    half = (args.events - n_test) // 2  # all-hadronic ttbar: half pretraining, half tuning
+    half = (args.events - n_test) // 2
     test = {p: e.select(np.arange(len(e) - n_test, len(e))) for p, e in data.items()}
+    # disjoint events: ttH and all-hadronic ttbar are split in a pretraining half and a
+    # fine-tuning half (the fine-tuning classes must not have been seen with labels)
     pretrain_parts = [(data[p].select(np.arange(len(data[p]) - n_test)), LABELS[p])
-                      for p in ("ttbar-semileptonic", "tth-bb", "qcd-multijet")]
+                      for p in ("ttbar-semileptonic", "qcd-multijet")]
+    pretrain_parts.append((data["tth-bb"].select(np.arange(half)), LABELS["tth-bb"]))
     allhad_pre = data["ttbar"].select(np.arange(half))
     allhad_tune = data["ttbar"].select(np.arange(half, len(data["ttbar"]) - n_test))
-    tth_tune = data["tth-bb"].select(np.arange(len(data["tth-bb"]) - n_test))
+    tth_tune = data["tth-bb"].select(np.arange(half, len(data["tth-bb"]) - n_test))
 
     def config(seed: int) -> EventTrainConfig:
         return EventTrainConfig(model=EventModelConfig(seed=seed), train=TrainConfig(
             epochs=args.epochs, batch_size=256, learning_rate=1e-3, patience=5, seed=seed))
 
-    start = time.perf_counter()
-    pretrained, history = train_event_model(
-        [*pretrain_parts, (allhad_pre, None)], config(1),
-        tasks=("classification", "regression", "segmentation", "reconstruction"),
-        checkpoint=CACHE / "pretrain.ckpt")
-    pretrain_minutes = (time.perf_counter() - start) / 60
-    torch.save(pretrained.state_dict(), CACHE / "pretrained.pt")
     rows, multitask = [], {}
-    scores = {p: evaluate_event_model(pretrained, test[p], LABELS[p]) for p in test}
-    probs = {p: s["probabilities"] for p, s in scores.items()}
-    multitask["pretrained_auc_tth_vs_ttbar"] = auc(
-        np.concatenate([probs["tth-bb"][:, 1], probs["ttbar"][:, 1]]),
-        np.r_[np.ones(n_test), np.zeros(n_test)])
-    multitask["pretrained_auc_ttbar_vs_qcd"] = auc(
-        np.concatenate([1 - probs["ttbar"][:, 3], 1 - probs["qcd-multijet"][:, 3]]),
-        np.r_[np.ones(n_test), np.zeros(n_test)])
-    multitask["pretrained_regression_resolution_gev"] = scores["ttbar-semileptonic"][
-        "regression_resolution_gev"]
-    multitask["pretrain_minutes"] = pretrain_minutes
-    multitask["pretrain_epoch_seconds"] = history.epoch_seconds
 
     def save() -> None:
         old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-        write_result(RESULTS, {**old, "benchmark": "event_model", "finetune": rows,
-                               "multitask": multitask}, commit)
+        write_result(RESULTS, {**old, "benchmark": "event_model",
+                               "finetune": rows or old.get("finetune", []),
+                               "multitask": {**old.get("multitask", {}), **multitask}}, commit)
 
+    pretrained = None
+    if parts_to_run & {"pretrain", "finetune"}:
+        start = time.perf_counter()
+        pretrained, history = train_event_model(
+            [*pretrain_parts, (allhad_pre, None)], config(1),
+            tasks=("classification", "regression", "segmentation", "reconstruction"),
+            checkpoint=CACHE / "pretrain.ckpt")
+        pretrain_seconds = time.perf_counter() - start
+        torch.save(pretrained.state_dict(), CACHE / "pretrained.pt")
+        start = time.perf_counter()
+        scores = {p: evaluate_event_model(pretrained, test[p], LABELS[p]) for p in test}
+        infer_seconds = time.perf_counter() - start
+        probs = {p: s["probabilities"] for p, s in scores.items()}
+        n_pre = sum(len(e) for e, _ in pretrain_parts) + len(allhad_pre)
+        multitask.update({
+            "pretrained_auc_tth_vs_ttbar": auc(
+                np.concatenate([probs["tth-bb"][:, 1], probs["ttbar"][:, 1]]),
+                np.r_[np.ones(n_test), np.zeros(n_test)]),
+            "pretrained_auc_ttbar_vs_qcd": auc(
+                np.concatenate([1 - probs["ttbar"][:, 3], 1 - probs["qcd-multijet"][:, 3]]),
+                np.r_[np.ones(n_test), np.zeros(n_test)]),
+            "pretrained_regression_resolution_gev":
+                scores["ttbar-semileptonic"]["regression_resolution_gev"],
+            "pretrain_events": n_pre, "pretrain_minutes": pretrain_seconds / 60,
+            "pretrain_epoch_seconds": history.epoch_seconds,
+            "train_events_per_second": 0.9 * n_pre * len(history.train_loss)
+            / pretrain_seconds,
+            "inference_events_per_second": 4 * n_test / infer_seconds})
     save()
+    if "multitask" in parts_to_run:
+        # one network on every labelled task against networks of the same size trained on
+        # one task each, on the same labelled events (no pretraining involved)
+        labelled = [*pretrain_parts, (allhad_tune, LABELS["ttbar"])]
+        n_labelled = sum(len(e) for e, _ in labelled)
+        variants = {"multi-task": ("classification", "assignment", "regression",
+                                   "segmentation"),
+                    "classification only": ("classification",),
+                    "assignment only": ("assignment",), "regression only": ("regression",),
+                    "segmentation only": ("segmentation",)}
+        rows_mt = []
+        for name, tasks in variants.items():
+            t0 = time.perf_counter()
+            model, hist = train_event_model(labelled, config(1), tasks=tasks,
+                                            checkpoint=CACHE / f"mt_{tasks[0]}_{len(tasks)}.ckpt")
+            train_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            sc = {p: evaluate_event_model(model, test[p], LABELS[p]) for p in test}
+            infer_s = time.perf_counter() - t0
+            row = {"model": name, "tasks": list(tasks), "minutes": train_s / 60,
+                   "train_events_per_second": 0.9 * n_labelled * len(hist.train_loss) / train_s,
+                   "inference_events_per_second": 4 * n_test / infer_s}
+            pr = {p: v["probabilities"] for p, v in sc.items()}
+            if "classification" in tasks:
+                row["auc_tth_vs_ttbar"] = auc(
+                    np.concatenate([pr["tth-bb"][:, 1], pr["ttbar"][:, 1]]),
+                    np.r_[np.ones(n_test), np.zeros(n_test)])
+                row["auc_ttbar_vs_qcd"] = auc(
+                    np.concatenate([1 - pr["ttbar"][:, 3], 1 - pr["qcd-multijet"][:, 3]]),
+                    np.r_[np.ones(n_test), np.zeros(n_test)])
+            if "assignment" in tasks:
+                a = next(r for r in sc["ttbar"]["assignment"]
+                         if r["njets"] == "6" and r["subset"] == "matched")
+                row["assignment_efficiency_6jet"] = a["event_efficiency"]
+                row["assignment_efficiency_6jet_error"] = a["event_efficiency_error"]
+            if "regression" in tasks:
+                row["regression_resolution_gev"] = sc["ttbar-semileptonic"][
+                    "regression_resolution_gev"]
+            if "segmentation" in tasks:
+                row["segmentation_accuracy"] = float(np.mean(
+                    [sc[p]["segmentation_accuracy"] for p in ("ttbar", "tth-bb")]))
+            rows_mt.append(row)
+            print(row, flush=True)
+            multitask["multi_vs_single"] = rows_mt
+            save()
+    if "finetune" not in parts_to_run:
+        return
     for fraction in (0.01, 0.1, 1.0):
         seeds = 5 if fraction == 0.01 else args.seeds
         for seed in range(1, seeds + 1):
