@@ -181,7 +181,8 @@ def main() -> None:
                              "not_measured": f"{type(error).__name__}: {error}"[:500]})
         old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         write_result(RESULTS, {**old, "benchmark": "event_model", "assignment": rows,
-                               "assignment_runs": runs, "assignment_data": {
+                               "assignment_commit": commit, "assignment_runs": runs,
+                               "assignment_data": {
                                    **data.to_dict(), "test_events": len(test),
                                    "test_fully_matched_6jet": matched6,
                                    "generation_minutes": generation_minutes}}, commit)

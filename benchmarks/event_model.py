@@ -93,6 +93,7 @@ def main() -> None:
         old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         write_result(RESULTS, {**old, "benchmark": "event_model",
                                "finetune": rows or old.get("finetune", []),
+                               "event_model_commit": commit,
                                "multitask": {**old.get("multitask", {}), **multitask}}, commit)
 
     pretrained = None
