@@ -30,8 +30,10 @@ RESULTS = ROOT / "results" / "pid.json"
 def tracks_for(domain, events: int, seed: int):
     from aihep.pid.data import generate_tracks
 
-    path = CACHE / f"{domain.name}_{domain.pythia_tune}_{hash(domain.model_dump_json())}" \
-        f"_{events}_{seed}.pkl"
+    import hashlib
+
+    key = hashlib.sha256(domain.model_dump_json().encode()).hexdigest()[:12]
+    path = CACHE / f"{domain.name}_{domain.pythia_tune}_{key}_{events}_{seed}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes())
     tracks = generate_tracks(domain, events, seed)
@@ -44,7 +46,7 @@ def tracks_for(domain, events: int, seed: int):
 
 def bootstrap_f1(probabilities: np.ndarray, species: np.ndarray, seed: int,
                  n: int = 100) -> tuple[dict, float]:
-    from aihep.pid.methods import f1_scores
+    from aihep.pid.metrics import f1_scores
 
     rng = np.random.default_rng(seed)
     scores = [f1_scores(probabilities[i], species[i])["f1_macro"]

@@ -10,7 +10,6 @@ from aihep.pid.data import DomainConfig, generate_tracks, shifted_data_domain
 from aihep.pid.methods import (
     TransformerTrainConfig,
     bayes_probabilities,
-    f1_scores,
     features,
     fit_hgb,
     fit_mlp,
@@ -19,6 +18,7 @@ from aihep.pid.methods import (
     nsigma_probabilities,
     transformer_probabilities,
 )
+from aihep.pid.metrics import f1_scores
 from aihep.pid.model import PIDModelConfig
 
 

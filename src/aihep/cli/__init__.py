@@ -580,6 +580,7 @@ def _register_subcommands() -> None:
     from aihep.cli.calo import calo_app
     from aihep.cli.design import design_app
     from aihep.cli.event import event_app
+    from aihep.cli.pid import pid_app
     from aihep.cli.reco import reco_app
     from aihep.cli.tag import tag_app
 
@@ -589,6 +590,7 @@ def _register_subcommands() -> None:
     app.add_typer(design_app, name="design")
     app.add_typer(assign_app, name="assign")
     app.add_typer(event_app, name="event")
+    app.add_typer(pid_app, name="pid")
 
 
 _register_subcommands()

@@ -177,16 +177,3 @@ def transformer_probabilities(model: PIDTransformer, tracks: Tracks,
             out.append(torch.softmax(model(tokens[s:s + batch_size], mask[s:s + batch_size],
                                            kinds)[0], 1).numpy())
     return np.concatenate(out)
-
-
-def f1_scores(probabilities: np.ndarray, species: np.ndarray) -> dict[str, Any]:
-    """Macro F1 and F1 per species of the most probable class."""
-    from sklearn.metrics import f1_score
-
-    from aihep.pid.detectors import SPECIES
-
-    predicted = probabilities.argmax(1)
-    per = f1_score(species, predicted, labels=range(len(SPECIES)), average=None,
-                   zero_division=0)
-    return {"f1_macro": float(np.mean(per)),
-            "f1_per_species": {s: float(v) for s, v in zip(SPECIES, per, strict=True)}}
