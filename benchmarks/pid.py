@@ -28,9 +28,9 @@ RESULTS = ROOT / "results" / "pid.json"
 
 
 def tracks_for(domain, events: int, seed: int):
-    from aihep.pid.data import generate_tracks
-
     import hashlib
+
+    from aihep.pid.data import generate_tracks
 
     key = hashlib.sha256(domain.model_dump_json().encode()).hexdigest()[:12]
     path = CACHE / f"{domain.name}_{domain.pythia_tune}_{key}_{events}_{seed}.pkl"
@@ -45,13 +45,19 @@ def tracks_for(domain, events: int, seed: int):
 
 
 def bootstrap_f1(probabilities: np.ndarray, species: np.ndarray, seed: int,
-                 n: int = 100) -> tuple[dict, float]:
+                 n: int = 100) -> tuple[dict, float, dict]:
+    """F1 scores, and the bootstrap spread (``n`` resamples) of the macro F1 and of each
+    species' F1."""
+    from aihep.pid.detectors import SPECIES
     from aihep.pid.metrics import f1_scores
 
     rng = np.random.default_rng(seed)
-    scores = [f1_scores(probabilities[i], species[i])["f1_macro"]
-              for i in (rng.integers(0, len(species), len(species)) for _ in range(n))]
-    return f1_scores(probabilities, species), float(np.std(scores))
+    resampled = [f1_scores(probabilities[i], species[i])
+                 for i in (rng.integers(0, len(species), len(species)) for _ in range(n))]
+    per_species = {s: float(np.std([r["f1_per_species"][s] for r in resampled]))
+                   for s in SPECIES}
+    return (f1_scores(probabilities, species),
+            float(np.std([r["f1_macro"] for r in resampled])), per_species)
 
 
 def main() -> None:
@@ -120,11 +126,12 @@ def main() -> None:
             for model, p in probabilities.items():
                 for tof, keep in (("with", has_tof), ("without", ~has_tof),
                                   ("all", np.ones(len(test), bool))):
-                    scores, error = bootstrap_f1(p[keep], test.species[keep], seed)
+                    scores, error, errors = bootstrap_f1(p[keep], test.species[keep], seed)
                     rows.append({"model": model, "shift": f"{shift:g}x", "tof": tof,
                                  "f1_macro": scores["f1_macro"],
                                  "f1_per_species": scores["f1_per_species"],
-                                 "f1_error": error, "seed": seed, "tracks": int(keep.sum()),
+                                 "f1_error": error, "f1_error_per_species": errors,
+                                 "seed": seed, "tracks": int(keep.sum()),
                                  "v0_purity": v0.purity, "v0_tracks": len(v0.index)})
             write_result(RESULTS, {"benchmark": "pid", "events": args.events, "rows": rows,
                                    "minutes": (time.perf_counter() - start) / 60}, commit)
