@@ -583,6 +583,7 @@ def _register_subcommands() -> None:
     from aihep.cli.pid import pid_app
     from aihep.cli.reco import reco_app
     from aihep.cli.tag import tag_app
+    from aihep.cli.tau import tau_app
 
     app.add_typer(tag_app, name="tag")
     app.add_typer(reco_app, name="reco")
@@ -591,6 +592,7 @@ def _register_subcommands() -> None:
     app.add_typer(assign_app, name="assign")
     app.add_typer(event_app, name="event")
     app.add_typer(pid_app, name="pid")
+    app.add_typer(tau_app, name="tau")
 
 
 _register_subcommands()

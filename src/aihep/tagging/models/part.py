@@ -104,6 +104,12 @@ class ParT(nn.Module):
 
     def forward(self, features: torch.Tensor, points: torch.Tensor, vectors: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(features, points, vectors, mask))
+
+    def features(self, features: torch.Tensor, points: torch.Tensor, vectors: torch.Tensor,
+                 mask: torch.Tensor) -> torch.Tensor:
+        """The normalized class-token vector (n, embed_sizes[-1]) the head reads (e.g. for a
+        domain head)."""
         x = self.embed(self.input_norm(features, mask)) * mask[..., None]
         bias = self.pair_bias(vectors, mask) if self.config.use_pair_features else None
         for block in self.blocks:
@@ -112,7 +118,7 @@ class ParT(nn.Module):
         cls_mask = torch.ones(len(x), 1, dtype=torch.bool, device=mask.device)
         for block in self.cls_blocks:
             cls = block(cls, torch.cat([cls, x], dim=1), torch.cat([cls_mask, mask], dim=1))
-        return self.head(self.norm(cls[:, 0]))
+        return self.norm(cls[:, 0])
 
     def _embed_pairs(self, h: torch.Tensor) -> torch.Tensor:
         """Pair features (m, 4) -> (m, heads): batch norm, (GELU after a hidden layer), linear."""

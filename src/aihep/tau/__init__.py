@@ -1,0 +1,1 @@
+"""Tau identification (DeepTau-style) with domain adaptation from simulation to data."""
