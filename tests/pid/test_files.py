@@ -88,7 +88,7 @@ def test_bad_input_is_one_line(files, tmp_path):
         "negative.parquet": (good.set_column(0, "p_gev", pa.array(np.full(len(good), -1.0))),
                              "p_gev: expected finite momenta > 0"),
     }
-    for name, (table, message) in bad.items():
+    for name, (table, _message) in bad.items():
         pq.write_table(table, tmp_path / name)
     (tmp_path / "junk.parquet").write_text("not parquet")
     cases = [[str(tmp_path / n), "--method", "hgb"] for n in bad] + [

@@ -64,7 +64,7 @@ def test_candidate_inputs_and_grids_of_a_hand_placed_particle():
                                              (9, 0.9, 0.0, 0, PHOTON)])  # outside the cone
     energy = pt * np.cosh(eta)
     found = find_decay_mode(pt, eta, phi, charge, types, 0.3, 1.0, 35.0)
-    p, mask, hl = candidate_inputs(pt, eta, phi, energy, charge, types, 0.3, 1.0, 35.0, found)
+    p, mask, _hl = candidate_inputs(pt, eta, phi, energy, charge, types, 0.3, 1.0, 35.0, found)
     assert p.shape[1] == len(PARTICLE_FEATURES) and mask.sum() == 3  # photon at 0.9 left out
     g_in = grids(torch.from_numpy(p[None]), torch.from_numpy(mask[None]), *INNER)[0]
     g_out = grids(torch.from_numpy(p[None]), torch.from_numpy(mask[None]), *OUTER)[0]

@@ -15,6 +15,11 @@ from aihep.cli import app
 runner = CliRunner()
 
 
+def opts(flag, values):
+    """[flag, v1, flag, v2, ...]"""
+    return [x for v in values for x in (flag, str(v))]
+
+
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     root = tmp_path_factory.mktemp("tau")
@@ -32,17 +37,16 @@ def test_dataset_train_evaluate(samples):
     assert info["counts"]["tau"] > 0 and info["counts"]["jet"] > 0
     sim = [samples / "ztautau_simulation", samples / "qcd_simulation"]
     data = [samples / "ztautau_data", samples / "qcd_data"]
-    for name, extra in (("cnn", []), ("dann", ["--dann-lambda", "1.0", *sum(
-            (["--data", str(d)] for d in data), [])]), ("part", ["--model", "part-lite"])):
+    for name, extra in (("cnn", []), ("dann", ["--dann-lambda", "1.0", *opts("--data", data)]),
+                        ("part", ["--model", "part-lite"])):
         run = samples / f"run_{name}"
-        result = runner.invoke(app, ["tau", "train", *sum((["--sim", str(s)] for s in sim), []),
+        result = runner.invoke(app, ["tau", "train", *opts("--sim", sim),
                                      "--out", str(run), "--epochs", "1", "--channels", "8",
                                      *extra, "--json"])
         assert result.exit_code == 0, (name, result.output)
         out = samples / f"eval_{name}"
-        result = runner.invoke(app, ["tau", "evaluate", str(run), *sum(
-            (["--data", str(d)] for d in data), []), *sum((["--sim", str(s)] for s in sim), []),
-            "--out", str(out), "--json"])
+        result = runner.invoke(app, ["tau", "evaluate", str(run), *opts("--data", data),
+                                     *opts("--sim", sim), "--out", str(out), "--json"])
         assert result.exit_code == 0, (name, result.output)
         rows = json.loads(result.stdout)["working_points"]
         assert {(r["working_point"], r["tau_eff"]) for r in rows} == {

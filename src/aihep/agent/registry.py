@@ -85,6 +85,60 @@ def default_registry() -> ToolRegistry:
                            writes=("out",), cpu_seconds=4 * 3600, job=True,
                            fixed={"propose": None, "progress": None, "force": False,
                                   "reporter": write_design_report}))
+    _register_second_stage(registry)
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True, from_policy=("read_paths",)))
     return registry
+
+
+def _register_second_stage(registry: ToolRegistry) -> None:
+    """Fast-simulation training and generation, design comparison, the event model, PID,
+    tau ID and the expert-model registry."""
+    from aihep.agent.experts import find_experts, run_expert
+    from aihep.design.compare import compare_runs
+    from aihep.eventmodel.files import evaluate_file as event_evaluate
+    from aihep.eventmodel.files import train_files as event_train
+    from aihep.fastsim.surrogates import generate_file as calo_generate
+    from aihep.fastsim.surrogates import train_file as calo_train
+    from aihep.pid.files import evaluate_file as pid_evaluate
+    from aihep.pid.files import simulate_file as pid_simulate
+    from aihep.pid.files import train_file as pid_train
+    from aihep.report.design import write_design_report
+    from aihep.report.pid import write_pid_report
+    from aihep.report.tau import write_tau_report
+    from aihep.tau.data import build_tau_dataset
+    from aihep.tau.run import evaluate_files as tau_evaluate
+    from aihep.tau.run import train_files as tau_train
+
+    hidden = {"progress": None, "force": False}
+    registry.add(make_tool(calo_train, "calo_train", reads=("reference",), writes=("out",),
+                           cpu_seconds=4 * 3600, fixed=hidden, job=True))
+    registry.add(make_tool(calo_generate, "calo_generate", reads=("run",), writes=("out",),
+                           cpu_seconds=1800, fixed={"force": False}, job=True))
+    registry.add(make_tool(compare_runs, "design_compare", reads=("runs",), writes=("out",),
+                           cpu_seconds=300, fixed={"reporter": write_design_report}))
+    registry.add(make_tool(event_train, "event_train", writes=("out",), reads=("parts", "init"),
+                           cpu_seconds=4 * 3600, fixed=hidden, job=True))
+    registry.add(make_tool(event_evaluate, "event_evaluate", reads=("run", "data"),
+                           writes=("out",), cpu_seconds=1800, fixed={"force": False},
+                           job=True))
+    registry.add(make_tool(pid_simulate, "pid_simulate", writes=("out",), cpu_seconds=3600,
+                           fixed={"force": False}, job=True))
+    registry.add(make_tool(pid_train, "pid_train", reads=("simulation", "data"),
+                           writes=("out",), cpu_seconds=4 * 3600, fixed={"force": False},
+                           job=True))
+    registry.add(make_tool(pid_evaluate, "pid_evaluate", reads=("run", "tracks_file"),
+                           writes=("out",), cpu_seconds=1800,
+                           fixed={"force": False, "reporter": write_pid_report}, job=True))
+    registry.add(make_tool(build_tau_dataset, "tau_dataset", writes=("out",),
+                           cpu_seconds=4 * 3600, fixed={**hidden, "workers": 1}, job=True))
+    registry.add(make_tool(tau_train, "tau_train", reads=("simulation", "data"),
+                           writes=("out",), cpu_seconds=4 * 3600,
+                           fixed=hidden, job=True))
+    registry.add(make_tool(tau_evaluate, "tau_evaluate", reads=("run", "data", "simulation"),
+                           writes=("out",),
+                           cpu_seconds=1800, fixed={"force": False,
+                                                    "reporter": write_tau_report}, job=True))
+    registry.add(make_tool(find_experts, "find_experts", cpu_seconds=10))
+    registry.add(make_tool(run_expert, "run_expert", reads=("data",), writes=("out",),
+                           cpu_seconds=3600, job=True))

@@ -61,8 +61,7 @@ class Tool:
     def paths(self, arguments: BaseModel, which: str) -> list[Path]:
         """The file arguments a call reads (``which="reads"``) or writes."""
         names = self.reads if which == "reads" else self.writes
-        values = [getattr(arguments, n) for n in names]
-        return [Path(v) for v in values if v is not None]
+        return [p for n in names for p in _paths(getattr(arguments, n))]
 
     def setting_files(self, arguments: BaseModel) -> list[tuple[str, Path]]:
         """(setting, file) of the raw generator settings of a call that open a file."""
@@ -83,6 +82,21 @@ class Tool:
         with ``to_dict`` (aihep result objects) become dicts."""
         output = self.function(**self.call_arguments(arguments), **(context or {}))
         return output.to_dict() if hasattr(output, "to_dict") else output
+
+
+def _paths(value: Any) -> list[Path]:
+    """The paths in an argument: a path, a list of paths, or a list of (path, label)
+    pairs (the path comes first)."""
+    if value is None:
+        return []
+    if isinstance(value, str | Path):
+        return [Path(value)]
+    if isinstance(value, list | tuple):
+        out: list[Path] = []
+        for item in value:
+            out += _paths(item[0] if isinstance(item, list | tuple) and item else item)
+        return out
+    return []
 
 
 def _description(function: Callable[..., Any]) -> str:

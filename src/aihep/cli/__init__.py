@@ -580,6 +580,8 @@ def _register_subcommands() -> None:
     from aihep.cli.calo import calo_app
     from aihep.cli.design import design_app
     from aihep.cli.event import event_app
+    from aihep.cli.mcp import mcp_app
+    from aihep.cli.models import models_app
     from aihep.cli.pid import pid_app
     from aihep.cli.reco import reco_app
     from aihep.cli.tag import tag_app
@@ -593,6 +595,8 @@ def _register_subcommands() -> None:
     app.add_typer(event_app, name="event")
     app.add_typer(pid_app, name="pid")
     app.add_typer(tau_app, name="tau")
+    app.add_typer(models_app, name="models")
+    app.add_typer(mcp_app, name="mcp")
 
 
 _register_subcommands()

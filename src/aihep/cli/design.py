@@ -167,16 +167,9 @@ def design_compare(
 ) -> None:
     """Compare optimizers: medians over seeds, paired tests against random search, the gap
     to CMA-ES at 10x budget; a report with convergence plots."""
-    from aihep.design.compare import read_runs, summarize
-    from aihep.design.problems import BUILT_IN
+    from aihep.design.compare import compare_runs
     from aihep.report.design import write_design_report
 
     with user_errors():
-        rows = read_runs(runs)
-        summaries = [s.to_dict() for s in summarize(rows)]
-        if out is not None:
-            from aihep._atomic import ensure_writable_dir
-
-            problem = BUILT_IN[rows[0]["problem"]]() if rows[0]["problem"] in BUILT_IN else None
-            write_design_report(ensure_writable_dir(out), rows, problem, summaries)
-    print_result({"summary": summaries}, as_json)
+        result = compare_runs(runs, out, write_design_report)
+    print_result(result, as_json)

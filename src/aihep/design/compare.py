@@ -104,3 +104,21 @@ def read_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
                                  "a design run result (aihep design run)")
             rows.extend(found)
     return rows
+
+
+def compare_runs(runs: list[Path], out: Path | None = None,
+                 reporter: Any = None) -> dict[str, Any]:
+    """Compare the optimizers of design runs (directories searched for result.json, or a
+    benchmark JSON): medians over seeds, paired tests against random search, the gap to
+    CMA-ES at 10x budget; with ``out`` and a ``reporter``, a report with convergence
+    plots."""
+    from aihep.design.problems import BUILT_IN
+
+    rows = read_runs(runs)
+    summaries = [s.to_dict() for s in summarize(rows)]
+    if out is not None and reporter is not None:
+        from aihep._atomic import ensure_writable_dir
+
+        problem = BUILT_IN[rows[0]["problem"]]() if rows[0]["problem"] in BUILT_IN else None
+        reporter(ensure_writable_dir(out), rows, problem, summaries)
+    return {"summary": summaries}

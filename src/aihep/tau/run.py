@@ -24,7 +24,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from aihep.nn.train import TrainConfig, TrainResult
-from aihep.tau.data import CLASSES, TauCandidates
+from aihep.tau.data import CLASSES, JET, TauCandidates
 from aihep.tau.model import TauModelConfig, build_tau_model
 
 KIND_TRAIN, KIND_EVAL = "aihep.tau.train", "aihep.tau.evaluate"
@@ -221,13 +221,19 @@ def train_files(simulation: Sequence[str | Path], out: str | Path,
     state = {"model": model.config.model_dump(mode="json"),
              "config": config.model_dump(mode="json"), "classes": list(CLASSES)}
     write_json_atomic(directory / "tau.json", state)
+    parameters = sum(p.numel() for p in model.parameters())
+    write_json_atomic(directory / "history.json", {
+        "best_epoch": result.best_epoch, "best_val_loss": float(result.val_loss[
+            result.best_epoch]), "epochs": len(result.train_loss), "parameters": parameters,
+        "minutes": minutes, "train_loss": result.train_loss, "val_loss": result.val_loss})
     inputs = [file_entry(Path(p) / "candidates.npz" if Path(p).is_dir() else p)
               for p in (*simulation, *data)]
     write_manifest(directory, build_manifest(
         KIND_TRAIN, config=state, seed=config.train.seed, inputs=inputs,
-        outputs=[file_entry(directory / f, directory) for f in ("model.pt", "tau.json")],
+        outputs=[file_entry(directory / f, directory) for f in ("model.pt", "tau.json",
+                                                                "history.json")],
         counts={"simulation": len(sim), "data": len(target) if target is not None else 0}))
-    return TauRun(directory, sum(p.numel() for p in model.parameters()), result.best_epoch,
+    return TauRun(directory, parameters, result.best_epoch,
                   len(sim), len(target) if target is not None else 0, minutes)
 
 
@@ -272,3 +278,39 @@ def evaluate_files(run: str | Path, data: Sequence[str | Path],
         outputs=[file_entry(p, directory) for p in outputs],
         counts={"data": len(data_c), "simulation": len(sim_c)}))
     return result
+
+
+def predict_file(run: str | Path, candidates: str | Path, out: str | Path,
+                 force: bool = False) -> dict[str, Any]:
+    """Class probabilities (tau, jet, e, mu) and D_jet of every candidate of a file into
+    ``out/probabilities.npz`` (no labels needed)."""
+    from aihep._atomic import ensure_writable_dir, write_atomic
+    from aihep.tau.metrics import discriminant
+    from aihep.workflow.manifest import (
+        build_manifest,
+        claim_output_dir,
+        file_entry,
+        write_manifest,
+    )
+
+    model = load_tau_model(run)
+    data = read_candidates([candidates])
+    claim_output_dir(out, "aihep.tau.predict", force)
+    probabilities = tau_probabilities(model, data)
+    directory = ensure_writable_dir(out)
+
+    def save(path: Path) -> None:
+        with open(path, "wb") as handle:
+            np.savez(handle, probabilities=probabilities.astype(np.float32),
+                     d_jet=discriminant(probabilities, JET).astype(np.float32),
+                     classes=np.array(CLASSES))
+
+    path = write_atomic(directory / "probabilities.npz", save)
+    write_manifest(directory, build_manifest(
+        "aihep.tau.predict", config={"run": str(run)}, seed=0,
+        inputs=[file_entry(Path(candidates) / "candidates.npz" if Path(candidates).is_dir()
+                           else candidates)],
+        outputs=[file_entry(path, directory)], counts={"candidates": len(data)}))
+    return {"candidates": len(data), "probabilities": str(path),
+            "mean_probabilities": dict(zip(CLASSES, probabilities.mean(0).tolist(),
+                                           strict=True)) if len(data) else {}}
