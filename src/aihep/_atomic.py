@@ -69,3 +69,17 @@ def ensure_writable_dir(path: str | Path) -> Path:
         msg = f"{path}: output directory is not writable"
         raise OutputError(msg)
     return path
+
+
+def save_torch_atomic(target: str | Path, obj: Any) -> Path:
+    """``torch.save`` to ``target`` atomically, byte-for-byte reproducible: the archive is
+    built in memory (torch names the archive's inner folder after the file it writes, so a
+    temporary file name would change the bytes of identical weights)."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    data = buffer.getvalue()
+    return write_atomic(target, lambda p: p.write_bytes(data))

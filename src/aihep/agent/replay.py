@@ -9,7 +9,12 @@ outside the replay directory, or read outside the run's read paths, is refused a
 of it runs. The replay keeps its own provenance record.
 
 The SHA-256 of every recorded output file is compared with the new one. Manifests hold
-creation times and are compared apart: a step matches when every other output is bit-for-bit
+creation times, training checkpoints and histories epoch durations, and HTML reports are
+views drawn from the results files: these are compared apart. A JSON or JSON-lines result
+that differs in bytes is compared again with its wall-clock fields removed (keys with a
+``seconds``, ``minutes``, ``time``, ``date``, ``duration``, ``utc``, ``ms`` or ``hash`` part,
+``prev``, or ending in ``per_second``: timings, and the hashes of records that chain them);
+it then counts as identical ("normalized"). A step matches when every compared output is
 identical.
 """
 
@@ -27,7 +32,42 @@ from aihep.agent.tools import ToolRegistry
 from aihep.errors import ConfigError, InputError, OutputError
 from aihep.workflow.provenance import file_sha256, read_entries
 
-TIMESTAMPED = ("manifest.json",)
+# files that hold creation or wall-clock times (manifests; training checkpoints and
+# histories keep epoch durations): compared apart, they never decide a match
+TIMESTAMPED = ("manifest.json", "checkpoint.pt", "train.ckpt", "history.json")
+DERIVED_SUFFIXES = (".html",)  # reports drawn from compared results
+WALL_CLOCK_PARTS = {"seconds", "minutes", "time", "date", "duration", "utc", "ms", "hash"}
+CHAIN_KEYS = ("prev",)  # the previous entry's hash in a hash-chained record
+
+
+def _wall_clock(key: str) -> bool:
+    return (bool(WALL_CLOCK_PARTS & set(key.lower().split("_"))) or key in CHAIN_KEYS
+            or key.endswith("per_second"))
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if not _wall_clock(str(k))}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def same_but_wall_clock(a: Path, b: Path) -> bool:
+    """Whether two JSON / JSON-lines files agree once their wall-clock fields are removed."""
+    import json
+
+    def load(path: Path) -> Any:
+        text = path.read_text()
+        if path.suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return json.loads(text)
+
+    try:
+        return json.dumps(_strip(load(a)), sort_keys=True) == json.dumps(
+            _strip(load(b)), sort_keys=True)
+    except (OSError, ValueError):
+        return False
 REPORT = "replay.json"
 
 
@@ -41,11 +81,12 @@ class ReplayStep:
     identical: list[str] = field(default_factory=list)
     differing: list[str] = field(default_factory=list)
     message: str = ""
+    normalized: list[str] = field(default_factory=list)  # equal but for wall-clock fields
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "tool": self.tool, "status": self.status,
-                "identical": self.identical, "differing": self.differing,
-                "message": self.message}
+                "identical": self.identical, "normalized": self.normalized,
+                "differing": self.differing, "message": self.message}
 
 
 def _check_directories(run_dir: Path, replay_dir: Path, force: bool) -> None:
@@ -61,6 +102,17 @@ def _check_directories(run_dir: Path, replay_dir: Path, force: bool) -> None:
         msg = (f"{replay_dir}: not empty; choose a new directory or pass --force to replay "
                "into it")
         raise OutputError(msg)
+
+
+def _moved(value: Any, move: Any) -> Any:
+    """A path argument with its paths moved: a path, a list of paths, or a list of (path,
+    label) pairs (only the path is moved)."""
+    if isinstance(value, str):
+        return move(value)
+    if isinstance(value, list):
+        return [[_moved(v[0], move), *v[1:]] if isinstance(v, list) and v else
+                _moved(v, move) for v in value]
+    return value
 
 
 def replay(run_dir: str | Path, replay_dir: str | Path,
@@ -97,21 +149,28 @@ def replay(run_dir: str | Path, replay_dir: str | Path,
         tool = registry.get(name)
         arguments = dict(entry["arguments"])
         for key in (*tool.reads, *tool.writes):
-            if isinstance(arguments.get(key), str):
-                arguments[key] = move(arguments[key])
+            if key in arguments:
+                arguments[key] = _moved(arguments[key], move)
         result = runner.call(name, arguments, "replay")
         if result.status != "ok":
             status = "refused" if result.status == "refused" else "error"
             steps.append(ReplayStep(i, name, status, message=result.message))
             continue
-        same, diff = [], []
+        same, diff, normalized = [], [], []
         for path, digest in entry["outputs"].items():
-            if Path(path).name in TIMESTAMPED:
+            if Path(path).name in TIMESTAMPED or Path(path).suffix in DERIVED_SUFFIXES:
                 continue
             moved = Path(move(path))
-            ok = moved.is_file() and file_sha256(moved) == digest
-            (same if ok else diff).append(path)
-        steps.append(ReplayStep(i, name, "match" if not diff else "mismatch", same, diff))
+            if moved.is_file() and file_sha256(moved) == digest:
+                same.append(path)
+            elif moved.is_file() and Path(path).suffix in (".json", ".jsonl") and Path(
+                    path).is_file() and file_sha256(path) == digest and same_but_wall_clock(
+                    Path(path), moved):
+                normalized.append(path)
+            else:
+                diff.append(path)
+        steps.append(ReplayStep(i, name, "match" if not diff else "mismatch", same, diff,
+                                normalized=normalized))
     report = replay_dir / REPORT
     from aihep._atomic import write_json_atomic
 

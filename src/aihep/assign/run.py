@@ -74,7 +74,11 @@ def train_file(data: str | Path, out: str | Path, config: AssignTrainConfig | No
     an interrupted run resumes from its checkpoint."""
     import torch
 
-    from aihep._atomic import ensure_writable_dir, write_atomic, write_text_atomic
+    from aihep._atomic import (
+        ensure_writable_dir,
+        save_torch_atomic,
+        write_text_atomic,
+    )
     from aihep.assign.model import (
         AssignmentNet,
         assignment_loss,
@@ -103,7 +107,7 @@ def train_file(data: str | Path, out: str | Path, config: AssignTrainConfig | No
         net = AssignmentNet(config.model)
     result = train(net, assignment_loss, train_part, val_part, config.train,
                    checkpoint=directory / "train.ckpt", progress=progress)
-    write_atomic(directory / "model.pt", lambda p: torch.save(net.state_dict(), p))
+    save_torch_atomic(directory / "model.pt", net.state_dict())
     write_text_atomic(directory / "config.json", config.model_dump_json(indent=1))
     history = {"train_loss": result.train_loss, "val_loss": result.val_loss,
                "best_epoch": result.best_epoch, "epoch_seconds": result.epoch_seconds,

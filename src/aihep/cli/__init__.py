@@ -319,11 +319,29 @@ def _agent_setup(policy: Path | None, planner: str, model: Path | None) -> tuple
 
 @agent_app.command("run")
 def agent_run(
-    data: Annotated[Path, typer.Argument(help="feature table: .parquet or LHCO-layout .csv")],
+    data: Annotated[Path, typer.Argument(help="resonance: feature table (.parquet or LHCO "
+                                         ".csv); fastsim: training showers (CaloChallenge "
+                                         "HDF5); design: problem YAML or built-in name")],
     out: RunDirOption,
+    playbook: Annotated[str, typer.Option(help="resonance | fastsim | design")]
+    = "resonance",
     reference: Annotated[Path | None, typer.Option(help="background-only feature table")
                          ] = None,
     labels: Annotated[Path | None, typer.Option(help="labels CSV for a CSV data file")] = None,
+    test: Annotated[Path | None, typer.Option(
+        help="fastsim: held-out showers (default: simulated by the reference MC)")] = None,
+    layout: Annotated[str, typer.Option(help="fastsim: layout preset or YAML")] = "coarse",
+    surrogate: Annotated[str, typer.Option(help="fastsim: vae | flow-matching | caloflow")]
+    = "vae",
+    epochs: Annotated[int, typer.Option(min=1, help="fastsim: training epochs")] = 30,
+    test_showers: Annotated[int, typer.Option(min=100, help="fastsim: held-out showers")]
+    = 2000,
+    budget: Annotated[int, typer.Option(min=4, help="design: simulator calls per optimizer")]
+    = 100,
+    optimizers: Annotated[str, typer.Option(help="design: comma-separated")]
+    = "random,cma-es",
+    reevaluate_events: Annotated[int, typer.Option(min=100, help="design: events for the "
+                                                   "final estimates")] = 2000,
     policy: PolicyOption = None,
     planner: PlannerOption = "playbook",
     model: ModelOption = None,
@@ -332,27 +350,54 @@ def agent_run(
     as_json: AsJson = False,
     config_file: ConfigFile = None,
 ) -> None:
-    """Ask the agent (offline playbook by default): is there a resonance in this dataset?
+    """Ask the agent (offline playbooks by default): is there a resonance in this dataset
+    (--playbook resonance); how faithful is a fast-simulation surrogate trained on these
+    showers (fastsim); which design is best under this budget (design).
 
-    Exits with status 1 when no hunt completed (every one failed or was refused): that is
-    no answer, and the reason is printed.
+    Exits with status 1 when the run has no answer (every step failed or was refused).
     """
     with user_errors():
-        from aihep.agent.orchestrator import run_agent
-        from aihep.agent.playbook import ResonanceTask
+        from aihep.errors import ConfigError
 
-        task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
+        if playbook not in ("resonance", "fastsim", "design"):
+            msg = f"--playbook {playbook}: expected resonance, fastsim or design"
+            raise ConfigError(msg)
         rules, chosen = _agent_setup(policy, planner, model)
-        with agent_progress() as progress:
-            result = run_agent(task, out, rules, planner=chosen, progress=progress)
+        if playbook == "resonance":
+            from aihep.agent.orchestrator import run_agent
+            from aihep.agent.playbook import ResonanceTask
+
+            task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
+            with agent_progress() as progress:
+                result: Any = run_agent(task, out, rules, planner=chosen, progress=progress)
+        else:
+            from aihep.agent.studies import DesignStudy, FastSimStudy, run_study
+
+            if planner != "playbook":
+                msg = f"--planner {planner}: the {playbook} study runs as a playbook only"
+                raise ConfigError(msg)
+            if playbook == "fastsim":
+                study: Any = FastSimStudy(reference=data, test=test, layout=layout,
+                                          surrogate=surrogate, epochs=epochs,  # type: ignore[arg-type]
+                                          test_showers=test_showers, seed=seed)
+            else:
+                is_file = data.suffix in (".yaml", ".yml") or data.is_file()
+                study = DesignStudy(problem=str(data) if not is_file else "custom",
+                                    problem_file=data if is_file else None, budget=budget,
+                                    optimizers=tuple(o.strip() for o in optimizers.split(",")
+                                                     if o.strip()),
+                                    reevaluate_events=reevaluate_events, seed=seed)
+            with agent_progress() as progress:
+                result = run_study(study, out, rules, progress=progress)
         _write_head(head_file, result.head)
         print_result({"answer": result.answer, "steps": result.steps, "head": result.head,
                       "run": str(out)}, as_json)
     if result.answer.get("failed"):
         from aihep.cli.common import fail
 
-        fail(f"the agent has no answer: {result.answer['reason']} (record: "
-             f"{out / 'provenance.jsonl'})", status=1)
+        reason = result.answer.get("reason") or "; ".join(result.answer.get("failures", []))
+        fail(f"the agent has no answer: {reason} (record: {out / 'provenance.jsonl'})",
+             status=1)
 
 
 @agent_app.command("solve")

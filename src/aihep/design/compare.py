@@ -110,15 +110,19 @@ def compare_runs(runs: list[Path], out: Path | None = None,
                  reporter: Any = None) -> dict[str, Any]:
     """Compare the optimizers of design runs (directories searched for result.json, or a
     benchmark JSON): medians over seeds, paired tests against random search, the gap to
-    CMA-ES at 10x budget; with ``out`` and a ``reporter``, a report with convergence
-    plots."""
+    CMA-ES at 10x budget; with ``out``, ``summary.json`` there and, with a ``reporter``, a
+    report with convergence plots."""
     from aihep.design.problems import BUILT_IN
 
     rows = read_runs(runs)
     summaries = [s.to_dict() for s in summarize(rows)]
-    if out is not None and reporter is not None:
-        from aihep._atomic import ensure_writable_dir
+    if out is not None:
+        from aihep._atomic import ensure_writable_dir, write_json_atomic
 
-        problem = BUILT_IN[rows[0]["problem"]]() if rows[0]["problem"] in BUILT_IN else None
-        reporter(ensure_writable_dir(out), rows, problem, summaries)
+        directory = ensure_writable_dir(out)
+        write_json_atomic(directory / "summary.json", {"summary": summaries})
+        if reporter is not None:
+            problem = BUILT_IN[rows[0]["problem"]]() if rows[0]["problem"] in BUILT_IN \
+                else None
+            reporter(directory, rows, problem, summaries)
     return {"summary": summaries}

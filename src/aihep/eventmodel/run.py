@@ -150,11 +150,15 @@ def save_event_model(model: EventTransformer, directory: Any, card: dict[str, An
     hashes, sizes, metrics) into ``directory``; returns its path."""
     from pathlib import Path
 
-    from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
+    from aihep._atomic import (
+        ensure_writable_dir,
+        save_torch_atomic,
+        write_json_atomic,
+    )
     from aihep.assign.model import parameter_count
 
     directory = ensure_writable_dir(Path(directory))
-    write_atomic(directory / "model.pt", lambda p: torch.save(model.state_dict(), p))
+    save_torch_atomic(directory / "model.pt", model.state_dict())
     full = {"card_version": CARD_VERSION, "kind": "aihep.eventmodel",
             "config": model.config.model_dump(mode="json"),
             "parameters": parameter_count(model),

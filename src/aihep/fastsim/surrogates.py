@@ -349,14 +349,14 @@ class Surrogate:
         return out
 
     def save(self, directory: str | Path) -> Path:
-        from aihep._atomic import ensure_writable_dir, write_atomic
+        from aihep._atomic import ensure_writable_dir, save_torch_atomic
 
         directory = ensure_writable_dir(directory)
         state = {"config": self.config.model_dump(mode="json"),
                  "layout": self.layout.model_dump(mode="json"),
                  "scaler": self.scaler.state(), "state_dict": self.network.state_dict(),
                  "history": self.history}
-        return write_atomic(Path(directory) / "surrogate.pt", lambda p: torch.save(state, p))
+        return save_torch_atomic(Path(directory) / "surrogate.pt", state)
 
 
 class ShowerSampler(torch.nn.Module):

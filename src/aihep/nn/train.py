@@ -19,7 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from aihep import DEFAULT_SEED
-from aihep._atomic import write_atomic
+from aihep._atomic import save_torch_atomic
 
 
 class TrainConfig(BaseModel):
@@ -162,7 +162,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
                      "history": history, "epoch": epoch, "best_loss": best[0],
                      "best_epoch": best[1], "best_state": best[2],
                      "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
-            write_atomic(path, lambda p, s=state: torch.save(s, p))
+            save_torch_atomic(path, state)
     if best[2] is not None:
         module.load_state_dict(best[2])
     module.eval()

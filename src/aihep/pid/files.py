@@ -226,9 +226,13 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
     """Train ``method`` on the labelled simulation file; ``data`` (unlabelled use only) is
     needed by DANN and the V0 fine-tuning, and recalibrates the n-sigma / Bayesian TPC
     gain on its V0 sample when given."""
-    import torch
 
-    from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
+    from aihep._atomic import (
+        ensure_writable_dir,
+        save_torch_atomic,
+        write_atomic,
+        write_json_atomic,
+    )
     from aihep.errors import ConfigError, InputError
     from aihep.pid import methods as m
     from aihep.pid.data import v0_sample
@@ -290,7 +294,7 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
                 config, epochs=config.finetune_epochs,
                 learning_rate=config.finetune_learning_rate), init=net, labels=v0.species)
         state["model"] = net.config.model_dump(mode="json")
-        write_atomic(directory / "model.pt", lambda p: torch.save(net.state_dict(), p))
+        save_torch_atomic(directory / "model.pt", net.state_dict())
     write_json_atomic(directory / "pid.json", state)
     outputs = [file_entry(directory / f, directory) for f in ("pid.json", "model.pkl",
                                                               "model.pt")

@@ -344,12 +344,12 @@ def predict_tracks(model: TrackGNN, inputs: GraphBatch, batch_size: int = 128
 
 def save_gnn(model: TrackGNN, directory: str | Path) -> Path:
     """Write ``model.pt`` (weights) and ``gnn.json`` (config) into ``directory``."""
-    from aihep._atomic import ensure_writable_dir, write_atomic
+    from aihep._atomic import ensure_writable_dir, save_torch_atomic, write_atomic
 
     directory = ensure_writable_dir(directory)
     write_atomic(directory / "gnn.json",
                  lambda p: p.write_text(json.dumps(model.config.model_dump(mode="json"))))
-    write_atomic(directory / "model.pt", lambda p: torch.save(model.state_dict(), p))
+    save_torch_atomic(directory / "model.pt", model.state_dict())
     return directory
 
 

@@ -26,7 +26,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aihep import DEFAULT_SEED
-from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
+from aihep._atomic import ensure_writable_dir, save_torch_atomic, write_atomic, write_json_atomic
 from aihep.errors import InputError
 from aihep.io.jets import JetSet, check_jets
 from aihep.nn.train import ProgressFn, TrainConfig, seeded, train
@@ -142,7 +142,7 @@ def _save(tagger: Tagger, directory: Path) -> Path:
     assert tagger.network is not None and tagger.scaler is not None
     state = {"config": tagger.config.model_dump(mode="json"), "classes": list(tagger.classes),
              "scaler": tagger.scaler.to_dict(), "state_dict": tagger.network.state_dict()}
-    return write_atomic(directory / "tagger.pt", lambda p: torch.save(state, p))
+    return save_torch_atomic(directory / "tagger.pt", state)
 
 
 def load_tagger(run_dir: str | Path) -> Tagger:

@@ -194,7 +194,11 @@ def train_files(simulation: Sequence[str | Path], out: str | Path,
     """Train on simulation candidate files (labels) and, for DANN, data candidate files
     (no labels read); writes model.pt, tau.json and a manifest (resumes from its
     checkpoint)."""
-    from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
+    from aihep._atomic import (
+        ensure_writable_dir,
+        save_torch_atomic,
+        write_json_atomic,
+    )
     from aihep.errors import ConfigError
     from aihep.workflow.manifest import (
         build_manifest,
@@ -217,7 +221,7 @@ def train_files(simulation: Sequence[str | Path], out: str | Path,
     start = time.perf_counter()
     model, result = fit_tau_model(sim, config, target, directory / "train.ckpt", progress)
     minutes = (time.perf_counter() - start) / 60
-    write_atomic(directory / "model.pt", lambda p: torch.save(model.state_dict(), p))
+    save_torch_atomic(directory / "model.pt", model.state_dict())
     state = {"model": model.config.model_dump(mode="json"),
              "config": config.model_dump(mode="json"), "classes": list(CLASSES)}
     write_json_atomic(directory / "tau.json", state)
