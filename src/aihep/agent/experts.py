@@ -101,7 +101,8 @@ def _metrics(run_dir: Path, kind: str) -> dict[str, Any]:
 
 
 def _size(run_dir: Path) -> dict[str, Any]:
-    weights = [p for p in run_dir.iterdir() if p.suffix in (".pt", ".pkl", ".onnx")]
+    weights = [p for p in run_dir.iterdir() if p.suffix in (".pt", ".pkl", ".onnx")
+               and "checkpoint" not in p.name]
     return {"bytes": sum(p.stat().st_size for p in weights),
             "files": sorted(p.name for p in weights)}
 

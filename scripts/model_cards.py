@@ -1,0 +1,67 @@
+"""Render the model cards of an expert registry as a Markdown page (docs/models.md).
+
+Usage: python scripts/model_cards.py [--registry DIR] [--out docs/models.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from aihep.workflow.models import ModelRegistry
+
+HEADER = """# Model cards
+
+The expert models registered from aihep's benchmark runs (`aihep models list`), rendered
+from their cards by `python scripts/model_cards.py`. Register your own with
+`aihep models register RUN --name NAME` (see [the agent](agent.md#expert-models)); the agent
+finds them by task and input schema (`find_experts`) and calls them (`run_expert`).
+
+"""
+
+
+def render(cards) -> str:
+    parts = [HEADER]
+    if not cards:
+        parts.append("No model is registered yet.\n")
+    for card in cards:
+        c = card.model_dump(mode="json")
+        parts.append(f"## {c['name']} (v{c['version']})\n\n")
+        rows = [("area", c["area"]), ("task", c["task"]), ("input schema", c["input_schema"]),
+                ("kind", f"`{c['kind']}`"), ("licence", c["licence"]),
+                ("benchmark commit", c["benchmark_commit"] or "-"),
+                ("size", ", ".join(f"{k}: {v}" for k, v in c["size"].items()) or "-"),
+                ("intended use", c["intended_use"]), ("limits", c["limits"])]
+        parts.append("| field | value |\n|---|---|\n" + "".join(
+            f"| {k} | {str(v).replace('|', '/')} |\n" for k, v in rows))
+        parts.append("\n**Inputs**\n\n" + "".join(f"- `{k}`: {v}\n"
+                                                  for k, v in c["inputs"].items()))
+        parts.append("\n**Outputs**\n\n" + "".join(f"- `{k}`: {v}\n"
+                                                   for k, v in c["outputs"].items()))
+        metrics = {k: v for k, v in c["metrics"].items() if not isinstance(v, dict | list)}
+        if metrics:
+            parts.append("\n**Metrics**\n\n| metric | value |\n|---|---|\n" + "".join(
+                f"| {k} | {v:.4g} |\n" if isinstance(v, float) else f"| {k} | {v} |\n"
+                for k, v in metrics.items()))
+        data = c["training_data"]
+        if data:
+            parts.append("\n**Training data**\n\n" + "".join(
+                f"- `{Path(d['path']).name}` sha256 `{d.get('sha256', '')[:16]}...`\n"
+                for d in data))
+        parts.append("\n")
+    return "".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registry", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=Path("docs/models.md"))
+    args = parser.parse_args()
+    cards = ModelRegistry(args.registry).cards()
+    args.out.write_text(render(cards))
+    print(json.dumps({"cards": [c.name for c in cards], "out": str(args.out)}))
+
+
+if __name__ == "__main__":
+    main()
