@@ -198,6 +198,18 @@ def main() -> None:
                 (run / "train_minutes.json").write_text(
                     json.dumps((time.perf_counter() - start) / 60))
 
+            if not (run / "manifest.json").is_file():  # a registrable run (aihep models)
+                from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+
+                reference = reference_set(args.layout, args.train, 11, args.workers)
+                write_manifest(run, build_manifest(
+                    "aihep.calo.train", config={
+                        "surrogate": surrogate.config.model_dump(mode="json"),
+                        "layout": layout.model_dump(mode="json")},
+                    seed=surrogate.config.seed, inputs=[file_entry(reference.path)],
+                    outputs=[file_entry(run / "surrogate.pt", run)],
+                    extra={"written_by": "benchmarks/fastsim.py"}))
+
             def generate(e: np.ndarray, batch: int, s=surrogate) -> np.ndarray:
                 return s.generate(e, seed=5, batch_size=batch)
         minutes = (time.perf_counter() - start) / 60
