@@ -44,6 +44,23 @@ def tracks_for(domain, events: int, seed: int):
     return tracks
 
 
+def save_run(method: str, net, config, sim, data, seed: int) -> None:
+    """The model as a PID run directory (pid.json, model.pt, manifest with the training
+    tracks written as Parquet track files and hashed)."""
+    from aihep._atomic import save_torch_atomic
+    from aihep.pid.files import PIDTrainConfig, write_run, write_tracks
+    from aihep.workflow.manifest import file_entry
+
+    directory = CACHE / "runs" / f"{method}_seed{seed}"
+    directory.mkdir(parents=True, exist_ok=True)
+    files = [write_tracks(CACHE / "runs" / f"{name}_seed{seed}.parquet", tracks)
+             for name, tracks in (("simulation", sim), ("data_unlabelled", data))]
+    save_torch_atomic(directory / "model.pt", net.state_dict())
+    state = {"method": method, "model": net.config.model_dump(mode="json"),
+             "config": PIDTrainConfig(transformer=config, seed=seed).model_dump(mode="json")}
+    write_run(directory, state, [file_entry(f) for f in files], seed, len(sim))
+
+
 def bootstrap_f1(probabilities: np.ndarray, species: np.ndarray, seed: int,
                  n: int = 100) -> tuple[dict, float, dict]:
     """F1 scores, and the bootstrap spread (``n`` resamples) of the macro F1 and of each
@@ -113,6 +130,8 @@ def main() -> None:
                 init=transformer, labels=v0.species)
             oracle = fit_transformer(adapt, config.model_copy(update={
                 "train": config.train.model_copy(update={"seed": seed})}))
+            if seed == 1 and shift == 1.0:  # a registrable run (aihep models register)
+                save_run("transformer+dann", dann, config, sim, adapt, seed)
             probabilities = {
                 "nsigma": nsigma_probabilities(test, calibrated),
                 "bayes": bayes_probabilities(test, calibrated, priors),

@@ -231,16 +231,13 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
         ensure_writable_dir,
         save_torch_atomic,
         write_atomic,
-        write_json_atomic,
     )
     from aihep.errors import ConfigError, InputError
     from aihep.pid import methods as m
     from aihep.pid.data import v0_sample
     from aihep.workflow.manifest import (
-        build_manifest,
         claim_output_dir,
         file_entry,
-        write_manifest,
     )
 
     config = config or PIDTrainConfig()
@@ -295,15 +292,25 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
                 learning_rate=config.finetune_learning_rate), init=net, labels=v0.species)
         state["model"] = net.config.model_dump(mode="json")
         save_torch_atomic(directory / "model.pt", net.state_dict())
+    write_run(directory, state, [file_entry(p) for p in (simulation, data) if p is not None],
+              config.seed, len(sim))
+    return PIDRun(directory, method, len(sim), extra)
+
+
+def write_run(directory: Path, state: dict[str, Any], inputs: list[dict[str, Any]],
+              seed: int, train_tracks: int) -> Path:
+    """``pid.json`` and the manifest of a run directory whose model file is written (so
+    that :func:`predict` and the expert registry can use it)."""
+    from aihep._atomic import write_json_atomic
+    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+
     write_json_atomic(directory / "pid.json", state)
     outputs = [file_entry(directory / f, directory) for f in ("pid.json", "model.pkl",
                                                               "model.pt")
                if (directory / f).is_file()]
-    write_manifest(directory, build_manifest(
-        KIND_TRAIN, config=state, seed=config.seed,
-        inputs=[file_entry(p) for p in (simulation, data) if p is not None],
-        outputs=outputs, counts={"train_tracks": len(sim)}))
-    return PIDRun(directory, method, len(sim), extra)
+    return write_manifest(directory, build_manifest(
+        KIND_TRAIN, config=state, seed=seed, inputs=inputs, outputs=outputs,
+        counts={"train_tracks": train_tracks}))
 
 
 def predict(run: str | Path, tracks: Tracks) -> tuple[str, np.ndarray]:
