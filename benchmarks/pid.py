@@ -53,8 +53,12 @@ def save_run(method: str, net, config, sim, data, seed: int) -> None:
 
     directory = CACHE / "runs" / f"{method}_seed{seed}"
     directory.mkdir(parents=True, exist_ok=True)
+    import dataclasses
+
+    unlabelled = dataclasses.replace(data, species=np.full(len(data), -1, np.int64),
+                                     mother_pid=None)  # what the adaptation could see
     files = [write_tracks(CACHE / "runs" / f"{name}_seed{seed}.parquet", tracks)
-             for name, tracks in (("simulation", sim), ("data_unlabelled", data))]
+             for name, tracks in (("simulation", sim), ("data_unlabelled", unlabelled))]
     save_torch_atomic(directory / "model.pt", net.state_dict())
     state = {"method": method, "model": net.config.model_dump(mode="json"),
              "config": PIDTrainConfig(transformer=config, seed=seed).model_dump(mode="json")}
