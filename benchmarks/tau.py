@@ -133,6 +133,21 @@ def main() -> None:
                         if row["tau_eff"] == eff:
                             row["sim_eff_at_reference_misid"] = passing(
                                 d_now[sim_test.label == TAU], cut)[0]
+            if seed == 1:  # a registrable run (aihep models register)
+                from aihep.tau.run import write_run
+
+                run_dir = CACHE / "runs" / f"{name}_seed1"
+                run_dir.mkdir(parents=True, exist_ok=True)
+                from aihep.workflow.manifest import file_entry
+
+                files = [CACHE / "simulation" / f"{n}_{k}" / "candidates.npz"
+                         for n, k in events.items()]
+                if name == "oracle" or adapted:
+                    files += [CACHE / "data" / f"{n}_{args.data_qcd_events if n == 'qcd' else k}"
+                              / "candidates.npz" for n, k in events.items()]
+                write_run(run_dir, model, cfg, history, minutes, [file_entry(f) for f in files], {
+                    "simulation": len(train_set),
+                    "data": len(adapt) if adapt is not None else 0})
             print(f"seed {seed} {name}: {minutes:.1f} min", flush=True)
             write_result(RESULTS, {"benchmark": "tau", "events": events,
                                    "data_qcd_events": args.data_qcd_events, "sizes": sizes,

@@ -196,15 +196,11 @@ def train_files(simulation: Sequence[str | Path], out: str | Path,
     checkpoint)."""
     from aihep._atomic import (
         ensure_writable_dir,
-        save_torch_atomic,
-        write_json_atomic,
     )
     from aihep.errors import ConfigError
     from aihep.workflow.manifest import (
-        build_manifest,
         claim_output_dir,
         file_entry,
-        write_manifest,
     )
 
     config = config or TauTrainConfig()
@@ -221,6 +217,23 @@ def train_files(simulation: Sequence[str | Path], out: str | Path,
     start = time.perf_counter()
     model, result = fit_tau_model(sim, config, target, directory / "train.ckpt", progress)
     minutes = (time.perf_counter() - start) / 60
+    inputs = [file_entry(Path(p) / "candidates.npz" if Path(p).is_dir() else p)
+              for p in (*simulation, *data)]
+    parameters = write_run(directory, model, config, result, minutes, inputs,
+                           {"simulation": len(sim),
+                            "data": len(target) if target is not None else 0})
+    return TauRun(directory, parameters, result.best_epoch,
+                  len(sim), len(target) if target is not None else 0, minutes)
+
+
+def write_run(directory: Path, model: torch.nn.Module, config: TauTrainConfig,
+              result: TrainResult, minutes: float, inputs: list[dict[str, Any]],
+              counts: dict[str, int]) -> int:
+    """``model.pt``, ``tau.json``, ``history.json`` and the manifest of a trained model (what
+    :func:`load_tau_model` and the expert registry read); returns the parameter count."""
+    from aihep._atomic import save_torch_atomic, write_json_atomic
+    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+
     save_torch_atomic(directory / "model.pt", model.state_dict())
     state = {"model": model.config.model_dump(mode="json"),
              "config": config.model_dump(mode="json"), "classes": list(CLASSES)}
@@ -230,15 +243,12 @@ def train_files(simulation: Sequence[str | Path], out: str | Path,
         "best_epoch": result.best_epoch, "best_val_loss": float(result.val_loss[
             result.best_epoch]), "epochs": len(result.train_loss), "parameters": parameters,
         "minutes": minutes, "train_loss": result.train_loss, "val_loss": result.val_loss})
-    inputs = [file_entry(Path(p) / "candidates.npz" if Path(p).is_dir() else p)
-              for p in (*simulation, *data)]
     write_manifest(directory, build_manifest(
         KIND_TRAIN, config=state, seed=config.train.seed, inputs=inputs,
         outputs=[file_entry(directory / f, directory) for f in ("model.pt", "tau.json",
                                                                 "history.json")],
-        counts={"simulation": len(sim), "data": len(target) if target is not None else 0}))
-    return TauRun(directory, parameters, result.best_epoch,
-                  len(sim), len(target) if target is not None else 0, minutes)
+        counts=counts))
+    return parameters
 
 
 def evaluate_files(run: str | Path, data: Sequence[str | Path],
