@@ -100,3 +100,18 @@ def test_five_jets_leave_the_second_top_unassigned():
     for row in predictions:
         assigned = row[row >= 0]
         assert len(assigned) == 3 and (assigned < 5).all()
+
+
+def test_gradients_stay_finite_with_unmatched_partons():
+    """A partly matched top (a parton without a jet) must not poison the gradients: its
+    clamped index points at a masked triplet, whose -inf once gave NaN through logsumexp."""
+    events = hand_made(8, extra_jets=1)
+    net = small()
+    x, mask, t = training_tensors(events)
+    t = t.clone()
+    t[:4, 4] = -1  # second top partly matched
+    t[4:, :3] = -1  # first top not matched at all
+    loss = assignment_loss(net, (x, mask, t))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)

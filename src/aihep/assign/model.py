@@ -126,6 +126,9 @@ def _triplet_logp(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     second = t[:, 0] * j * j + t[:, 2] * j + t[:, 1]
     both = torch.stack([logp.gather(1, first[:, None])[:, 0],
                         logp.gather(1, second[:, None])[:, 0]], 1)
+    # absent targets point at a masked triplet (-inf): zero them before logsumexp, whose
+    # gradient at -inf is NaN and would pass through the final where (0 * NaN)
+    both = torch.where(ok[:, None], both, torch.zeros_like(both))
     return torch.where(ok, torch.logsumexp(both, 1), torch.zeros_like(both[:, 0]))
 
 
