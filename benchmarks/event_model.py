@@ -88,6 +88,8 @@ def main() -> None:
             epochs=args.epochs, batch_size=256, learning_rate=1e-3, patience=5, seed=seed))
 
     rows, multitask = [], {}
+    # checkpoints belong to one code version and size: another commit trains afresh
+    tag = f"{commit}_{args.events}_{args.epochs}"
 
     def save() -> None:
         old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
@@ -102,7 +104,7 @@ def main() -> None:
         pretrained, history = train_event_model(
             [*pretrain_parts, (allhad_pre, None)], config(1),
             tasks=("classification", "regression", "segmentation", "reconstruction"),
-            checkpoint=CACHE / "pretrain.ckpt")
+            checkpoint=CACHE / f"pretrain_{tag}.ckpt")
         pretrain_seconds = time.perf_counter() - start
         torch.save(pretrained.state_dict(), CACHE / "pretrained.pt")
         start = time.perf_counter()
@@ -139,7 +141,8 @@ def main() -> None:
         for name, tasks in variants.items():
             t0 = time.perf_counter()
             model, hist = train_event_model(labelled, config(1), tasks=tasks,
-                                            checkpoint=CACHE / f"mt_{tasks[0]}_{len(tasks)}.ckpt")
+                                            checkpoint=CACHE / f"mt_{tasks[0]}_{len(tasks)}_{tag}"
+                                            ".ckpt")
             train_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             sc = {p: evaluate_event_model(model, test[p], LABELS[p]) for p in test}
