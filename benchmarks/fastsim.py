@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from common import ROOT, git_commit, write_result
@@ -50,6 +51,21 @@ def reference_set(layout_name: str, n: int, seed: int, workers: int):
         lambda done, total: print(f"  {out.name}: {done}/{total}", flush=True))
     print(f"  {out.name}: {time.perf_counter() - start:.0f} s", flush=True)
     return result
+
+
+def ensure_manifest(run: Path, surrogate, reference: Path) -> None:
+    """Give a cached surrogate run a manifest (so `aihep models register` can card it):
+    the configuration and layout saved with the model, the training showers' hash."""
+    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+
+    if (run / "manifest.json").is_file():
+        return
+    write_manifest(run, build_manifest(
+        "aihep.calo.train", config={"surrogate": surrogate.config.model_dump(mode="json"),
+                                    "layout": surrogate.layout.model_dump(mode="json")},
+        seed=surrogate.config.seed, inputs=[file_entry(reference)],
+        outputs=[file_entry(run / "surrogate.pt", run)],
+        extra={"written_by": "benchmarks/fastsim.py"}))
 
 
 def time_reference(layout, energies_mev: np.ndarray) -> float:
@@ -198,17 +214,8 @@ def main() -> None:
                 (run / "train_minutes.json").write_text(
                     json.dumps((time.perf_counter() - start) / 60))
 
-            if not (run / "manifest.json").is_file():  # a registrable run (aihep models)
-                from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
-
-                reference = reference_set(args.layout, args.train, 11, args.workers)
-                write_manifest(run, build_manifest(
-                    "aihep.calo.train", config={
-                        "surrogate": surrogate.config.model_dump(mode="json"),
-                        "layout": layout.model_dump(mode="json")},
-                    seed=surrogate.config.seed, inputs=[file_entry(reference.path)],
-                    outputs=[file_entry(run / "surrogate.pt", run)],
-                    extra={"written_by": "benchmarks/fastsim.py"}))
+            ensure_manifest(run, surrogate, reference_set(args.layout, args.train, 11,
+                                                          args.workers).path)
 
             def generate(e: np.ndarray, batch: int, s=surrogate) -> np.ndarray:
                 return s.generate(e, seed=5, batch_size=batch)
