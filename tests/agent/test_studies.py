@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from aihep.cli import app
@@ -22,6 +23,7 @@ def check_verify_replay(run, tmp_path, name):
     assert all(s["status"] == "match" for s in steps), steps
 
 
+@pytest.mark.slow  # ~40 s on one core: three monitored jobs that train and evaluate
 def test_fastsim_study(tmp_path):
     for name, seed in (("train", "1"), ("test", "2")):
         result = runner.invoke(app, ["calo", "simulate", "--layout", "coarse", "-n", "200",

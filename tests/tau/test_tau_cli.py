@@ -37,8 +37,7 @@ def test_dataset_train_evaluate(samples):
     assert info["counts"]["tau"] > 0 and info["counts"]["jet"] > 0
     sim = [samples / "ztautau_simulation", samples / "qcd_simulation"]
     data = [samples / "ztautau_data", samples / "qcd_data"]
-    for name, extra in (("cnn", []), ("dann", ["--dann-lambda", "1.0", *opts("--data", data)]),
-                        ("part", ["--model", "part-lite"])):
+    for name, extra in (("cnn", []), ("dann", ["--dann-lambda", "1.0", *opts("--data", data)])):
         run = samples / f"run_{name}"
         result = runner.invoke(app, ["tau", "train", *opts("--sim", sim),
                                      "--out", str(run), "--epochs", "1", "--channels", "8",
