@@ -182,3 +182,18 @@ def test_mcp_over_stdio_with_the_sdk_client(trained, tmp_path):
     assert entries[1]["status"] == "refused" and entries[0]["actor"] == "mcp-client"
     assert ok.structured_content["status"] in ("ok", "error")  # a Parquet track file
     assert verify_run(run_dir).ok
+
+
+def test_mcp_concurrent_calls_keep_one_chain(registry, tmp_path):
+    from aihep.agent.mcp import build_server
+
+    run_dir = tmp_path / "run"
+    server = build_server(ToolRunner(default_registry(), Policy(run_dir=run_dir)))
+
+    async def body(client):
+        return await asyncio.gather(*(client.call_tool("find_experts", {"task": f"t{i}"})
+                                      for i in range(8)))
+
+    results = _mcp_session(server, body)
+    assert all(not r.is_error for r in results)
+    assert len(read_entries(run_dir / RECORD)) == 8 and verify_run(run_dir).ok

@@ -4,7 +4,8 @@ Every tool of the registry is listed with its JSON schema; every call goes throu
 :class:`~aihep.agent.runner.ToolRunner` as ``aihep agent run``: argument validation, the
 policy (refusals are returned to the client as tool errors and recorded), monitored jobs,
 and the hash-chained provenance record in the policy's run directory (``aihep agent verify``
-checks it). The expert registry's model cards are resources (``aihep://models/<name>``).
+checks it); calls from several clients run one at a time, so the record stays one chain.
+The expert registry's model cards are resources (``aihep://models/<name>``).
 
     server = build_server(ToolRunner(default_registry(), policy))
     anyio.run(serve_stdio, server)          # or serve_http(server, "127.0.0.1", 8765)
@@ -13,6 +14,7 @@ checks it). The expert registry's model cards are resources (``aihep://models/<n
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from aihep.agent.runner import ToolRunner
@@ -31,6 +33,11 @@ def build_server(runner: ToolRunner, registry_root: Any = None) -> Any:
     from aihep.workflow.models import ModelRegistry
 
     models = ModelRegistry(registry_root)
+    lock = threading.Lock()  # one call at a time: the provenance record is a single chain
+
+    def call(name: str, arguments: dict[str, Any]) -> Any:
+        with lock:
+            return runner.call(name, arguments, ACTOR)
 
     async def list_tools(ctx: Any, params: Any) -> Any:
         return types.ListToolsResult(tools=[
@@ -39,8 +46,7 @@ def build_server(runner: ToolRunner, registry_root: Any = None) -> Any:
             for t in runner.registry.tools.values()])
 
     async def call_tool(ctx: Any, params: Any) -> Any:
-        result = await anyio.to_thread.run_sync(runner.call, params.name,
-                                                params.arguments or {}, ACTOR)
+        result = await anyio.to_thread.run_sync(call, params.name, params.arguments or {})
         payload = {"status": result.status, "output": result.output,
                    "message": result.message, "reused": result.reused}
         text = json.dumps(payload, default=str)
