@@ -72,7 +72,7 @@ def test_register_list_show_find_remove(trained, registry):
     assert [c.name for c in ModelRegistry().cards()] == ["pid-hgb"]
 
 
-def test_registry_bad_input(trained, registry, tmp_path):
+def test_registry_bad_input(trained, registry, tmp_path, one_line_error):
     cases = [(["models", "register", str(tmp_path), "--name", "x"], "manifest.json"),
              (["models", "register", str(trained / "pid_run"), "--name", "Bad Name"],
               "model name 'Bad Name'"),
@@ -80,10 +80,7 @@ def test_registry_bad_input(trained, registry, tmp_path):
               "kind: expected a trained model run"),
              (["models", "show", "nothing"], "a registered model")]
     for args, message in cases:
-        result = runner.invoke(app, args)
-        assert result.exit_code == 2, (args, result.output)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and message in lines[0], (args, result.stderr)
+        one_line_error(runner.invoke(app, args), message)
 
 
 def test_agent_chooses_an_expert_by_task_and_input_schema(trained, registry, tmp_path):

@@ -75,7 +75,7 @@ def test_unlabelled_file_gets_probabilities_only(files, tmp_path):
     assert not (tmp_path / "out" / "report.html").exists()
 
 
-def test_bad_input_is_one_line(files, tmp_path):
+def test_bad_input_is_one_line(files, tmp_path, one_line_error):
     good = pq.read_table(files / "simulation" / "tracks.parquet")
     bad = {
         "no_tpc.parquet": (good.drop_columns(["tpc"]), "tpc: expected a numeric column"),
@@ -99,11 +99,8 @@ def test_bad_input_is_one_line(files, tmp_path):
                                                 "method knn: expected one of"]
     for args, message in zip(cases, messages, strict=True):
         out = tmp_path / "out"
-        result = runner.invoke(app, ["pid", "train", *args, "--out", str(out)])
-        assert result.exit_code == 2, (args, result.output)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and message in lines[0], (args, result.stderr)
-        assert not out.exists()
+        one_line_error(runner.invoke(app, ["pid", "train", *args, "--out", str(out)]),
+                       message, out)
 
 
 def test_cli_method_names_are_the_codes():

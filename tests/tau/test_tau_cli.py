@@ -60,7 +60,7 @@ def test_dataset_train_evaluate(samples):
     assert state["model"]["domain_head"] and state["config"]["dann_lambda_max"] == 1.0
 
 
-def test_bad_input_is_one_line(samples, tmp_path):
+def test_bad_input_is_one_line(samples, tmp_path, one_line_error):
     (tmp_path / "junk.npz").write_text("junk")
     sim = str(samples / "ztautau_simulation")
     cases = [
@@ -73,11 +73,7 @@ def test_bad_input_is_one_line(samples, tmp_path):
     ]
     for args, message in cases:
         out = tmp_path / "out"
-        result = runner.invoke(app, [*args, "--out", str(out)])
-        assert result.exit_code == 2, (args, result.output)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and message in lines[0], (args, result.stderr)
-        assert not out.exists()
+        one_line_error(runner.invoke(app, [*args, "--out", str(out)]), message, out)
 
 
 def test_adaptation_sample_follows_the_simulation_mixture():

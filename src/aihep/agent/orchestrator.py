@@ -64,6 +64,15 @@ def _memory(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def check_task_inputs(task: ResonanceTask) -> None:
+    """:class:`InputError` for a task file that does not exist."""
+    from aihep.errors import InputError
+
+    for path in (task.data, task.reference, task.labels):
+        if path is not None and not Path(path).is_file():
+            raise InputError(path, "file", "an existing feature table")
+
+
 def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = None,
               registry: ToolRegistry | None = None, planner: Any = None,
               memory_path: str | Path | None = None, max_rounds: int = 4,
@@ -74,11 +83,9 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
     ``rationale``, ``methods`` and ``out`` (where a hunt writes), and after it with ``status``.
     """
     from aihep._atomic import write_json_atomic
-    from aihep.errors import ConfigError, InputError
+    from aihep.errors import ConfigError
 
-    for path in (task.data, task.reference, task.labels):
-        if path is not None and not Path(path).is_file():
-            raise InputError(path, "file", "an existing feature table")
+    check_task_inputs(task)
     run_dir = Path(run_dir)
     reads = tuple(Path(p) for p in (task.data, task.reference, task.labels) if p is not None)
     if policy is not None and Path(policy.run_dir).resolve() != run_dir.resolve():

@@ -146,21 +146,29 @@ def _design_answer(run_dir: Path, outputs: dict[str, Any]) -> tuple[dict[str, An
             "best_design": best.get("best_design"), "summary": summary}, problems
 
 
-def run_study(task: FastSimStudy | DesignStudy, run_dir: str | Path,
-              policy: Policy | None = None,
-              progress: Callable[[dict[str, Any]], None] | None = None) -> StudyResult:
-    """Run a study playbook with recorded tool calls; writes ``agent_report.json``."""
-    from aihep._atomic import write_json_atomic
-    from aihep.errors import ConfigError, InputError
-    from aihep.workflow.manifest import claim_output_dir
+def study_inputs(task: FastSimStudy | DesignStudy) -> tuple[Path, ...]:
+    """The files a study reads; :class:`InputError` for one that does not exist."""
+    from aihep.errors import InputError
 
-    run_dir = Path(run_dir)
     reads = tuple(Path(p) for p in (getattr(task, "reference", None),
                                     getattr(task, "test", None),
                                     getattr(task, "problem_file", None)) if p is not None)
     for path in reads:
         if not path.is_file():
             raise InputError(path, "file", "an existing input file")
+    return reads
+
+
+def run_study(task: FastSimStudy | DesignStudy, run_dir: str | Path,
+              policy: Policy | None = None,
+              progress: Callable[[dict[str, Any]], None] | None = None) -> StudyResult:
+    """Run a study playbook with recorded tool calls; writes ``agent_report.json``."""
+    from aihep._atomic import write_json_atomic
+    from aihep.errors import ConfigError
+    from aihep.workflow.manifest import claim_output_dir
+
+    run_dir = Path(run_dir)
+    reads = study_inputs(task)
     if policy is not None and Path(policy.run_dir).resolve() != run_dir.resolve():
         msg = (f"the run directory {run_dir} differs from the policy's run_dir "
                f"{policy.run_dir}: make them equal")

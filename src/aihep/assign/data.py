@@ -15,7 +15,6 @@ parallel and resumable with the one chunk engine; the result is written in aihep
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,22 +251,11 @@ def build_assignment_dataset(config: AssignmentDataConfig, out: str | Path,
                              force: bool = False) -> AssignmentDataset:
     """Generate until ``config.n_events`` events pass the selection; write ``events.h5``,
     ``spanet.h5`` and a manifest into ``out`` (a re-run resumes from finished chunks)."""
-    from aihep._atomic import ensure_writable_dir
-    from aihep.workflow.chunks import ChunkStore, chunk_path, run_waves
-    from aihep.workflow.executor import ExecutorConfig, make_executor
-    from aihep.workflow.manifest import (
-        build_manifest,
-        claim_output_dir,
-        file_entry,
-        write_manifest,
-    )
+    from aihep.workflow.chunks import chunk_path, open_chunked_dataset, run_waves
+    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
-    claim_output_dir(out, "aihep.assign.dataset", force, strict=False)
-    directory = ensure_writable_dir(out)
-    key = json.dumps(config.model_dump(mode="json", exclude={"n_events"}), sort_keys=True)
-    store = ChunkStore(directory / "chunks", key, suffix=".npz")
-    engine = make_executor(ExecutorConfig(kind="local" if workers > 1 else "serial",
-                                          workers=workers))
+    directory, store, engine = open_chunked_dataset(out, "aihep.assign.dataset", config,
+                                                    force, workers)
     per = config.events_per_chunk
 
     def selected_of(done: dict[tuple[str, int], dict[str, Any]]) -> int:

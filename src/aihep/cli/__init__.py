@@ -364,14 +364,15 @@ def agent_run(
             raise ConfigError(msg)
         rules, chosen = _agent_setup(policy, planner, model)
         if playbook == "resonance":
-            from aihep.agent.orchestrator import run_agent
+            from aihep.agent.orchestrator import check_task_inputs, run_agent
             from aihep.agent.playbook import ResonanceTask
 
             task = ResonanceTask(data=data, reference=reference, labels=labels, seed=seed)
+            check_task_inputs(task)  # bad input: one line, before any progress display
             with agent_progress() as progress:
                 result: Any = run_agent(task, out, rules, planner=chosen, progress=progress)
         else:
-            from aihep.agent.studies import DesignStudy, FastSimStudy, run_study
+            from aihep.agent.studies import DesignStudy, FastSimStudy, run_study, study_inputs
 
             if planner != "playbook":
                 msg = f"--planner {planner}: the {playbook} study runs as a playbook only"
@@ -387,6 +388,7 @@ def agent_run(
                                     optimizers=tuple(o.strip() for o in optimizers.split(",")
                                                      if o.strip()),
                                     reevaluate_events=reevaluate_events, seed=seed)
+            study_inputs(study)  # bad input: one line, before any progress display
             with agent_progress() as progress:
                 result = run_study(study, out, rules, progress=progress)
         _write_head(head_file, result.head)

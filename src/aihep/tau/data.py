@@ -16,7 +16,6 @@ exponential pT, uniform in |eta| < 2.5, charged pions and photons) added before 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -366,25 +365,14 @@ def build_tau_dataset(config: TauDataConfig, out: str | Path, workers: int = 1,
                       force: bool = False) -> TauDataset:
     """Generate ``config.n_events`` events in chunks (resumable, identical for any number
     of workers) and write ``candidates.npz`` and a manifest into ``out``."""
-    from aihep._atomic import ensure_writable_dir
-    from aihep.workflow.chunks import ChunkStore, chunk_path, run_waves
-    from aihep.workflow.executor import ExecutorConfig, make_executor
-    from aihep.workflow.manifest import (
-        build_manifest,
-        claim_output_dir,
-        file_entry,
-        write_manifest,
-    )
+    from aihep.workflow.chunks import chunk_path, open_chunked_dataset, run_waves
+    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
 
-    claim_output_dir(out, "aihep.tau.dataset", force, strict=False)
-    directory = ensure_writable_dir(out)
-    key = json.dumps(config.model_dump(mode="json", exclude={"n_events"}), sort_keys=True)
-    store = ChunkStore(directory / "chunks", key, suffix=".npz")
+    directory, store, engine = open_chunked_dataset(out, "aihep.tau.dataset", config, force,
+                                                    workers)
     per = config.events_per_chunk
     n_chunks = -(-config.n_events // per)
     sizes = [min(per, config.n_events - k * per) for k in range(n_chunks)]
-    engine = make_executor(ExecutorConfig(kind="local" if workers > 1 else "serial",
-                                          workers=workers))
 
     def plan(done: dict[tuple[str, int], dict[str, Any]]) -> list[Any]:
         return [store.job("candidates", k, sizes[k], config.seed, config.model_dump_json())

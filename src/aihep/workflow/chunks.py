@@ -178,3 +178,20 @@ def run_waves(store: ChunkStore, engine: Any, make: MakeChunk, plan: Plan,
 def _run(engine: Any, make: MakeChunk, wave: list[ChunkJob], key: str
          ) -> Iterator[dict[str, Any]]:
     yield from engine.map_unordered(_make_and_write, [(make, job, key) for job in wave])
+
+
+def open_chunked_dataset(out: str | Path, kind: str, config: Any, force: bool, workers: int,
+                         suffix: str = ".npz") -> tuple[Path, ChunkStore, Any]:
+    """Claim ``out`` for a dataset command of ``kind`` and open its chunk store, keyed by the
+    pydantic ``config`` without ``n_events`` (asking for more events resumes and extends),
+    plus an executor of ``workers`` processes (serial for one; the caller closes it)."""
+    from aihep.workflow.executor import ExecutorConfig, make_executor
+    from aihep.workflow.manifest import claim_output_dir
+
+    claim_output_dir(out, kind, force, strict=False)
+    directory = ensure_writable_dir(out)
+    key = json.dumps(config.model_dump(mode="json", exclude={"n_events"}), sort_keys=True)
+    store = ChunkStore(directory / "chunks", key, suffix=suffix)
+    engine = make_executor(ExecutorConfig(kind="local" if workers > 1 else "serial",
+                                          workers=workers))
+    return directory, store, engine
