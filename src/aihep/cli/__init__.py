@@ -19,6 +19,7 @@ from aihep.cli.common import (
     ConfigFile,
     ExecutorOpt,
     Force,
+    OutDir,
     Seed,
     Workers,
     agent_progress,
@@ -106,7 +107,7 @@ def _parse_params(values: list[str]) -> dict[str, float]:
 @app.command()
 def generate(
     process: Annotated[str, typer.Argument(help="process name (see `aihep processes`)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    out: OutDir,
     events: Annotated[int, typer.Option("--events", "-n", help="events to write")] = 1000,
     seed: Seed = DEFAULT_SEED,
     workers: Workers = 1,
@@ -155,7 +156,7 @@ def generate(
 
 @dataset_app.command("lhco")
 def dataset_lhco(
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    out: OutDir,
     background: Annotated[int, typer.Option(help="background events (after trigger)")] = 20000,
     signal: Annotated[int | None, typer.Option(help="injected signal events")] = None,
     s_over_b: Annotated[float | None, typer.Option(
@@ -197,7 +198,7 @@ def dataset_lhco(
 @app.command("hunt")
 def hunt_command(
     data: Annotated[Path, typer.Argument(help="feature table: .parquet or LHCO-layout .csv")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    out: OutDir,
     reference: Annotated[Path | None, typer.Option(
         help="background-only feature table (idealized detector; ae/flow learn from it)")
     ] = None,

@@ -13,6 +13,7 @@ from aihep.cli.common import (
     AsJson,
     ConfigFile,
     Force,
+    OutDir,
     Seed,
     Workers,
     print_result,
@@ -22,7 +23,6 @@ from aihep.cli.common import (
 
 assign_app = typer.Typer(no_args_is_help=True, help="Jet-parton assignment: which jets come "
                          "from which top quark.")
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
 DataArg = Annotated[Path, typer.Argument(help="events (aihep or SPANet HDF5 layout)")]
 
 

@@ -15,6 +15,7 @@ from aihep.cli.common import (
     ConfigFile,
     ExecutorOpt,
     Force,
+    OutDir,
     Seed,
     Workers,
     executor_config,
@@ -28,7 +29,6 @@ calo_app = typer.Typer(no_args_is_help=True, help="Fast calorimeter simulation: 
 
 LayoutOpt = Annotated[str, typer.Option(
     help="ds2 | coarse | a YAML layout file (see docs/fastsim.md)")]
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
 Showers = Annotated[int, typer.Option("--showers", "-n", min=1)]
 
 

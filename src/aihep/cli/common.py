@@ -17,6 +17,7 @@ ExecutorOpt = Annotated[str, typer.Option(
     "--executor", help="local (processes) | dask-local | slurm | htcondor | serial")]
 ClusterCfg = Annotated[Path | None, typer.Option(
     "--cluster-config", help="YAML of dask-jobqueue cluster options (queue, cores, memory...)")]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
 AsJson = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
 Force = Annotated[bool, typer.Option(
     "--force", help="write into --out even if it holds another command's results")]

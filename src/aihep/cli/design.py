@@ -13,6 +13,7 @@ from aihep.cli.common import (
     AsJson,
     ConfigFile,
     Force,
+    OutDir,
     Seed,
     print_result,
     stderr_console,
@@ -59,7 +60,7 @@ def design_show(problem: ProblemArg, config_file: ConfigFile = None) -> None:
 @design_app.command("run")
 def design_run(
     problem: ProblemArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    out: OutDir,
     optimizer: Annotated[str, typer.Option(
         help="random | cma-es | bobyqa | optuna-tpe | ppo | llm | llm+tr | random+tr | "
         "heuristic | heuristic+tr")] = "cma-es",

@@ -13,6 +13,7 @@ from aihep.cli.common import (
     AsJson,
     ConfigFile,
     Force,
+    OutDir,
     Seed,
     Workers,
     print_result,
@@ -22,7 +23,6 @@ from aihep.cli.common import (
 
 event_app = typer.Typer(no_args_is_help=True, help="Event-level multi-task model: one "
                         "transformer body, several heads, pretrained once and fine-tuned.")
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
 PROCESSES = ("ttbar", "ttbar-semileptonic", "tth-bb", "qcd-multijet")
 
 

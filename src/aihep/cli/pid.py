@@ -12,6 +12,7 @@ from aihep.cli.common import (
     AsJson,
     ConfigFile,
     Force,
+    OutDir,
     Seed,
     print_result,
     stderr_console,
@@ -20,7 +21,6 @@ from aihep.cli.common import (
 
 pid_app = typer.Typer(no_args_is_help=True, help="Particle identification (e, pi, K, p) from "
                       "the detector signals a track has; adaptation from simulation to data.")
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
 METHOD_NAMES = ("nsigma", "bayes", "hgb", "mlp-imputed", "transformer", "transformer+dann",
                 "transformer+v0-finetune")
 

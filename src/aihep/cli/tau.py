@@ -12,6 +12,7 @@ from aihep.cli.common import (
     AsJson,
     ConfigFile,
     Force,
+    OutDir,
     Seed,
     Workers,
     print_result,
@@ -21,7 +22,6 @@ from aihep.cli.common import (
 
 tau_app = typer.Typer(no_args_is_help=True, help="Tau identification (tau vs jet, e, mu) "
                       "with a DeepTau-style CNN or ParT, and adaptation to data (DANN).")
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="output directory")]
 SAMPLE_NAMES = ("ztautau", "zprime-tautau", "qcd", "zee", "zmumu")
 MODEL_NAMES = ("deeptau-cnn", "part-lite")
 
