@@ -8,7 +8,8 @@ data's V0 sample, HistGradientBoosting, an MLP with imputation, the detector-tok
 transformer, the transformer with DANN, the transformer fine-tuned on the V0 sample, and an
 oracle trained on labelled data (upper bound). Hyperparameters are fixed in advance (no data
 labels). F1 per species and macro F1 on data, for tracks with TOF, without and all, with
-bootstrap errors (100 resamples), over ``--seeds`` seeds.
+bootstrap errors (100 resamples), over ``--seeds`` seeds. Resumable: every fit is
+checkpointed under .cache/benchmarks/pid/fits/<commit>/ and reloaded by a re-run.
 
 Usage: python benchmarks/pid.py [--events 80000] [--seeds 3] [--shifts 0,1,2]
 Writes benchmarks/results/pid.json and prints a table.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import pickle
 import time
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 from common import ROOT, git_commit, write_result
@@ -42,6 +45,25 @@ def tracks_for(domain, events: int, seed: int):
     tmp.write_bytes(pickle.dumps(tracks))
     tmp.replace(path)
     return tracks
+
+
+def fit_path(commit: str, name: str, seed: int, shift: float | None = None) -> Path:
+    """Where a fit of the run at ``commit`` is checkpointed (a re-run reloads it)."""
+    directory = CACHE / "fits" / commit
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{name}_seed{seed}{'' if shift is None else f'_{shift:g}x'}.ckpt"
+
+
+def cached(path: Path, fit):
+    """A fitted scikit-learn model, pickled at ``path`` (written atomically) so a re-run
+    of the benchmark does not fit it again."""
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    model = fit()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(model))
+    tmp.replace(path)
+    return model
 
 
 def save_run(method: str, net, config, sim, data, seed: int) -> None:
@@ -112,10 +134,11 @@ def main() -> None:
         sim_detector = DomainConfig().detector
         priors = np.bincount(sim.species, minlength=4) / len(sim)
         start = time.perf_counter()
-        hgb = fit_hgb(sim, seed)
-        mlp, means = fit_mlp(sim, seed)
+        hgb = cached(fit_path(commit, "hgb", seed), partial(fit_hgb, sim, seed))
+        mlp, means = cached(fit_path(commit, "mlp", seed), partial(fit_mlp, sim, seed))
         transformer = fit_transformer(sim, config.model_copy(update={"train": config.train
-                                      .model_copy(update={"seed": seed})}))
+                                      .model_copy(update={"seed": seed})}),
+                                      checkpoint=fit_path(commit, "transformer", seed))
         for shift in (float(x) for x in args.shifts.split(",")):
             domain = shifted_data_domain(shift)
             data = tracks_for(domain, args.events, 1000 + seed)
@@ -126,14 +149,17 @@ def main() -> None:
             calibrated = calibrate_gain(adapt, v0.index, v0.species, sim_detector)
             dann = fit_transformer(sim, config.model_copy(update={
                 "dann_lambda_max": 1.0, "train": config.train.model_copy(update={
-                    "seed": seed})}), data=adapt)
+                    "seed": seed})}), data=adapt,
+                checkpoint=fit_path(commit, "transformer+dann", seed, shift))
             v0_tracks = adapt.select(v0.index)
             tuned = fit_transformer(v0_tracks, config.model_copy(update={
                 "train": config.train.model_copy(update={"epochs": 5, "learning_rate": 3e-4,
                                                          "seed": seed})}),
-                init=transformer, labels=v0.species)
+                init=transformer, labels=v0.species,
+                checkpoint=fit_path(commit, "transformer+v0-finetune", seed, shift))
             oracle = fit_transformer(adapt, config.model_copy(update={
-                "train": config.train.model_copy(update={"seed": seed})}))
+                "train": config.train.model_copy(update={"seed": seed})}),
+                checkpoint=fit_path(commit, "oracle", seed, shift))
             if seed == 1 and shift == 1.0:  # a registrable run (aihep models register)
                 save_run("transformer+dann", dann, config, sim, adapt, seed)
             probabilities = {

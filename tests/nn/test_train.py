@@ -54,6 +54,40 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     torch.testing.assert_close(fresh.weight, full.weight)
 
 
+def test_before_batch_counts_over_the_whole_run_also_after_a_resume(tmp_path):
+    """Schedules driven by training progress (the DANN weight) continue after a resume
+    instead of restarting at zero."""
+    config = TrainConfig(epochs=4, batch_size=64, learning_rate=0.05, patience=100)
+    seen: list[tuple[int, int]] = []
+
+    def record(done: int, total: int) -> None:
+        if done == 20:  # inside the 3rd epoch (8 batches per epoch)
+            raise KeyboardInterrupt
+        seen.append((done, total))
+
+    with pytest.raises(KeyboardInterrupt):
+        train(torch.nn.Linear(3, 1), _loss, _data(1), _data(2), config,
+              checkpoint=tmp_path / "ckpt.pt", before_batch=record)
+    assert seen == [(k, 32) for k in range(20)]
+    seen.clear()
+    train(torch.nn.Linear(3, 1), _loss, _data(1), _data(2), config,
+          checkpoint=tmp_path / "ckpt.pt", before_batch=lambda d, t: seen.append((d, t)))
+    assert seen == [(k, 32) for k in range(16, 32)]  # resumed after epoch 2
+
+
+def test_dann_schedule_follows_the_loop_progress():
+    from aihep.nn.dann import DomainHead, dann_lambda, dann_schedule
+
+    head = DomainHead(4)
+    hook = dann_schedule(head, maximum=0.5)
+    hook(0, 100)
+    assert head.reverse.lam == 0.0
+    hook(30, 100)
+    assert head.reverse.lam == pytest.approx(dann_lambda(0.3, 0.5))
+    hook(100, 100)
+    assert 0.49 < head.reverse.lam <= 0.5
+
+
 def test_seeded_is_reproducible_and_restores_the_callers_generator():
     import numpy as np
 

@@ -5,12 +5,15 @@ and tau tasks.
   feature extractor learns to make a domain classifier fail;
 * :class:`DomainHead`: the domain classifier on top of the reversed features;
 * :func:`dann_lambda`: the schedule 2 / (1 + exp(-gamma p)) - 1 over training progress p in
-  [0, 1] (gamma = 10 in the paper), times a maximum.
+  [0, 1] (gamma = 10 in the paper), times a maximum;
+* :func:`dann_schedule`: that schedule as a ``before_batch`` hook of :func:`aihep.nn.train.train`
+  (progress counted by the training loop, so a resumed run continues the schedule).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -60,3 +63,13 @@ def dann_lambda(progress: float, maximum: float = 1.0, gamma: float = 10.0) -> f
     """The DANN schedule at training ``progress`` in [0, 1]."""
     p = min(max(progress, 0.0), 1.0)
     return maximum * (2.0 / (1.0 + math.exp(-gamma * p)) - 1.0)
+
+
+def dann_schedule(head: DomainHead, maximum: float = 1.0) -> Callable[[int, int], None]:
+    """A ``before_batch`` hook setting ``head``'s reversal weight to :func:`dann_lambda` at
+    the training loop's progress (batches done over total batches)."""
+
+    def set_weight(done: int, total: int) -> None:
+        head.reverse.lam = dann_lambda(min(done / max(total, 1), 1.0), maximum)
+
+    return set_weight

@@ -91,7 +91,8 @@ def _batches(tensors: Sequence[torch.Tensor], batch_size: int,
 def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.Tensor],
           val_data: Sequence[torch.Tensor], config: TrainConfig | None = None,
           checkpoint: str | Path | None = None,
-          progress: ProgressFn | None = None) -> TrainResult:
+          progress: ProgressFn | None = None,
+          before_batch: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train ``module`` in place, keep the weights of the best validation epoch.
 
     Args:
@@ -101,6 +102,9 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         config: optimization settings.
         checkpoint: optional file for per-epoch checkpoints and resume.
         progress: called after every training batch (for progress bars).
+        before_batch: called before every training batch with (batches done, total
+            batches), counted over the whole run, also after a resume (schedules that
+            follow training progress, e.g. the DANN weight).
     """
     config = config or TrainConfig()
     generator = torch.Generator().manual_seed(config.seed)
@@ -133,6 +137,8 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         epoch_start = time.perf_counter()
         total, count = 0.0, 0
         for batch in _batches(train_data, config.batch_size, generator):
+            if before_batch is not None:
+                before_batch(done, per_epoch * config.epochs)
             optimizer.zero_grad()
             loss = loss_fn(module, batch)
             loss.backward()

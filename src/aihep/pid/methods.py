@@ -8,6 +8,7 @@ returns class probabilities (n, 4) for any tracks; data labels are never used fo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from aihep import DEFAULT_SEED
-from aihep.nn.dann import dann_lambda
+from aihep.nn.dann import dann_schedule
 from aihep.nn.train import TrainConfig, seeded, train
 from aihep.pid.data import Tracks
 from aihep.pid.detectors import DetectorConfig, n_sigma_tpc
@@ -113,12 +114,13 @@ class TransformerTrainConfig(BaseModel):
 
 def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = None,
                     data: Tracks | None = None, init: PIDTransformer | None = None,
-                    labels: np.ndarray | None = None) -> PIDTransformer:
+                    labels: np.ndarray | None = None,
+                    checkpoint: str | Path | None = None) -> PIDTransformer:
     """Train on labelled simulation; with ``data`` and ``dann_lambda_max`` > 0, the domain
     head learns simulation (0) against data (1) through gradient reversal, its weight
     following the DANN schedule over the epochs. Validation: simulation only. ``init``
     starts from a trained model and ``labels`` replace the tracks' species (fine-tuning on
-    a tagged sample)."""
+    a tagged sample). ``checkpoint``: a file for per-epoch checkpoints (a re-run resumes)."""
     config = config or TransformerTrainConfig()
     dann = data is not None and config.dann_lambda_max > 0
     model_config = config.model.model_copy(update={"domain_head": dann})
@@ -144,9 +146,6 @@ def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = 
     if dann:
         train_part = [torch.cat([a, b]) for a, b in zip(train_part, extra, strict=True)]
     val_part = [t[order[:n_val]] for t in tensors]
-    epochs = config.train.epochs
-    state = {"epoch_batches": 0}
-    per_epoch = -(-len(train_part[0]) // config.train.batch_size)
 
     def loss(module: PIDTransformer, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         t, m, target, dom = batch
@@ -154,15 +153,14 @@ def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = 
         labelled = target >= 0
         out = torch.nn.functional.cross_entropy(logits[labelled], target[labelled])
         if module.domain is not None and module.training:
-            state["epoch_batches"] += 1
-            progress = state["epoch_batches"] / (per_epoch * epochs)
-            module.domain.reverse.lam = dann_lambda(progress, config.dann_lambda_max)
             out = out + torch.nn.functional.binary_cross_entropy_with_logits(
                 module.domain(pooled), dom)
         return out
 
     with seeded(config.train.seed):
-        train(model, loss, train_part, val_part, config.train)
+        train(model, loss, train_part, val_part, config.train, checkpoint=checkpoint,
+              before_batch=dann_schedule(model.domain, config.dann_lambda_max) if dann
+              else None)
     return model
 
 

@@ -67,7 +67,7 @@ def fit_tau_model(simulation: TauCandidates, config: TauTrainConfig | None = Non
                   ) -> tuple[torch.nn.Module, TrainResult]:
     """Train on labelled simulation; with ``data`` and ``dann_lambda_max`` > 0, adversarially
     against a domain classifier (gradient reversal, DANN schedule over the epochs)."""
-    from aihep.nn.dann import dann_lambda
+    from aihep.nn.dann import dann_schedule
     from aihep.nn.train import seeded, train
 
     config = config or TauTrainConfig()
@@ -92,8 +92,6 @@ def fit_tau_model(simulation: TauCandidates, config: TauTrainConfig | None = Non
         extra = [*(t[torch.from_numpy(pick)] for t in _tensors(data)),
                  torch.full((len(pick),), -1), torch.ones(len(pick))]
         train_part = [torch.cat([a, b]) for a, b in zip(train_part, extra, strict=True)]
-    per_epoch = -(-len(train_part[0]) // config.train.batch_size)
-    state = {"batches": 0}
 
     def loss(module: torch.nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
         particles, mask, high_level, target, domain = batch
@@ -102,17 +100,15 @@ def fit_tau_model(simulation: TauCandidates, config: TauTrainConfig | None = Non
         out = torch.nn.functional.cross_entropy(logits[labelled], target[labelled],
                                                 weight=weights)
         if module.domain is not None and module.training:
-            state["batches"] += 1
-            module.domain.reverse.lam = dann_lambda(
-                min(state["batches"] / (per_epoch * config.train.epochs), 1.0),
-                config.dann_lambda_max)
             out = out + torch.nn.functional.binary_cross_entropy_with_logits(
                 module.domain(features), domain)
         return out
 
     with seeded(config.train.seed):
         result = train(model, loss, train_part, val_part, config.train,
-                       checkpoint=checkpoint, progress=progress)
+                       checkpoint=checkpoint, progress=progress,
+                       before_batch=dann_schedule(model.domain, config.dann_lambda_max)
+                       if dann else None)
     return model.eval(), result
 
 
