@@ -19,7 +19,8 @@ from aihep.agent.runner import MANIFEST, RECORD, ToolRunner, verify_run
 from aihep.agent.tools import ToolRegistry, make_tool
 from aihep.cli import app
 from aihep.errors import ConfigError, OutputError
-from aihep.workflow.provenance import canonical_hash, file_sha256, read_entries
+from aihep.workflow.manifest import sha256_file
+from aihep.workflow.provenance import canonical_hash, read_entries
 
 
 def count_lines(source: Path, out: Path) -> int:
@@ -130,7 +131,7 @@ def test_verify_rehashes_outputs_and_needs_an_external_head_against_rechaining(t
     # external head tells
     (run / "n.txt").write_text("4\n")
     entries = read_entries(run / RECORD)
-    entries[0]["outputs"] = {k: file_sha256(run / "n.txt") for k in entries[0]["outputs"]}
+    entries[0]["outputs"] = {k: sha256_file(run / "n.txt") for k in entries[0]["outputs"]}
     _rechain(run, entries)
     assert verify_run(run).ok
     caught = verify_run(run, expected_head=kept)

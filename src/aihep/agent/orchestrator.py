@@ -24,7 +24,7 @@ from aihep.agent.registry import default_registry
 from aihep.agent.runner import ToolRunner
 from aihep.agent.tools import ToolRegistry
 from aihep.discovery.hunt import HuntConfig
-from aihep.workflow.provenance import file_sha256
+from aihep.workflow.manifest import sha256_file
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
             registry.get(tool), registry.get(tool).validate(args), runner.calls)
     memory_file = Path(memory_path) if memory_path else run_dir / "memory.json"
     memory = _memory(memory_file)
-    data_hash = file_sha256(task.data)
+    data_hash = sha256_file(task.data)
     remembered = [tuple(m) for m in memory.get(data_hash, {}).get("tried", [])]
     runner.note(actor, "memory.read", {"path": str(memory_file), "data_sha256": data_hash},
                 {"tried": [list(m) for m in remembered]})

@@ -30,7 +30,8 @@ from aihep.agent.registry import default_registry
 from aihep.agent.runner import RECORD, ToolRunner, locate, read_run_manifest, verify_run
 from aihep.agent.tools import ToolRegistry
 from aihep.errors import ConfigError, InputError, OutputError
-from aihep.workflow.provenance import file_sha256, read_entries
+from aihep.workflow.manifest import sha256_file
+from aihep.workflow.provenance import read_entries
 
 # files that hold creation or wall-clock times (manifests; training checkpoints and
 # histories keep epoch durations): compared apart, they never decide a match
@@ -161,10 +162,10 @@ def replay(run_dir: str | Path, replay_dir: str | Path,
             if Path(path).name in TIMESTAMPED or Path(path).suffix in DERIVED_SUFFIXES:
                 continue
             moved = Path(move(path))
-            if moved.is_file() and file_sha256(moved) == digest:
+            if moved.is_file() and sha256_file(moved) == digest:
                 same.append(path)
             elif moved.is_file() and Path(path).suffix in (".json", ".jsonl") and Path(
-                    path).is_file() and file_sha256(path) == digest and same_but_wall_clock(
+                    path).is_file() and sha256_file(path) == digest and same_but_wall_clock(
                     Path(path), moved):
                 normalized.append(path)
             else:

@@ -29,10 +29,10 @@ from aihep.agent.jobs import JobConfig, run_job
 from aihep.agent.policy import PermissionDenied, Policy
 from aihep.agent.tools import ToolError, ToolRegistry
 from aihep.errors import AihepError
+from aihep.workflow.manifest import sha256_file
 from aihep.workflow.provenance import (
     ProvenanceRecord,
     VerifyResult,
-    file_sha256,
     read_entries,
     verify_record,
 )
@@ -127,7 +127,7 @@ class ToolRunner:
         for entry in reversed(self.completed):
             if entry["tool"] != tool or entry["arguments"] != arguments:
                 continue
-            if all(Path(p).is_file() and file_sha256(p) == digest
+            if all(Path(p).is_file() and sha256_file(p) == digest
                    for p, digest in entry["outputs"].items()):
                 return entry
         return None
@@ -234,7 +234,7 @@ def check_recorded_outputs(run_dir: str | Path, entries: list[dict[str, Any]],
         path = locate(recorded, run_dir, manifest)
         if not path.is_file():
             problems.append(f"{recorded}: recorded output is missing")
-        elif file_sha256(path) != digest:
+        elif sha256_file(path) != digest:
             problems.append(f"{recorded}: changed since it was recorded (SHA-256 differs)")
     return len(latest), problems
 

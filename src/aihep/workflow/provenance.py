@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from aihep.errors import InputError
+from aihep.workflow.manifest import sha256_file
 
 GENESIS = "0" * 64
 
@@ -34,15 +35,6 @@ def canonical_hash(entry: dict[str, Any]) -> str:
     body = {k: v for k, v in entry.items() if k != "hash"}
     payload = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ProvenanceRecord:
@@ -66,8 +58,8 @@ class ProvenanceRecord:
         entry = {
             "index": self.length, "time": time.time(), "actor": actor, "tool": tool,
             "arguments": arguments or {},
-            "inputs": {str(p): file_sha256(p) for p in inputs or [] if Path(p).is_file()},
-            "outputs": {str(p): file_sha256(p) for p in outputs or [] if Path(p).is_file()},
+            "inputs": {str(p): sha256_file(p) for p in inputs or [] if Path(p).is_file()},
+            "outputs": {str(p): sha256_file(p) for p in outputs or [] if Path(p).is_file()},
             "status": status, "duration_s": duration_s, "extra": extra or {},
             "prev": self.head,
         }
