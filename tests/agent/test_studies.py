@@ -63,11 +63,11 @@ def test_design_study(tmp_path):
 
 def test_bad_playbook_is_one_line(tmp_path, one_line_error):
     out = tmp_path / "r"
-    one_line_error(runner.invoke(app, ["agent", "run", "x", "--playbook", "weather", "--out",
-                                       str(out)]), "--playbook weather", out)
-    one_line_error(runner.invoke(app, ["agent", "run", str(tmp_path / "none.h5"),
-                                       "--playbook", "fastsim", "--out", str(out)]),
-                   "none.h5", out)
+    assert "--playbook weather" in one_line_error(runner.invoke(app, [
+        "agent", "run", "x", "--playbook", "weather", "--out", str(out)]), out)
+    assert "none.h5" in one_line_error(runner.invoke(app, [
+        "agent", "run", str(tmp_path / "none.h5"), "--playbook", "fastsim", "--out",
+        str(out)]), out)
 
 
 def test_wall_clock_normalization_still_sees_results(tmp_path):

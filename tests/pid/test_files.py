@@ -99,8 +99,8 @@ def test_bad_input_is_one_line(files, tmp_path, one_line_error):
                                                 "method knn: expected one of"]
     for args, message in zip(cases, messages, strict=True):
         out = tmp_path / "out"
-        one_line_error(runner.invoke(app, ["pid", "train", *args, "--out", str(out)]),
-                       message, out)
+        assert message in one_line_error(runner.invoke(app, ["pid", "train", *args, "--out",
+                                                             str(out)]), out)
 
 
 def test_cli_method_names_are_the_codes():
