@@ -109,3 +109,15 @@ def test_truth_methods_are_refused_unless_allowed_and_inspection_hides_truth(tmp
         {"path": str(tmp_path / "inputs" / "d.parquet")})))
     assert "labels" not in shown and "label" not in shown["features"]
     assert describe(tmp_path / "inputs" / "d.parquet")["labels"] == {0: 1, 1: 1}
+
+
+def test_default_policy_admits_every_registered_tool(tmp_path):
+    """A tool declaring more CPU than the default limit would be refused on every call
+    (the hunt's 16-window CATHODE scan was killed at a 1-hour limit)."""
+    from aihep.agent.registry import default_registry
+
+    limit = Policy(run_dir=tmp_path).max_cpu_seconds_per_call
+    too_long = {name: tool.cpu_seconds for name, tool in default_registry().tools.items()
+                if tool.cpu_seconds > limit}
+    assert not too_long
+    assert default_registry().get("hunt").cpu_seconds >= 2 * 3600

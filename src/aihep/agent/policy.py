@@ -33,7 +33,9 @@ class Policy(BaseModel):
         None, description="tool names; None allows every registered tool")
     read_paths: tuple[Path, ...] = Field((), description="files or directories readable")
     run_dir: Path = Field(Path("runs/agent"), description="the only writable directory")
-    max_cpu_seconds_per_call: float = Field(3600.0, gt=0)
+    max_cpu_seconds_per_call: float = Field(
+        4 * 3600.0, gt=0, description="RLIMIT_CPU of a job (all its threads); a training or "
+        "a 16-window CATHODE hunt needs about an hour on two cores, more when they are shared")
     max_memory_bytes_per_call: int | None = Field(
         16 * 2**30, gt=0, description="address-space limit of job processes (RLIMIT_AS)")
     max_calls: int = Field(50, ge=1)

@@ -48,8 +48,10 @@ def default_registry() -> ToolRegistry:
                            writes=("out",), cpu_seconds=600, job=True))
     registry.add(make_tool(limits_table, "limits", reads=("data",), writes=("out",),
                            cpu_seconds=600, job=True))
+    # a CATHODE hunt over 16 windows (a flow and a classifier per window) needs about an
+    # hour of CPU on two quiet cores and more when they are shared
     registry.add(make_tool(run_hunt, "hunt", reads=("data", "reference", "labels"),
-                           writes=("out",), cpu_seconds=3600,
+                           writes=("out",), cpu_seconds=4 * 3600,
                            fixed={"executor": None, "force": False, "progress": None,
                                   "reporter": write_hunt_report},
                            job=True))
