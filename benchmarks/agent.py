@@ -313,6 +313,7 @@ def _write(rows: list[dict], args: argparse.Namespace) -> dict:
                                     "undetectable": f"Z_expected < {Z_UNDETECTABLE:g}"},
            "events_per_task": EVENTS_PER_TASK, "reference_events": N_REFERENCE,
            "reference_detector": REFERENCE_DETECTOR, "keep_fraction": args.keep,
+           "bump_scan": args.bump_scan,
            "summary": summary, "runs": rows}
     write_result(ROOT / "results" / args.results, out)
     return summary
@@ -345,6 +346,9 @@ def main() -> None:
     parser.add_argument("--planners", default="playbook,local,llm")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--keep", type=float, default=0.02)
+    parser.add_argument("--bump-scan", choices=("spectrum", "signal_region"),
+                        default="spectrum", help="HuntConfig.bump_scan of every hunt; runs "
+                        "go to runs/<planner>-<bump scan> when not the default")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--results", default="agent.json", help="file under benchmarks/results/")
@@ -373,14 +377,16 @@ def main() -> None:
     for kind in available_planners(args.planners.split(",")):
         for name in names:
             truth = truths[name]
-            run = CACHE / "runs" / kind / name
+            suffix = "" if args.bump_scan == "spectrum" else f"-{args.bump_scan}"
+            run = CACHE / "runs" / f"{kind}{suffix}" / name
             if run.exists() and args.fresh:
                 import shutil
 
                 shutil.rmtree(run)  # else an interrupted run resumes from its record
             start = time.perf_counter()
             answers = solve(CACHE / "tasks" / name, run, seed=args.seed,
-                            hunt={"keep_fraction": args.keep}, planner=make_planner(kind))
+                            hunt={"keep_fraction": args.keep, "bump_scan": args.bump_scan},
+                            planner=make_planner(kind))
             print(f"{kind} {name}: {time.perf_counter() - start:.0f} s this session",
                   flush=True)
             true_mass = truth["signal"]["m_wprime_gev"] if truth["signal"] else None

@@ -74,7 +74,7 @@ def fit_toy(seed: int, n_bkg: int = 200_000, n_sig: int = 600) -> dict:
             "mass_pull": m_pull, "mass_covered": m_cover}
 
 
-def hunt_toy(args: tuple[int, int]) -> dict:
+def hunt_toy(args: tuple[int, int, str]) -> dict:
     import warnings
 
     from toy import toy_table
@@ -82,10 +82,10 @@ def hunt_toy(args: tuple[int, int]) -> dict:
     from aihep.discovery.hunt import HuntConfig, hunt
 
     warnings.filterwarnings("ignore")
-    seed, n_sig = args
+    seed, n_sig, bump_scan = args
     start = time.perf_counter()
     result = hunt(toy_table(40_000, n_sig, seed), HuntConfig.model_validate(
-        {**HUNT, "seed": seed}))
+        {**HUNT, "seed": seed, "bump_scan": bump_scan}))
     out = {"seed": seed, "injected": n_sig, "p_value": result.p_value,
            "significant": result.significant, "discovery": result.discovery,
            "failed_checks": result.review.failed if result.review else [],
@@ -120,15 +120,21 @@ def main() -> None:
     parser.add_argument("--null-toys", type=int, default=50)
     parser.add_argument("--injected", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "resonance_coverage.json")
+    parser.add_argument("--bump-scan", choices=("spectrum", "signal_region"),
+                        default="spectrum", help="HuntConfig.bump_scan")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/"
+                        "resonance_coverage.json (resonance_coverage_signal_region.json)")
     args = parser.parse_args()
+    suffix = "" if args.bump_scan == "spectrum" else f"_{args.bump_scan}"
+    args.out = args.out or ROOT / "results" / f"resonance_coverage{suffix}.json"
     start = time.perf_counter()
     commit = git_commit()  # the code measured: the commit when the run starts
     with ProcessPoolExecutor(args.workers) as pool:
         fit_rows = list(pool.map(fit_toy, range(1000, 1000 + args.fit_toys)))
-        signal_rows = list(pool.map(hunt_toy, [(s, args.injected)
+        signal_rows = list(pool.map(hunt_toy, [(s, args.injected, args.bump_scan)
                                                for s in range(2000, 2000 + args.signal_toys)]))
-        null_rows = list(pool.map(hunt_toy, [(s, 0) for s in range(3000, 3000 + args.null_toys)]))
+        null_rows = list(pool.map(hunt_toy, [(s, 0, args.bump_scan)
+                                             for s in range(3000, 3000 + args.null_toys)]))
     p_null = np.array([r["p_value"] for r in null_rows])
     false_claims = int(sum(r["discovery"] for r in null_rows))
     n_null = len(null_rows)
@@ -138,7 +144,8 @@ def main() -> None:
     result = {
         "benchmark": "resonance_coverage", "commit": commit,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "model": "toy feature model (tests/agent/toy.py), not Pythia", "hunt": HUNT,
+        "model": "toy feature model (tests/agent/toy.py), not Pythia",
+        "hunt": {**HUNT, "bump_scan": args.bump_scan},
         "seconds": round(time.perf_counter() - start, 1),
         "fit_level": {"toys": len(fit_rows), "failed": sum("failed" in r for r in fit_rows),
                       "n_signal": summarize(fit_rows, "n"),

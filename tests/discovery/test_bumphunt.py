@@ -88,6 +88,36 @@ def test_injected_gaussian_bump_found_at_right_place():
     assert 3 < result.n_eff_trials < 200  # correlated windows: fewer than the 168 scanned
 
 
+def test_scan_restricted_to_window_centres_in_a_range():
+    edges = np.arange(0.0, 801.0, 100.0)
+    full = scan_windows(np.full(8, 10.0), np.full(8, 10.0), 1, 3)
+    part = scan_windows(np.full(8, 10.0), np.full(8, 10.0), 1, 3, edges, (200.0, 400.0))
+    centres = 0.5 * (edges[part.start] + edges[part.start + part.width])
+    assert np.all((centres >= 200) & (centres <= 400)) and len(part.start) < len(full.start)
+    # every window of the full scan centred in the range is kept
+    full_centres = 0.5 * (edges[full.start] + edges[full.start + full.width])
+    assert len(part.start) == np.sum((full_centres >= 200) & (full_centres <= 400))
+
+
+def test_bump_hunt_in_a_signal_region_has_fewer_trials_and_ignores_bumps_outside():
+    rng = np.random.default_rng(5)
+    background = _events(rng.poisson(_expected([8.0, 6.0], 20000)), rng)
+    signal = rng.normal(3500.0, 100.0, 150)
+    mjj = np.concatenate([background, signal])
+    full = bump_hunt(mjj, EDGES, n_toys=100, seed=1)
+    inside = bump_hunt(mjj, EDGES, n_toys=100, seed=1, centre_range_gev=(3300.0, 3700.0))
+    lo, hi = inside.window_gev
+    assert 3300 <= 0.5 * (lo + hi) <= 3700 and lo <= 3500 <= hi
+    # the same excess, a smaller look-elsewhere effect
+    assert inside.n_eff_trials < full.n_eff_trials / 3
+    assert inside.p_global < full.p_global
+    elsewhere = bump_hunt(mjj, EDGES, n_toys=100, seed=1, centre_range_gev=(4800.0, 5200.0))
+    assert not 3300 <= 0.5 * sum(elsewhere.window_gev) <= 3700
+    assert elsewhere.p_global > 0.01
+    with pytest.raises(InputError, match="centre_range_gev"):
+        bump_hunt(mjj, EDGES, n_toys=10, centre_range_gev=(7000.0, 8000.0))
+
+
 def test_effective_trials_of_independent_uniform_tests():
     from aihep.discovery.bumphunt import effective_trials
 

@@ -160,6 +160,20 @@ def test_sr_scan_uses_nearest_window_and_lee():
     assert abs(result.extraction.mass.value - 3500.0) < 0.05 * 3500.0
 
 
+@pytest.mark.slow  # two hunts of five windows: ~1 min
+def test_bump_scan_in_the_signal_region_keeps_each_bump_in_its_trained_window():
+    config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": (2900.0, 4300.0),
+                                     "bump_scan": "signal_region"})
+    result = hunt(_table(40000, 300, 3), config)
+    for trial in result.trials:
+        assert trial.window_gev[0] <= 0.5 * sum(trial.bump.window_gev) <= trial.window_gev[1]
+    spectrum = hunt(_table(40000, 300, 3), config.model_copy(update={"bump_scan": "spectrum"}))
+    # the same cuts; fewer windows scanned per trial: a smaller global p at the resonance
+    assert result.best.bump.n_eff_trials < spectrum.best.bump.n_eff_trials
+    assert result.discovery
+    assert abs(result.extraction.mass.value - 3500.0) < 0.05 * 3500.0
+
+
 def test_outputs_are_complete_and_aligned(tmp_path):
     table = _table(20000, 300, 4)
     result = hunt(table, FAST)

@@ -84,6 +84,11 @@ class HuntConfig(BaseModel):
                          "claimed (pyhf; minutes on a scan)")
     refine: bool = Field(True, description="after a significant scan, retrain the best method "
                          "in a window centred on the fitted resonance (one extra trial)")
+    bump_scan: Literal["spectrum", "signal_region"] = Field(
+        "spectrum", description="windows each trial's bump hunt scans after its cut: every "
+        "window of the spectrum, or only those centred in the signal region the classifier "
+        "was trained in (CWoLa hunting's test; a smaller look-elsewhere effect per trial, and "
+        "a bump outside the trained region is vetoed by the reviewer anyway)")
     seed: int = DEFAULT_SEED
 
     @field_validator("signal_region_gev", "scan_range_gev")
@@ -285,9 +290,10 @@ def _score_task(task: tuple) -> tuple[tuple[str, int | None],
 
 def _bump_task(task: tuple) -> tuple[int, BumpHuntResult]:
     """Executor task: the bump hunt of one selected spectrum."""
-    i, mjj_selected, edges, n_toys, seed, source, single_thread = task
+    i, mjj_selected, edges, n_toys, seed, source, region, single_thread = task
     with _threads_limited(single_thread):
-        return i, bump_hunt(mjj_selected, edges, n_toys=n_toys, seed=seed, source=source)
+        return i, bump_hunt(mjj_selected, edges, n_toys=n_toys, seed=seed, source=source,
+                            centre_range_gev=region)
 
 
 class _TrialStore:
@@ -408,7 +414,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                     cuts.append((w, method, threshold, selected))
         hunt_tasks = [(i, mjj[sel], edges, config.n_toys, config.seed,
                        f"{source} ({m}, SR {regions[w].lo_gev:g}-{regions[w].hi_gev:g})",
-                       single_thread) for i, (w, m, _, sel) in enumerate(cuts)]
+                       _bump_region(regions[w], config), single_thread)
+                      for i, (w, m, _, sel) in enumerate(cuts)]
         bumps = {}
         for key, value in engine.map_unordered(_bump_task, hunt_tasks):
             bumps[key] = value
@@ -487,6 +494,11 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                       uncut_fit.chi2_pvalue, selected, mjj, order,
                       {m: v[order] for m, v in best_scores.items()}, limits, checks, scan_best,
                       uncut_fit, final_score)
+
+
+def _bump_region(sr: SignalRegion, config: HuntConfig) -> tuple[float, float] | None:
+    """Where a trial's bump hunt may put its window centre (None: anywhere)."""
+    return (sr.lo_gev, sr.hi_gev) if config.bump_scan == "signal_region" else None
 
 
 def _lee(p_min: float, n_trials: int) -> float:
@@ -578,7 +590,7 @@ def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj
         return None
     bump = bump_hunt(mjj[selected], edges, n_toys=config.n_toys, seed=config.seed,
                      source=f"{source} ({best.method}, refined SR {sr.lo_gev:.0f}-"
-                     f"{sr.hi_gev:.0f})")
+                     f"{sr.hi_gev:.0f})", centre_range_gev=_bump_region(sr, config))
     trial = Trial(best.method, (sr.lo_gev, sr.hi_gev), threshold, int(selected.sum()), bump)
     return trial, scores, selected, ref_scores
 

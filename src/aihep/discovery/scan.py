@@ -54,12 +54,15 @@ def poisson_lr_z(n: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def scan_windows(observed: np.ndarray, expected: np.ndarray, min_width: int = 1,
-                 max_width: int | None = None) -> WindowScan:
+                 max_width: int | None = None, edges_gev: np.ndarray | None = None,
+                 centre_range_gev: tuple[float, float] | None = None) -> WindowScan:
     """Scan every window of ``min_width``..``max_width`` bins (default max: half the bins).
 
     Args:
         observed: counts per bin (n_bins,).
         expected: background expectation per bin (n_bins,), > 0.
+        edges_gev: bin edges (n_bins + 1,), GeV; needed with ``centre_range_gev``.
+        centre_range_gev: scan only the windows whose centre lies in [lo, hi] GeV.
     """
     observed = np.asarray(observed, float)
     expected = np.asarray(expected, float)
@@ -74,6 +77,11 @@ def scan_windows(observed: np.ndarray, expected: np.ndarray, min_width: int = 1,
         widths.append(np.full(len(s), w))
     start = np.concatenate(starts)
     width = np.concatenate(widths)
+    if centre_range_gev is not None:
+        edges = np.asarray(edges_gev, float)
+        centre = 0.5 * (edges[start] + edges[start + width])
+        inside = (centre >= centre_range_gev[0]) & (centre <= centre_range_gev[1])
+        start, width = start[inside], width[inside]
     n = cum_n[start + width] - cum_n[start]
     b = cum_b[start + width] - cum_b[start]
     excess = (n > b) & (b > 0)
