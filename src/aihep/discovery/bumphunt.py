@@ -164,7 +164,9 @@ def bump_hunt(
         p_global, method = (1.0 + n_above) / (1.0 + n_toys), "toys"
     else:
         p_local = float(np.exp(-t_obs))
-        p_global = float(-np.expm1(n_eff * np.log1p(-min(p_local, 1 - 1e-16))))
+        # at least one window: a fit to few, discrete toys can give N_eff < 1, which would
+        # make the global p smaller than the local one
+        p_global = float(-np.expm1(max(n_eff, 1.0) * np.log1p(-min(p_local, 1 - 1e-16))))
         p_global = min(p_global, 1.0 / (1.0 + n_toys))
         method = "trials-factor extrapolation"
     lo_bin, width = int(scan.start[best]), int(scan.width[best])
