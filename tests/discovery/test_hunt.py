@@ -268,3 +268,12 @@ def test_a_resonance_away_from_3p5_tev_is_found_with_the_scan_range_from_the_dat
     lo, hi = result.best.window_gev
     assert lo <= mass <= hi  # the (refined) window holds the resonance
 
+
+
+def test_cli_bad_bump_scan_is_one_line(tmp_path, one_line_error):
+    table = _table(500, 0, 8)
+    write_feature_csv(tmp_path / "data.csv", table, table["index"])
+    out = tmp_path / "hunt"
+    result = CliRunner().invoke(app, ["hunt", str(tmp_path / "data.csv"), "--bump-scan",
+                                      "everywhere", "--out", str(out)])
+    assert "bump_scan" in one_line_error(result, out)

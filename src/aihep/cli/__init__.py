@@ -210,6 +210,9 @@ def hunt_command(
     ] = None,
     sr: Annotated[str, typer.Option(help="signal region LO,HI in GeV")] = "3300,3700",
     sr_scan: Annotated[bool, typer.Option("--sr-scan", help="slide the SR over mjj")] = False,
+    bump_scan: Annotated[str, typer.Option(
+        help="spectrum | signal_region: windows each bump hunt scans after its cut (every "
+        "window, or only those centred in the trained SR)")] = "spectrum",
     keep_fraction: Annotated[float, typer.Option(help="fraction of SR events kept by the cut")
                              ] = 0.01,
     toys: Annotated[int, typer.Option(help="pseudo-experiments per bump hunt")] = 200,
@@ -253,7 +256,8 @@ def hunt_command(
             msg = f"--sr expects LO,HI in GeV, got '{sr}'"
             raise ConfigError(msg) from None
         config = validated(HuntConfig, methods=tuple(methods), signal_region_gev=(lo, hi),
-                           sr_scan=sr_scan, keep_fraction=keep_fraction, n_toys=toys,
+                           sr_scan=sr_scan, bump_scan=bump_scan,
+                           keep_fraction=keep_fraction, n_toys=toys,
                            classifier={"kind": classifier}, signal_shape=signal_shape,
                            limit_masses_gev=tuple(limit_mass) if limit_mass else None,
                            seed=seed)
