@@ -157,6 +157,15 @@ def test_crashed_run_resumes_without_redoing_finished_steps(tmp_path, monkeypatc
     results = json.loads((hunt_dir / "results.json").read_text())
     assert resumed.steps[1]["p_value"] == pytest.approx(results["p_value"])
     assert verify_run(resumed.run_dir).ok
+    # a finished run started again repeats its answer: its own memory (written when it
+    # finished) must not send it to new methods (it once answered from a new hunt alone)
+    again = run_agent(task, tmp_path / "run")
+    assert [(s["tool"], s["status"], s["reused"]) for s in again.steps] == [
+        (s["tool"], s["status"], s["status"] == "ok") for s in resumed.steps]
+    assert again.answer["best"]["p_value"] == resumed.answer["best"]["p_value"]
+    assert again.answer["hunts"] == resumed.answer["hunts"]
+    memory = json.loads((tmp_path / "run" / "memory.json").read_text())
+    assert len(next(iter(memory.values()))["results"]) == resumed.answer["hunts"]
 
 
 def test_cli_names_the_missing_extra_verbatim(tmp_path):

@@ -2,7 +2,8 @@
 
 Running it again on the directory of a crashed or interrupted run resumes it: the planner is
 deterministic, and the runner answers the calls that completed from the record (outputs
-unchanged) instead of repeating them.
+unchanged) instead of repeating them; it plans from the memory the run first read (recorded),
+so a finished run started again repeats its answer.
 
 Memory (``memory.json`` in the run directory, or a shared file) keeps, per dataset hash,
 which methods were tried and what came out; a later run on the same data reads it (the read
@@ -64,6 +65,21 @@ def _memory(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _first_memory_read(run_dir: Path, memory_file: str,
+                       data_hash: str) -> dict[str, Any] | None:
+    """The first memory read of an existing record of ``run_dir`` for these data."""
+    from aihep.agent.runner import RECORD
+    from aihep.workflow.provenance import read_entries
+
+    if not (run_dir / RECORD).is_file():
+        return None
+    for entry in read_entries(run_dir / RECORD):
+        if entry["tool"] == "memory.read" and entry["arguments"] == {
+                "path": memory_file, "data_sha256": data_hash}:
+            return entry
+    return None
+
+
 def check_task_inputs(task: ResonanceTask) -> None:
     """:class:`InputError` for a task file that does not exist."""
     from aihep.errors import InputError
@@ -106,9 +122,19 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
     memory_file = Path(memory_path) if memory_path else run_dir / "memory.json"
     memory = _memory(memory_file)
     data_hash = sha256_file(task.data)
-    remembered = [tuple(m) for m in memory.get(data_hash, {}).get("tried", [])]
+    first_read = _first_memory_read(run_dir, str(memory_file), data_hash)
+    if first_read is None:
+        remembered = [tuple(m) for m in memory.get(data_hash, {}).get("tried", [])]
+        extra: dict[str, Any] = {"tried": [list(m) for m in remembered]}
+    else:
+        # a resumed run plans from the memory it first saw, not from what it wrote itself
+        # when it finished: else running a finished run again starts new hunts and answers
+        # from those alone
+        remembered = [tuple(m) for m in first_read["extra"]["tried"]]
+        extra = {"tried": [list(m) for m in remembered], "resumed_from_entry":
+                 first_read["index"]}
     runner.note(actor, "memory.read", {"path": str(memory_file), "data_sha256": data_hash},
-                {"tried": [list(m) for m in remembered]})
+                extra)
     queue: list[Step] = planner.plan(task, run_dir, remembered)
     steps, hunts, n_events = [], [], None
     for _ in range(max_rounds * 2):
@@ -157,7 +183,9 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
             queue += planner.refine(task, run_dir, last)
     tried = remembered + [tuple(h["methods"]) for h in hunts]
     memory.setdefault(data_hash, {})["tried"] = [list(m) for m in dict.fromkeys(tried)]
-    memory[data_hash]["results"] = memory[data_hash].get("results", []) + hunts
+    known = {h["out"] for h in memory[data_hash].get("results", [])}
+    memory[data_hash]["results"] = memory[data_hash].get("results", []) + [
+        h for h in hunts if h["out"] not in known]  # a resumed run adds its hunts once
     write_json_atomic(memory_file, memory)
     best = min(hunts, key=lambda h: h["p_value"]) if hunts else None
     if best is not None:
