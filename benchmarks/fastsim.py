@@ -129,7 +129,12 @@ def main() -> None:
     from aihep.fastsim.geometry import preset
     from aihep.fastsim.gflash import GFlash, tune
     from aihep.fastsim.metrics import ClassifierTestConfig
-    from aihep.fastsim.surrogates import SurrogateConfig, load_surrogate, train_surrogate
+    from aihep.fastsim.surrogates import (
+        SurrogateConfig,
+        load_surrogate,
+        train_surrogate,
+        training_minutes,
+    )
     from aihep.io.calo import ShowerSet
     from aihep.nn.train import TrainConfig
 
@@ -211,8 +216,9 @@ def main() -> None:
                         epochs=args.epochs, batch_size=256, learning_rate=1e-3,
                         patience=10)), checkpoint=run.with_suffix(".ckpt"))
                 surrogate.save(run)
-                (run / "train_minutes.json").write_text(
-                    json.dumps((time.perf_counter() - start) / 60))
+                # every session of a resumed training (its checkpoint keeps each epoch's time)
+                (run / "train_minutes.json").write_text(json.dumps(
+                    training_minutes(surrogate, time.perf_counter() - start)))
 
             ensure_manifest(run, surrogate, reference_set(args.layout, args.train, 11,
                                                           args.workers).path)

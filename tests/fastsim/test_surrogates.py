@@ -93,6 +93,8 @@ def test_training_killed_mid_run_resumes_to_the_same_model(showers, tmp_path, mo
     monkeypatch.setattr(surrogates.TwoStage, "loss", real)
     resumed = train_file(tmp_path / "ref.h5", LAYOUT, tmp_path / "run", config)
     assert resumed.best_epoch == whole.best_epoch
+    epochs = load_surrogate(resumed.directory).history["seconds"]
+    assert len(epochs) == 4 and resumed.train_minutes * 60 >= sum(epochs)  # both sessions
     np.testing.assert_allclose(load_surrogate(resumed.directory).generate(energies[:20], seed=2),
                                load_surrogate(whole.directory).generate(energies[:20], seed=2),
                                rtol=1e-5)
@@ -128,3 +130,17 @@ def test_onnx_export_gives_the_samplers_showers(showers, kind, tmp_path):
     both = (exported > 0) & (expected > 0)
     assert (exported > 0).sum() == pytest.approx((expected > 0).sum(), abs=3)
     np.testing.assert_allclose(exported[both], expected[both], rtol=1e-3)
+
+
+def test_training_minutes_count_every_session_of_a_resumed_run():
+    """The CaloFlow benchmark row reported 5 minutes of training: the last of several
+    sessions; its checkpoint held 32 epochs of 62 minutes in all."""
+    from types import SimpleNamespace
+
+    from aihep.fastsim.surrogates import training_minutes
+
+    resumed = SimpleNamespace(history={"seconds": [60.0] * 4, "resumed_from": [2.0]})
+    # two epochs of earlier sessions, two of this one (120 s) plus 10 s of preparation
+    assert training_minutes(resumed, 130.0) == pytest.approx((240 + 10) / 60)
+    fresh = SimpleNamespace(history={"seconds": [60.0] * 4})
+    assert training_minutes(fresh, 250.0) == pytest.approx(250 / 60)

@@ -462,7 +462,21 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
                        config.train.model_copy(update={"seed": config.seed}),
                        checkpoint=checkpoint, progress=progress)
     return Surrogate(config, layout, network.eval(), scaler,
-                     {"train": result.train_loss, "val": result.val_loss})
+                     {"train": result.train_loss, "val": result.val_loss,
+                      "seconds": result.epoch_seconds,
+                      "resumed_from": [float(result.resumed_from)]})
+
+
+def training_minutes(surrogate: Surrogate, session_seconds: float) -> float:
+    """Wall time of a surrogate's training in minutes, over every session of a resumed run.
+
+    The epochs' wall times come from the checkpoint's history (all sessions); the time this
+    session spent outside its epochs (data preparation, saving) is added.
+    """
+    epochs = surrogate.history.get("seconds") or []
+    resumed = int((surrogate.history.get("resumed_from") or [0])[0])
+    this_session = sum(epochs[resumed:])
+    return (sum(epochs) + max(session_seconds - this_session, 0.0)) / 60
 
 
 @dataclass(frozen=True)
@@ -503,7 +517,7 @@ def train_file(reference: Path, layout: CaloLayout, out: Path,
     start = time.perf_counter()
     model = train_surrogate(data.showers_mev, data.incident_mev, layout, config,
                             checkpoint=Path(directory) / "checkpoint.pt", progress=progress)
-    minutes = (time.perf_counter() - start) / 60
+    minutes = training_minutes(model, time.perf_counter() - start)  # every session's
     target = model.save(directory)
     val = model.history.get("val") or [0.0]
     write_manifest(directory, build_manifest(
