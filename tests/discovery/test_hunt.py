@@ -277,3 +277,23 @@ def test_cli_bad_bump_scan_is_one_line(tmp_path, one_line_error):
     result = CliRunner().invoke(app, ["hunt", str(tmp_path / "data.csv"), "--bump-scan",
                                       "everywhere", "--out", str(out)])
     assert "bump_scan" in one_line_error(result, out)
+
+
+def test_in_window_scan_drops_signal_regions_below_the_fit_range():
+    """The turn-on benchmark task: SRs under the trigger turn-on, below the fit range, made
+    every in-window bump hunt fail; they are not trained now, and none left is one clear
+    error naming scan_range_gev."""
+    from aihep.discovery.hunt import testable_regions, windows
+    from aihep.discovery.weak import SignalRegion
+
+    edges = np.arange(3200.0, 8301.0, 100.0)
+    regions = [SignalRegion(lo, lo + 400.0, 200.0) for lo in (2500.0, 2700.0, 3000.0, 3200.0)]
+    kept = testable_regions(regions, edges, "data.csv")
+    assert [r.lo_gev for r in kept] == [3000.0, 3200.0]  # 3000-3400 reaches into the range
+    with pytest.raises(InputError, match=r"data\.csv: scan_range_gev.*3200-8300 GeV"):
+        testable_regions(regions[:2], edges, "data.csv")
+    config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": (1000.0, 1800.0),
+                                     "bump_scan": "signal_region"})
+    with pytest.raises(InputError, match="scan_range_gev"):
+        hunt(_table(4000, 0, 6), config)  # before any training
+    assert windows(config, np.array([1500.0]))  # the scan itself is unchanged

@@ -14,6 +14,7 @@ centre is nearest its mjj.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +226,10 @@ def windows(config: HuntConfig, mjj: np.ndarray) -> list[SignalRegion]:
             for s in starts]
 
 
+#: window widths (bins) of the hunt's bump hunts: bump_hunt's defaults, which it uses
+BUMP_MIN_WIDTH, BUMP_MAX_WIDTH = (inspect.signature(bump_hunt).parameters[k].default
+                                  for k in ("min_width", "max_width"))
+
 #: methods that never train on the reference: the same cut applied to the reference is an
 #: unbiased background-only check of the selection (see :mod:`aihep.discovery.review`)
 REFERENCE_BLIND = ("cwola", "cathode", "supervised")
@@ -375,6 +380,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     # The fit range comes from the full spectrum: a selected spectrum may peak at the signal.
     edges = default_edges(mjj)
     regions = windows(config, mjj)
+    if config.bump_scan == "signal_region":
+        regions = testable_regions(regions, edges, source)
     centres = np.array([0.5 * (r.lo_gev + r.hi_gev) for r in regions])
     nearest = np.argmin(np.abs(mjj[:, None] - centres[None, :]), axis=1)
     engine = make_executor(executor or ExecutorConfig(kind="serial"))
@@ -494,6 +501,26 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                       uncut_fit.chi2_pvalue, selected, mjj, order,
                       {m: v[order] for m, v in best_scores.items()}, limits, checks, scan_best,
                       uncut_fit, final_score)
+
+
+def testable_regions(regions: list[SignalRegion], edges_gev: np.ndarray,
+                     source: str) -> list[SignalRegion]:
+    """The SRs where an in-window bump hunt can place a window (bump_scan = signal_region).
+
+    An SR below the fit range (under a trigger turn-on) has no window centre inside it: its
+    classifier could never be tested, so it is not trained. None left is an
+    :class:`InputError` naming ``scan_range_gev``.
+    """
+    from aihep.discovery.scan import scan_windows
+
+    flat = np.ones(len(edges_gev) - 1)
+    kept = [r for r in regions if len(scan_windows(
+        flat, flat, BUMP_MIN_WIDTH, BUMP_MAX_WIDTH, edges_gev, (r.lo_gev, r.hi_gev)).start)]
+    if not kept:
+        raise InputError(source, "scan_range_gev", "signal regions that overlap the bump "
+                         f"hunt's fit range {edges_gev[0]:g}-{edges_gev[-1]:g} GeV (with "
+                         "bump_scan = signal_region each SR is tested inside itself)")
+    return kept
 
 
 def _bump_region(sr: SignalRegion, config: HuntConfig) -> tuple[float, float] | None:
