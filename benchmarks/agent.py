@@ -45,6 +45,8 @@ from pathlib import Path
 import numpy as np
 from common import git_commit, utc_now, write_result
 
+from aihep.errors import InputError
+
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "agent"
 COLUMNS = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
@@ -297,6 +299,21 @@ def score(truth: dict, answers: dict, metrics: dict) -> dict:
             else bool(auc >= tau)}
 
 
+def _no_answer(kind: str, name: str, truth: dict, true_mass: float | None, run: Path,
+               error: str) -> dict:
+    """The row of a run that gave no answer (every hunt failed or was refused): wrong."""
+    verdict = truth["expected"]["verdict"] if truth.get("expected") else "no signal"
+    return {"planner": kind, "task": name, "true_mass_gev": true_mass,
+            "injected": truth["n_signal"], "success": False, "error": error,
+            "p_value": None, "m_res": None, "m_res_error": None, "n_signal": None,
+            "n_signal_error": None, "auc": None, "max_sic": None,
+            "minutes": wall_seconds(run) / 60, "discovery": False, "right_mass": False,
+            "expected": verdict, "z_expected": (truth["expected"] or {}).get("z_expected"),
+            "yield_pull": None, "auc_tau21": None, "auc_at_least_tau21": None,
+            "no_claim_because": None, "reviews": reviews(run), "truth": truth,
+            "metrics": None}
+
+
 def _write(rows: list[dict], args: argparse.Namespace) -> dict:
     summary = {}
     for kind in {r["planner"] for r in rows}:
@@ -332,7 +349,7 @@ def _table(rows: list[dict], summary: dict) -> None:
         m = f"{r['m_res']:.0f} +- {r['m_res_error']:.0f}" if r["discovery"] else "-"
         n = f"{r['n_signal']:.0f} +- {r['n_signal_error']:.0f}" if r["discovery"] else "-"
         print(f"| {r['planner']} | {r['task']} | {truth} | {z} | "
-              f"{'yes' if r['discovery'] else 'no'} | {r['p_value']:.2g} | {m} | {n} | "
+              f"{'yes' if r['discovery'] else 'no'} | {f(r['p_value'], '.2g')} | {m} | {n} | "
               f"{f(r['yield_pull'], '+.1f')} | {f(r['auc'], '.3f')} | "
               f"{f(r['auc_tau21'], '.3f')} | {f(r['max_sic'], '.1f')} | "
               f"{'yes' if r['success'] else 'NO'} | {r['minutes']:.1f} |")
@@ -384,12 +401,18 @@ def main() -> None:
 
                 shutil.rmtree(run)  # else an interrupted run resumes from its record
             start = time.perf_counter()
-            answers = solve(CACHE / "tasks" / name, run, seed=args.seed,
-                            hunt={"keep_fraction": args.keep, "bump_scan": args.bump_scan},
-                            planner=make_planner(kind))
+            true_mass = truth["signal"]["m_wprime_gev"] if truth["signal"] else None
+            try:
+                answers = solve(CACHE / "tasks" / name, run, seed=args.seed,
+                                hunt={"keep_fraction": args.keep, "bump_scan": args.bump_scan},
+                                planner=make_planner(kind))
+            except InputError as exc:  # every hunt failed or was refused: no answer
+                print(f"{kind} {name}: no answer: {exc}", flush=True)
+                rows.append(_no_answer(kind, name, truth, true_mass, run, str(exc)))
+                summary = _write(rows, args)
+                continue
             print(f"{kind} {name}: {time.perf_counter() - start:.0f} s this session",
                   flush=True)
-            true_mass = truth["signal"]["m_wprime_gev"] if truth["signal"] else None
             metrics = evaluate(run, CACHE / "truth" / f"{name}_labels.csv", true_mass)
             verdict = score(truth, answers, metrics)
             row = {"planner": kind, "task": name, "true_mass_gev": true_mass,
