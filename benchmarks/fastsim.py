@@ -73,6 +73,7 @@ def time_reference(layout, energies_mev: np.ndarray) -> float:
     """Mean ms per shower of the cascade at the given energies (one core)."""
     from aihep.fastsim.cascade import simulate
 
+    simulate(layout, energies_mev[:2], seed=98)  # compile first (numba, per checkout path)
     start = time.perf_counter()
     simulate(layout, energies_mev, seed=99)
     return 1e3 * (time.perf_counter() - start) / len(energies_mev)
