@@ -132,7 +132,6 @@ def main() -> None:
     from aihep.fastsim.gflash import GFlash, tune
     from aihep.fastsim.metrics import ClassifierTestConfig
     from aihep.fastsim.surrogates import (
-        PASS_SIZE,
         SurrogateConfig,
         load_surrogate,
         train_surrogate,
@@ -227,8 +226,8 @@ def main() -> None:
                                                           args.workers).path)
 
             def generate(e: np.ndarray, batch: int, s=surrogate) -> np.ndarray:
-                # ``batch`` showers per call, drawn in network passes of at most PASS_SIZE
-                return s.generate(e, seed=5, batch_size=min(batch, PASS_SIZE))
+                # ``batch`` showers per call, drawn in network passes of PASS_SIZE (default)
+                return s.generate(e, seed=5)
         minutes = (time.perf_counter() - start) / 60
         generated = generate(test_a.incident_mev, 10_000)
         ms = {str(b): time_model(generate, spectrum if b < 10_000 else np.resize(

@@ -363,7 +363,8 @@ class Surrogate:
         state = {"config": self.config.model_dump(mode="json"),
                  "layout": self.layout.model_dump(mode="json"),
                  "scaler": self.scaler.state(), "state_dict": self.network.state_dict(),
-                 "history": self.history}
+                 # losses only: wall-clock times would make the file differ run to run
+                 "history": {k: v for k, v in self.history.items() if k in ("train", "val")}}
         return save_torch_atomic(Path(directory) / "surrogate.pt", state)
 
 
