@@ -33,3 +33,22 @@ def write_result(path: Path, result: dict[str, Any], commit: str | None = None) 
     tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
     tmp.replace(path)
     return path
+
+
+def seed_list(text: str) -> list[int]:
+    """``--seeds``: a count ("3": seeds 1, 2, 3) or a comma-separated list ("2,3")."""
+    if "," in text:
+        return [int(s) for s in text.split(",") if s]
+    return list(range(1, int(text) + 1))
+
+
+def merged_rows(path: Path, rows: list[dict[str, Any]], seeds: list[int], commit: str,
+                key: str = "rows") -> list[dict[str, Any]]:
+    """``rows`` of this run (stamped with its ``commit``) after the rows of an earlier run in
+    ``path`` whose seeds this run does not repeat: a benchmark too long for one sitting runs
+    seed by seed, and each row says which code it measured."""
+    old = json.loads(path.read_text()).get(key, []) if path.is_file() else []
+    kept = [r for r in old if r.get("seed") not in seeds]
+    for r in kept:
+        r.setdefault("commit", json.loads(path.read_text()).get("commit"))
+    return kept + [{**r, "commit": commit} for r in rows]

@@ -11,7 +11,7 @@ labels). F1 per species and macro F1 on data, for tracks with TOF, without and a
 bootstrap errors (100 resamples), over ``--seeds`` seeds. Resumable: every fit is
 checkpointed under .cache/benchmarks/pid/fits/<commit>/ and reloaded by a re-run.
 
-Usage: python benchmarks/pid.py [--events 80000] [--seeds 3] [--shifts 0,1,2]
+Usage: python benchmarks/pid.py [--events 80000] [--seeds 3|2,3] [--shifts 0,1,2]
 Writes benchmarks/results/pid.json and prints a table.
 """
 
@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, git_commit, write_result
+from common import ROOT, git_commit, merged_rows, seed_list, write_result
 
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "pid"
 RESULTS = ROOT / "results" / "pid.json"
@@ -106,7 +106,8 @@ def bootstrap_f1(probabilities: np.ndarray, species: np.ndarray, seed: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=80_000)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", default="3", help="a count (1..N) or a list (2,3); "
+                        "rows of other seeds already in pid.json are kept")
     parser.add_argument("--shifts", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
@@ -127,9 +128,10 @@ def main() -> None:
     )
 
     rows = []
+    seeds = seed_list(args.seeds)
     config = TransformerTrainConfig(train=TrainConfig(epochs=args.epochs, batch_size=1024,
                                                       learning_rate=2e-3, patience=5))
-    for seed in range(1, args.seeds + 1):
+    for seed in seeds:
         sim = tracks_for(DomainConfig(), args.events, seed)
         sim_detector = DomainConfig().detector
         priors = np.bincount(sim.species, minlength=4) / len(sim)
@@ -182,9 +184,11 @@ def main() -> None:
                                  "f1_error": error, "f1_error_per_species": errors,
                                  "seed": seed, "tracks": int(keep.sum()),
                                  "v0_purity": v0.purity, "v0_tracks": len(v0.index)})
-            write_result(RESULTS, {"benchmark": "pid", "events": args.events, "rows": rows,
+            write_result(RESULTS, {"benchmark": "pid", "events": args.events,
+                                   "rows": merged_rows(RESULTS, rows, seeds, commit),
                                    "minutes": (time.perf_counter() - start) / 60}, commit)
             print(f"seed {seed} shift {shift:g}x done", flush=True)
+    rows = merged_rows(RESULTS, rows, seeds, commit)  # with the other seeds' rows
     print("\n| model | shift | TOF | macro F1 (mean +- std over seeds) |")
     print("|---|---|---|---|")
     for model in ("nsigma", "bayes", "hgb", "mlp-imputed", "transformer", "transformer+dann",

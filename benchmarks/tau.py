@@ -16,7 +16,7 @@ and ``data-equal-eff`` (jet misidentification at equal efficiency in data). Also
 adaptation's cost in simulation: each model's simulated tau efficiency at the jet misID the
 simulation-trained CNN has at 50% / 70% (``sim_eff_at_reference_misid``).
 
-Usage: python benchmarks/tau.py [--seeds 3] [--epochs 10] [--workers 2]
+Usage: python benchmarks/tau.py [--seeds 3|2,3] [--epochs 10] [--workers 2]
        [--events ztautau=200000,zprime-tautau=50000,qcd=1000000,zee=50000,zmumu=50000]
        [--data-qcd-events 2000000]
 Writes benchmarks/results/tau.json and prints a table.
@@ -28,7 +28,7 @@ import argparse
 import time
 
 import numpy as np
-from common import ROOT, git_commit, write_result
+from common import ROOT, git_commit, merged_rows, seed_list, write_result
 
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "tau"
 RESULTS = ROOT / "results" / "tau.json"
@@ -53,7 +53,8 @@ def sample(name: str, domain: str, events: int, workers: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", default="3", help="a count (1..N) or a list (2,3); "
+                        "rows of other seeds already in tau.json are kept")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--events", default=DEFAULT_EVENTS)
@@ -96,7 +97,8 @@ def main() -> None:
              "data_test_taus": int((data_test.label == TAU).sum())}
     print(sizes, flush=True)
     rows, runs = [], []
-    for seed in range(1, args.seeds + 1):
+    seeds = seed_list(args.seeds)
+    for seed in seeds:
         def config(kind: str, dann: float = 0.0, s: int = seed) -> TauTrainConfig:
             return TauTrainConfig(model=TauModelConfig(kind=kind, seed=s), train=TrainConfig(
                 epochs=args.epochs, batch_size=256, learning_rate=1e-3, patience=3, seed=s),
@@ -151,7 +153,11 @@ def main() -> None:
             print(f"seed {seed} {name}: {minutes:.1f} min", flush=True)
             write_result(RESULTS, {"benchmark": "tau", "events": events,
                                    "data_qcd_events": args.data_qcd_events, "sizes": sizes,
-                                   "epochs": args.epochs, "rows": rows, "runs": runs}, commit)
+                                   "epochs": args.epochs,
+                                   "rows": merged_rows(RESULTS, rows, seeds, commit),
+                                   "runs": merged_rows(RESULTS, runs, seeds, commit, "runs")},
+                         commit)
+    rows = merged_rows(RESULTS, rows, seeds, commit)  # with the other seeds' rows
     print("\n| model | working point | tau eff | jet misID (mean +- std) | data/sim eff |")
     print("|---|---|---|---|---|")
     for name in args.models.split(","):
