@@ -15,7 +15,8 @@ Pythia: it measures the statistics of the pipeline, not the physics of real jets
 3. **full pipeline, background only** (``--null-toys``, default 50): global p-values (KS test
    against uniform) and false claims, with the 95% CL upper bound on the false-claim rate.
 
-Pass bands (issue 18): 68% intervals covering 56-80%, pull mean |mu| < 0.3, pull width
+Finished toys are kept under .cache/benchmarks/resonance_coverage/<commit>/ (a killed run
+resumes). Pass bands (issue 18): 68% intervals covering 56-80%, pull mean |mu| < 0.3, pull width
 0.8-1.25. Writes benchmarks/results/resonance_coverage.json (commit, date) and prints a table.
 """
 
@@ -34,6 +35,7 @@ from common import git_commit
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parent
+CACHE = ROOT.parent / ".cache" / "benchmarks" / "resonance_coverage"
 sys.path.insert(0, str(ROOT.parent / "tests" / "agent"))
 
 MASS, WIDTH = 3500.0, 90.0
@@ -113,6 +115,22 @@ def summarize(rows: list[dict], key: str) -> dict:
             "pass": bool(abs(mean) < 0.3 and 0.8 <= width <= 1.25 and 0.56 <= coverage <= 0.80)}
 
 
+def resumed(pool: ProcessPoolExecutor, toy, jobs: list, directory: Path) -> list[dict]:
+    """``toy`` on every job, each result kept in ``directory`` as it finishes (a re-run
+    reads the finished ones back), in job order."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def path(job) -> Path:
+        return directory / f"{job if isinstance(job, int) else job[0]}.json"
+
+    todo = [job for job in jobs if not path(job).is_file()]
+    for job, row in zip(todo, pool.map(toy, todo), strict=True):
+        tmp = path(job).with_suffix(".tmp")
+        tmp.write_text(json.dumps(row, default=float))
+        tmp.replace(path(job))
+    return [json.loads(path(job).read_text()) for job in jobs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit-toys", type=int, default=200)
@@ -129,12 +147,16 @@ def main() -> None:
     args.out = args.out or ROOT / "results" / f"resonance_coverage{suffix}.json"
     start = time.perf_counter()
     commit = git_commit()  # the code measured: the commit when the run starts
+    cache = CACHE / commit / args.bump_scan  # finished toys: a killed run resumes
     with ProcessPoolExecutor(args.workers) as pool:
-        fit_rows = list(pool.map(fit_toy, range(1000, 1000 + args.fit_toys)))
-        signal_rows = list(pool.map(hunt_toy, [(s, args.injected, args.bump_scan)
-                                               for s in range(2000, 2000 + args.signal_toys)]))
-        null_rows = list(pool.map(hunt_toy, [(s, 0, args.bump_scan)
-                                             for s in range(3000, 3000 + args.null_toys)]))
+        fit_rows = resumed(pool, fit_toy, list(range(1000, 1000 + args.fit_toys)),
+                           cache / "fit")
+        signal_rows = resumed(pool, hunt_toy, [(s, args.injected, args.bump_scan) for s in
+                                               range(2000, 2000 + args.signal_toys)],
+                              cache / f"signal{args.injected}")
+        null_rows = resumed(pool, hunt_toy, [(s, 0, args.bump_scan) for s in
+                                             range(3000, 3000 + args.null_toys)],
+                            cache / "null")
     p_null = np.array([r["p_value"] for r in null_rows])
     false_claims = int(sum(r["discovery"] for r in null_rows))
     n_null = len(null_rows)
@@ -188,7 +210,7 @@ def main() -> None:
     print(f"\nsignal toys: {len(claimed)}/{len(signal_rows)} claims; background-only toys: "
           f"{b['false_claims']}/{n_null} false claims (rate <= {100 * bound:.1f}% at 95% CL), "
           f"{b['significant']} significant before review, KS p of uniform global p-values "
-          f"{b['ks_uniform_pvalue']:.2g}")
+          + ("-" if b["ks_uniform_pvalue"] is None else f"{b['ks_uniform_pvalue']:.2g}"))
 
 
 if __name__ == "__main__":
