@@ -52,6 +52,7 @@ def main() -> None:
     bkg, _ = finite_rows(sample("qcd-dijet", n_pool, args.seed + 100, bias, args.workers))
     order = np.random.default_rng(args.seed + 10).permutation(len(bkg["mjj"]))
     config = HuntConfig(methods=tuple(args.methods.split(",")),
+                        signal_region_gev=(3300.0, 3700.0),  # the docstring's fixed SR
                         keep_fraction=args.keep_fraction, seed=args.seed)
     engine = ExecutorConfig(kind="local", workers=args.workers)
     rows = []

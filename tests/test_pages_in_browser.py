@@ -46,7 +46,8 @@ def test_hunt_and_tagging_reports_render(tmp_path):
     from toy import toy_table
 
     table = toy_table(12000, 300, 5)
-    config = HuntConfig(methods=("cwola",), keep_fraction=0.05, n_folds=2, n_toys=20,
+    config = HuntConfig(methods=("cwola",), signal_region_gev=(3300.0, 3700.0),
+                        keep_fraction=0.05, n_folds=2, n_toys=20,
                         refine=False, classifier={"n_ensemble": 1, "max_iter": 40})
     result = hunt(table, config)
     write_hunt_report(tmp_path / "hunt.html", result, None)

@@ -17,7 +17,8 @@ from aihep.errors import InputError
 from aihep.io.lhco import write_feature_csv, write_labels_csv
 from aihep.report.hunt import write_hunt_report
 
-FAST = HuntConfig(methods=("cwola",), keep_fraction=0.05, n_folds=3, n_toys=60,
+FAST = HuntConfig(methods=("cwola",), signal_region_gev=(3300.0, 3700.0),  # placed by hand
+                  keep_fraction=0.05, n_folds=3, n_toys=60,
                   classifier=ClassifierConfig(n_ensemble=1, max_iter=60))
 
 
@@ -217,7 +218,8 @@ def test_cli_hunt_on_lhco_csv_and_bad_reference(tmp_path):
     (out / ".progress.json").write_text('{"what": "scored cwola", "done": 1, "total": 4}')
     result = runner.invoke(app, ["hunt", str(tmp_path / "data.csv"), "--labels",
                                  str(tmp_path / "labels.csv"), "-m", "supervised", "--toys",
-                                 "20", "--keep-fraction", "0.05", "--out", str(out), "--json"])
+                                 "20", "--keep-fraction", "0.05", "--sr", "3300,3700",
+                                 "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "results.json").read_text())["best_trial"]["method"] == "supervised"
     assert not (out / ".progress.json").exists()
@@ -240,6 +242,27 @@ def test_a_tight_cut_is_loosened_not_dropped():
     assert len(result.trials) == 1 + result.to_dict()["refined"]  # the SR, its refinement
     assert all(t.n_selected >= 80 for t in result.trials)
     assert result.selected.sum() == result.best.n_selected
+
+
+def test_no_signal_region_given_means_a_scan(tmp_path, one_line_error):
+    """No default window: a fixed one would sit on someone's resonance (the LHC Olympics'
+    W' at 3.5 TeV sat in the old default 3.3-3.7 TeV). Without --sr the SR slides."""
+    from typer.testing import CliRunner
+
+    from aihep.cli import app
+    from aihep.discovery.hunt import windows
+
+    mjj = _table(4000, 0, 3)["mjj"]
+    slid = windows(HuntConfig(), mjj)
+    assert len(slid) > 3 and slid[0].lo_gev < 3000 < 4000 < slid[-1].hi_gev
+    assert [(w.lo_gev, w.hi_gev) for w in windows(FAST, mjj)] == [(3300.0, 3700.0)]
+    assert windows(FAST.model_copy(update={"sr_scan": True}), mjj) == slid
+    table = _table(2000, 0, 3)
+    write_feature_csv(tmp_path / "data.csv", table, table["index"])
+    out = tmp_path / "hunt"
+    result = CliRunner().invoke(app, ["hunt", str(tmp_path / "data.csv"), "--sr", "3300,3700",
+                                      "--sr-scan", "--out", str(out)])
+    assert "--sr-scan" in one_line_error(result, out)
 
 
 @pytest.mark.parametrize("sr", ["3700,3300", "3500,3500", "-10,3000"])

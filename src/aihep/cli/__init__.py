@@ -208,8 +208,11 @@ def hunt_command(
         "--method", "-m", help="cathode | cwola | ae | flow | idealized | supervised | all "
         "(repeatable; all = cathode, cwola, ae, flow and, with --reference, idealized)")
     ] = None,
-    sr: Annotated[str, typer.Option(help="signal region LO,HI in GeV")] = "3300,3700",
-    sr_scan: Annotated[bool, typer.Option("--sr-scan", help="slide the SR over mjj")] = False,
+    sr: Annotated[str | None, typer.Option(
+        help="one signal region LO,HI in GeV (default: none, the SR slides over mjj)")
+    ] = None,
+    sr_scan: Annotated[bool, typer.Option(
+        "--sr-scan", help="slide the SR over mjj (what happens without --sr)")] = False,
     bump_scan: Annotated[str, typer.Option(
         help="spectrum | signal_region: windows each bump hunt scans after its cut (every "
         "window, or only those centred in the trained SR)")] = "spectrum",
@@ -250,12 +253,18 @@ def hunt_command(
         if unknown:
             msg = f"unknown method {', '.join(unknown)}; choose from {', '.join(known)}, all"
             raise ConfigError(msg)
-        try:
-            lo, hi = (float(v) for v in sr.split(","))
-        except ValueError:
-            msg = f"--sr expects LO,HI in GeV, got '{sr}'"
-            raise ConfigError(msg) from None
-        config = validated(HuntConfig, methods=tuple(methods), signal_region_gev=(lo, hi),
+        region = None
+        if sr is not None:
+            if sr_scan:
+                msg = "--sr fixes one signal region and --sr-scan slides it: give one of them"
+                raise ConfigError(msg)
+            try:
+                lo, hi = (float(v) for v in sr.split(","))
+            except ValueError:
+                msg = f"--sr expects LO,HI in GeV, got '{sr}'"
+                raise ConfigError(msg) from None
+            region = (lo, hi)
+        config = validated(HuntConfig, methods=tuple(methods), signal_region_gev=region,
                            sr_scan=sr_scan, bump_scan=bump_scan,
                            keep_fraction=keep_fraction, n_toys=toys,
                            classifier={"kind": classifier}, signal_shape=signal_shape,

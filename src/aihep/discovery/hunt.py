@@ -59,8 +59,12 @@ class HuntConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     methods: tuple[Method, ...] = ("cathode",)
-    signal_region_gev: tuple[float, float] = (3300.0, 3700.0)
-    sr_scan: bool = False
+    signal_region_gev: tuple[float, float] | None = Field(
+        None, description="one signal region LO,HI [GeV]; none given (the default): signal "
+        "regions slid over the spectrum (a fixed default window would sit on someone's "
+        "resonance, e.g. the LHC Olympics' 3.5 TeV W')")
+    sr_scan: bool = Field(False, description="slide the signal region over mjj (also when "
+                          "no signal_region_gev is given)")
     scan_width_gev: float = Field(400.0, gt=0)
     scan_step_gev: float = Field(200.0, gt=0)
     scan_range_gev: tuple[float, float] | None = None
@@ -214,7 +218,7 @@ def check_features(table: dict[str, np.ndarray], source: str,
 
 def windows(config: HuntConfig, mjj: np.ndarray) -> list[SignalRegion]:
     """The SR windows: one, or a sliding scan of overlapping windows."""
-    if not config.sr_scan:
+    if not config.sr_scan and config.signal_region_gev is not None:
         lo, hi = config.signal_region_gev
         return [SignalRegion(lo, hi, config.sideband_gev)]
     if config.scan_range_gev:
