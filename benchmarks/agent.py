@@ -364,17 +364,20 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--keep", type=float, default=0.02)
     parser.add_argument("--bump-scan", choices=("spectrum", "signal_region"),
-                        default="spectrum", help="HuntConfig.bump_scan of every hunt; runs "
-                        "go to runs/<planner>-<bump scan> when not the default")
+                        default="signal_region", help="HuntConfig.bump_scan of every hunt; runs "
+                        "go to runs/<planner>-signal_region, or runs/<planner> with spectrum")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--results", default="agent.json", help="file under benchmarks/results/")
+    parser.add_argument("--results", default=None, help="file under benchmarks/results/ "
+                        "(default: agent_signal_region.json, agent.json with spectrum)")
     parser.add_argument("--rebuild", action="store_true", help="rewrite the task files")
     parser.add_argument("--build-only", action="store_true", help="only write the task files")
     parser.add_argument("--fresh", action="store_true", help="discard earlier runs")
     parser.add_argument("--merge", nargs="+", metavar="FILE", help="only merge the runs of "
                         "results files (of streams run in parallel) into --results")
     args = parser.parse_args()
+    args.results = args.results or ("agent.json" if args.bump_scan == "spectrum"
+                                    else "agent_signal_region.json")
     if args.merge:
         parts = [json.loads((ROOT / "results" / f).read_text()) for f in args.merge]
         rows = [r for part in parts for r in part["runs"]]

@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--injected", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bump-scan", choices=("spectrum", "signal_region"),
-                        default="spectrum", help="HuntConfig.bump_scan")
+                        default="signal_region", help="HuntConfig.bump_scan")
     parser.add_argument("--out", type=Path, default=None, help="default: results/"
                         "resonance_coverage.json (resonance_coverage_signal_region.json)")
     args = parser.parse_args()

@@ -204,8 +204,11 @@ def test_bad_tables_are_clear_errors(mutate, match):
 
 def test_empty_signal_region():
     config = FAST.model_copy(update={"signal_region_gev": (7000.0, 7400.0)})
+    with pytest.raises(InputError, match="signal_region_gev: expected signal regions that "
+                       "overlap the bump hunt's fit range"):
+        hunt(_table(2000, 0, 6), config)  # an in-window bump hunt could never test it
     with pytest.raises(InputError, match="signal region: expected at least 10 events"):
-        hunt(_table(2000, 0, 6), config)
+        hunt(_table(2000, 0, 6), config.model_copy(update={"bump_scan": "spectrum"}))
 
 
 def test_cli_hunt_on_lhco_csv_and_bad_reference(tmp_path):

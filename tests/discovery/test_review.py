@@ -133,8 +133,8 @@ def test_a_bump_that_stays_outside_the_trained_window_after_refinement_is_no_cla
         return rng.random(len(mjj)) + 3.0 * above * (rng.random(len(mjj)) < 0.5), None
 
     monkeypatch.setattr(hunt_module, "_run_method", sculpting)
-    result = hunt_module.hunt(_table(40000, 0, 11), FAST.model_copy(
-        update={"keep_fraction": 0.2}))
+    result = hunt_module.hunt(_table(40000, 0, 11), FAST.model_copy(  # the full scan finds it
+        update={"keep_fraction": 0.2, "bump_scan": "spectrum"}))
     assert result.significant and result.to_dict()["refined"]
     assert not result.discovery
     assert "window" in result.review.failed

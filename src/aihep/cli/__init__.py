@@ -214,8 +214,8 @@ def hunt_command(
     sr_scan: Annotated[bool, typer.Option(
         "--sr-scan", help="slide the SR over mjj (what happens without --sr)")] = False,
     bump_scan: Annotated[str, typer.Option(
-        help="spectrum | signal_region: windows each bump hunt scans after its cut (every "
-        "window, or only those centred in the trained SR)")] = "spectrum",
+        help="signal_region | spectrum: windows each bump hunt scans after its cut (only "
+        "those centred in the trained SR, or every window)")] = "signal_region",
     keep_fraction: Annotated[float, typer.Option(help="fraction of SR events kept by the cut")
                              ] = 0.01,
     toys: Annotated[int, typer.Option(help="pseudo-experiments per bump hunt")] = 200,

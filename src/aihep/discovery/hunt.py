@@ -90,10 +90,10 @@ class HuntConfig(BaseModel):
     refine: bool = Field(True, description="after a significant scan, retrain the best method "
                          "in a window centred on the fitted resonance (one extra trial)")
     bump_scan: Literal["spectrum", "signal_region"] = Field(
-        "spectrum", description="windows each trial's bump hunt scans after its cut: every "
-        "window of the spectrum, or only those centred in the signal region the classifier "
-        "was trained in (CWoLa hunting's test; a smaller look-elsewhere effect per trial, and "
-        "a bump outside the trained region is vetoed by the reviewer anyway)")
+        "signal_region", description="windows each trial's bump hunt scans after its cut: "
+        "only those centred in the signal region the classifier was trained in (CWoLa "
+        "hunting's test; a smaller look-elsewhere effect per trial, and a bump outside the "
+        "trained region is vetoed by the reviewer anyway), or every window of the spectrum")
     seed: int = DEFAULT_SEED
 
     @field_validator("signal_region_gev", "scan_range_gev")
@@ -385,7 +385,8 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     edges = default_edges(mjj)
     regions = windows(config, mjj)
     if config.bump_scan == "signal_region":
-        regions = testable_regions(regions, edges, source)
+        regions = testable_regions(regions, edges, source, "scan_range_gev" if len(
+            regions) > 1 or config.sr_scan else "signal_region_gev")
     centres = np.array([0.5 * (r.lo_gev + r.hi_gev) for r in regions])
     nearest = np.argmin(np.abs(mjj[:, None] - centres[None, :]), axis=1)
     engine = make_executor(executor or ExecutorConfig(kind="serial"))
@@ -507,13 +508,13 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                       uncut_fit, final_score)
 
 
-def testable_regions(regions: list[SignalRegion], edges_gev: np.ndarray,
-                     source: str) -> list[SignalRegion]:
+def testable_regions(regions: list[SignalRegion], edges_gev: np.ndarray, source: str,
+                     field: str = "scan_range_gev") -> list[SignalRegion]:
     """The SRs where an in-window bump hunt can place a window (bump_scan = signal_region).
 
-    An SR below the fit range (under a trigger turn-on) has no window centre inside it: its
-    classifier could never be tested, so it is not trained. None left is an
-    :class:`InputError` naming ``scan_range_gev``.
+    An SR outside the fit range (e.g. under a trigger turn-on) has no window centre inside
+    it: its classifier could never be tested, so it is not trained. None left is an
+    :class:`InputError` naming ``field`` (the scan's range, or the one SR given).
     """
     from aihep.discovery.scan import scan_windows
 
@@ -521,7 +522,7 @@ def testable_regions(regions: list[SignalRegion], edges_gev: np.ndarray,
     kept = [r for r in regions if len(scan_windows(
         flat, flat, BUMP_MIN_WIDTH, BUMP_MAX_WIDTH, edges_gev, (r.lo_gev, r.hi_gev)).start)]
     if not kept:
-        raise InputError(source, "scan_range_gev", "signal regions that overlap the bump "
+        raise InputError(source, field, "signal regions that overlap the bump "
                          f"hunt's fit range {edges_gev[0]:g}-{edges_gev[-1]:g} GeV (with "
                          "bump_scan = signal_region each SR is tested inside itself)")
     return kept
