@@ -47,8 +47,7 @@ def merged_rows(path: Path, rows: list[dict[str, Any]], seeds: list[int], commit
     """``rows`` of this run (stamped with its ``commit``) after the rows of an earlier run in
     ``path`` whose seeds this run does not repeat: a benchmark too long for one sitting runs
     seed by seed, and each row says which code it measured."""
-    old = json.loads(path.read_text()).get(key, []) if path.is_file() else []
-    kept = [r for r in old if r.get("seed") not in seeds]
-    for r in kept:
-        r.setdefault("commit", json.loads(path.read_text()).get("commit"))
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    kept = [{"commit": old.get("commit"), **r} for r in old.get(key, [])
+            if r.get("seed") not in seeds]
     return kept + [{**r, "commit": commit} for r in rows]

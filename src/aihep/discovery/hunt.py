@@ -385,8 +385,9 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     edges = default_edges(mjj)
     regions = windows(config, mjj)
     if config.bump_scan == "signal_region":
-        regions = testable_regions(regions, edges, source, "scan_range_gev" if len(
-            regions) > 1 or config.sr_scan else "signal_region_gev")
+        one_sr = config.signal_region_gev is not None and not config.sr_scan
+        regions = testable_regions(regions, edges, source,
+                                   "signal_region_gev" if one_sr else "scan_range_gev")
     centres = np.array([0.5 * (r.lo_gev + r.hi_gev) for r in regions])
     nearest = np.argmin(np.abs(mjj[:, None] - centres[None, :]), axis=1)
     engine = make_executor(executor or ExecutorConfig(kind="serial"))
