@@ -1,6 +1,9 @@
 """Render the model cards of an expert registry as a Markdown page (docs/models.md).
 
-Usage: python scripts/model_cards.py [--registry DIR] [--out docs/models.md]
+Usage: python scripts/model_cards.py [--registry DIR] [--out docs/models.md] [--keep]
+
+``--keep`` keeps the cards already on the page whose model is not in this registry (a
+registry is a local cache: the models of an earlier machine may be gone, their cards not).
 """
 
 from __future__ import annotations
@@ -21,35 +24,52 @@ finds them by task and input schema (`find_experts`) and calls them (`run_expert
 """
 
 
-def render(cards) -> str:
+def kept_sections(page: str, names: set[str]) -> dict[str, str]:
+    """The ``## name (vN)`` sections of an earlier page whose name is not in ``names``."""
+    sections = {}
+    for block in page.split("\n## ")[1:]:
+        name = block.split(" (v", 1)[0]
+        if name not in names:
+            sections[name] = "## " + block.rstrip("\n") + "\n\n"
+    return sections
+
+
+def render(cards, kept: dict[str, str] | None = None) -> str:
     parts = [HEADER]
-    if not cards:
+    kept = kept or {}
+    if not cards and not kept:
         parts.append("No model is registered yet.\n")
-    for card in cards:
-        c = card.model_dump(mode="json")
-        parts.append(f"## {c['name']} (v{c['version']})\n\n")
-        rows = [("area", c["area"]), ("task", c["task"]), ("input schema", c["input_schema"]),
-                ("kind", f"`{c['kind']}`"), ("licence", c["licence"]),
-                ("benchmark commit", c["benchmark_commit"] or "-"),
-                ("size", ", ".join(f"{k}: {v}" for k, v in c["size"].items()) or "-"),
-                ("intended use", c["intended_use"]), ("limits", c["limits"])]
-        parts.append("| field | value |\n|---|---|\n" + "".join(
-            f"| {k} | {str(v).replace('|', '/')} |\n" for k, v in rows))
-        parts.append("\n**Inputs**\n\n" + "".join(f"- `{k}`: {v}\n"
-                                                  for k, v in c["inputs"].items()))
-        parts.append("\n**Outputs**\n\n" + "".join(f"- `{k}`: {v}\n"
-                                                   for k, v in c["outputs"].items()))
-        metrics = {k: v for k, v in c["metrics"].items() if not isinstance(v, dict | list)}
-        if metrics:
-            parts.append("\n**Metrics**\n\n| metric | value |\n|---|---|\n" + "".join(
-                f"| {k} | {v:.4g} |\n" if isinstance(v, float) else f"| {k} | {v} |\n"
-                for k, v in metrics.items()))
-        data = c["training_data"]
-        if data:
-            parts.append("\n**Training data**\n\n" + "".join(
-                f"- `{Path(d['path']).name}` sha256 `{d.get('sha256', '')[:16]}...`\n"
-                for d in data))
-        parts.append("\n")
+    rendered = {card.name: card_section(card) for card in cards} | kept
+    parts.extend(rendered[name] for name in sorted(rendered))
+    return "".join(parts)
+
+
+def card_section(card) -> str:
+    parts = []
+    c = card.model_dump(mode="json")
+    parts.append(f"## {c['name']} (v{c['version']})\n\n")
+    rows = [("area", c["area"]), ("task", c["task"]), ("input schema", c["input_schema"]),
+            ("kind", f"`{c['kind']}`"), ("licence", c["licence"]),
+            ("benchmark commit", c["benchmark_commit"] or "-"),
+            ("size", ", ".join(f"{k}: {v}" for k, v in c["size"].items()) or "-"),
+            ("intended use", c["intended_use"]), ("limits", c["limits"])]
+    parts.append("| field | value |\n|---|---|\n" + "".join(
+        f"| {k} | {str(v).replace('|', '/')} |\n" for k, v in rows))
+    parts.append("\n**Inputs**\n\n" + "".join(f"- `{k}`: {v}\n"
+                                              for k, v in c["inputs"].items()))
+    parts.append("\n**Outputs**\n\n" + "".join(f"- `{k}`: {v}\n"
+                                               for k, v in c["outputs"].items()))
+    metrics = {k: v for k, v in c["metrics"].items() if not isinstance(v, dict | list)}
+    if metrics:
+        parts.append("\n**Metrics**\n\n| metric | value |\n|---|---|\n" + "".join(
+            f"| {k} | {v:.4g} |\n" if isinstance(v, float) else f"| {k} | {v} |\n"
+            for k, v in metrics.items()))
+    data = c["training_data"]
+    if data:
+        parts.append("\n**Training data**\n\n" + "".join(
+            f"- `{Path(d['path']).name}` sha256 `{d.get('sha256', '')[:16]}...`\n"
+            for d in data))
+    parts.append("\n")
     return "".join(parts)
 
 
@@ -57,10 +77,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("docs/models.md"))
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the cards on the page of models not in this registry")
     args = parser.parse_args()
     cards = ModelRegistry(args.registry).cards()
-    args.out.write_text(render(cards))
-    print(json.dumps({"cards": [c.name for c in cards], "out": str(args.out)}))
+    kept = (kept_sections(args.out.read_text(), {c.name for c in cards})
+            if args.keep and args.out.is_file() else {})
+    args.out.write_text(render(cards, kept))
+    print(json.dumps({"cards": [c.name for c in cards], "kept": sorted(kept),
+                      "out": str(args.out)}))
 
 
 if __name__ == "__main__":
