@@ -117,7 +117,7 @@ def main() -> None:
     from aihep.pid.methods import (
         TransformerTrainConfig,
         bayes_probabilities,
-        calibrate_gain,
+        calibrate_on_v0,
         features,
         fit_hgb,
         fit_mlp,
@@ -148,7 +148,7 @@ def main() -> None:
             adapt = data.select(np.arange(half))
             test = data.select(np.arange(half, len(data)))
             v0 = v0_sample(adapt, seed=seed)
-            calibrated = calibrate_gain(adapt, v0.index, v0.species, sim_detector)
+            calibrated = calibrate_on_v0(adapt, v0.index, v0.species, sim_detector)
             dann = fit_transformer(sim, config.model_copy(update={
                 "dann_lambda_max": 1.0, "train": config.train.model_copy(update={
                     "seed": seed})}), data=adapt,

@@ -44,11 +44,11 @@ def test_v0_sample_tags_pions_and_protons_by_decay_kinematics():
 
 def test_select_and_gain_calibration_on_v0_pions():
     from aihep.pid.data import v0_sample
-    from aihep.pid.methods import calibrate_gain
+    from aihep.pid.methods import calibrate_on_v0
 
     data = generate_tracks(shifted_data_domain(1.0), 800, seed=6)  # gain +2.5%
     half = data.select(np.arange(len(data) // 2))
     assert len(half) == len(data) // 2 and len(half.signals.tpc) == len(half)
     v0 = v0_sample(data)
-    calibrated = calibrate_gain(data, v0.index, v0.species, DomainConfig().detector)
+    calibrated = calibrate_on_v0(data, v0.index, v0.species, DomainConfig().detector)
     assert abs(calibrated.tpc_gain - 1.025) < 0.01

@@ -14,6 +14,7 @@ from aihep.pid.detectors import (
     bethe_bloch_aleph,
     expected_beta,
     expected_tpc,
+    n_sigma_tof,
     n_sigma_tpc,
     simulate_signals,
     tof_efficiency,
@@ -73,6 +74,22 @@ def test_n_sigma_is_unit_gaussian_for_the_true_species():
                                config, rng)
     ns = n_sigma_tpc(signals, config)[:, SPECIES.index("K")]
     assert abs(np.mean(ns)) < 0.05 and 0.9 < np.std(ns) < 1.15
+
+
+def test_tof_n_sigma_is_unit_gaussian_with_the_offset_and_nan_without_a_hit():
+    rng = np.random.default_rng(4)
+    config = DetectorConfig(tof_offset_ps=25.0, tof_resolution_ps=100.0, tof_mismatch=0.0)
+    n = 20000
+    signals = simulate_signals(rng.uniform(0.3, 2.0, n), np.full(n, SPECIES.index("p")),
+                               config, rng)
+    ns = n_sigma_tof(signals, config)
+    seen = np.isfinite(signals.tof)
+    assert np.isnan(ns[~seen]).all() and np.isfinite(ns[seen]).all() and seen.sum() > 5000
+    assert abs(np.mean(ns[seen, 3])) < 0.05 and 0.95 < np.std(ns[seen, 3]) < 1.05
+    # a proton at 1 GeV/c is 2.2 ns late on a pion's clock: many resolutions away
+    assert np.median(np.abs(ns[seen & (signals.p_gev < 1.2), 1])) > 10
+    no_offset = n_sigma_tof(signals, config.model_copy(update={"tof_offset_ps": 0.0}))
+    assert np.mean(no_offset[seen, 3]) == pytest.approx(0.25, abs=0.05)
 
 
 def test_gradient_reversal_flips_the_gradient_sign():

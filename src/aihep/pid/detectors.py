@@ -136,3 +136,16 @@ def n_sigma_tpc(signals: TrackSignals, config: DetectorConfig) -> np.ndarray:
         expected = expected_tpc(signals.p_gev, MASSES_GEV[s], config)
         out[:, k] = (signals.tpc - expected) / (sigma * expected)
     return out
+
+
+def n_sigma_tof(signals: TrackSignals, config: DetectorConfig) -> np.ndarray:
+    """(n, 4) (measured - expected) / resolution of the time of flight per species
+    hypothesis (expected time includes ``tof_offset_ps``); NaN where TOF is absent."""
+    out = np.full((len(signals.p_gev), len(SPECIES)), np.nan)
+    seen = np.isfinite(signals.tof)
+    t_ns = config.tof_length_m / (signals.tof[seen] * C_M_PER_NS)
+    for k, s in enumerate(SPECIES):
+        expected = (config.tof_length_m / (expected_beta(signals.p_gev[seen], MASSES_GEV[s])
+                                           * C_M_PER_NS) + 1e-3 * config.tof_offset_ps)
+        out[seen, k] = (t_ns - expected) / (1e-3 * config.tof_resolution_ps)
+    return out

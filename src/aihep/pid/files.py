@@ -267,8 +267,9 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
         extra["v0"] = {"tracks": len(v0.index), "candidates": v0.candidates}
     if method in ("nsigma", "bayes"):
         if v0 is not None:
-            detector = m.calibrate_gain(target, v0.index, v0.species, detector)
+            detector = m.calibrate_on_v0(target, v0.index, v0.species, detector)
             extra["tpc_gain"] = detector.tpc_gain
+            extra["tof_offset_ps"] = detector.tof_offset_ps
         state["detector"] = detector.model_dump(mode="json")
         state["priors"] = (np.bincount(sim.species, minlength=len(SPECIES))
                            / len(sim)).tolist()
