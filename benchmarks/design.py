@@ -16,7 +16,7 @@ also: the pion resolution of an AHCAL-like design against CALICE's 57.6%/sqrt(E)
 real scintillator layers for 3 designs (electrons), and the best designs re-ranked with the
 pion model's parameters varied by +-20% (robustness).
 
-Usage: python benchmarks/design.py [--problems spectrometer,calorimeter] [--seeds 5]
+Usage: python benchmarks/design.py [--problems spectrometer,calorimeter] [--seeds 5|3,4,5]
        [--budget 350] [--optimizers ...] [--llm none|local|openai] [--workers 1]
 """
 
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, git_commit, write_result
+from common import ROOT, git_commit, seed_list, write_result
 
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "design"
 os.environ.setdefault("AIHEP_CACHE", str(ROOT.parent / ".cache" / "aihep"))
@@ -213,7 +213,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default="spectrometer,calorimeter")
     parser.add_argument("--optimizers", default=",".join(DEFAULT))
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", default="5", help="a count (1..N) or a list (3,4,5); "
+                        "rows of other seeds already in design.json are kept")
     parser.add_argument("--budget", type=int, default=350)
     parser.add_argument("--reevaluate-events", type=int, default=20_000)
     parser.add_argument("--llm", default="none", help="none | local | openai")
@@ -236,7 +237,8 @@ def main() -> None:
 
         summary = [s.to_dict() for s in summarize(rows)]
         write_result(RESULTS, {"benchmark": "design", "budget": args.budget,
-                               "seeds": args.seeds, "llm": llm_note, "rows": rows,
+                               "seeds": sorted({r["seed"] for r in rows}),
+                               "llm": llm_note, "rows": rows,
                                "summary": summary, "published": PUBLISHED,
                                "improvements": improvements(rows),
                                "calorimeter_checks": checks}, commit)
@@ -255,7 +257,7 @@ def main() -> None:
         for name in args.optimizers.split(","):
             if name.startswith("llm") and propose is None:
                 continue
-            for seed in range(1, args.seeds + 1):
+            for seed in seed_list(args.seeds):
                 start = time.perf_counter()
                 row = run_one(problem, name, seed, args.budget, propose,
                               args.reevaluate_events)
