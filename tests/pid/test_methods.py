@@ -115,3 +115,47 @@ def test_combined_nsigma_uses_tof_where_present():
     with_tof = (nsigma_probabilities(tracks, config).argmax(1) == species).mean()
     without = (nsigma_probabilities(tracks_no, config).argmax(1) == species).mean()
     assert with_tof > 0.97 and without < with_tof - 0.05
+
+
+def test_em_recovers_the_class_fractions_of_a_reweighted_sample():
+    """Posteriors made under the simulation's priors, on a sample with other fractions: EM
+    prior adjustment finds the sample's fractions (to the statistical error)."""
+    from aihep.pid.detectors import DetectorConfig, simulate_signals
+    from aihep.pid.methods import em_class_fractions
+
+    rng = np.random.default_rng(11)
+    config = DetectorConfig()
+    prior = np.array([0.02, 0.80, 0.12, 0.06])
+    truth = np.array([0.02, 0.70, 0.17, 0.11])  # K and p up, as another tune would give
+    n = 30000
+    species = rng.choice(4, n, p=truth)
+    signals = simulate_signals(rng.uniform(0.3, 3.0, n), species, config, rng)
+    tracks = type("T", (), {"signals": signals, "p_gev": signals.p_gev})()
+    posteriors = bayes_probabilities(tracks, config, prior)
+    naive = posteriors.mean(0)
+    estimate = em_class_fractions(posteriors, prior)
+    assert np.abs(estimate - truth).max() < 0.01
+    assert np.abs(estimate - truth).max() < 0.5 * np.abs(naive - truth).max()
+    assert em_class_fractions(posteriors, prior).sum() == pytest.approx(1.0)
+
+
+def test_class_weights_give_the_domain_loss_the_data_mixture(domains):
+    """With class_weights the simulated tracks' weights sum per species to the data's
+    fractions; training with them runs and differs from unweighted DANN."""
+    from aihep.pid.methods import class_mixture_weights
+
+    sim, data = domains
+    weights, fractions = class_mixture_weights(sim, data, shifted_data_domain(1.0).detector)
+    assert fractions.sum() == pytest.approx(1.0) and (weights > 0).all()
+    per_species = np.bincount(sim.species, weights=weights[sim.species], minlength=4)
+    np.testing.assert_allclose(per_species / per_species.sum(), fractions, rtol=1e-9)
+    true = np.bincount(data.species, minlength=4) / len(data)
+    assert np.abs(fractions - true).max() < 0.05
+    fast = TransformerTrainConfig(model=PIDModelConfig(hidden=16, layers=1, heads=2),
+                                  train=TrainConfig(epochs=2, batch_size=256,
+                                                    learning_rate=3e-3, patience=4),
+                                  dann_lambda_max=1.0)
+    plain = transformer_probabilities(fit_transformer(sim, fast, data), data)
+    weighted = transformer_probabilities(fit_transformer(sim, fast, data,
+                                                         class_weights=weights), data)
+    assert not np.allclose(plain, weighted)

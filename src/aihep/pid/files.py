@@ -250,14 +250,15 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
     sim = read_tracks(simulation, labels=True)
     target = read_tracks(data) if data is not None else None
     v0 = None
-    if target is not None and (method in ("nsigma", "bayes", "transformer+v0-finetune")):
+    if target is not None and (method in ("nsigma", "bayes", "transformer+dann",
+                                          "transformer+v0-finetune")):
         missing = [c for c, v in (("px_gev/py_gev/pz_gev", target.momentum),
                                   ("charge", target.charge), ("event", target.event))
                    if v is None]
-        if missing:
+        if missing and method != "transformer+dann":  # DANN: calibration only if it can
             raise InputError(data, missing[0], "the V0 columns (momentum components, charge, "
                              "event) to tag K0S and Lambda decays")
-        v0 = v0_sample(target, seed=config.seed)
+        v0 = None if missing else v0_sample(target, seed=config.seed)
     claim_output_dir(out, KIND_TRAIN, force)
     directory = ensure_writable_dir(out)
     detector = DetectorConfig()
@@ -265,11 +266,11 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
     extra: dict[str, Any] = {}
     if v0 is not None:
         extra["v0"] = {"tracks": len(v0.index), "candidates": v0.candidates}
+    if v0 is not None and method in ("nsigma", "bayes", "transformer+dann"):
+        detector = m.calibrate_on_v0(target, v0.index, v0.species, detector)
+        extra["tpc_gain"] = detector.tpc_gain
+        extra["tof_offset_ps"] = detector.tof_offset_ps
     if method in ("nsigma", "bayes"):
-        if v0 is not None:
-            detector = m.calibrate_on_v0(target, v0.index, v0.species, detector)
-            extra["tpc_gain"] = detector.tpc_gain
-            extra["tof_offset_ps"] = detector.tof_offset_ps
         state["detector"] = detector.model_dump(mode="json")
         state["priors"] = (np.bincount(sim.species, minlength=len(SPECIES))
                            / len(sim)).tolist()
@@ -278,8 +279,14 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
         write_atomic(directory / "model.pkl", lambda p: p.write_bytes(pickle.dumps(model)))
     else:
         if method == "transformer+dann":
+            assert target is not None
+            weights, fractions = m.class_mixture_weights(sim, target, detector)
+            extra["data_fractions_estimated"] = dict(zip(SPECIES, fractions.tolist(),
+                                                         strict=True))
+            state["class_weights"] = weights.tolist()
             net = m.fit_transformer(sim, _transformer_config(
-                config, dann_lambda_max=config.dann_lambda_max), data=target)
+                config, dann_lambda_max=config.dann_lambda_max), data=target,
+                class_weights=weights)
         else:
             net = m.fit_transformer(sim, _transformer_config(config))
         if method == "transformer+v0-finetune":

@@ -85,6 +85,36 @@ def calibrate_on_v0(tracks: Tracks, v0_index: np.ndarray, v0_species: np.ndarray
     return config.model_copy(update=update)
 
 
+def em_class_fractions(probabilities: np.ndarray, prior: np.ndarray,
+                       iterations: int = 500, tolerance: float = 1e-7) -> np.ndarray:
+    """Class fractions of an unlabelled sample from posteriors computed under ``prior``:
+    the EM prior adjustment of Saerens, Latinne and Decaestecker (Neural Comput. 14, 2002).
+    Each step re-weights the posteriors to the current estimate and averages them."""
+    probabilities = np.asarray(probabilities, float)
+    prior = np.asarray(prior, float)
+    estimate = prior.copy()
+    for _ in range(iterations):
+        weighted = probabilities * (estimate / np.maximum(prior, 1e-12))
+        weighted /= np.maximum(weighted.sum(1, keepdims=True), 1e-300)
+        new = weighted.mean(0)
+        if np.abs(new - estimate).max() < tolerance:
+            return new
+        estimate = new
+    return estimate
+
+
+def class_mixture_weights(simulation: Tracks, data: Tracks, detector: DetectorConfig
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-species weights for the simulated tracks of the DANN domain loss, so that the
+    domain head sees the same class mixture from both domains without data labels: the data
+    fractions estimated by EM prior adjustment on Bayesian PID posteriors (``detector``
+    calibrated on data, e.g. by :func:`calibrate_on_v0`; priors: the simulation's
+    fractions), divided by the simulation's fractions. Returns (weights, data fractions)."""
+    prior = np.bincount(simulation.species, minlength=len(SPECIES)) / len(simulation)
+    fractions = em_class_fractions(bayes_probabilities(data, detector, prior), prior)
+    return fractions / np.maximum(prior, 1e-12), fractions
+
+
 def fit_hgb(train_tracks: Tracks, seed: int = DEFAULT_SEED) -> Any:
     """scikit-learn's HistGradientBoosting (missing values handled natively)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -128,12 +158,16 @@ class TransformerTrainConfig(BaseModel):
 def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = None,
                     data: Tracks | None = None, init: PIDTransformer | None = None,
                     labels: np.ndarray | None = None,
-                    checkpoint: str | Path | None = None) -> PIDTransformer:
+                    checkpoint: str | Path | None = None,
+                    class_weights: np.ndarray | None = None) -> PIDTransformer:
     """Train on labelled simulation; with ``data`` and ``dann_lambda_max`` > 0, the domain
     head learns simulation (0) against data (1) through gradient reversal, its weight
     following the DANN schedule over the epochs. Validation: simulation only. ``init``
     starts from a trained model and ``labels`` replace the tracks' species (fine-tuning on
-    a tagged sample). ``checkpoint``: a file for per-epoch checkpoints (a re-run resumes)."""
+    a tagged sample). ``checkpoint``: a file for per-epoch checkpoints (a re-run resumes).
+    ``class_weights`` (per species, e.g. from :func:`class_mixture_weights`) weight the
+    simulated tracks in the domain loss so that it compares the same class mixture in both
+    domains; None: every track counts once."""
     config = config or TransformerTrainConfig()
     dann = data is not None and config.dann_lambda_max > 0
     model_config = config.model.model_copy(update={"domain_head": dann})
@@ -160,14 +194,22 @@ def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = 
         train_part = [torch.cat([a, b]) for a, b in zip(train_part, extra, strict=True)]
     val_part = [t[order[:n_val]] for t in tensors]
 
+    weights = (None if class_weights is None
+               else torch.as_tensor(np.asarray(class_weights, np.float32)))
+
     def loss(module: PIDTransformer, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         t, m, target, dom = batch
         logits, pooled = module(t, m, kinds)
         labelled = target >= 0
         out = torch.nn.functional.cross_entropy(logits[labelled], target[labelled])
         if module.domain is not None and module.training:
-            out = out + torch.nn.functional.binary_cross_entropy_with_logits(
-                module.domain(pooled), dom)
+            bce = torch.nn.functional.binary_cross_entropy_with_logits(
+                module.domain(pooled), dom, reduction="none")
+            if weights is None:
+                out = out + bce.mean()
+            else:
+                w = torch.where(dom > 0, torch.ones_like(dom), weights[target.clamp(min=0)])
+                out = out + (w * bce).sum() / w.sum()
         return out
 
     with seeded(config.train.seed):
