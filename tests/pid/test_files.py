@@ -56,6 +56,12 @@ def test_train_and_evaluate_from_the_command_line(files):
             "tracks"]
         assert sum(map(sum, perf["all"]["confusion"])) == perf["all"]["tracks"]
         assert 0 <= perf["all"]["f1_macro"] <= 1
+        by = perf["by_detectors"]  # every track in exactly one set, all sets have the TPC
+        assert sum(v["tracks"] for v in by.values()) == perf["all"]["tracks"]
+        assert all("TPC" in name.split("+") for name in by)
+        assert sum(v["tracks"] for k, v in by.items() if "TOF" in k.split("+")) == perf[
+            "with_tof"]["tracks"]
+        assert "F1 by the detectors present" in (out / "report.html").read_text()
         probabilities = np.load(out / "probabilities.npz")["probabilities"]
         np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-4)
         assert (out / "report.html").is_file() and (out / "manifest.json").is_file()

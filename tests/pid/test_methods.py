@@ -159,3 +159,18 @@ def test_class_weights_give_the_domain_loss_the_data_mixture(domains):
     weighted = transformer_probabilities(fit_transformer(sim, fast, data,
                                                          class_weights=weights), data)
     assert not np.allclose(plain, weighted)
+
+
+def test_detector_sets_name_the_present_detectors_in_order():
+    from aihep.pid.metrics import detector_sets, pid_performance
+
+    present = {"ITS": np.array([1, 0, 1, 0], bool), "TPC": np.ones(4, bool),
+               "TOF": np.array([1, 1, 0, 0], bool)}
+    assert detector_sets(present).tolist() == ["ITS+TPC+TOF", "TPC+TOF", "ITS+TPC", "TPC"]
+    probabilities = np.eye(4)[[0, 1, 1, 3]]
+    perf = pid_performance(probabilities, np.array([0, 1, 2, 3]), np.ones(4),
+                           present["TOF"], present)
+    # one track per set: the species absent from a set get no F1 (not a zero in the mean)
+    assert perf["by_detectors"]["ITS+TPC+TOF"] == {"tracks": 1, "f1_per_species": {"e": 1.0},
+                                                   "f1_macro": 1.0}
+    assert perf["by_detectors"]["ITS+TPC"]["f1_macro"] == 0.0  # the kaon called a pion

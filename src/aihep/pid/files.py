@@ -358,7 +358,8 @@ def evaluate_file(run: str | Path, tracks_file: str | Path, out: str | Path,
                   reporter: Callable[..., Path] | None = None) -> PIDEvaluation:
     """Class probabilities of a trained run on a track file (``out/probabilities.npz``) and,
     when the file has labels, F1, confusion matrices and efficiency/purity vs momentum per
-    TOF availability (``out/evaluation.json``; with a ``reporter``, an HTML report)."""
+    TOF availability, and F1 per set of present detectors (``out/evaluation.json``; with a
+    ``reporter``, an HTML report)."""
     from aihep._atomic import ensure_writable_dir, write_atomic, write_json_atomic
     from aihep.pid.metrics import pid_performance
     from aihep.workflow.manifest import (
@@ -372,8 +373,11 @@ def evaluate_file(run: str | Path, tracks_file: str | Path, out: str | Path,
     claim_output_dir(out, KIND_EVAL, force)
     method, probabilities = predict(run, tracks)
     labelled = bool((tracks.species >= 0).all())
+    present = {name.upper(): np.isfinite(getattr(tracks.signals, name))
+               for name in ("its", "tpc", "tof", "trd")}
     performance = (pid_performance(probabilities, tracks.species, tracks.p_gev,
-                                   np.isfinite(tracks.signals.tof)) if labelled else None)
+                                   np.isfinite(tracks.signals.tof), present)
+                   if labelled else None)
     result = PIDEvaluation(method, len(tracks), performance)
     directory = ensure_writable_dir(out)
 

@@ -52,12 +52,37 @@ def efficiency_purity(predicted: np.ndarray, species: np.ndarray, p_gev: np.ndar
     return out
 
 
+def detector_sets(present: dict[str, np.ndarray]) -> np.ndarray:
+    """The name of each track's set of present detectors, e.g. "ITS+TPC+TOF", from
+    ``present`` (detector name -> bool per track), in the order given."""
+    names = list(present)
+    n = len(next(iter(present.values())))
+    out = np.full(n, "", dtype=object)
+    for name in names:
+        out = np.where(present[name], np.where(out == "", name, out + "+" + name), out)
+    return np.where(out == "", "none", out).astype(str)
+
+
 def pid_performance(probabilities: np.ndarray, species: np.ndarray, p_gev: np.ndarray,
-                    has_tof: np.ndarray) -> dict[str, Any]:
+                    has_tof: np.ndarray,
+                    present: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """F1, confusion matrix and efficiency/purity curves for tracks with TOF, without and
-    all."""
+    all; with ``present`` (detector name -> bool per track) also the F1 of each set of
+    present detectors (``by_detectors``: tracks, and the F1 of the species present in that
+    set and their mean)."""
     predicted = probabilities.argmax(1)
     out: dict[str, Any] = {}
+    if present is not None:
+        sets = detector_sets(present)
+        out["by_detectors"] = {}
+        for name in sorted(set(sets.tolist()), key=lambda k: -(sets == k).sum()):
+            keep = sets == name
+            scores = f1_scores(probabilities[keep], species[keep])["f1_per_species"]
+            seen = {s: v for k, (s, v) in enumerate(scores.items())
+                    if (species[keep] == k).any()}  # F1 of an absent species is undefined
+            out["by_detectors"][name] = {
+                "tracks": int(keep.sum()), "f1_per_species": seen,
+                "f1_macro": float(np.mean(list(seen.values()))) if seen else None}
     for name, keep in (("with_tof", has_tof), ("without_tof", ~has_tof),
                        ("all", np.ones(len(species), bool))):
         if not keep.any():

@@ -69,8 +69,14 @@ def write_pid_report(path: str | Path, evaluation: dict[str, Any], title: str = 
     confusions = [(f"confusion, {label}", confusion_figure(performance[key]["confusion"],
                                                            label))
                   for key, label in CLASSES if key in performance]
+    by_detectors = [{"detectors present": name, "count": v["tracks"],
+                     "macro F1": v["f1_macro"],
+                     **{f"F1 {s}": v["f1_per_species"].get(s, "-") for s in SPECIES}}
+                    for name, v in performance.get("by_detectors", {}).items()]
     sections = [
         ("F1 by TOF availability", table_html(rows)),
+        *([("F1 by the detectors present", table_html(by_detectors))] if by_detectors
+          else []),
         ("Confusion matrices", figures_html(confusions)),
         ("Efficiency against momentum", figures_html(
             [("efficiency per species", curves_figure(performance, "efficiency"))])),
