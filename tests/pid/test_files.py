@@ -91,6 +91,8 @@ def test_bad_input_is_one_line(files, tmp_path, one_line_error):
         "species.parquet": (good.set_column(good.column_names.index("species"), "species",
                                             pa.array(np.full(len(good), 7))),
                             "species: expected 0-3"),
+        "tpc_nan.parquet": (good.set_column(good.column_names.index("tpc"), "tpc", pa.array(
+            np.r_[np.nan, good.column("tpc").to_numpy()[1:]])), "tpc: expected a TPC signal"),
         "negative.parquet": (good.set_column(0, "p_gev", pa.array(np.full(len(good), -1.0))),
                              "p_gev: expected finite momenta > 0"),
     }

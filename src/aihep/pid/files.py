@@ -158,8 +158,9 @@ def read_tracks(path: str | Path, labels: bool = False) -> Tracks:
         if np.isinf(values).any():
             raise InputError(path, name, "finite signals or NaN (absent), not infinity")
         signals[name] = values
-    if np.isnan(signals["tpc"]).all():
-        raise InputError(path, "tpc", "a TPC signal on the tracks (it is all NaN)")
+    if np.isnan(signals["tpc"]).any():  # every track has TPC (methods assume it)
+        missing = int(np.isnan(signals["tpc"]).sum())
+        raise InputError(path, "tpc", f"a TPC signal on every track ({missing} are NaN)")
     species = np.full(len(p), -1, np.int64)
     if "species" in names:
         raw = table.column("species").to_numpy(zero_copy_only=False)
