@@ -40,6 +40,23 @@ def _completed_jobs() -> set[str]:
     return {line.split("|")[0] for line in out.splitlines() if "dask-worker" in line}
 
 
+def _worker_job_ids(log_directory: Path) -> set[str]:
+    """SLURM job ids of the dask workers, from their log names (dask-worker-<id>.err)."""
+    return {p.stem.rsplit("-", 1)[-1] for p in log_directory.glob("dask-worker-*.err")}
+
+
+def _wait_until_recorded(job_ids: set[str], seconds: float = 120.0) -> set[str]:
+    """The ids among `job_ids` that reach the completion log within `seconds`: a cancelled
+    worker job is recorded only once it has ended, which on a loaded node can take up to
+    slurm's KillWait (30 s) after the cluster closed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        recorded = job_ids & _completed_jobs()
+        if recorded == job_ids or time.monotonic() > deadline:
+            return recorded
+        time.sleep(1.0)
+
+
 def _run(args: list[str]) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -66,21 +83,18 @@ def test_slurm_gives_the_bytes_of_local_processes(tmp_path, command):
     cluster = tmp_path / "cluster.yaml"
     cluster.write_text(f"walltime: '00:10:00'\nlog_directory: {tmp_path / 'logs'}\n")
     _run([*args, "--out", str(tmp_path / "local"), "--workers", "2", "--executor", "local"])
-    before = _completed_jobs()
     start = time.perf_counter()
     _run([*args, "--out", str(tmp_path / "slurm"), "--workers", "2", "--executor", "slurm",
           "--cluster-config", str(cluster)])
     seconds = time.perf_counter() - start
     local, slurm = _files(tmp_path / "local", pattern), _files(tmp_path / "slurm", pattern)
     assert local and local == slurm, f"{command}: SLURM output differs from local"
-    # the work ran in SLURM jobs: new dask-worker jobs in the completion log, whose worker
-    # logs show the tasks they ran
-    for _ in range(40):
-        new = _completed_jobs() - before
-        if new:
-            break
-        time.sleep(0.25)
-    assert new, f"no SLURM job recorded by sacct -c for {command}"
+    # the work ran in SLURM jobs: the worker logs slurm wrote for this run's jobs show the
+    # workers connecting to the scheduler, and those jobs reach the completion log
+    jobs = _worker_job_ids(tmp_path / "logs")
+    assert jobs, f"{command}: no dask-worker job logs in {tmp_path / 'logs'}"
+    new = _wait_until_recorded(jobs)
+    assert new == jobs, f"{command}: SLURM jobs {sorted(jobs - new)} never reached sacct -c"
     logs = " ".join(p.read_text() for p in (tmp_path / "logs").glob("*.err"))
     assert "Starting established connection" in logs or "Registered to" in logs
     print(f"{command}: {len(slurm)} files byte-identical, SLURM jobs {sorted(new)}, "  # noqa: T201
