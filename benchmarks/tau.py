@@ -18,13 +18,15 @@ simulation-trained CNN has at 50% / 70% (``sim_eff_at_reference_misid``).
 
 Usage: python benchmarks/tau.py [--seeds 3|2,3] [--epochs 10] [--workers 2]
        [--events ztautau=200000,zprime-tautau=50000,qcd=1000000,zee=50000,zmumu=50000]
-       [--data-qcd-events 2000000]
-Writes benchmarks/results/tau.json and prints a table.
+       [--data-qcd-events 2000000] [--summary]
+Writes benchmarks/results/tau.json (rows, runs and the issue's ``targets``) and prints a
+table; ``--summary`` re-prints the table and targets from the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -51,6 +53,83 @@ def sample(name: str, domain: str, events: int, workers: int):
                              progress).read()
 
 
+def by_seed(rows: list[dict], model: str, wp: str, eff: float, key: str) -> dict[int, float]:
+    return {r["seed"]: r[key] for r in rows if r["model"] == model
+            and r["working_point"] == wp and r["tau_eff"] == eff and key in r}
+
+
+def targets(rows: list[dict]) -> dict:
+    """The issue's targets from the rows, seeds paired, at 50% and 70% tau efficiency:
+    ``gap``: the share of the CNN-to-oracle jet-misID gap in data (equal data efficiency)
+    that DANN recovers (>= 0.5), applicable where the gap exceeds twice its error (the
+    binomial errors of one seed, or the seed spread, whichever is larger); ``ratio``: DANN's
+    data/simulation efficiency ratio at the cut fixed in simulation is closer to 1 than the
+    CNN's; ``sim_cost``: the simulated tau efficiency DANN gives up at the jet misID the CNN
+    has in simulation (<= 0.02)."""
+    out: dict = {}
+    for eff in (0.5, 0.7):
+        key = f"eff{eff}"
+        cnn = by_seed(rows, "cnn", "data-equal-eff", eff, "jet_misid")
+        dann = by_seed(rows, "cnn+dann", "data-equal-eff", eff, "jet_misid")
+        oracle = by_seed(rows, "oracle", "data-equal-eff", eff, "jet_misid")
+        seeds = sorted(set(cnn) & set(dann) & set(oracle))
+        if seeds:
+            gap = np.array([cnn[k] - oracle[k] for k in seeds])
+            gain = np.array([cnn[k] - dann[k] for k in seeds])
+            err = {m: by_seed(rows, m, "data-equal-eff", eff, "jet_misid_error")
+                   for m in ("cnn", "oracle")}
+            binomial = float(np.mean([np.hypot(err["cnn"][k], err["oracle"][k])
+                                      for k in seeds]))
+            spread = float(gap.std(ddof=1) / np.sqrt(len(seeds))) if len(seeds) > 1 else 0.0
+            gap_error = max(binomial / np.sqrt(len(seeds)), spread)
+            applicable = bool(gap.mean() > 2 * gap_error)
+            recovered = float(gain.mean() / gap.mean()) if gap.mean() > 0 else None
+            out.setdefault("gap", {})[key] = {
+                "cnn_misid": float(np.mean([cnn[k] for k in seeds])),
+                "dann_misid": float(np.mean([dann[k] for k in seeds])),
+                "oracle_misid": float(np.mean([oracle[k] for k in seeds])),
+                "gap": float(gap.mean()), "gap_error": float(gap_error),
+                "recovered": recovered, "applicable": applicable,
+                "met": bool(recovered >= 0.5) if applicable and recovered is not None
+                else None, "seeds": len(seeds)}
+        cnn_r = by_seed(rows, "cnn", "sim-fixed", eff, "data_sim_eff_ratio")
+        dann_r = by_seed(rows, "cnn+dann", "sim-fixed", eff, "data_sim_eff_ratio")
+        seeds = sorted(set(cnn_r) & set(dann_r))
+        if seeds:
+            closer = [abs(dann_r[k] - 1) < abs(cnn_r[k] - 1) for k in seeds]
+            out.setdefault("ratio", {})[key] = {
+                "cnn": float(np.mean([cnn_r[k] for k in seeds])),
+                "dann": float(np.mean([dann_r[k] for k in seeds])),
+                "closer_in": int(sum(closer)), "seeds": len(seeds),
+                "met": bool(abs(np.mean([dann_r[k] for k in seeds]) - 1)
+                            < abs(np.mean([cnn_r[k] for k in seeds]) - 1))}
+        at_ref = by_seed(rows, "cnn+dann", "sim-fixed", eff, "sim_eff_at_reference_misid")
+        if at_ref:
+            cost = float(eff - np.mean(list(at_ref.values())))
+            out.setdefault("sim_cost", {})[key] = {"cost": cost, "met": bool(cost <= 0.02),
+                                                   "seeds": len(at_ref)}
+    return out
+
+
+def print_summary(rows: list[dict]) -> None:
+    print("\n| model | working point | tau eff | jet misID (mean +- std) | data/sim eff | "
+          "e misID | mu misID | seeds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in dict.fromkeys(r["model"] for r in rows):
+        for wp in ("sim-fixed", "data-equal-eff"):
+            for eff in (0.5, 0.7):
+                sel = [r for r in rows if r["model"] == name and r["working_point"] == wp
+                       and r["tau_eff"] == eff]
+                if sel:
+                    m = [r["jet_misid"] for r in sel]
+                    spread = np.std(m, ddof=1) if len(m) > 1 else sel[0]["jet_misid_error"]
+                    print(f"| {name} | {wp} | {eff} | {np.mean(m):.2e} +- {spread:.1e} | "
+                          f"{np.mean([r['data_sim_eff_ratio'] for r in sel]):.3f} | "
+                          f"{np.mean([r['e_misid'] for r in sel]):.1e} | "
+                          f"{np.mean([r['mu_misid'] for r in sel]):.1e} | {len(sel)} |")
+    print(json.dumps(targets(rows), indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="3", help="a count (1..N) or a list (2,3); "
@@ -61,7 +140,12 @@ def main() -> None:
     parser.add_argument("--data-qcd-events", type=int, default=2_000_000,
                         help="QCD events in the data domain (>= 200k test jets)")
     parser.add_argument("--models", default="cnn,cnn+dann,part-lite,oracle")
+    parser.add_argument("--summary", action="store_true",
+                        help="only print the table and the targets of tau.json")
     args = parser.parse_args()
+    if args.summary:
+        print_summary(json.loads(RESULTS.read_text())["rows"])
+        return
     commit = git_commit()
     import torch
 
@@ -151,25 +235,13 @@ def main() -> None:
                     "simulation": len(train_set),
                     "data": len(adapt) if adapt is not None else 0})
             print(f"seed {seed} {name}: {minutes:.1f} min", flush=True)
+            merged = merged_rows(RESULTS, rows, seeds, commit)
             write_result(RESULTS, {"benchmark": "tau", "events": events,
                                    "data_qcd_events": args.data_qcd_events, "sizes": sizes,
-                                   "epochs": args.epochs,
-                                   "rows": merged_rows(RESULTS, rows, seeds, commit),
-                                   "runs": merged_rows(RESULTS, runs, seeds, commit, "runs")},
-                         commit)
-    rows = merged_rows(RESULTS, rows, seeds, commit)  # with the other seeds' rows
-    print("\n| model | working point | tau eff | jet misID (mean +- std) | data/sim eff |")
-    print("|---|---|---|---|---|")
-    for name in args.models.split(","):
-        for wp in ("sim-fixed", "data-equal-eff"):
-            for eff in (0.5, 0.7):
-                sel = [r for r in rows if r["model"] == name and r["working_point"] == wp
-                       and r["tau_eff"] == eff]
-                if sel:
-                    m = [r["jet_misid"] for r in sel]
-                    ratio = np.mean([r["data_sim_eff_ratio"] for r in sel])
-                    print(f"| {name} | {wp} | {eff} | {np.mean(m):.2e} +- {np.std(m):.1e} | "
-                          f"{ratio:.3f} |")
+                                   "epochs": args.epochs, "rows": merged,
+                                   "runs": merged_rows(RESULTS, runs, seeds, commit, "runs"),
+                                   "targets": targets(merged)}, commit)
+    print_summary(merged_rows(RESULTS, rows, seeds, commit))  # with the other seeds' rows
 
 
 if __name__ == "__main__":
