@@ -111,6 +111,44 @@ def targets(rows: list[dict]) -> dict:
     return out
 
 
+def plot_curves(curves: list[dict]) -> None:
+    """benchmarks/results/tau_misid.png: jet misidentification against tau efficiency in
+    data for every model (mean over seeds), and the data/simulation efficiency ratio against
+    visible pT at the 50% cut fixed in simulation, for the CNN with and without DANN."""
+    if not curves:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_pt) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name in dict.fromkeys(c["model"] for c in curves):
+        sel = [c for c in curves if c["model"] == name]
+        eff = sel[0]["data"]["tau_efficiency"]
+        ax.plot(eff, np.mean([c["data"]["jet_misid"] for c in sel], axis=0), marker="o",
+                ms=3, label=f"{name} ({len(sel)} seeds)")
+        if name in ("cnn", "cnn+dann"):
+            e = [c["efficiency_sim_fixed_50"] for c in sel]
+            edges = np.asarray(e[0]["data"]["pt_edges_gev"])
+            ratio = np.mean([np.asarray(x["data"]["efficiency_vs_pt"], float)
+                             / np.asarray(x["simulation"]["efficiency_vs_pt"], float)
+                             for x in e], axis=0)
+            ax_pt.plot(np.sqrt(edges[:-1] * edges[1:]), ratio, marker="o", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("tau efficiency (data)")
+    ax.set_ylabel("jet -> tau misidentification (data)")
+    ax.legend(fontsize=9)
+    ax_pt.axhline(1.0, color="grey", lw=0.8)
+    ax_pt.set_xscale("log")
+    ax_pt.set_xlabel("visible tau pT [GeV]")
+    ax_pt.set_ylabel("data / simulation tau efficiency (sim-fixed 50% cut)")
+    ax_pt.legend(fontsize=9)
+    fig.tight_layout()
+    fig.savefig(RESULTS.parent / "tau_misid.png", dpi=110)
+    plt.close(fig)
+
+
 def print_summary(rows: list[dict]) -> None:
     print("\n| model | working point | tau eff | jet misID (mean +- std) | data/sim eff | "
           "e misID | mu misID | seeds |")
@@ -151,7 +189,14 @@ def main() -> None:
 
     from aihep.nn.train import TrainConfig
     from aihep.tau.data import JET, TAU, TauCandidates
-    from aihep.tau.metrics import discriminant, passing, threshold_for, working_points
+    from aihep.tau.metrics import (
+        discriminant,
+        efficiency_by,
+        misid_curve,
+        passing,
+        threshold_for,
+        working_points,
+    )
     from aihep.tau.model import TauModelConfig
     from aihep.tau.run import TauTrainConfig, fit_tau_model, tau_probabilities
 
@@ -175,12 +220,18 @@ def main() -> None:
 
     sim_train, sim_test = split(sim_parts, 0.8)
     data_adapt, data_test = split(data_parts, 0.5)
+    # the test sets on disk, for `aihep tau evaluate` on the registered runs
+    split_dir = CACHE / "splits" / "_".join(f"{n}{k}" for n, k in events.items())
+    for part, name in ((sim_test, "sim-test"), (data_test, f"data-test-qcd{args.data_qcd_events}")):
+        if not (split_dir / name / "candidates.npz").is_file():
+            (split_dir / name).mkdir(parents=True, exist_ok=True)
+            part.save(split_dir / name / "candidates.npz")
     sizes = {"sim_train": len(sim_train), "sim_test": len(sim_test),
              "data_adapt": len(data_adapt), "data_test": len(data_test),
              "data_test_jets": int((data_test.label == JET).sum()),
              "data_test_taus": int((data_test.label == TAU).sum())}
     print(sizes, flush=True)
-    rows, runs = [], []
+    rows, runs, curves = [], [], []
     seeds = seed_list(args.seeds)
     for seed in seeds:
         def config(kind: str, dann: float = 0.0, s: int = seed) -> TauTrainConfig:
@@ -202,6 +253,17 @@ def main() -> None:
             p_sim, p_data = tau_probabilities(model, sim_test), tau_probabilities(model,
                                                                                   data_test)
             probabilities[name] = p_sim
+            cut50 = threshold_for(discriminant(p_sim, JET)[sim_test.label == TAU], 0.5)
+            curves.append({"model": name, "seed": seed,
+                           "data": misid_curve(p_data, data_test.label),
+                           "simulation": misid_curve(p_sim, sim_test.label),
+                           "efficiency_sim_fixed_50": {
+                               "data": efficiency_by(p_data, data_test.label,
+                                                     data_test.true_pt_gev,
+                                                     data_test.true_decay_mode, cut50),
+                               "simulation": efficiency_by(p_sim, sim_test.label,
+                                                           sim_test.true_pt_gev,
+                                                           sim_test.true_decay_mode, cut50)}})
             runs.append({"model": name, "seed": seed, "minutes": minutes,
                          "best_epoch": history.best_epoch,
                          "epochs": len(history.train_loss)})
@@ -240,7 +302,10 @@ def main() -> None:
                                    "data_qcd_events": args.data_qcd_events, "sizes": sizes,
                                    "epochs": args.epochs, "rows": merged,
                                    "runs": merged_rows(RESULTS, runs, seeds, commit, "runs"),
+                                   "curves": merged_rows(RESULTS, curves, seeds, commit,
+                                                         "curves"),
                                    "targets": targets(merged)}, commit)
+    plot_curves(json.loads(RESULTS.read_text()).get("curves", []))
     print_summary(merged_rows(RESULTS, rows, seeds, commit))  # with the other seeds' rows
 
 
