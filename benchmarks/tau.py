@@ -18,7 +18,7 @@ simulation-trained CNN has at 50% / 70% (``sim_eff_at_reference_misid``).
 
 Usage: python benchmarks/tau.py [--seeds 3|2,3] [--epochs 10] [--workers 2]
        [--events ztautau=200000,zprime-tautau=50000,qcd=1000000,zee=50000,zmumu=50000]
-       [--data-qcd-events 2000000] [--summary]
+       [--data-qcd-events 2000000] [--data-shift 1] [--summary]
 Writes benchmarks/results/tau.json (rows, runs and the issue's ``targets``) and prints a
 table; ``--summary`` re-prints the table and targets from the file.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from common import ROOT, git_commit, merged_rows, seed_list, write_result
@@ -37,12 +38,18 @@ RESULTS = ROOT / "results" / "tau.json"
 DEFAULT_EVENTS = "ztautau=200000,zprime-tautau=50000,qcd=1000000,zee=50000,zmumu=50000"
 
 
-def sample(name: str, domain: str, events: int, workers: int):
+def domain_dir(shift: float) -> str:
+    """The data domain's cache folder ("data" at the nominal shift)."""
+    return "data" if shift == 1.0 else f"data-shift{shift:g}"
+
+
+def sample(name: str, domain: str, events: int, workers: int, shift: float = 1.0):
     from aihep.tau.data import TauDataConfig, TauDomainConfig, build_tau_dataset, data_domain
 
     config = TauDataConfig(sample=name, n_events=events, seed=1 if domain == "simulation"
                            else 2, domain=TauDomainConfig() if domain == "simulation"
-                           else data_domain(1.0))
+                           else data_domain(shift))
+    domain = domain if domain == "simulation" else domain_dir(shift)
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -111,8 +118,8 @@ def targets(rows: list[dict]) -> dict:
     return out
 
 
-def plot_curves(curves: list[dict]) -> None:
-    """benchmarks/results/tau_misid.png: jet misidentification against tau efficiency in
+def plot_curves(curves: list[dict], path: Path) -> None:
+    """``path`` (benchmarks/results/tau_misid.png): jet misidentification against tau efficiency in
     data for every model (mean over seeds), and the data/simulation efficiency ratio against
     visible pT at the 50% cut fixed in simulation, for the CNN with and without DANN."""
     if not curves:
@@ -145,7 +152,7 @@ def plot_curves(curves: list[dict]) -> None:
     ax_pt.set_ylabel("data / simulation tau efficiency (sim-fixed 50% cut)")
     ax_pt.legend(fontsize=9)
     fig.tight_layout()
-    fig.savefig(RESULTS.parent / "tau_misid.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -178,11 +185,16 @@ def main() -> None:
     parser.add_argument("--data-qcd-events", type=int, default=2_000_000,
                         help="QCD events in the data domain (>= 200k test jets)")
     parser.add_argument("--models", default="cnn,cnn+dann,part-lite,oracle")
+    parser.add_argument("--data-shift", type=float, default=1.0,
+                        help="scale of the data domain's shift (data_domain(scale)); other "
+                        "than 1 writes tau_shift<scale>.json, a stress test")
     parser.add_argument("--summary", action="store_true",
-                        help="only print the table and the targets of tau.json")
+                        help="only print the table and the targets of the results file")
     args = parser.parse_args()
+    tag = "" if args.data_shift == 1.0 else f"_shift{args.data_shift:g}"
+    results = RESULTS.with_name(f"tau{tag}.json")
     if args.summary:
-        print_summary(json.loads(RESULTS.read_text())["rows"])
+        print_summary(json.loads(results.read_text())["rows"])
         return
     commit = git_commit()
     import torch
@@ -206,7 +218,7 @@ def main() -> None:
     for name, n in events.items():
         sim_parts.append(sample(name, "simulation", n, args.workers))
         n_data = args.data_qcd_events if name == "qcd" else n
-        data_parts.append(sample(name, "data", n_data, args.workers))
+        data_parts.append(sample(name, "data", n_data, args.workers, args.data_shift))
     rng = np.random.default_rng(0)
 
     def split(parts: list[TauCandidates], first: float) -> tuple[TauCandidates, ...]:
@@ -222,7 +234,8 @@ def main() -> None:
     data_adapt, data_test = split(data_parts, 0.5)
     # the test sets on disk, for `aihep tau evaluate` on the registered runs
     split_dir = CACHE / "splits" / "_".join(f"{n}{k}" for n, k in events.items())
-    for part, name in ((sim_test, "sim-test"), (data_test, f"data-test-qcd{args.data_qcd_events}")):
+    data_name = f"{domain_dir(args.data_shift)}-test-qcd{args.data_qcd_events}"
+    for part, name in ((sim_test, "sim-test"), (data_test, data_name)):
         if not (split_dir / name / "candidates.npz").is_file():
             (split_dir / name).mkdir(parents=True, exist_ok=True)
             part.save(split_dir / name / "candidates.npz")
@@ -248,7 +261,7 @@ def main() -> None:
             train_set, cfg, adapt, adapted = plans[name]
             start = time.perf_counter()
             model, history = fit_tau_model(
-                train_set, cfg, adapt, checkpoint=CACHE / f"{name}_seed{seed}_{commit}.ckpt")
+                train_set, cfg, adapt, checkpoint=CACHE / f"{name}{tag}_seed{seed}_{commit}.ckpt")
             minutes = (time.perf_counter() - start) / 60
             p_sim, p_data = tau_probabilities(model, sim_test), tau_probabilities(model,
                                                                                   data_test)
@@ -284,29 +297,32 @@ def main() -> None:
             if seed == 1:  # a registrable run (aihep models register)
                 from aihep.tau.run import write_run
 
-                run_dir = CACHE / "runs" / f"{name}_seed1"
+                run_dir = CACHE / "runs" / f"{name}{tag}_seed1"
                 run_dir.mkdir(parents=True, exist_ok=True)
                 from aihep.workflow.manifest import file_entry
 
                 files = [CACHE / "simulation" / f"{n}_{k}" / "candidates.npz"
                          for n, k in events.items()]
                 if name == "oracle" or adapted:
-                    files += [CACHE / "data" / f"{n}_{args.data_qcd_events if n == 'qcd' else k}"
+                    files += [CACHE / domain_dir(args.data_shift)
+                              / f"{n}_{args.data_qcd_events if n == 'qcd' else k}"
                               / "candidates.npz" for n, k in events.items()]
                 write_run(run_dir, model, cfg, history, minutes, [file_entry(f) for f in files], {
                     "simulation": len(train_set),
                     "data": len(adapt) if adapt is not None else 0})
             print(f"seed {seed} {name}: {minutes:.1f} min", flush=True)
-            merged = merged_rows(RESULTS, rows, seeds, commit)
-            write_result(RESULTS, {"benchmark": "tau", "events": events,
+            merged = merged_rows(results, rows, seeds, commit)
+            write_result(results, {"benchmark": "tau", "events": events,
+                                   "data_shift": args.data_shift,
                                    "data_qcd_events": args.data_qcd_events, "sizes": sizes,
                                    "epochs": args.epochs, "rows": merged,
-                                   "runs": merged_rows(RESULTS, runs, seeds, commit, "runs"),
-                                   "curves": merged_rows(RESULTS, curves, seeds, commit,
+                                   "runs": merged_rows(results, runs, seeds, commit, "runs"),
+                                   "curves": merged_rows(results, curves, seeds, commit,
                                                          "curves"),
                                    "targets": targets(merged)}, commit)
-    plot_curves(json.loads(RESULTS.read_text()).get("curves", []))
-    print_summary(merged_rows(RESULTS, rows, seeds, commit))  # with the other seeds' rows
+    plot_curves(json.loads(results.read_text()).get("curves", []),
+                results.with_name(f"tau{tag}_misid.png"))
+    print_summary(merged_rows(results, rows, seeds, commit))  # with the other seeds' rows
 
 
 if __name__ == "__main__":
