@@ -66,11 +66,23 @@ def card_section(card) -> str:
             for k, v in metrics.items()))
     data = c["training_data"]
     if data:
+        shown = short_paths([d["path"] for d in data])
         parts.append("\n**Training data**\n\n" + "".join(
-            f"- `{Path(d['path']).name}` sha256 `{d.get('sha256', '')[:16]}...`\n"
-            for d in data))
+            f"- `{name}` sha256 `{d.get('sha256', '')[:16]}...`\n"
+            for name, d in zip(shown, data, strict=True)))
     parts.append("\n")
     return "".join(parts)
+
+
+def short_paths(paths: list[str]) -> list[str]:
+    """The shortest path tails that tell the files apart (a name shared by several inputs,
+    e.g. candidates.npz, is shown with as many of its folders as it takes)."""
+    parts = [Path(p).parts for p in paths]
+    for k in range(1, max((len(x) for x in parts), default=1) + 1):
+        shown = ["/".join(x[-k:]) for x in parts]
+        if len(set(shown)) == len(shown):
+            return shown
+    return [str(p) for p in paths]
 
 
 def main() -> None:

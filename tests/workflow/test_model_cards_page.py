@@ -32,3 +32,12 @@ def test_keep_merges_old_cards_with_new_ones_sorted_and_the_registry_wins():
 
 def test_an_empty_page_says_so():
     assert "No model is registered yet." in model_cards.render([], {})
+
+
+def test_training_files_of_the_same_name_are_told_apart_by_their_folders():
+    paths = ["/c/simulation/qcd_100/candidates.npz", "/c/data/qcd_100/candidates.npz",
+             "/c/data/zee_10/candidates.npz"]
+    assert model_cards.short_paths(paths) == [
+        "simulation/qcd_100/candidates.npz", "data/qcd_100/candidates.npz",
+        "data/zee_10/candidates.npz"]
+    assert model_cards.short_paths(["/a/x.parquet", "/b/y.parquet"]) == ["x.parquet", "y.parquet"]
