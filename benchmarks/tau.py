@@ -73,7 +73,7 @@ def targets(rows: list[dict]) -> dict:
     data/simulation efficiency ratio at the cut fixed in simulation is closer to 1 than the
     CNN's, applicable where the CNN's ratio is off 1 by more than twice its error;
     ``sim_cost``: the simulated tau efficiency DANN gives up at the jet misID the CNN
-    has in simulation (<= 0.02)."""
+    has in simulation (<= 0.02), against the CNN's own efficiency at that cut."""
     out: dict = {}
     for eff in (0.5, 0.7):
         key = f"eff{eff}"
@@ -119,10 +119,17 @@ def targets(rows: list[dict]) -> dict:
                 "applicable": applicable,
                 "met": bool(abs(dann_mean - 1) < abs(cnn_mean - 1)) if applicable else None}
         at_ref = by_seed(rows, "cnn+dann", "sim-fixed", eff, "sim_eff_at_reference_misid")
-        if at_ref:
-            cost = float(eff - np.mean(list(at_ref.values())))
-            out.setdefault("sim_cost", {})[key] = {"cost": cost, "met": bool(cost <= 0.02),
-                                                   "seeds": len(at_ref)}
+        own = by_seed(rows, "cnn", "sim-fixed", eff, "sim_eff_at_reference_misid")
+        seeds = sorted(set(at_ref) & set(own))
+        if seeds:
+            # against the CNN's own value at that cut (not ``eff``): with few simulated test
+            # jets passing, the jet-quantile cut is coarse, and this pairing cancels that
+            cost = np.array([own[k] - at_ref[k] for k in seeds])
+            out.setdefault("sim_cost", {})[key] = {
+                "cost": float(cost.mean()),
+                "std": float(cost.std(ddof=1)) if len(seeds) > 1 else None,
+                "cnn_own": float(np.mean([own[k] for k in seeds])),
+                "met": bool(cost.mean() <= 0.02), "seeds": len(seeds)}
     return out
 
 
