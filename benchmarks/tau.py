@@ -70,9 +70,9 @@ def targets(rows: list[dict]) -> dict:
     ``gap``: the share of the CNN-to-oracle jet-misID gap in data (equal data efficiency)
     that DANN recovers (>= 0.5), applicable where the gap exceeds twice its error (the
     binomial error of the test jets, common to the seeds, or the seed spread, whichever is
-    larger); ``ratio``: DANN's
-    data/simulation efficiency ratio at the cut fixed in simulation is closer to 1 than the
-    CNN's, applicable where the CNN's ratio is off 1 by more than twice its error;
+    larger); ``ratio``: DANN's data/simulation efficiency ratio at the cut fixed in
+    simulation is closer to 1 than the CNN's, applicable where the CNN's ratio is off 1 by
+    more than twice its error;
     ``sim_cost``: the simulated tau efficiency DANN gives up at the jet misID the CNN
     has in simulation (<= 0.02), against the CNN's own efficiency at that cut."""
     out: dict = {}
