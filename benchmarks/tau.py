@@ -216,13 +216,15 @@ def main() -> None:
     tag = "" if args.data_shift == 1.0 else f"_shift{args.data_shift:g}"
     results = RESULTS.with_name(f"tau{tag}.json")
     if args.summary or args.retarget:
+        if not results.is_file():
+            parser.error(f"{results}: no results file; run the benchmark first")
         result = json.loads(results.read_text())
         if args.retarget:
+            from aihep._atomic import write_json_atomic
+
             # the run's commit and date stay; the targets say which code computed them
             result.update(targets=targets(result["rows"]), targets_commit=git_commit())
-            tmp = results.with_name(results.name + ".tmp")
-            tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
-            tmp.replace(results)
+            write_json_atomic(results, result)
         print_summary(result["rows"])
         return
     commit = git_commit()
