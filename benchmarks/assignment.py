@@ -10,9 +10,11 @@ chi2 with masses fitted on the training events. Efficiencies by 6 / 7 / >= 8 jet
 matched events and on all events (binomial errors), inference events/s for every method.
 
 spanet runs in its own venv (.cache/spanet-venv: spanet==2.1.1, pytorch-lightning==1.8.6,
-setuptools<70 for pkg_resources, rich==12.6.0, torch pinned like ours) through
-``benchmarks/spanet_shim.py`` (numpy aliases), with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; if it
-cannot run, its rows say "not measured" and why.
+setuptools 77-80 for pkg_resources (torch 2.13 needs >= 77.0.3), rich==12.6.0, torch pinned
+like ours) through ``benchmarks/spanet_shim.py`` (numpy aliases), with
+TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; if it cannot run, its rows say "not measured" and why.
+Both use split symmetric attention (spanet's default); our jet embedding gets the number of
+layers that brings its parameter count closest to spanet's (both counts are reported).
 
 Usage: python benchmarks/assignment.py [--events 300000] [--test 40000] [--seeds 3]
        [--epochs 20] [--workers 2] [--skip-spanet]
@@ -35,7 +37,8 @@ from common import ROOT, git_commit, write_result
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "assignment"
 RESULTS = ROOT / "results" / "event_model.json"
 SPANET_VENV = ROOT.parent / ".cache" / "spanet-venv"
-SPANET_PINS = ["spanet==2.1.1", "pytorch-lightning==1.8.6", "setuptools<70", "rich==12.6.0"]
+SPANET_PINS = ["spanet==2.1.1", "pytorch-lightning==1.8.6", "setuptools>=77.0.3,<81",
+               "rich==12.6.0"]
 EVENT_YAML = """INPUTS:
   SEQUENTIAL:
     Source:
@@ -69,6 +72,42 @@ def spanet_python() -> Path:
     return python
 
 
+def spanet_options(hidden: int, epochs: int) -> dict:
+    """spanet's options for the CPU configuration (split symmetric attention, its default)."""
+    return {"hidden_dim": hidden, "num_embedding_layers": 2, "num_encoder_layers": 4,
+            "num_branch_embedding_layers": 1, "num_branch_encoder_layers": 1,
+            "num_jet_embedding_layers": 0, "num_jet_encoder_layers": 0,
+            "partial_events": True, "batch_size": 256, "learning_rate": 1e-3,
+            "epochs": epochs, "num_dataloader_workers": 1, "train_validation_split": 0.9}
+
+
+def spanet_parameters(train_file: Path, out: Path, hidden: int) -> int:
+    """Trainable parameters of the network spanet builds for these options and file."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "event.yaml").write_text(EVENT_YAML)
+    (out / "options.json").write_text(json.dumps(spanet_options(hidden, 1)))
+    result = subprocess.run([str(spanet_python()), str(ROOT / "spanet_shim.py"), "--count",
+                             str(out / "event.yaml"), str(train_file),
+                             str(out / "options.json")], capture_output=True, text=True,
+                            check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return int(result.stdout.split()[-1])
+
+
+def matched_embedding(hidden: int, target: int | None) -> int:
+    """The number of embedding layers that brings our parameter count closest to spanet's
+    (2, our default, when spanet's count is unknown)."""
+    from aihep.assign.model import AssignmentModelConfig, AssignmentNet
+
+    if target is None:
+        return 2
+
+    def count(layers: int) -> int:
+        net = AssignmentNet(AssignmentModelConfig(hidden=hidden, embed_layers=layers))
+        return sum(p.numel() for p in net.parameters())
+
+    return min(range(1, 16), key=lambda layers: abs(count(layers) - target))
+
+
 def run_spanet(train_file: Path, test_file: Path, out: Path, hidden: int, epochs: int,
                seed: int) -> dict:
     """Train and predict with the spanet package; its predictions as (N, 6) and timings."""
@@ -80,11 +119,7 @@ def run_spanet(train_file: Path, test_file: Path, out: Path, hidden: int, epochs
     python = spanet_python()
     out.mkdir(parents=True, exist_ok=True)
     done = out / "result.json"  # a finished run (same options and files) is not redone
-    options = {"hidden_dim": hidden, "num_embedding_layers": 2, "num_encoder_layers": 4,
-               "num_branch_embedding_layers": 1, "num_branch_encoder_layers": 1,
-               "num_jet_embedding_layers": 0, "num_jet_encoder_layers": 0,
-               "partial_events": True, "batch_size": 256, "learning_rate": 1e-3,
-               "epochs": epochs, "num_dataloader_workers": 1, "train_validation_split": 0.9}
+    options = spanet_options(hidden, epochs)
     key = {"options": options, "train": sha256_file(train_file), "test": sha256_file(test_file),
            "seed": seed}
     if done.is_file() and json.loads(done.read_text()).get("key") == key:
@@ -119,7 +154,7 @@ def spanet_train_predict(python: Path, out: Path, train_file: Path, test_file: P
     train_seconds = time.perf_counter() - start
     version = sorted((out / "logs" / "run").glob("version_*"))[-1]
     text = log.read_text()
-    params = next((line.split()[0] + " " + line.split()[1] for line in text.splitlines()
+    params = next((line.split(":", 1)[1].strip() for line in text.splitlines()
                    if "Total params" in line), "unknown")
     start = time.perf_counter()
     subprocess.run([str(python), shim, "spanet.predict", str(version),
@@ -168,10 +203,19 @@ def main() -> None:
     rows += chi2.rows
     runs.append({"method": "chi2", "events_per_second": chi2.events_per_second, **{
         k: v for k, v in chi2.to_dict().items() if k not in ("rows", "method")}})
+    target = None
+    if not args.skip_spanet:
+        try:
+            target = spanet_parameters(train_file_h5, CACHE / "spanet_count", args.hidden)
+        except (subprocess.CalledProcessError, OSError, ValueError, IndexError) as error:
+            print(f"spanet parameter count failed: {error}")
+    embed_layers = matched_embedding(args.hidden, target)
+    print(f"spanet parameters: {target}; our embedding layers: {embed_layers}")
     for seed in range(1, args.seeds + 1):
         run_dir = CACHE / f"aihep_seed{seed}"
         config = AssignTrainConfig(
-            model=AssignmentModelConfig(hidden=args.hidden, seed=seed),
+            model=AssignmentModelConfig(hidden=args.hidden, embed_layers=embed_layers,
+                                        seed=seed),
             train=TrainConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3,
                               patience=args.epochs, seed=seed))
         trained = train_file(CACHE / "train.h5", run_dir, config, force=True)
@@ -188,7 +232,7 @@ def main() -> None:
                 rows += efficiencies(result["predictions"], test.targets, test.n_jets,
                                      "spanet", seed)
                 runs.append({"method": "spanet", "seed": seed,
-                             "parameters": result["parameters"],
+                             "parameters": target or result["parameters"],
                              "train_minutes": result["train_seconds"] / 60,
                              "events_per_second_with_startup": len(test) / result[
                                  "predict_seconds_with_startup"]})

@@ -20,14 +20,16 @@ from aihep.io.assignment import JetEvents
 from aihep.nn.train import TrainConfig, seeded, train
 
 
-def small() -> AssignmentNet:
+def small(attention: str = "split") -> AssignmentNet:
     with seeded(3):
-        return AssignmentNet(AssignmentModelConfig(hidden=16, layers=1, heads=2))
+        return AssignmentNet(AssignmentModelConfig(hidden=16, layers=1, heads=2,
+                                                   attention=attention))
 
 
-def test_jet_permutation_permutes_the_outputs_and_padding_is_masked():
+@pytest.mark.parametrize("attention", ["split", "full"])
+def test_jet_permutation_permutes_the_outputs_and_padding_is_masked(attention):
     events = hand_made(4, extra_jets=2)
-    net = small().eval()
+    net = small(attention).eval()
     x, mask, _ = training_tensors(events)
     perm = torch.randperm(8, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -51,9 +53,10 @@ def test_jet_permutation_permutes_the_outputs_and_padding_is_masked():
     assert torch.isinf(c[:, :, 7]).all() and torch.isinf(c[:, :, :, 7]).all()
 
 
-def test_loss_is_invariant_under_top_and_quark_swaps_of_the_targets():
+@pytest.mark.parametrize("attention", ["split", "full"])
+def test_loss_is_invariant_under_top_and_quark_swaps_of_the_targets(attention):
     events = hand_made(6, extra_jets=1)
-    net = small()
+    net = small(attention)
     x, mask, t = training_tensors(events)
     swapped = t[:, [3, 5, 4, 0, 2, 1]]
     with torch.no_grad():

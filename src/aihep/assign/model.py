@@ -1,9 +1,11 @@
 """A SPANet-style assignment network (symmetry-preserving attention, arXiv:2010.09206).
 
 Jets -> embedding -> a transformer encoder over the jets (no positions: permuting the jets
-permutes the outputs) -> per top quark a branch encoder and a **symmetric tensor
-attention**: ``T_ijk = sum_abc x_ia x_jb x_kc theta_abc`` with theta symmetrized in (b, c),
-so the probability of (b = i, q1 = j, q2 = k) equals that of (i, k, j): the W daughters are
+permutes the outputs) -> per top quark a branch encoder and a **symmetric triplet
+attention**, either split (SPANet 2's default: one linear map per daughter and
+``T_ijk = sum_d b_id q1_jd q2_kd`` symmetrized in (j, k)) or full (SPANet 1's
+``T_ijk = sum_abc x_ia x_jb x_kc theta_abc`` with theta symmetrized in (b, c)); either way
+the probability of (b = i, q1 = j, q2 = k) equals that of (i, k, j): the W daughters are
 interchangeable by construction. A softmax runs over every valid triplet (unmasked,
 distinct jets). Each branch also has a detection output: the probability that its top is
 reconstructable (all three partons matched).
@@ -20,7 +22,7 @@ chooses among the remaining jets.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -40,6 +42,10 @@ class AssignmentModelConfig(BaseModel):
     branch_layers: int = Field(1, ge=0, description="per-top encoder layers")
     heads: int = Field(4, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
+    attention: Literal["split", "full"] = Field(
+        "split", description="triplet attention: 'split' (one linear map per daughter and a "
+        "trilinear form, SPANet 2's default) or 'full' (a hidden^3 weight tensor, SPANet 1)")
+    embed_layers: int = Field(2, ge=1, description="linear layers of the jet embedding")
     seed: int = DEFAULT_SEED
 
 
@@ -68,6 +74,21 @@ class SymmetricTensorAttention(nn.Module):
         return torch.einsum("bkd,bijd->bijk", x, z) / math.sqrt(x.shape[-1])
 
 
+class SplitSymmetricAttention(nn.Module):
+    """Logits (B, J, J, J) of (b, q1, q2) triplets from one linear map per daughter and the
+    trilinear form sum_d b_id q1_jd q2_kd, symmetrized in (q1, q2): 3 hidden^2 weights
+    instead of hidden^3 (SPANet 2's split attention)."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.maps = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(3)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, q1, q2 = (m(x) for m in self.maps)
+        logits = torch.einsum("bid,bjd,bkd->bijk", b, q1, q2) / math.sqrt(x.shape[-1])
+        return 0.5 * (logits + logits.transpose(2, 3))
+
+
 def _encoder(hidden: int, heads: int, layers: int, dropout: float) -> nn.Module | None:
     if layers == 0:
         return None
@@ -84,12 +105,15 @@ class AssignmentNet(nn.Module):
         super().__init__()
         self.config = config or AssignmentModelConfig()
         c = self.config
-        self.embed = nn.Sequential(nn.Linear(N_FEATURES, c.hidden), nn.GELU(),
-                                   nn.Linear(c.hidden, c.hidden))
+        embed: list[nn.Module] = [nn.Linear(N_FEATURES, c.hidden)]
+        for _ in range(c.embed_layers - 1):
+            embed += [nn.GELU(), nn.Linear(c.hidden, c.hidden)]
+        self.embed = nn.Sequential(*embed)
         self.encoder = _encoder(c.hidden, c.heads, c.layers, c.dropout)
         self.branches = nn.ModuleList([_encoder(c.hidden, c.heads, c.branch_layers, c.dropout)
                                        or nn.Identity() for _ in range(2)])
-        self.attention = nn.ModuleList([SymmetricTensorAttention(c.hidden) for _ in range(2)])
+        attention = SplitSymmetricAttention if c.attention == "split" else SymmetricTensorAttention
+        self.attention = nn.ModuleList([attention(c.hidden) for _ in range(2)])
         self.detect = nn.ModuleList([nn.Sequential(nn.Linear(c.hidden, c.hidden), nn.GELU(),
                                                    nn.Linear(c.hidden, 1)) for _ in range(2)])
 
