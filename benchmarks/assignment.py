@@ -16,7 +16,9 @@ TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; if it cannot run, its rows say "not measured
 Both use split symmetric attention (spanet's default); our jet embedding gets the number of
 layers that brings its parameter count closest to spanet's (both counts are reported).
 
-Usage: python benchmarks/assignment.py [--events 300000] [--test 40000] [--seeds 3]
+spanet and our network train side by side, each on half of ``--workers`` threads.
+
+Usage: python benchmarks/assignment.py [--events 300000] [--test 40000] [--seeds 3|2,3]
        [--epochs 20] [--workers 2] [--skip-spanet]
 Writes the ``assignment`` part of benchmarks/results/event_model.json and prints a table.
 """
@@ -29,10 +31,11 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, git_commit, write_result
+from common import ROOT, git_commit, merged_rows, seed_list, write_result
 
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "assignment"
 RESULTS = ROOT / "results" / "event_model.json"
@@ -109,7 +112,7 @@ def matched_embedding(hidden: int, target: int | None) -> int:
 
 
 def run_spanet(train_file: Path, test_file: Path, out: Path, hidden: int, epochs: int,
-               seed: int) -> dict:
+               seed: int, threads: int) -> dict:
     """Train and predict with the spanet package; its predictions as (N, 6) and timings."""
     import h5py
 
@@ -128,7 +131,7 @@ def run_spanet(train_file: Path, test_file: Path, out: Path, hidden: int, epochs
         (out / "event.yaml").write_text(EVENT_YAML)
         (out / "options.json").write_text(json.dumps(options))
         timings = {"key": key, **spanet_train_predict(python, out, train_file, test_file,
-                                                        epochs, seed)}
+                                                        epochs, seed, threads)}
         tmp = done.with_suffix(".tmp")
         tmp.write_text(json.dumps(timings))
         tmp.replace(done)
@@ -139,9 +142,11 @@ def run_spanet(train_file: Path, test_file: Path, out: Path, hidden: int, epochs
 
 
 def spanet_train_predict(python: Path, out: Path, train_file: Path, test_file: Path,
-                         epochs: int, seed: int) -> dict:
-    """One spanet training (its own CLI, 2 threads) and prediction on the test file."""
-    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": "2"}
+                         epochs: int, seed: int, threads: int) -> dict:
+    """One spanet training (its own CLI on ``threads`` threads) and prediction on the test
+    file."""
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",
+           "OMP_NUM_THREADS": str(threads)}
     shim = str(ROOT / "spanet_shim.py")
     log = out / "train.log"
     start = time.perf_counter()
@@ -169,7 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--test", type=int, default=40_000)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", default="3", help="a count (1..N) or a list: 2,3")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
@@ -197,8 +202,9 @@ def main() -> None:
     train_file_h5 = write_spanet(CACHE / "train_spanet.h5", train)
     test_file_h5 = write_spanet(CACHE / "test_spanet.h5", test)
     write_events(CACHE / "train.h5", train)
-    torch.set_num_threads(args.workers)
+    seeds = seed_list(args.seeds)
     rows, runs = [], []
+    rows_so_far = rows
     chi2 = evaluate_events(test, "chi2", train_events=train)
     rows += chi2.rows
     runs.append({"method": "chi2", "events_per_second": chi2.events_per_second, **{
@@ -211,47 +217,64 @@ def main() -> None:
             print(f"spanet parameter count failed: {error}")
     embed_layers = matched_embedding(args.hidden, target)
     print(f"spanet parameters: {target}; our embedding layers: {embed_layers}")
-    for seed in range(1, args.seeds + 1):
-        run_dir = CACHE / f"aihep_seed{seed}"
-        config = AssignTrainConfig(
-            model=AssignmentModelConfig(hidden=args.hidden, embed_layers=embed_layers,
-                                        seed=seed),
-            train=TrainConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3,
-                              patience=args.epochs, seed=seed))
-        trained = train_file(CACHE / "train.h5", run_dir, config, force=True)
-        ours = evaluate_events(test, "aihep-spanet", run=run_dir, seed=seed)
-        rows += ours.rows
-        runs.append({"method": "aihep-spanet", "seed": seed, "parameters": trained.parameters,
-                     "train_minutes": sum(trained.epoch_seconds) / 60,  # also if resumed
-                     "epoch_seconds": trained.epoch_seconds,
-                     "events_per_second": ours.events_per_second})
-        if not args.skip_spanet:
-            try:
-                result = run_spanet(train_file_h5, test_file_h5, CACHE / f"spanet_seed{seed}",
-                                    args.hidden, args.epochs, seed)
-                rows += efficiencies(result["predictions"], test.targets, test.n_jets,
-                                     "spanet", seed)
-                runs.append({"method": "spanet", "seed": seed,
-                             "parameters": target or result["parameters"],
-                             "train_minutes": result["train_seconds"] / 60,
-                             "events_per_second_with_startup": len(test) / result[
-                                 "predict_seconds_with_startup"]})
-            except (subprocess.CalledProcessError, OSError, KeyError, StopIteration) as error:
-                runs.append({"method": "spanet", "seed": seed,
-                             "not_measured": f"{type(error).__name__}: {error}"[:500]})
+    # spanet (a subprocess) and ours train side by side, each on its share of the cores
+    spanet_threads = 0 if args.skip_spanet else max(1, args.workers // 2)
+    torch.set_num_threads(max(1, args.workers - spanet_threads))
+    for seed in seeds:
+        with ThreadPoolExecutor(1) as pool:
+            spanet_job = None if args.skip_spanet else pool.submit(
+                run_spanet, train_file_h5, test_file_h5, CACHE / f"spanet_seed{seed}",
+                args.hidden, args.epochs, seed, spanet_threads)
+            run_dir = CACHE / f"aihep_seed{seed}"
+            config = AssignTrainConfig(
+                model=AssignmentModelConfig(hidden=args.hidden, embed_layers=embed_layers,
+                                            seed=seed),
+                train=TrainConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3,
+                                  patience=args.epochs, seed=seed))
+            trained = train_file(CACHE / "train.h5", run_dir, config, force=True)
+            ours = evaluate_events(test, "aihep-spanet", run=run_dir, seed=seed)
+            rows += ours.rows
+            runs.append({"method": "aihep-spanet", "seed": seed,
+                         "parameters": trained.parameters, "embed_layers": embed_layers,
+                         "threads": torch.get_num_threads(),
+                         "train_minutes": sum(trained.epoch_seconds) / 60,  # also if resumed
+                         "epoch_seconds": trained.epoch_seconds,
+                         "events_per_second": ours.events_per_second})
+            if spanet_job is not None:
+                try:
+                    result = spanet_job.result()
+                    rows += efficiencies(result["predictions"], test.targets, test.n_jets,
+                                         "spanet", seed)
+                    runs.append({"method": "spanet", "seed": seed,
+                                 "parameters": target or result["parameters"],
+                                 "threads": spanet_threads,
+                                 "train_minutes": result["train_seconds"] / 60,
+                                 "events_per_second_with_startup": len(test) / result[
+                                     "predict_seconds_with_startup"]})
+                except (subprocess.CalledProcessError, OSError, KeyError,
+                        StopIteration) as error:
+                    runs.append({"method": "spanet", "seed": seed,
+                                 "not_measured": f"{type(error).__name__}: {error}"[:500]})
         old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-        write_result(RESULTS, {**old, "benchmark": "event_model", "assignment": rows,
-                               "assignment_commit": commit, "assignment_runs": runs,
+        done = [s for s in seeds if s <= seed]
+        # chi2 (seed None) is recomputed by every run; other seeds' rows are kept
+        rows_all = merged_rows(RESULTS, rows, [*done, None], commit, "assignment")
+        runs_all = merged_rows(RESULTS, runs, [*done, None], commit, "assignment_runs")
+        write_result(RESULTS, {**old, "benchmark": "event_model", "assignment": rows_all,
+                               "assignment_commit": commit, "assignment_runs": runs_all,
+                               "assignment_epochs": args.epochs,
                                "assignment_data": {
                                    **data.to_dict(), "test_events": len(test),
                                    "test_fully_matched_6jet": matched6,
                                    "generation_minutes": generation_minutes}}, commit)
+        rows_so_far = rows_all
     print("\n| method | njets | subset | event eff. (mean +- std over seeds) | top eff. |")
     print("|---|---|---|---|---|")
     for method in ("chi2", "aihep-spanet", "spanet"):
         for njets in ("6", "7", ">=8"):
             for subset in ("matched", "all"):
-                sel = [r for r in rows if r["method"] == method and r["njets"] == njets
+                sel = [r for r in rows_so_far if r["method"] == method
+                       and r["njets"] == njets
                        and r["subset"] == subset]
                 if sel:
                     e = [r["event_efficiency"] for r in sel]
@@ -259,6 +282,9 @@ def main() -> None:
                     print(f"| {method} | {njets} | {subset} | {np.mean(e):.3f} +- "
                           f"{np.std(e):.3f} | {np.mean(t):.3f} |")
     print(f"test set: {len(test)} events, {matched6} fully matched 6-jet events")
+    for run in runs:
+        if "not_measured" in run:
+            print(f"{run['method']} seed {run['seed']}: not measured: {run['not_measured']}")
 
 
 if __name__ == "__main__":
