@@ -45,7 +45,8 @@ class AssignmentModelConfig(BaseModel):
     attention: Literal["split", "full"] = Field(
         "split", description="triplet attention: 'split' (one linear map per daughter and a "
         "trilinear form, SPANet 2's default) or 'full' (a hidden^3 weight tensor, SPANet 1)")
-    embed_layers: int = Field(2, ge=1, description="linear layers of the jet embedding")
+    embed_layers: int = Field(2, ge=1, description="linear layers of the jet embedding: one "
+                              "from the inputs, then residual blocks (layer norm, GELU, linear)")
     seed: int = DEFAULT_SEED
 
 
@@ -105,10 +106,10 @@ class AssignmentNet(nn.Module):
         super().__init__()
         self.config = config or AssignmentModelConfig()
         c = self.config
-        embed: list[nn.Module] = [nn.Linear(N_FEATURES, c.hidden)]
-        for _ in range(c.embed_layers - 1):
-            embed += [nn.GELU(), nn.Linear(c.hidden, c.hidden)]
-        self.embed = nn.Sequential(*embed)
+        self.embed = nn.Linear(N_FEATURES, c.hidden)
+        self.embed_blocks = nn.ModuleList([
+            nn.Sequential(nn.LayerNorm(c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden))
+            for _ in range(c.embed_layers - 1)])
         self.encoder = _encoder(c.hidden, c.heads, c.layers, c.dropout)
         self.branches = nn.ModuleList([_encoder(c.hidden, c.heads, c.branch_layers, c.dropout)
                                        or nn.Identity() for _ in range(2)])
@@ -120,6 +121,8 @@ class AssignmentNet(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pad = ~mask
         h = self.embed(x)
+        for block in self.embed_blocks:
+            h = h + block(h)
         if self.encoder is not None:
             h = self.encoder(h, src_key_padding_mask=pad)
         h = h * mask[..., None]
