@@ -54,6 +54,27 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     torch.testing.assert_close(fresh.weight, full.weight)
 
 
+def test_a_checkpoint_of_other_settings_module_or_data_is_not_resumed(tmp_path):
+    """A finished run's checkpoint must not be resumed by a run with another module (it once
+    failed to load), other settings, other data or another caller key: that run starts
+    afresh and overwrites it."""
+    config = TrainConfig(epochs=3, batch_size=64, learning_rate=0.05, patience=100)
+    ckpt = tmp_path / "ckpt.pt"
+    train(torch.nn.Linear(3, 1), _loss, _data(1), _data(2), config, checkpoint=ckpt)
+    again = train(torch.nn.Linear(3, 1), _loss, _data(1), _data(2), config, checkpoint=ckpt)
+    assert again.resumed_from == 3  # the same run: nothing left to do
+    wider = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
+    for module, data, cfg, key in (
+            (wider, _data(1), config, ""),
+            (torch.nn.Linear(3, 1), _data(5), config, ""),
+            (torch.nn.Linear(3, 1), _data(1), config.model_copy(update={"learning_rate": 0.01}),
+             ""),
+            (torch.nn.Linear(3, 1), _data(1), config, "another model config")):
+        result = train(module, _loss, data, _data(2), cfg, checkpoint=ckpt, resume_key=key)
+        assert result.resumed_from == 0 and len(result.val_loss) == 3
+        train(torch.nn.Linear(3, 1), _loss, _data(1), _data(2), config, checkpoint=ckpt)
+
+
 def test_before_batch_counts_over_the_whole_run_also_after_a_resume(tmp_path):
     """Schedules driven by training progress (the DANN weight) continue after a resume
     instead of restarting at zero."""

@@ -106,7 +106,8 @@ def train_file(data: str | Path, out: str | Path, config: AssignTrainConfig | No
     with seeded(config.model.seed):
         net = AssignmentNet(config.model)
     result = train(net, assignment_loss, train_part, val_part, config.train,
-                   checkpoint=directory / "train.ckpt", progress=progress)
+                   checkpoint=directory / "train.ckpt", progress=progress,
+                   resume_key=config.model_dump_json())
     save_torch_atomic(directory / "model.pt", net.state_dict())
     write_text_atomic(directory / "config.json", config.model_dump_json(indent=1))
     history = {"train_loss": result.train_loss, "val_loss": result.val_loss,

@@ -88,11 +88,31 @@ def _batches(tensors: Sequence[torch.Tensor], batch_size: int,
         yield tuple(t[order[i : i + batch_size]] for t in tensors)
 
 
+def checkpoint_key(module: torch.nn.Module, config: TrainConfig,
+                   data: Sequence[Sequence[torch.Tensor]], extra: str = "") -> str:
+    """What a checkpoint must match to be resumed: the training settings, the module's
+    parameter names and shapes, the data's shapes and first and last rows, and ``extra``
+    (e.g. the caller's model config)."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(
+        [config.model_dump(mode="json"), extra,
+         [(k, list(v.shape)) for k, v in module.state_dict().items()],
+         [[list(t.shape) for t in part] for part in data]]).encode())
+    for part in data:
+        for t in part:
+            for rows in (t[:256], t[-256:]):
+                digest.update(rows.detach().contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.Tensor],
           val_data: Sequence[torch.Tensor], config: TrainConfig | None = None,
           checkpoint: str | Path | None = None,
           progress: ProgressFn | None = None,
-          before_batch: Callable[[int, int], None] | None = None) -> TrainResult:
+          before_batch: Callable[[int, int], None] | None = None,
+          resume_key: str = "") -> TrainResult:
     """Train ``module`` in place, keep the weights of the best validation epoch.
 
     Args:
@@ -100,11 +120,14 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         loss_fn: mean loss of a batch.
         train_data, val_data: tuples of tensors with equal first dimension.
         config: optimization settings.
-        checkpoint: optional file for per-epoch checkpoints and resume.
+        checkpoint: optional file for per-epoch checkpoints and resume; a checkpoint
+            written for other settings, another module or other data (see
+            :func:`checkpoint_key`) is not resumed but overwritten.
         progress: called after every training batch (for progress bars).
         before_batch: called before every training batch with (batches done, total
             batches), counted over the whole run, also after a resume (schedules that
             follow training progress, e.g. the DANN weight).
+        resume_key: what else a checkpoint must match to be resumed (e.g. a model config).
     """
     config = config or TrainConfig()
     generator = torch.Generator().manual_seed(config.seed)
@@ -116,8 +139,9 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
     best = (float("inf"), -1, None)
     start_epoch = 0
     path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None and path.exists():
-        state = torch.load(path, weights_only=False)
+    key = checkpoint_key(module, config, (train_data, val_data), resume_key) if path else ""
+    state = torch.load(path, weights_only=False) if path is not None and path.exists() else {}
+    if state.get("key") == key:
         module.load_state_dict(state["module"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler"):
@@ -163,7 +187,8 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         if val < best[0]:
             best = (val, epoch, {k: v.detach().clone() for k, v in module.state_dict().items()})
         if path is not None:
-            state = {"module": module.state_dict(), "optimizer": optimizer.state_dict(),
+            state = {"key": key, "module": module.state_dict(),
+                     "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict() if scheduler else None,
                      "history": history, "epoch": epoch, "best_loss": best[0],
                      "best_epoch": best[1], "best_state": best[2],
