@@ -18,9 +18,12 @@ def test_train_and_evaluate_on_a_spanet_file(tmp_path):
     test = write_spanet(tmp_path / "test.h5", hand_made(60, extra_jets=1, seed=3))
     run = tmp_path / "run"
     result = runner.invoke(app, ["assign", "train", str(data), "--out", str(run), "--epochs",
-                                 "2", "--hidden", "16", "--layers", "1", "--json"])
+                                 "2", "--hidden", "16", "--layers", "1", "--attention", "full",
+                                 "--embed-layers", "3", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["parameters"] > 0
+    assert json.loads(result.stdout)["parameters"] > 16 ** 3  # the full attention tensors
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert (model["attention"], model["embed_layers"]) == ("full", 3)
     for method, extra in (("aihep-spanet", ["--run", str(run)]),
                           ("chi2", ["--train-data", str(data)])):
         out = tmp_path / method

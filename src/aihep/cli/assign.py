@@ -4,7 +4,7 @@ chi2 permutation baseline)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -64,6 +64,10 @@ def assign_train(
     learning_rate: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-3,
     hidden: Annotated[int, typer.Option(min=8)] = 64,
     layers: Annotated[int, typer.Option(min=1, max=12)] = 4,
+    attention: Annotated[Literal["split", "full"], typer.Option(
+        help="split: a linear map per daughter (SPANet 2); full: a hidden^3 tensor")] = "split",
+    embed_layers: Annotated[int, typer.Option(min=1, max=16,
+                                              help="jet embedding: 1 + residual blocks")] = 2,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
@@ -81,7 +85,8 @@ def assign_train(
                                  console=stderr_console(), transient=True) as bars:
         task = bars.add_task("train", total=None, loss="-")
         config = AssignTrainConfig(
-            model=AssignmentModelConfig(hidden=hidden, layers=layers, seed=seed),
+            model=AssignmentModelConfig(hidden=hidden, layers=layers, attention=attention,
+                                        embed_layers=embed_layers, seed=seed),
             train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               patience=5, seed=seed))
         result = train_file(data, out, config, lambda done, total, loss: bars.update(
