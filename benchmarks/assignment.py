@@ -99,14 +99,14 @@ def spanet_parameters(train_file: Path, out: Path, hidden: int) -> int:
 def matched_embedding(hidden: int, target: int | None) -> int:
     """The number of embedding layers that brings our parameter count closest to spanet's
     (2, our default, when spanet's count is unknown)."""
-    from aihep.assign.model import AssignmentModelConfig, AssignmentNet
+    from aihep.assign.model import AssignmentModelConfig, AssignmentNet, parameter_count
 
     if target is None:
         return 2
 
     def count(layers: int) -> int:
-        net = AssignmentNet(AssignmentModelConfig(hidden=hidden, embed_layers=layers))
-        return sum(p.numel() for p in net.parameters())
+        return parameter_count(AssignmentNet(AssignmentModelConfig(hidden=hidden,
+                                                                   embed_layers=layers)))
 
     return min(range(1, 16), key=lambda layers: abs(count(layers) - target))
 
