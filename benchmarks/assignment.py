@@ -16,7 +16,9 @@ TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; if it cannot run, its rows say "not measured
 Both use split symmetric attention (spanet's default); our jet embedding gets the number of
 layers that brings its parameter count closest to spanet's (both counts are reported).
 
-spanet and our network train side by side, each on half of ``--workers`` threads.
+spanet and our network train side by side, each on half of ``--workers`` threads. Both resume
+an interrupted training from their last checkpoint (ours through aihep.nn.train, spanet
+through Lightning's ``last.ckpt``); the train minutes add up the attempts.
 
 Usage: python benchmarks/assignment.py [--events 300000] [--test 40000] [--seeds 3|2,3]
        [--epochs 20] [--workers 2] [--skip-spanet]
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -131,7 +134,7 @@ def run_spanet(train_file: Path, test_file: Path, out: Path, hidden: int, epochs
         (out / "event.yaml").write_text(EVENT_YAML)
         (out / "options.json").write_text(json.dumps(options))
         timings = {"key": key, **spanet_train_predict(python, out, train_file, test_file,
-                                                        epochs, seed, threads)}
+                                                        epochs, seed, threads, key)}
         tmp = done.with_suffix(".tmp")
         tmp.write_text(json.dumps(timings))
         tmp.replace(done)
@@ -142,22 +145,39 @@ def run_spanet(train_file: Path, test_file: Path, out: Path, hidden: int, epochs
 
 
 def spanet_train_predict(python: Path, out: Path, train_file: Path, test_file: Path,
-                         epochs: int, seed: int, threads: int) -> dict:
-    """One spanet training (its own CLI on ``threads`` threads) and prediction on the test
-    file."""
+                         epochs: int, seed: int, threads: int, key: dict) -> dict:
+    """One spanet training (its own CLI on ``threads`` threads; resumed when interrupted with
+    the same ``key``) and prediction on the test file."""
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",
            "OMP_NUM_THREADS": str(threads)}
     shim = str(ROOT / "spanet_shim.py")
     log = out / "train.log"
+    # an interrupted training (same key) resumes from Lightning's last checkpoint; the time
+    # of the interrupted attempts counts up to their last saved epoch
+    attempts_file = out / "attempts.json"
+    attempts = json.loads(attempts_file.read_text()) if attempts_file.is_file() else {}
+    last = sorted((out / "logs" / "run").glob("version_*/checkpoints/last.ckpt"),
+                  key=lambda path: path.stat().st_mtime)
+    resume = attempts.get("key") == key and bool(last)
+    earlier = 0.0
+    if not resume:
+        shutil.rmtree(out / "logs", ignore_errors=True)
+    else:
+        earlier = attempts["seconds"] + max(0.0, last[-1].stat().st_mtime - attempts["start"])
+    attempts_file.write_text(json.dumps({"key": key, "start": time.time(),
+                                         "seconds": earlier}))
     start = time.perf_counter()
-    with open(log, "w") as handle:
+    with open(log, "a" if resume else "w") as handle:
         subprocess.run([str(python), shim, "spanet.train", "-ef", str(out / "event.yaml"),
                         "-tf", str(train_file), "-of", str(out / "options.json"), "-l",
                         str(out / "logs"), "-n", "run", "--epochs", str(epochs), "--gpus", "0",
-                        "-r", str(seed)], env=env, stdout=handle, stderr=subprocess.STDOUT,
-                       check=True)
-    train_seconds = time.perf_counter() - start
-    version = sorted((out / "logs" / "run").glob("version_*"))[-1]
+                        "-r", str(seed), *(["-cf", str(last[-1])] if resume else [])],
+                       env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
+    train_seconds = earlier + time.perf_counter() - start
+    # spanet's predict loads an epoch checkpoint of the directory it is given
+    version = max((path.parent.parent for path in
+                   (out / "logs" / "run").glob("version_*/checkpoints/epoch*")),
+                  key=lambda path: int(path.name.split("_")[1]))
     text = log.read_text()
     params = next((line.split(":", 1)[1].strip() for line in text.splitlines()
                    if "Total params" in line), "unknown")
