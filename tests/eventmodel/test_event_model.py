@@ -33,15 +33,17 @@ def toy(n: int = 12, jets: int = 8, seed: int = 0, lepton: bool = True) -> JetEv
                      + np.array([0, 0, 0, 400], np.float32))
 
 
-def model() -> EventTransformer:
+def model(attention: str = "split") -> EventTransformer:
     with seeded(2):
-        return EventTransformer(EventModelConfig(hidden=16, layers=2, heads=2))
+        return EventTransformer(EventModelConfig(hidden=16, layers=2, heads=2,
+                                                 attention=attention))
 
 
-def test_one_forward_pass_feeds_every_head():
+@pytest.mark.parametrize("attention", ["split", "full"])
+def test_one_forward_pass_feeds_every_head(attention):
     events = toy()
     inputs = event_inputs(events)
-    net = model()
+    net = model(attention)
     calls = []
     net.layers[0].register_forward_hook(lambda *args: calls.append(1))
     out = net(inputs["objects"], inputs["types"], inputs["p4"], inputs["mask"], 8)

@@ -4,7 +4,7 @@ regression, segmentation heads on one body), pretrained and fine-tuned."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -90,6 +90,8 @@ def event_train(
     learning_rate: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-3,
     hidden: Annotated[int, typer.Option(min=8)] = 64,
     layers: Annotated[int, typer.Option(min=1, max=12)] = 4,
+    attention: Annotated[Literal["split", "full"], typer.Option(
+        help="assignment head: split (SPANet 2) or full (a hidden^3 tensor)")] = "split",
     hide_fraction: Annotated[float, typer.Option(
         min=0.0, max=0.9, help="share of objects hidden for masked-object reconstruction")]
     = 0.15,
@@ -112,7 +114,8 @@ def event_train(
                                  console=stderr_console(), transient=True) as bars:
         task = bars.add_task("train", total=None, loss="-")
         config = EventTrainConfig(
-            model=EventModelConfig(hidden=hidden, layers=layers, seed=seed),
+            model=EventModelConfig(hidden=hidden, layers=layers, attention=attention,
+                                   seed=seed),
             train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               patience=5, seed=seed), hide_fraction=hide_fraction)
         result = train_files(_parts(data), out, config, init,

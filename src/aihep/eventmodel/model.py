@@ -7,8 +7,8 @@ ln m^2 of the pair) become an additive bias of every attention head. Heads on th
 body (one forward pass):
 
 * ``classification``: process logits from the pooled objects;
-* ``assignment``: two symmetric tensor attentions over the jets (t1, t2), as in
-  :mod:`aihep.assign.model`, with detection outputs;
+* ``assignment``: two symmetric triplet attentions over the jets (t1, t2), split (SPANet 2,
+  the default) or full (SPANet 1) as in :mod:`aihep.assign.model`, with detection outputs;
 * ``regression``: top and antitop (pT, mass) and the neutrino momentum (px, py, pz), scaled;
 * ``segmentation``: per jet its parent (t1, t2, Higgs, other);
 * ``reconstruction``: per object its input features (masked-object pretraining).
@@ -20,13 +20,14 @@ config.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from aihep import DEFAULT_SEED
-from aihep.assign.model import SymmetricTensorAttention
+from aihep.assign.model import SplitSymmetricAttention, SymmetricTensorAttention
 
 N_JET_FEATURES = 6
 N_PAIR_FEATURES = 4
@@ -43,6 +44,9 @@ class EventModelConfig(BaseModel):
     layers: int = Field(4, ge=1)
     heads: int = Field(4, ge=1)
     n_classes: int = Field(4, ge=2, description="processes")
+    attention: Literal["split", "full"] = Field(
+        "split", description="assignment head: 'split' (3 hidden^2 weights, SPANet 2) or "
+        "'full' (a hidden^3 tensor, SPANet 1)")
     weights: dict[str, float] = Field(default_factory=lambda: {
         "classification": 1.0, "assignment": 1.0, "regression": 1.0, "segmentation": 1.0,
         "reconstruction": 1.0})
@@ -120,7 +124,8 @@ class EventTransformer(nn.Module):
                                      nn.Linear(c.hidden, N_REGRESSION))
         self.segment = nn.Linear(c.hidden, len(SEGMENTS))
         self.reconstruct = nn.Linear(c.hidden, N_JET_FEATURES)
-        self.assign = nn.ModuleList([SymmetricTensorAttention(c.hidden) for _ in range(2)])
+        attention = SplitSymmetricAttention if c.attention == "split" else SymmetricTensorAttention
+        self.assign = nn.ModuleList([attention(c.hidden) for _ in range(2)])
         self.detect = nn.Linear(c.hidden, 2)
         self.mask_token = nn.Parameter(torch.zeros(c.hidden))
 

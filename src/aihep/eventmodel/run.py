@@ -185,6 +185,8 @@ def load_event_model(directory: Any) -> tuple[EventTransformer, dict[str, Any]]:
     if card.get("kind") != "aihep.eventmodel" or card.get("card_version") != CARD_VERSION:
         raise InputError(card_file, "kind / card_version",
                          f"aihep.eventmodel, version {CARD_VERSION}")
-    model = EventTransformer(EventModelConfig.model_validate(card["config"]))
+    # models saved before the assignment head became configurable used the full tensor
+    model = EventTransformer(EventModelConfig.model_validate({"attention": "full",
+                                                              **card["config"]}))
     model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
     return model.eval(), card
