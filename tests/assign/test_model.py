@@ -11,6 +11,7 @@ from aihep.assign.model import (
     AssignmentModelConfig,
     AssignmentNet,
     assignment_loss,
+    jet_four_vectors,
     jet_inputs,
     parameter_count,
     predict,
@@ -20,16 +21,20 @@ from aihep.io.assignment import JetEvents
 from aihep.nn.train import TrainConfig, seeded, train
 
 
-def small(attention: str = "split") -> AssignmentNet:
+def small(attention: str = "split", kinematic: bool = False) -> AssignmentNet:
     with seeded(3):
         return AssignmentNet(AssignmentModelConfig(hidden=16, layers=1, heads=2,
-                                                   attention=attention))
+                                                   attention=attention,
+                                                   kinematic_features=kinematic))
 
 
-@pytest.mark.parametrize("attention", ["split", "full"])
-def test_jet_permutation_permutes_the_outputs_and_padding_is_masked(attention):
+VARIANTS = [("split", False), ("full", False), ("split", True)]
+
+
+@pytest.mark.parametrize(("attention", "kinematic"), VARIANTS)
+def test_jet_permutation_permutes_the_outputs_and_padding_is_masked(attention, kinematic):
     events = hand_made(4, extra_jets=2)
-    net = small(attention).eval()
+    net = small(attention, kinematic).eval()
     x, mask, _ = training_tensors(events)
     perm = torch.randperm(8, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -53,10 +58,10 @@ def test_jet_permutation_permutes_the_outputs_and_padding_is_masked(attention):
     assert torch.isinf(c[:, :, 7]).all() and torch.isinf(c[:, :, :, 7]).all()
 
 
-@pytest.mark.parametrize("attention", ["split", "full"])
-def test_loss_is_invariant_under_top_and_quark_swaps_of_the_targets(attention):
+@pytest.mark.parametrize(("attention", "kinematic"), VARIANTS)
+def test_loss_is_invariant_under_top_and_quark_swaps_of_the_targets(attention, kinematic):
     events = hand_made(6, extra_jets=1)
-    net = small(attention)
+    net = small(attention, kinematic)
     x, mask, t = training_tensors(events)
     swapped = t[:, [3, 5, 4, 0, 2, 1]]
     with torch.no_grad():
@@ -65,6 +70,31 @@ def test_loss_is_invariant_under_top_and_quark_swaps_of_the_targets(attention):
     missing = t.clone()
     missing[:, 4] = -1  # a top that is not reconstructable: its triplet term is masked
     assert torch.isfinite(assignment_loss(net, (x, mask, missing)))
+
+
+def test_four_vectors_from_the_network_inputs():
+    events = hand_made(3, extra_jets=1)
+    p4 = jet_four_vectors(torch.from_numpy(jet_inputs(events)).double())
+    pt = torch.hypot(p4[..., 0], p4[..., 1])
+    mass = torch.sqrt((p4[..., 3] ** 2 - (p4[..., :3] ** 2).sum(-1)).clamp(min=0))
+    real = torch.from_numpy(events.mask)
+    torch.testing.assert_close(pt[real], torch.from_numpy(events.pt).double()[real],
+                               rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(mass[real], torch.from_numpy(events.mass).double()[real],
+                               rtol=1e-2, atol=0.05)
+
+
+def test_kinematic_features_see_the_w_and_top_masses():
+    events = hand_made(2, extra_jets=0)
+    net = small(kinematic=True)
+    x, mask, t = training_tensors(events)
+    # a different triplet term for the true (b, q1, q2) than for a wrong one: the term is a
+    # function of m(q1 q2) and m(b q1 q2), which differ
+    _, terms = net.kinematics(x, mask)
+    b, q1, q2 = (int(v) for v in t[0, :3])
+    assert terms.shape == (2, 2, 6, 6, 6)
+    assert terms[0, 0, b, q1, q2] == terms[0, 0, b, q2, q1]
+    assert terms[0, 0, b, q1, q2] != terms[0, 0, q1, b, q2]
 
 
 def test_training_learns_hand_made_events(tmp_path):

@@ -47,6 +47,11 @@ class AssignmentModelConfig(BaseModel):
         "trilinear form, SPANet 2's default) or 'full' (a hidden^3 weight tensor, SPANet 1)")
     embed_layers: int = Field(2, ge=1, description="linear layers of the jet embedding: one "
                               "from the inputs, then residual blocks (layer norm, GELU, linear)")
+    kinematic_features: bool = Field(
+        False, description="add what the chi2 method uses, computed from the same jet inputs: "
+        "a pair bias in every attention layer from the jet pairs' ln delta-R, ln kT, ln z, "
+        "ln m^2 (Particle Transformer style) and, per triplet, a small network of ln m(q1 q2) "
+        "and ln m(b q1 q2) added to the triplet logits")
     seed: int = DEFAULT_SEED
 
 
@@ -75,6 +80,52 @@ class SymmetricTensorAttention(nn.Module):
         return torch.einsum("bkd,bijd->bijk", x, z) / math.sqrt(x.shape[-1])
 
 
+def jet_four_vectors(x: torch.Tensor) -> torch.Tensor:
+    """(..., 4) px, py, pz, E [GeV] from :func:`jet_inputs` features (..., 6)."""
+    pt = torch.exp(x[..., 0] + 4.0)
+    mass = torch.expm1(x[..., 4] + 2.0).clamp(min=0.0)
+    px, py, pz = pt * x[..., 3], pt * x[..., 2], pt * torch.sinh(x[..., 1])
+    return torch.stack([px, py, pz, torch.sqrt(px**2 + py**2 + pz**2 + mass**2)], -1)
+
+
+#: rough centre and width of ln delta-R, ln kT, ln z, ln m^2 (GeV) of jet pairs
+_PAIR_CENTRE = (0.5, 4.0, -1.5, 9.0)
+_PAIR_WIDTH = (0.7, 1.2, 0.7, 1.5)
+
+
+class KinematicFeatures(nn.Module):
+    """The chi2 method's information for the network: an attention bias (B * heads, J, J)
+    from pair features and per-branch triplet terms (B, 2, J, J, J) from ln m(q1 q2) and
+    ln m(b q1 q2) [GeV]; both symmetric in the W daughters."""
+
+    def __init__(self, hidden: int, heads: int) -> None:
+        super().__init__()
+        from aihep.nn.kinematics import pair_features_between
+
+        self._pairs = pair_features_between
+        self.heads = heads
+        self.register_buffer("centre", torch.tensor(_PAIR_CENTRE), persistent=False)
+        self.register_buffer("width", torch.tensor(_PAIR_WIDTH), persistent=False)
+        self.pair = nn.Sequential(nn.Linear(4, hidden), nn.GELU(), nn.Linear(hidden, heads))
+        self.triplet = nn.ModuleList([nn.Sequential(nn.Linear(2, 16), nn.GELU(),
+                                                    nn.Linear(16, 1)) for _ in range(2)])
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        p4 = jet_four_vectors(x)
+        b, j = mask.shape
+        features = self._pairs(p4[:, :, None], p4[:, None, :])
+        bias = self.pair((features - self.centre) / self.width).permute(0, 3, 1, 2)
+        bias = bias.masked_fill(~mask[:, None, None, :], -1e9)  # -inf: NaN in eval
+        ln_w = 0.5 * features[..., 3] - 4.4  # ln m(q1 q2) - ln 80 GeV
+        triplet = p4[:, :, None, None] + p4[:, None, :, None] + p4[:, None, None, :]
+        m2 = triplet[..., 3] ** 2 - (triplet[..., :3] ** 2).sum(-1)
+        ln_top = 0.5 * torch.log(m2.clamp(min=1.0)) - 5.15  # ln m(b q1 q2) - ln 173 GeV
+        inputs = torch.stack([ln_w[:, None].expand(b, j, j, j), ln_top], -1)
+        terms = torch.stack([net(inputs).squeeze(-1) for net in self.triplet], 1)
+        return bias.reshape(b * self.heads, j, j), terms
+
+
 class SplitSymmetricAttention(nn.Module):
     """Logits (B, J, J, J) of (b, q1, q2) triplets from one linear map per daughter and the
     trilinear form sum_d b_id q1_jd q2_kd, symmetrized in (q1, q2): 3 hidden^2 weights
@@ -90,11 +141,20 @@ class SplitSymmetricAttention(nn.Module):
         return 0.5 * (logits + logits.transpose(2, 3))
 
 
-def _encoder(hidden: int, heads: int, layers: int, dropout: float) -> nn.Module | None:
+def _relu(x: torch.Tensor) -> torch.Tensor:
+    return torch.relu(x)
+
+
+def _encoder(hidden: int, heads: int, layers: int, dropout: float,
+             float_mask: bool = False) -> nn.Module | None:
+    """Pre-norm transformer encoder layers; with ``float_mask`` (an additive attention bias)
+    torch's inference fast path, which returns NaN with such masks (torch 2.13), is avoided
+    by passing ReLU as a function it does not recognise."""
     if layers == 0:
         return None
     layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, batch_first=True,
-                                       norm_first=True)
+                                       norm_first=True,
+                                       activation=_relu if float_mask else "relu")
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
 
@@ -110,21 +170,26 @@ class AssignmentNet(nn.Module):
         self.embed_blocks = nn.ModuleList([
             nn.Sequential(nn.LayerNorm(c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden))
             for _ in range(c.embed_layers - 1)])
-        self.encoder = _encoder(c.hidden, c.heads, c.layers, c.dropout)
-        self.branches = nn.ModuleList([_encoder(c.hidden, c.heads, c.branch_layers, c.dropout)
-                                       or nn.Identity() for _ in range(2)])
+        bias = c.kinematic_features
+        self.encoder = _encoder(c.hidden, c.heads, c.layers, c.dropout, bias)
+        self.branches = nn.ModuleList([_encoder(c.hidden, c.heads, c.branch_layers, c.dropout,
+                                                bias) or nn.Identity() for _ in range(2)])
         attention = SplitSymmetricAttention if c.attention == "split" else SymmetricTensorAttention
         self.attention = nn.ModuleList([attention(c.hidden) for _ in range(2)])
         self.detect = nn.ModuleList([nn.Sequential(nn.Linear(c.hidden, c.hidden), nn.GELU(),
                                                    nn.Linear(c.hidden, 1)) for _ in range(2)])
+        self.kinematics = KinematicFeatures(c.hidden, c.heads) if c.kinematic_features else None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pad = ~mask
         h = self.embed(x)
         for block in self.embed_blocks:
             h = h + block(h)
+        bias, terms = (None, None) if self.kinematics is None else self.kinematics(x, mask)
+        if bias is not None:  # the padding is in the bias
+            pad = None
         if self.encoder is not None:
-            h = self.encoder(h, src_key_padding_mask=pad)
+            h = self.encoder(h, mask=bias, src_key_padding_mask=pad)
         h = h * mask[..., None]
         j = x.shape[1]
         eye = torch.eye(j, dtype=torch.bool, device=x.device)
@@ -132,12 +197,13 @@ class AssignmentNet(nn.Module):
         valid = (mask[:, :, None, None] & mask[:, None, :, None] & mask[:, None, None, :]
                  & distinct)
         logits, detection = [], []
-        for branch, attention, detect in zip(self.branches, self.attention, self.detect,
-                                             strict=True):
-            hb = branch(h, src_key_padding_mask=pad) if isinstance(
+        for index, (branch, attention, detect) in enumerate(zip(
+                self.branches, self.attention, self.detect, strict=True)):
+            hb = branch(h, mask=bias, src_key_padding_mask=pad) if isinstance(
                 branch, nn.TransformerEncoder) else h
             hb = hb * mask[..., None]
-            logits.append(attention(hb).masked_fill(~valid, float("-inf")))
+            scores = attention(hb) if terms is None else attention(hb) + terms[:, index]
+            logits.append(scores.masked_fill(~valid, float("-inf")))
             pooled = hb.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
             detection.append(detect(pooled).squeeze(-1))
         return torch.stack(logits, 1), torch.stack(detection, 1)
