@@ -28,6 +28,7 @@ from torch import nn
 
 from aihep import DEFAULT_SEED
 from aihep.assign.model import SplitSymmetricAttention, SymmetricTensorAttention
+from aihep.nn.kinematics import pair_features_between
 
 N_JET_FEATURES = 6
 N_PAIR_FEATURES = 4
@@ -55,21 +56,9 @@ class EventModelConfig(BaseModel):
 
 def pair_features(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(B, N, N, 4) ln delta-R, ln kT, ln z, ln m^2 of object pairs from (B, N, 4) px, py,
-    pz, E [GeV]; zeros for pairs with a masked object."""
-    px, py, pz, e = p4.unbind(-1)
-    pt = torch.sqrt(px**2 + py**2).clamp(min=1e-3)
-    rap = 0.5 * torch.log(((e + pz).clamp(min=1e-6)) / ((e - pz).clamp(min=1e-6)))
-    phi = torch.atan2(py, px)
-    drap = rap[:, :, None] - rap[:, None, :]
-    dphi = torch.remainder(phi[:, :, None] - phi[:, None, :] + math.pi, 2 * math.pi) - math.pi
-    dr = torch.sqrt(drap**2 + dphi**2).clamp(min=1e-4)
-    pt_min = torch.minimum(pt[:, :, None], pt[:, None, :])
-    kt = pt_min * dr
-    z = pt_min / (pt[:, :, None] + pt[:, None, :])
-    s = p4[:, :, None, :] + p4[:, None, :, :]
-    m2 = (s[..., 3] ** 2 - (s[..., :3] ** 2).sum(-1)).clamp(min=1e-4)
-    out = torch.stack([torch.log(dr), torch.log(kt.clamp(min=1e-4)), torch.log(z.clamp(
-        min=1e-4)), torch.log(m2)], -1)
+    pz, E [GeV] (:func:`aihep.nn.kinematics.pair_features_between`, clamped at 1e-4);
+    zeros for pairs with a masked object."""
+    out = pair_features_between(p4[:, :, None, :], p4[:, None, :, :], eps=1e-4)
     both = mask[:, :, None] & mask[:, None, :]
     return torch.where(both[..., None], out, torch.zeros_like(out))
 
