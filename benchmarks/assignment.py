@@ -13,8 +13,10 @@ spanet runs in its own venv (.cache/spanet-venv: spanet==2.1.1, pytorch-lightnin
 setuptools 77-80 for pkg_resources (torch 2.13 needs >= 77.0.3), rich==12.6.0, torch pinned
 like ours) through ``benchmarks/spanet_shim.py`` (numpy aliases), with
 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1; if it cannot run, its rows say "not measured" and why.
-Both use split symmetric attention (spanet's default); our jet embedding gets the number of
-layers that brings its parameter count closest to spanet's (both counts are reported).
+Both use split symmetric attention (spanet's default); ours adds its kinematic features
+(pair-feature attention bias, a learned W/top-mass term per triplet; ``--plain`` without);
+our jet embedding gets the number of layers that brings its parameter count closest to
+spanet's (both counts are reported).
 
 spanet and our network train side by side, each on half of ``--workers`` threads. Both resume
 an interrupted training from their last checkpoint (ours through aihep.nn.train, spanet
@@ -99,7 +101,7 @@ def spanet_parameters(train_file: Path, out: Path, hidden: int) -> int:
     return int(result.stdout.split()[-1])
 
 
-def matched_embedding(hidden: int, target: int | None) -> int:
+def matched_embedding(hidden: int, target: int | None, kinematic: bool) -> int:
     """The number of embedding layers that brings our parameter count closest to spanet's
     (2, our default, when spanet's count is unknown)."""
     from aihep.assign.model import AssignmentModelConfig, AssignmentNet, parameter_count
@@ -108,8 +110,8 @@ def matched_embedding(hidden: int, target: int | None) -> int:
         return 2
 
     def count(layers: int) -> int:
-        return parameter_count(AssignmentNet(AssignmentModelConfig(hidden=hidden,
-                                                                   embed_layers=layers)))
+        return parameter_count(AssignmentNet(AssignmentModelConfig(
+            hidden=hidden, embed_layers=layers, kinematic_features=kinematic)))
 
     return min(range(1, 16), key=lambda layers: abs(count(layers) - target))
 
@@ -199,6 +201,8 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-spanet", action="store_true")
+    parser.add_argument("--plain", action="store_true",
+                        help="our network without the kinematic features (plain SPANet)")
     args = parser.parse_args()
     commit = git_commit()
     import torch
@@ -235,7 +239,8 @@ def main() -> None:
             target = spanet_parameters(train_file_h5, CACHE / "spanet_count", args.hidden)
         except (subprocess.CalledProcessError, OSError, ValueError, IndexError) as error:
             print(f"spanet parameter count failed: {error}")
-    embed_layers = matched_embedding(args.hidden, target)
+    kinematic = not args.plain
+    embed_layers = matched_embedding(args.hidden, target, kinematic)
     print(f"spanet parameters: {target}; our embedding layers: {embed_layers}")
     # spanet (a subprocess) and ours train side by side, each on its share of the cores
     spanet_threads = 0 if args.skip_spanet else max(1, args.workers // 2)
@@ -248,7 +253,7 @@ def main() -> None:
             run_dir = CACHE / f"aihep_seed{seed}"
             config = AssignTrainConfig(
                 model=AssignmentModelConfig(hidden=args.hidden, embed_layers=embed_layers,
-                                            seed=seed),
+                                            kinematic_features=kinematic, seed=seed),
                 train=TrainConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3,
                                   patience=args.epochs, seed=seed))
             trained = train_file(CACHE / "train.h5", run_dir, config, force=True)
@@ -256,6 +261,7 @@ def main() -> None:
             rows += ours.rows
             runs.append({"method": "aihep-spanet", "seed": seed,
                          "parameters": trained.parameters, "embed_layers": embed_layers,
+                         "kinematic_features": kinematic,
                          "threads": torch.get_num_threads(),
                          "train_minutes": sum(trained.epoch_seconds) / 60,  # also if resumed
                          "epoch_seconds": trained.epoch_seconds,

@@ -10,6 +10,14 @@ interchangeable by construction. A softmax runs over every valid triplet (unmask
 distinct jets). Each branch also has a detection output: the probability that its top is
 reconstructable (all three partons matched).
 
+With ``kinematic_features`` (the default) the network also gets what the chi2 method uses,
+computed from the same inputs: every attention layer adds a per-head bias from the jet
+pairs' ln delta-R, ln kT, ln z and ln m^2 (Particle Transformer style), and each branch adds
+to its triplet logits a learned quadratic form in ln m(q1 q2) and ln m(b q1 q2) (a learned
+chi2). On 18k training events and 10 epochs (one seed) it raised the 6-jet matched event
+efficiency from 61% to 68% at the same cost per epoch; ``kinematic_features=False`` is plain
+SPANet.
+
 The two tops are interchangeable: the loss takes, per event, the better of the two ways to
 match the branches to t1 and t2 (so the model's outputs are invariant under t1 <-> t2 of the
 targets). Partially reconstructable events train the branch of the reconstructable top and
@@ -48,10 +56,10 @@ class AssignmentModelConfig(BaseModel):
     embed_layers: int = Field(2, ge=1, description="linear layers of the jet embedding: one "
                               "from the inputs, then residual blocks (layer norm, GELU, linear)")
     kinematic_features: bool = Field(
-        False, description="add what the chi2 method uses, computed from the same jet inputs: "
+        True, description="add what the chi2 method uses, computed from the same jet inputs: "
         "a pair bias in every attention layer from the jet pairs' ln delta-R, ln kT, ln z, "
-        "ln m^2 (Particle Transformer style) and, per triplet, a small network of ln m(q1 q2) "
-        "and ln m(b q1 q2) added to the triplet logits")
+        "ln m^2 (Particle Transformer style) and, per triplet, a learned quadratic form in "
+        "ln m(q1 q2) and ln m(b q1 q2) added to the triplet logits; false: plain SPANet")
     seed: int = DEFAULT_SEED
 
 
@@ -95,8 +103,11 @@ _PAIR_WIDTH = (0.7, 1.2, 0.7, 1.5)
 
 class KinematicFeatures(nn.Module):
     """The chi2 method's information for the network: an attention bias (B * heads, J, J)
-    from pair features and per-branch triplet terms (B, 2, J, J, J) from ln m(q1 q2) and
-    ln m(b q1 q2) [GeV]; both symmetric in the W daughters."""
+    from the jet pairs' features (a small network per head) and, per branch, a quadratic
+    form in u = ln m(q1 q2) / 80 GeV and v = ln m(b q1 q2) / 173 GeV added to the triplet
+    logits (B, 2, J, J, J): a learned chi2 (5 weights per branch, zero at the start); both
+    symmetric in the W daughters. A small network of (u, v) instead of the quadratic form
+    was no better and 1.7x slower per epoch."""
 
     def __init__(self, hidden: int, heads: int) -> None:
         super().__init__()
@@ -107,8 +118,7 @@ class KinematicFeatures(nn.Module):
         self.register_buffer("centre", torch.tensor(_PAIR_CENTRE), persistent=False)
         self.register_buffer("width", torch.tensor(_PAIR_WIDTH), persistent=False)
         self.pair = nn.Sequential(nn.Linear(4, hidden), nn.GELU(), nn.Linear(hidden, heads))
-        self.triplet = nn.ModuleList([nn.Sequential(nn.Linear(2, 16), nn.GELU(),
-                                                    nn.Linear(16, 1)) for _ in range(2)])
+        self.quadratic = nn.Parameter(torch.zeros(2, 5))  # u, v, u^2, v^2, u v per branch
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,13 +126,13 @@ class KinematicFeatures(nn.Module):
         b, j = mask.shape
         features = self._pairs(p4[:, :, None], p4[:, None, :])
         bias = self.pair((features - self.centre) / self.width).permute(0, 3, 1, 2)
-        bias = bias.masked_fill(~mask[:, None, None, :], -1e9)  # -inf: NaN in eval
-        ln_w = 0.5 * features[..., 3] - 4.4  # ln m(q1 q2) - ln 80 GeV
+        bias = bias.masked_fill(~mask[:, None, None, :], -1e9)
+        u = (0.5 * features[..., 3] - math.log(80.4))[:, None]  # (B, 1, J, J): q1, q2
         triplet = p4[:, :, None, None] + p4[:, None, :, None] + p4[:, None, None, :]
         m2 = triplet[..., 3] ** 2 - (triplet[..., :3] ** 2).sum(-1)
-        ln_top = 0.5 * torch.log(m2.clamp(min=1.0)) - 5.15  # ln m(b q1 q2) - ln 173 GeV
-        inputs = torch.stack([ln_w[:, None].expand(b, j, j, j), ln_top], -1)
-        terms = torch.stack([net(inputs).squeeze(-1) for net in self.triplet], 1)
+        v = 0.5 * torch.log(m2.clamp(min=1.0)) - math.log(172.5)  # (B, J, J, J): b, q1, q2
+        terms = torch.stack([q[0] * u + q[1] * v + q[2] * u * u + q[3] * v * v + q[4] * u * v
+                             for q in self.quadratic], 1)
         return bias.reshape(b * self.heads, j, j), terms
 
 

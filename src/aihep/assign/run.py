@@ -61,7 +61,10 @@ def load_network(run: str | Path):
     run = Path(run)
     if not (run / "model.pt").is_file():
         raise InputError(run, "model.pt", "a run directory of aihep assign train")
-    config = AssignTrainConfig.model_validate_json((run / "config.json").read_text())
+    saved = json.loads((run / "config.json").read_text())
+    # networks saved before the kinematic features existed were plain
+    saved.setdefault("model", {}).setdefault("kinematic_features", False)
+    config = AssignTrainConfig.model_validate(saved)
     net = AssignmentNet(config.model)
     net.load_state_dict(torch.load(run / "model.pt", weights_only=True))
     return net.eval()

@@ -68,6 +68,9 @@ def assign_train(
         help="split: a linear map per daughter (SPANet 2); full: a hidden^3 tensor")] = "split",
     embed_layers: Annotated[int, typer.Option(min=1, max=16,
                                               help="jet embedding: 1 + residual blocks")] = 2,
+    kinematic: Annotated[bool, typer.Option(
+        "--kinematic/--plain", help="pair-feature attention bias and a learned W/top-mass "
+        "term per triplet (default), or plain SPANet")] = True,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     as_json: AsJson = False,
@@ -86,7 +89,8 @@ def assign_train(
         task = bars.add_task("train", total=None, loss="-")
         config = AssignTrainConfig(
             model=AssignmentModelConfig(hidden=hidden, layers=layers, attention=attention,
-                                        embed_layers=embed_layers, seed=seed),
+                                        embed_layers=embed_layers,
+                                        kinematic_features=kinematic, seed=seed),
             train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               patience=5, seed=seed))
         result = train_file(data, out, config, lambda done, total, loss: bars.update(
