@@ -127,13 +127,21 @@ class KinematicFeatures(nn.Module):
         features = self._pairs(p4[:, :, None], p4[:, None, :])
         bias = self.pair((features - self.centre) / self.width).permute(0, 3, 1, 2)
         bias = bias.masked_fill(~mask[:, None, None, :], -1e9)
-        u = (0.5 * features[..., 3] - math.log(80.4))[:, None]  # (B, 1, J, J): q1, q2
-        triplet = p4[:, :, None, None] + p4[:, None, :, None] + p4[:, None, None, :]
-        m2 = triplet[..., 3] ** 2 - (triplet[..., :3] ** 2).sum(-1)
-        v = 0.5 * torch.log(m2.clamp(min=1.0)) - math.log(172.5)  # (B, J, J, J): b, q1, q2
-        terms = torch.stack([q[0] * u + q[1] * v + q[2] * u * u + q[3] * v * v + q[4] * u * v
-                             for q in self.quadratic], 1)
-        return bias.reshape(b * self.heads, j, j), terms
+        return bias.reshape(b * self.heads, j, j), triplet_mass_terms(p4, self.quadratic)
+
+
+def triplet_mass_terms(p4: torch.Tensor, quadratic: torch.Tensor) -> torch.Tensor:
+    """(B, K, J, J, J) learned-chi2 terms of (b, q1, q2) triplets of jets (B, J, 4) (px, py,
+    pz, E in GeV): per row of ``quadratic`` (K, 5) the form w . (u, v, u^2, v^2, u v) with
+    u = ln(m_qq / 80.4 GeV), v = ln(m_bqq / 172.5 GeV); symmetric in (q1, q2)."""
+    pair = p4[:, :, None] + p4[:, None, :]
+    m2_pair = pair[..., 3] ** 2 - (pair[..., :3] ** 2).sum(-1)
+    u = (0.5 * torch.log(m2_pair.clamp(min=1e-4)) - math.log(80.4))[:, None]  # q1, q2
+    triplet = pair[:, None] + p4[:, :, None, None]
+    m2 = triplet[..., 3] ** 2 - (triplet[..., :3] ** 2).sum(-1)
+    v = 0.5 * torch.log(m2.clamp(min=1.0)) - math.log(172.5)  # (B, J, J, J): b, q1, q2
+    return torch.stack([q[0] * u + q[1] * v + q[2] * u * u + q[3] * v * v + q[4] * u * v
+                        for q in quadratic], 1)
 
 
 class SplitSymmetricAttention(nn.Module):

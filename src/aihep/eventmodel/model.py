@@ -8,7 +8,8 @@ body (one forward pass):
 
 * ``classification``: process logits from the pooled objects;
 * ``assignment``: two symmetric triplet attentions over the jets (t1, t2), split (SPANet 2,
-  the default) or full (SPANet 1) as in :mod:`aihep.assign.model`, with detection outputs;
+  the default) or full (SPANet 1) as in :mod:`aihep.assign.model`, plus its learned
+  W/top-mass term per triplet, with detection outputs;
 * ``regression``: top and antitop (pT, mass) and the neutrino momentum (px, py, pz), scaled;
 * ``segmentation``: per jet its parent (t1, t2, Higgs, other);
 * ``reconstruction``: per object its input features (masked-object pretraining).
@@ -27,7 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from aihep import DEFAULT_SEED
-from aihep.assign.model import SplitSymmetricAttention, SymmetricTensorAttention
+from aihep.assign.model import (
+    SplitSymmetricAttention,
+    SymmetricTensorAttention,
+    triplet_mass_terms,
+)
 from aihep.nn.kinematics import pair_features_between
 
 N_JET_FEATURES = 6
@@ -115,6 +120,8 @@ class EventTransformer(nn.Module):
         self.reconstruct = nn.Linear(c.hidden, N_JET_FEATURES)
         attention = SplitSymmetricAttention if c.attention == "split" else SymmetricTensorAttention
         self.assign = nn.ModuleList([attention(c.hidden) for _ in range(2)])
+        # a learned chi2 per top: w . (u, v, u^2, v^2, u v) of the W and top candidate masses
+        self.assign_masses = nn.Parameter(torch.zeros(2, 5))
         self.detect = nn.Linear(c.hidden, 2)
         self.mask_token = nn.Parameter(torch.zeros(c.hidden))
 
@@ -144,8 +151,11 @@ class EventTransformer(nn.Module):
         distinct = ~(eye[:, :, None] | eye[:, None, :] | eye[None, :, :])
         valid = (jet_mask[:, :, None, None] & jet_mask[:, None, :, None]
                  & jet_mask[:, None, None, :] & distinct)
-        assignment = torch.stack([a(jets).masked_fill(~valid, float("-inf"))
-                                  for a in self.assign], 1)
+        if hidden_objects is not None:
+            p4 = p4.masked_fill(hidden_objects[..., None], 0.0)
+        terms = triplet_mass_terms(p4[:, :n_jets], self.assign_masses)
+        assignment = torch.stack([(a(jets) + terms[:, k]).masked_fill(~valid, float("-inf"))
+                                  for k, a in enumerate(self.assign)], 1)
         return {"classification": self.classify(pooled), "regression": self.regress(pooled),
                 "segmentation": self.segment(jets), "reconstruction": self.reconstruct(h),
                 "assignment": assignment, "detection": self.detect(pooled)}

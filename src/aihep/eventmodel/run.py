@@ -188,5 +188,7 @@ def load_event_model(directory: Any) -> tuple[EventTransformer, dict[str, Any]]:
     # models saved before the assignment head became configurable used the full tensor
     model = EventTransformer(EventModelConfig.model_validate({"attention": "full",
                                                               **card["config"]}))
-    model.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
+    state = torch.load(directory / "model.pt", weights_only=True)
+    state.setdefault("assign_masses", torch.zeros(2, 5))  # saved before the mass term: none
+    model.load_state_dict(state)
     return model.eval(), card
