@@ -23,7 +23,7 @@ an interrupted training from their last checkpoint (ours through aihep.nn.train,
 through Lightning's ``last.ckpt``); the train minutes add up the attempts.
 
 Usage: python benchmarks/assignment.py [--events 300000] [--test 40000] [--seeds 3|2,3]
-       [--epochs 20] [--workers 2] [--skip-spanet]
+       [--epochs 20] [--workers 2] [--skip-spanet] [--plain]
 Writes the ``assignment`` part of benchmarks/results/event_model.json and prints a table.
 """
 
