@@ -119,6 +119,57 @@ def test_bad_spanet_files_name_the_field(tmp_path, edit, field):
     assert str(path) in str(error.value) and field in str(error.value)
 
 
+def _write_foreign(path, events, variant):
+    """SPANet files as other people write them (the layouts of SPANet's own examples)."""
+    with h5py.File(path, "w") as f:
+        if variant == "spanet1":
+            jets, mask_name, targets = f.create_group("source"), "mask", f
+        else:
+            jets, mask_name = f.create_group("INPUTS/Momenta"), "MASK"
+            f.create_dataset("INPUTS/Met/met", data=np.ones(len(events)))  # a global input
+            targets = f.create_group("TARGETS")
+        jets[mask_name] = events.mask.astype(np.int8)
+        for name in ("pt", "eta", "mass", "btag"):
+            jets[name] = np.where(events.mask, getattr(events, name), np.nan)  # NaN padding
+        jets["sin_phi"], jets["cos_phi"] = np.sin(events.phi), np.cos(events.phi)
+        jets["qtag"] = np.zeros_like(events.pt)  # an extra feature
+        for k, name in enumerate(PARTONS):
+            targets[name] = np.where(events.targets[:, k] < 0, -1, events.targets[:, k])
+        if variant == "spanet1":
+            for top in ("t1", "t2"):
+                f[f"{top}/mask"] = np.ones(len(events), bool)
+
+
+@pytest.mark.parametrize("variant", ["other-group-sin-cos-phi", "spanet1"])
+def test_spanet_files_made_elsewhere_are_read(tmp_path, variant):
+    events = toy_events()
+    path = tmp_path / "foreign.h5"
+    _write_foreign(path, events, variant)
+    back = read_jet_events(path)
+    for f in ("pt", "eta", "mass", "btag", "mask", "targets"):
+        np.testing.assert_allclose(getattr(back, f), getattr(events, f), atol=1e-5)
+    np.testing.assert_allclose(np.where(events.mask, back.phi - events.phi, 0), 0, atol=1e-5)
+    assert np.all(back.pt[~events.mask] == 0)
+
+
+def test_spanet_errors_name_the_groups_found(tmp_path):
+    events = toy_events()
+    path = tmp_path / "semileptonic.h5"
+    write_spanet(path, events)
+    with h5py.File(path, "a") as f:
+        f.move("TARGETS/t1", "TARGETS/ht")
+    with pytest.raises(InputError, match=r"TARGETS/t1/b.*ht/\{b, q1, q2\}"):
+        read_spanet(path)
+    two = tmp_path / "two.h5"
+    with h5py.File(two, "w") as f:
+        for group in ("Jets", "FatJets"):
+            f[f"INPUTS/{group}/MASK"] = events.mask
+            for name in ("pt", "eta", "phi", "mass", "btag"):
+                f[f"INPUTS/{group}/{name}"] = getattr(events, name)
+    with pytest.raises(InputError, match=r"INPUTS.*FatJets"):
+        read_spanet(two)
+
+
 def test_target_on_a_padded_jet_and_missing_file(tmp_path):
     events = toy_events()
     bad = events.targets.copy()

@@ -5,10 +5,17 @@ mass in GeV and rad, a 0/1 b-tag, a mask for padding) and, per event, the index 
 matched to each parton of the two top quarks: ``t1`` is the top, ``t2`` the anti-top, each
 with ``b``, ``q1``, ``q2`` (-1: the parton has no matched jet).
 
-SPANet layout (its "V2" HDF5)::
+SPANet layout (its "V2" HDF5, written by :func:`write_spanet`)::
 
     INPUTS/Source/MASK (N, J) bool, INPUTS/Source/{mass, pt, eta, phi, btag} (N, J) float
     TARGETS/t1/{b, q1, q2} (N,) int, TARGETS/t2/{b, q1, q2} (N,) int
+
+:func:`read_spanet` also reads files made elsewhere: the jet group may have another name
+(``INPUTS/Jets``, ``INPUTS/Momenta``: the one sequential group with a ``MASK`` and the jet
+features), extra features are ignored, ``phi`` may be given as ``sin_phi`` and ``cos_phi``,
+and SPANet 1's layout (``source/{mask, ...}``, ``t1/{b, q1, q2}`` at the top level; the
+particles' own ``mask`` is not needed: a negative index marks a missing parton) is read too.
+Values on padded jets are set to zero.
 
 aihep layout: the same arrays under ``jets/`` (``mask`` lower case), ``targets`` (N, 6) in
 the order of :data:`PARTONS`, and ``partons`` (N, 6, 4) px, py, pz, E in GeV.
@@ -181,9 +188,53 @@ def read_events(path: str | Path) -> JetEvents:
     return _check(path, events, "jets/", lambda p: "targets")
 
 
+def _spanet_layout(f, path: Path) -> tuple[str, str, str]:
+    """(jet group prefix, mask name, targets prefix) of a SPANet file, V2 or SPANet 1."""
+    import h5py
+
+    if "INPUTS" in f:
+        inputs = f["INPUTS"]
+        groups = [name for name in inputs if isinstance(inputs[name], h5py.Group)
+                  and "MASK" in inputs[name]]
+        jets = [g for g in groups if set(FEATURES) - {"phi"} <= set(inputs[g])]
+        name = "Source" if "Source" in groups else jets[0] if len(jets) == 1 else None
+        if name is None:
+            raise InputError(path, "INPUTS", "one sequential input group with MASK, pt, eta, "
+                             "phi (or sin_phi and cos_phi), mass and btag, or one named "
+                             f"Source; found groups {sorted(inputs)}")
+        return f"INPUTS/{name}/", "MASK", "TARGETS/"
+    if "source" in f:
+        return "source/", "mask", ""
+    raise InputError(path, "INPUTS", "SPANet's layout: INPUTS/Source/{MASK, pt, eta, phi, mass, "
+                     "btag} and TARGETS/t1/{b, q1, q2} (or SPANet 1's source/ and t1/)")
+
+
+def _spanet_phi(f, path: Path, prefix: str, shape: tuple[int, int]) -> np.ndarray:
+    if f"{prefix}phi" in f or f"{prefix}sin_phi" not in f:
+        return _array(f, path, f"{prefix}phi", shape, "float")
+    sin = _array(f, path, f"{prefix}sin_phi", shape, "float")
+    return np.arctan2(sin, _array(f, path, f"{prefix}cos_phi", shape, "float"))
+
+
+def _spanet_target(f, path: Path, prefix: str, parton: str, n: int) -> np.ndarray:
+    import h5py
+
+    key = f"{prefix}{parton}"
+    if key in f:
+        return _array(f, path, key, (n,), "integer")
+    group = f[prefix.rstrip("/")] if prefix and prefix.rstrip("/") in f else f
+    found = ", ".join(f"{name}/{{{', '.join(sorted(group[name]))}}}" for name in group
+                      if isinstance(group[name], h5py.Group)
+                      and name not in ("INPUTS", "source", "TARGETS"))
+    raise InputError(path, key, "the jet index of each parton of the all-hadronic ttbar "
+                     "targets t1, t2 with b, q1, q2 (-1: unmatched); found "
+                     f"{found or 'no particles'}")
+
+
 def read_spanet(path: str | Path) -> JetEvents:
-    """SPANet's layout, checked: every feature of :data:`FEATURES` and every target of
-    :data:`PARTONS` must be present, with consistent shapes."""
+    """SPANet's layout (V2, or SPANet 1's), checked: every feature of :data:`FEATURES` and
+    every target of :data:`PARTONS` must be present, with consistent shapes (see the module
+    docstring for the variants read)."""
     import h5py
 
     path = Path(path)
@@ -191,16 +242,21 @@ def read_spanet(path: str | Path) -> JetEvents:
         raise InputError(path, "file", "an HDF5 file in SPANet's layout")
     try:
         with h5py.File(path, "r") as f:
-            mask = _array(f, path, "INPUTS/Source/MASK", (None, None), "boolean").astype(bool)
+            prefix, mask_name, targets_prefix = _spanet_layout(f, path)
+            mask = _array(f, path, f"{prefix}{mask_name}", (None, None),
+                          "boolean").astype(bool)
             shape = mask.shape
-            columns = {name: _array(f, path, f"INPUTS/Source/{name}", shape, "float")
+            columns = {name: _spanet_phi(f, path, prefix, shape) if name == "phi"
+                       else _array(f, path, f"{prefix}{name}", shape, "float")
                        for name in FEATURES}
-            targets = np.stack([_array(f, path, f"TARGETS/{name}", (shape[0],), "integer")
+            targets = np.stack([_spanet_target(f, path, targets_prefix, name, shape[0])
                                 for name in PARTONS], axis=1)
     except OSError:
         raise InputError(path, "file", "a readable HDF5 file") from None
-    events = JetEvents(**columns, mask=mask, targets=targets.astype(np.int64))
-    return _check(path, events, "INPUTS/Source/", lambda p: f"TARGETS/{p}")
+    columns = {k: np.where(mask, v, 0).astype(np.float32) for k, v in columns.items()}
+    targets = np.where(targets < 0, -1, targets).astype(np.int64)
+    events = JetEvents(**columns, mask=mask, targets=targets)
+    return _check(path, events, prefix, lambda p: f"{targets_prefix}{p}")
 
 
 def read_jet_events(path: str | Path) -> JetEvents:
@@ -210,7 +266,7 @@ def read_jet_events(path: str | Path) -> JetEvents:
     path = Path(path)
     try:
         with h5py.File(path, "r") as f:
-            spanet = "INPUTS" in f
+            spanet = "INPUTS" in f or "source" in f
     except (OSError, FileNotFoundError):
         raise InputError(path, "file", "a readable HDF5 file of jet events") from None
     return read_spanet(path) if spanet else read_events(path)
