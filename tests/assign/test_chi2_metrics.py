@@ -7,7 +7,12 @@ import pytest
 from ttbar_toy import M_T, M_W, hand_made
 
 from aihep.assign.chi2 import MassModel, chi2_assign, fit_masses
-from aihep.assign.metrics import efficiencies, top_matches
+from aihep.assign.metrics import (
+    efficiencies,
+    predicted_top_correct,
+    reconstructed_tops,
+    top_matches,
+)
 from aihep.io.assignment import JetEvents
 
 
@@ -71,3 +76,26 @@ def test_events_with_fewer_jets_than_partons_are_handled():
     assert (predictions == -1).all()
     rows = efficiencies(predictions, short.targets, short.n_jets, "chi2")
     assert all(r["events"] == 0 for r in rows if r["subset"] == "matched")
+
+
+def test_reconstructed_tops_of_the_true_jets_have_the_top_and_w_masses():
+    events = hand_made(10, extra_jets=1)
+    tops = reconstructed_tops(events, events.targets)
+    np.testing.assert_allclose(tops["top_mass"], M_T, rtol=1e-3)
+    np.testing.assert_allclose(tops["w_mass"], M_W, rtol=1e-3)
+    assert np.all(tops["top_pt"] > 0) and np.all(np.abs(tops["top_phi"]) <= np.pi)
+    partial = events.targets.copy()
+    partial[0, 4] = -1  # t2/q1 unassigned: that top has no candidate
+    tops = reconstructed_tops(events, partial)
+    assert np.isnan(tops["top_mass"][0, 1]) and np.isfinite(tops["top_mass"][0, 0])
+
+
+def test_predicted_tops_are_right_in_either_order():
+    events = hand_made(5, extra_jets=1)
+    t = events.targets
+    swapped = np.concatenate([t[:, 3:], t[:, [0, 2, 1]]], axis=1)  # t1 <-> t2, q1 <-> q2
+    assert predicted_top_correct(swapped, t).all()
+    wrong = swapped.copy()
+    wrong[:, 0] = t[:, 1]  # a light jet as the b of the first predicted top
+    right = predicted_top_correct(wrong, t)
+    assert not right[:, 0].any() and right[:, 1].all()

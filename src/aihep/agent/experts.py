@@ -164,9 +164,9 @@ def run_expert(name: str, data: Path, out: Path, process: str = "ttbar",
 
         result = event_evaluate(run, data, process, out_dir)
     elif card.kind == "aihep.assign.train":
-        from aihep.assign.run import evaluate_file as assign_evaluate
+        from aihep.assign.run import predict_file as assign_predict
 
-        result = assign_evaluate(data, out_dir, "aihep-spanet", run)
+        result = assign_predict(data, out_dir, "aihep-spanet", run)
     elif card.kind == "aihep.pid.train":
         from aihep.pid.files import evaluate_file as pid_evaluate
 

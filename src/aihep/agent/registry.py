@@ -97,6 +97,9 @@ def _register_second_stage(registry: ToolRegistry) -> None:
     """Fast-simulation training and generation, design comparison, the event model, PID,
     tau ID and the expert-model registry."""
     from aihep.agent.experts import find_experts, run_expert
+    from aihep.assign.run import evaluate_file as assign_evaluate
+    from aihep.assign.run import predict_file as assign_predict
+    from aihep.assign.run import train_file as assign_train
     from aihep.design.compare import compare_runs
     from aihep.eventmodel.files import evaluate_file as event_evaluate
     from aihep.eventmodel.files import train_files as event_train
@@ -105,6 +108,7 @@ def _register_second_stage(registry: ToolRegistry) -> None:
     from aihep.pid.files import evaluate_file as pid_evaluate
     from aihep.pid.files import simulate_file as pid_simulate
     from aihep.pid.files import train_file as pid_train
+    from aihep.report.assign import write_assign_report
     from aihep.report.design import write_design_report
     from aihep.report.pid import write_pid_report
     from aihep.report.tau import write_tau_report
@@ -124,6 +128,14 @@ def _register_second_stage(registry: ToolRegistry) -> None:
     registry.add(make_tool(event_evaluate, "event_evaluate", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, fixed={"force": False},
                            job=True))
+    registry.add(make_tool(assign_train, "assign_train", reads=("data",), writes=("out",),
+                           cpu_seconds=4 * 3600, fixed=hidden, job=True))
+    for function, name in ((assign_evaluate, "assign_evaluate"),
+                           (assign_predict, "assign_predict")):
+        registry.add(make_tool(function, name, reads=("data", "run", "train_data"),
+                               writes=("out",), cpu_seconds=1800,
+                               fixed={"force": False, "reporter": write_assign_report},
+                               job=True))
     registry.add(make_tool(pid_simulate, "pid_simulate", writes=("out",), cpu_seconds=3600,
                            fixed={"force": False}, job=True))
     registry.add(make_tool(pid_train, "pid_train", reads=("simulation", "data"),

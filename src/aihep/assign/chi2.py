@@ -19,6 +19,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from aihep.assign.metrics import four_momenta, invariant_mass
 from aihep.io.assignment import JetEvents
 
 
@@ -36,19 +37,6 @@ class MassModel:
                 "sigma_w": self.sigma_w}
 
 
-def four_momenta(events: JetEvents) -> np.ndarray:
-    """(N, J, 4) px, py, pz, E [GeV] of the jets (zeros where masked)."""
-    pt, eta, phi, mass = (np.asarray(getattr(events, f), np.float64)
-                          for f in ("pt", "eta", "phi", "mass"))
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    e = np.sqrt(px**2 + py**2 + pz**2 + np.maximum(mass, 0.0) ** 2)
-    return np.where(events.mask[..., None], np.stack([px, py, pz, e], -1), 0.0)
-
-
-def _mass(p: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(p[..., 3] ** 2 - (p[..., :3] ** 2).sum(-1), 0.0))
-
-
 def fit_masses(events: JetEvents) -> MassModel:
     """Masses and resolutions of truth-matched tops and Ws (use the training split only)."""
     p = four_momenta(events)
@@ -60,8 +48,8 @@ def fit_masses(events: JetEvents) -> MassModel:
         if not ok.any():
             continue
         b, q1, q2 = (p[rows[ok], idx[ok, k]] for k in range(3))
-        ws.append(_mass(q1 + q2))
-        tops.append(_mass(b + q1 + q2))
+        ws.append(invariant_mass(q1 + q2))
+        tops.append(invariant_mass(b + q1 + q2))
     if not tops:
         from aihep.errors import ConfigError
 

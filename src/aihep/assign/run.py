@@ -22,7 +22,8 @@ from aihep.nn.train import TrainConfig
 
 Method = Literal["aihep-spanet", "chi2"]
 METHODS: tuple[str, ...] = Method.__args__  # type: ignore[attr-defined]
-KIND_TRAIN, KIND_EVAL = "aihep.assign.train", "aihep.assign.evaluate"
+KIND_TRAIN, KIND_EVAL, KIND_PREDICT = ("aihep.assign.train", "aihep.assign.evaluate",
+                                      "aihep.assign.predict")
 
 
 class AssignTrainConfig(BaseModel):
@@ -141,14 +142,16 @@ class AssignEvaluation:
                 "events_per_second": self.events_per_second, **self.extra}
 
 
-def evaluate_events(events: Any, method: Method, run: str | Path | None = None,
-                    train_events: Any = None, seed: int | None = None) -> AssignEvaluation:
-    """Assign ``events`` with ``method`` and measure its efficiencies and speed (one core for
-    chi2, the process's torch threads for the network)."""
-    from aihep.assign.metrics import efficiencies
+def assign_events(events: Any, method: Method, run: str | Path | None = None,
+                  train_events: Any = None
+                  ) -> tuple[np.ndarray, np.ndarray | None, float, dict[str, Any]]:
+    """Assign ``events`` with ``method``: ((N, 6) jet per parton, (N, 2) detection
+    probabilities of the network or None, seconds taken, method details). One core for chi2,
+    the process's torch threads for the network."""
     from aihep.errors import ConfigError
 
     extra: dict[str, Any] = {}
+    detection = None
     if method == "chi2":
         from aihep.assign.chi2 import chi2_assign, fit_masses
 
@@ -169,33 +172,129 @@ def evaluate_events(events: Any, method: Method, run: str | Path | None = None,
         net = load_network(run)
         extra["parameters"] = parameter_count(net)
         start = time.perf_counter()
-        predictions, _ = predict(net, events)
-    seconds = time.perf_counter() - start
+        predictions, detection = predict(net, events)
+    return predictions, detection, time.perf_counter() - start, extra
+
+
+def evaluate_events(events: Any, method: Method, run: str | Path | None = None,
+                    train_events: Any = None, seed: int | None = None) -> AssignEvaluation:
+    """Assign ``events`` with ``method`` and measure its efficiencies and speed."""
+    from aihep.assign.metrics import efficiencies
+
+    predictions, _, seconds, extra = assign_events(events, method, run, train_events)
     rows = efficiencies(predictions, events.targets, events.n_jets, method, seed)
     return AssignEvaluation(method, rows, len(events) / max(seconds, 1e-9), extra)
 
 
 def evaluate_file(data: str | Path, out: str | Path, method: Method = "aihep-spanet",
                   run: str | Path | None = None, train_data: str | Path | None = None,
-                  force: bool = False) -> AssignEvaluation:
-    """Evaluate ``method`` on the events of ``data``; writes ``out/evaluation.json``."""
-    from aihep._atomic import ensure_writable_dir, write_json_atomic
+                  force: bool = False, reporter: Callable[..., Path] | None = None
+                  ) -> AssignEvaluation:
+    """Evaluate ``method`` on the events of ``data`` (with truth targets); writes
+    ``out/evaluation.json`` (and, with ``reporter``, an HTML report: efficiencies by jet
+    multiplicity, reconstructed top and W masses of right and wrong tops)."""
+    from aihep.assign.metrics import efficiencies, predicted_top_correct, reconstructed_tops
     from aihep.io.assignment import read_jet_events
-    from aihep.workflow.manifest import (
-        build_manifest,
-        claim_output_dir,
-        file_entry,
-        write_manifest,
-    )
 
     events = read_jet_events(data)
     train_events = read_jet_events(train_data) if train_data is not None else None
-    claim_output_dir(out, KIND_EVAL, force)
-    result = evaluate_events(events, method, run, train_events)
-    directory = ensure_writable_dir(out)
-    path = write_json_atomic(directory / "evaluation.json", result.to_dict())
-    inputs = [file_entry(p) for p in (data, train_data) if p is not None]
-    write_manifest(directory, build_manifest(
-        KIND_EVAL, config={"method": method, "run": str(run) if run else None}, seed=0,
-        inputs=inputs, outputs=[file_entry(path, directory)], counts={"events": len(events)}))
+    _claim(out, KIND_EVAL, force)
+    predictions, _, seconds, extra = assign_events(events, method, run, train_events)
+    rows = efficiencies(predictions, events.targets, events.n_jets, method)
+    result = AssignEvaluation(method, rows, len(events) / max(seconds, 1e-9), extra)
+
+    def report(directory: Path) -> Path:
+        tops = reconstructed_tops(events, predictions)
+        tops["correct"] = predicted_top_correct(predictions, events.targets)
+        return reporter(directory / "report.html", result.to_dict(), tops)  # type: ignore[misc]
+
+    _write_outputs(out, KIND_EVAL, "evaluation.json", result.to_dict(), None,
+                   report if reporter else None, method, run, data, train_data, len(events))
     return result
+
+
+@dataclass(frozen=True)
+class AssignPrediction:
+    """Assignments written for the events of one file, and what they look like."""
+
+    method: str
+    predictions_file: Path
+    events: int
+    both_tops_assigned: float
+    median_top_mass_gev: float
+    median_w_mass_gev: float
+    events_per_second: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "predictions_file": str(self.predictions_file),
+                "events": self.events, "both_tops_assigned": self.both_tops_assigned,
+                "median_top_mass_gev": self.median_top_mass_gev,
+                "median_w_mass_gev": self.median_w_mass_gev,
+                "events_per_second": self.events_per_second, **self.extra}
+
+
+def predict_file(data: str | Path, out: str | Path, method: Method = "aihep-spanet",
+                 run: str | Path | None = None, train_data: str | Path | None = None,
+                 force: bool = False, reporter: Callable[..., Path] | None = None
+                 ) -> AssignPrediction:
+    """Assign the jets of every event of ``data`` (no truth needed: data, or simulated events
+    of any process); writes ``out/assignments.h5`` (SPANet's layout, see
+    :func:`aihep.io.assignment.write_assignments`), ``out/prediction.json`` and, with
+    ``reporter``, an HTML report of the reconstructed top and W masses."""
+    from aihep.assign.metrics import reconstructed_tops
+    from aihep.io.assignment import read_jet_events, write_assignments
+
+    events = read_jet_events(data, require_targets=False)
+    train_events = read_jet_events(train_data) if train_data is not None else None
+    _claim(out, KIND_PREDICT, force)
+    predictions, detection, seconds, extra = assign_events(events, method, run, train_events)
+    tops = reconstructed_tops(events, predictions)
+    both = np.isfinite(tops["top_mass"]).all(1)
+
+    def median(values: np.ndarray) -> float:
+        finite = values[np.isfinite(values)]
+        return float(np.median(finite)) if len(finite) else float("nan")
+
+    directory = Path(out)
+    result = AssignPrediction(method, directory / "assignments.h5", len(events),
+                              float(both.mean()) if len(events) else float("nan"),
+                              median(tops["top_mass"]), median(tops["w_mass"]),
+                              len(events) / max(seconds, 1e-9), extra)
+    _write_outputs(out, KIND_PREDICT, "prediction.json", result.to_dict(),
+                   lambda d: write_assignments(d / "assignments.h5", events, predictions,
+                                               tops, detection),
+                   (lambda d: reporter(d / "report.html", result.to_dict(), tops))
+                   if reporter else None, method, run, data, train_data, len(events))
+    return result
+
+
+def _claim(out: str | Path, kind: str, force: bool) -> None:
+    from aihep.workflow.manifest import claim_output_dir
+
+    claim_output_dir(out, kind, force)
+
+
+def _write_outputs(out: str | Path, kind: str, name: str, summary: dict[str, Any],
+                   writer: Callable[[Path], Path] | None,
+                   reporter: Callable[[Path], Path] | None, method: str,
+                   run: str | Path | None, data: str | Path, train_data: str | Path | None,
+                   n_events: int) -> None:
+    """The summary JSON, the data file and the report (each atomic), then the manifest."""
+    from aihep._atomic import ensure_writable_dir, write_json_atomic
+    from aihep.workflow.manifest import build_manifest, file_entry, write_manifest
+
+    directory = ensure_writable_dir(out)
+    outputs = [write_json_atomic(directory / name, summary)]
+    if writer is not None:
+        outputs.append(writer(directory))
+    if reporter is not None:
+        outputs.append(reporter(directory))
+    inputs = [file_entry(p) for p in (data, train_data) if p is not None]
+    if run is not None:
+        inputs += [file_entry(Path(run) / f) for f in ("model.pt", "config.json")
+                   if (Path(run) / f).is_file()]
+    write_manifest(directory, build_manifest(
+        kind, config={"method": method, "run": str(run) if run else None}, seed=0,
+        inputs=inputs, outputs=[file_entry(p, directory) for p in outputs],
+        counts={"events": n_events}))

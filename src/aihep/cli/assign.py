@@ -111,13 +111,47 @@ def assign_evaluate(
     config_file: ConfigFile = None,
 ) -> None:
     """Event and top efficiencies (by 6 / 7 / >= 8 jets, matched and all events) and the
-    inference speed of a method; writes evaluation.json."""
-    from aihep.assign.run import METHODS, evaluate_file
-    from aihep.errors import ConfigError
+    inference speed of a method on events with truth targets; writes evaluation.json and
+    report.html (efficiencies against the number of jets, masses of right and wrong tops)."""
+    from aihep.assign.run import evaluate_file
+    from aihep.report.assign import write_assign_report
 
     with user_errors():
-        if method not in METHODS:
-            msg = f"--method {method}: expected one of {', '.join(METHODS)}"
-            raise ConfigError(msg)
-        result = evaluate_file(data, out, method, run, train_data, force)  # type: ignore[arg-type]
+        _check_method(method)
+        result = evaluate_file(data, out, method, run, train_data, force,  # type: ignore[arg-type]
+                               write_assign_report)
     print_result(result.to_dict(), as_json)
+
+
+@assign_app.command("predict")
+def assign_predict(
+    data: DataArg,
+    out: OutDir,
+    method: Annotated[str, typer.Option(help="aihep-spanet | chi2")] = "aihep-spanet",
+    run: Annotated[Path | None, typer.Option(help="trained run (aihep-spanet)")] = None,
+    train_data: Annotated[Path | None, typer.Option(
+        help="training events to fit the chi2 masses on")] = None,
+    force: Force = False,
+    as_json: AsJson = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Assign the jets of every event (no truth needed): writes assignments.h5 (SPANet's
+    layout: predicted jet per parton, detection probabilities, reconstructed top and W
+    masses), prediction.json and report.html."""
+    from aihep.assign.run import predict_file
+    from aihep.report.assign import write_assign_report
+
+    with user_errors():
+        _check_method(method)
+        result = predict_file(data, out, method, run, train_data, force,  # type: ignore[arg-type]
+                              write_assign_report)
+    print_result(result.to_dict(), as_json)
+
+
+def _check_method(method: str) -> None:
+    from aihep.assign.run import METHODS
+    from aihep.errors import ConfigError
+
+    if method not in METHODS:
+        msg = f"--method {method}: expected one of {', '.join(METHODS)}"
+        raise ConfigError(msg)

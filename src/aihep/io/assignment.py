@@ -125,6 +125,38 @@ def write_spanet(path: str | Path, events: JetEvents) -> Path:
     return write_atomic(path, write)
 
 
+def write_assignments(path: str | Path, events: JetEvents, assignment: np.ndarray,
+                      tops: dict[str, np.ndarray],
+                      detection: np.ndarray | None = None) -> Path:
+    """Predicted assignments in SPANet's layout (atomic), like SPANet's own predictions: the
+    jets under ``INPUTS/Source``, the predicted jet of each parton under ``TARGETS/t1/b`` ...
+    (-1: none), ``TARGETS/t1/detection_probability`` when the method gives one, and the
+    reconstructed tops under ``RECONSTRUCTED/t1/{top_mass, top_pt, top_eta, top_phi,
+    w_mass}`` (GeV, rad; NaN for a top without three assigned jets)."""
+    import h5py
+
+    from aihep._atomic import write_atomic
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("INPUTS/Source/MASK", data=events.mask.astype(bool))
+            for name in FEATURES:
+                f.create_dataset(f"INPUTS/Source/{name}",
+                                 data=getattr(events, name).astype(np.float32))
+            for k, name in enumerate(PARTONS):
+                f.create_dataset(f"TARGETS/{name}", data=assignment[:, k].astype(np.int64))
+            for t, top in enumerate(("t1", "t2")):
+                if detection is not None:
+                    f.create_dataset(f"TARGETS/{top}/detection_probability",
+                                     data=detection[:, t].astype(np.float32))
+                for key, values in tops.items():
+                    f.create_dataset(f"RECONSTRUCTED/{top}/{key}",
+                                     data=values[:, t].astype(np.float32))
+            f.attrs["layout"] = "aihep.assignment.predictions.v1"
+
+    return write_atomic(path, write)
+
+
 def _array(f, path: Path, key: str, shape: tuple[int | None, ...], kind: str) -> np.ndarray:
     if key not in f:
         raise InputError(path, key, f"a {kind} array of shape {_shape(shape)}")
@@ -163,8 +195,9 @@ def _check(path: Path, events: JetEvents, prefix: str, target_key) -> JetEvents:
     return events
 
 
-def read_events(path: str | Path) -> JetEvents:
-    """aihep's layout, checked (shapes, finite kinematics, target indices)."""
+def read_events(path: str | Path, require_targets: bool = True) -> JetEvents:
+    """aihep's layout, checked (shapes, finite kinematics, target indices). Without
+    ``require_targets`` a file without ``targets`` (data) reads with every target -1."""
     import h5py
 
     path = Path(path)
@@ -176,7 +209,9 @@ def read_events(path: str | Path) -> JetEvents:
             shape = mask.shape
             columns = {name: _array(f, path, f"jets/{name}", shape, "float")
                        for name in FEATURES}
-            targets = _array(f, path, "targets", (shape[0], len(PARTONS)), "integer")
+            targets = (_array(f, path, "targets", (shape[0], len(PARTONS)), "integer")
+                       if require_targets or "targets" in f
+                       else np.full((shape[0], len(PARTONS)), -1))
             shapes = {"partons": (shape[0], len(PARTONS), 4), "lepton": (shape[0], 4),
                       "met": (shape[0], 2), "higgs_targets": (shape[0], 2),
                       "tops": (shape[0], 2, 4)}
@@ -216,12 +251,15 @@ def _spanet_phi(f, path: Path, prefix: str, shape: tuple[int, int]) -> np.ndarra
     return np.arctan2(sin, _array(f, path, f"{prefix}cos_phi", shape, "float"))
 
 
-def _spanet_target(f, path: Path, prefix: str, parton: str, n: int) -> np.ndarray:
+def _spanet_target(f, path: Path, prefix: str, parton: str, n: int,
+                   required: bool = True) -> np.ndarray:
     import h5py
 
     key = f"{prefix}{parton}"
     if key in f:
         return _array(f, path, key, (n,), "integer")
+    if not required:
+        return np.full(n, -1)
     group = f[prefix.rstrip("/")] if prefix and prefix.rstrip("/") in f else f
     found = ", ".join(f"{name}/{{{', '.join(sorted(group[name]))}}}" for name in group
                       if isinstance(group[name], h5py.Group)
@@ -231,10 +269,11 @@ def _spanet_target(f, path: Path, prefix: str, parton: str, n: int) -> np.ndarra
                      f"{found or 'no particles'}")
 
 
-def read_spanet(path: str | Path) -> JetEvents:
+def read_spanet(path: str | Path, require_targets: bool = True) -> JetEvents:
     """SPANet's layout (V2, or SPANet 1's), checked: every feature of :data:`FEATURES` and
     every target of :data:`PARTONS` must be present, with consistent shapes (see the module
-    docstring for the variants read)."""
+    docstring for the variants read). Without ``require_targets`` missing targets are -1
+    (data, or events of another process to be assigned)."""
     import h5py
 
     path = Path(path)
@@ -249,8 +288,8 @@ def read_spanet(path: str | Path) -> JetEvents:
             columns = {name: _spanet_phi(f, path, prefix, shape) if name == "phi"
                        else _array(f, path, f"{prefix}{name}", shape, "float")
                        for name in FEATURES}
-            targets = np.stack([_spanet_target(f, path, targets_prefix, name, shape[0])
-                                for name in PARTONS], axis=1)
+            targets = np.stack([_spanet_target(f, path, targets_prefix, name, shape[0],
+                                               require_targets) for name in PARTONS], axis=1)
     except OSError:
         raise InputError(path, "file", "a readable HDF5 file") from None
     columns = {k: np.where(mask, v, 0).astype(np.float32) for k, v in columns.items()}
@@ -259,8 +298,9 @@ def read_spanet(path: str | Path) -> JetEvents:
     return _check(path, events, prefix, lambda p: f"{targets_prefix}{p}")
 
 
-def read_jet_events(path: str | Path) -> JetEvents:
-    """Either layout, recognized by its groups."""
+def read_jet_events(path: str | Path, require_targets: bool = True) -> JetEvents:
+    """Either layout, recognized by its groups (``require_targets``: see
+    :func:`read_spanet`)."""
     import h5py
 
     path = Path(path)
@@ -269,4 +309,4 @@ def read_jet_events(path: str | Path) -> JetEvents:
             spanet = "INPUTS" in f or "source" in f
     except (OSError, FileNotFoundError):
         raise InputError(path, "file", "a readable HDF5 file of jet events") from None
-    return read_spanet(path) if spanet else read_events(path)
+    return (read_spanet if spanet else read_events)(path, require_targets)
