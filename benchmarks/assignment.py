@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -168,7 +169,7 @@ def spanet_train_predict(python: Path, out: Path, train_file: Path, test_file: P
         earlier = attempts["seconds"] + max(0.0, last[-1].stat().st_mtime - attempts["start"])
     attempts_file.write_text(json.dumps({"key": key, "start": time.time(),
                                          "seconds": earlier}))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(log, "a" if resume else "w") as handle:
         subprocess.run([str(python), shim, "spanet.train", "-ef", str(out / "event.yaml"),
                         "-tf", str(train_file), "-of", str(out / "options.json"), "-l",
@@ -176,6 +177,11 @@ def spanet_train_predict(python: Path, out: Path, train_file: Path, test_file: P
                         "-r", str(seed), *(["-cf", str(last[-1])] if resume else [])],
                        env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
     train_seconds = earlier + time.perf_counter() - start
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the training process and its data-loader workers; unknown for a resumed run
+    # (the interrupted attempt's CPU time was never reported)
+    train_cpu = None if resume else (used.ru_utime + used.ru_stime - cpu.ru_utime
+                                     - cpu.ru_stime)
     # spanet's predict loads an epoch checkpoint of the directory it is given
     version = max((path.parent.parent for path in
                    (out / "logs" / "run").glob("version_*/checkpoints/epoch*")),
@@ -188,7 +194,7 @@ def spanet_train_predict(python: Path, out: Path, train_file: Path, test_file: P
                     str(out / "predictions.h5"), "-tf", str(test_file), "-ef",
                     str(out / "event.yaml"), "-bs", "1024"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return {"train_seconds": train_seconds,
+    return {"train_seconds": train_seconds, "train_cpu_seconds": train_cpu,
             "predict_seconds_with_startup": time.perf_counter() - start, "parameters": params}
 
 
@@ -264,6 +270,11 @@ def main() -> None:
                          "kinematic_features": kinematic,
                          "threads": torch.get_num_threads(),
                          "train_minutes": sum(trained.epoch_seconds) / 60,  # also if resumed
+                         # CPU time (core-minutes), comparable whatever the core shares were;
+                         # None when some epochs come from a checkpoint without it
+                         "train_cpu_minutes": sum(trained.epoch_cpu_seconds) / 60
+                         if len(trained.epoch_cpu_seconds) == len(trained.epoch_seconds)
+                         else None,
                          "epoch_seconds": trained.epoch_seconds,
                          "events_per_second": ours.events_per_second})
             if spanet_job is not None:
@@ -275,6 +286,9 @@ def main() -> None:
                                  "parameters": target or result["parameters"],
                                  "threads": spanet_threads,
                                  "train_minutes": result["train_seconds"] / 60,
+                                 "train_cpu_minutes": None if result.get(
+                                     "train_cpu_seconds") is None
+                                 else result["train_cpu_seconds"] / 60,
                                  "events_per_second_with_startup": len(test) / result[
                                      "predict_seconds_with_startup"]})
                 except (subprocess.CalledProcessError, OSError, KeyError,

@@ -51,6 +51,9 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     resumed = train(fresh, _loss, _data(1), _data(2), config, checkpoint=tmp_path / "ckpt.pt")
     assert resumed.resumed_from == 4
     torch.testing.assert_close(resumed.val_loss, ref.val_loss)
+    # wall and CPU time of every epoch, the interrupted session's epochs included
+    assert len(resumed.epoch_seconds) == len(resumed.epoch_cpu_seconds) == 8
+    assert all(cpu >= 0 for cpu in resumed.epoch_cpu_seconds)
     torch.testing.assert_close(fresh.weight, full.weight)
 
 

@@ -45,11 +45,13 @@ class AssignTrainResult:
     best_epoch: int
     val_loss: float
     epoch_seconds: list[float] = field(default_factory=list)
+    epoch_cpu_seconds: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run": str(self.run), "parameters": self.parameters,
                 "best_epoch": self.best_epoch, "val_loss": self.val_loss,
-                "epoch_seconds": self.epoch_seconds}
+                "epoch_seconds": self.epoch_seconds,
+                "epoch_cpu_seconds": self.epoch_cpu_seconds}
 
 
 def load_network(run: str | Path):
@@ -125,7 +127,7 @@ def train_file(data: str | Path, out: str | Path, config: AssignTrainConfig | No
         counts={"events": len(events), "validation": n_val}))
     return AssignTrainResult(directory, parameter_count(net), result.best_epoch,
                              float(result.val_loss[result.best_epoch]),
-                             list(result.epoch_seconds))
+                             list(result.epoch_seconds), list(result.epoch_cpu_seconds))
 
 
 @dataclass(frozen=True)

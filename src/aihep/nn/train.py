@@ -46,6 +46,9 @@ class TrainResult:
     resumed_from: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch
+    #: CPU time of the process during each epoch (all its threads) [s]: compute used,
+    #: independent of what else shares the machine
+    epoch_cpu_seconds: list[float] = field(default_factory=list)
 
 
 def release_freed_memory() -> None:
@@ -135,7 +138,8 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
                                   weight_decay=config.weight_decay)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs)
                  if config.cosine_schedule else None)
-    history: dict[str, list[float]] = {"train": [], "val": [], "seconds": []}
+    history: dict[str, list[float]] = {"train": [], "val": [], "seconds": [],
+                                       "cpu_seconds": []}
     best = (float("inf"), -1, None)
     start_epoch = 0
     path = Path(checkpoint) if checkpoint is not None else None
@@ -148,6 +152,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
             scheduler.load_state_dict(state["scheduler"])
         history, start_epoch = state["history"], state["epoch"] + 1
         history.setdefault("seconds", [])
+        history.setdefault("cpu_seconds", [])  # not in older checkpoints
         best = (state["best_loss"], state["best_epoch"], state["best_state"])
         generator.set_state(state["generator"])
         if "torch_rng" in state:  # models that draw noise (VAEs, flows) continue their stream
@@ -158,7 +163,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         if epoch - best[1] > config.patience and best[1] >= 0:
             break
         module.train()
-        epoch_start = time.perf_counter()
+        epoch_start, epoch_cpu = time.perf_counter(), time.process_time()
         total, count = 0.0, 0
         for batch in _batches(train_data, config.batch_size, generator):
             if before_batch is not None:
@@ -184,6 +189,7 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         history["train"].append(total / max(count, 1))
         history["val"].append(val)
         history["seconds"].append(time.perf_counter() - epoch_start)
+        history["cpu_seconds"].append(time.process_time() - epoch_cpu)
         if val < best[0]:
             best = (val, epoch, {k: v.detach().clone() for k, v in module.state_dict().items()})
         if path is not None:
@@ -198,7 +204,8 @@ def train(module: torch.nn.Module, loss_fn: LossFn, train_data: Sequence[torch.T
         module.load_state_dict(best[2])
     module.eval()
     return TrainResult(history["train"], history["val"], best[1], start_epoch,
-                       epoch_seconds=list(history["seconds"]))
+                       epoch_seconds=list(history["seconds"]),
+                       epoch_cpu_seconds=list(history["cpu_seconds"]))
 
 
 @contextmanager
