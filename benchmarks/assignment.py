@@ -233,6 +233,8 @@ def main() -> None:
     test_file_h5 = write_spanet(CACHE / "test_spanet.h5", test)
     write_events(CACHE / "train.h5", train)
     seeds = seed_list(args.seeds)
+    setup = {"events": args.events, "test": args.test, "epochs": args.epochs,
+             "hidden": args.hidden, "plain": args.plain}
     rows, runs = [], []
     rows_so_far = rows
     chi2 = evaluate_events(test, "chi2", train_events=train)
@@ -297,11 +299,14 @@ def main() -> None:
                                  "not_measured": f"{type(error).__name__}: {error}"[:500]})
         old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         done = [s for s in seeds if s <= seed]
-        # chi2 (seed None) is recomputed by every run; other seeds' rows are kept
-        rows_all = merged_rows(RESULTS, rows, [*done, None], commit, "assignment")
-        runs_all = merged_rows(RESULTS, runs, [*done, None], commit, "assignment_runs")
+        # chi2 (seed None) is recomputed by every run; other seeds' rows are kept when they
+        # were measured with the same data and training (not those of another size)
+        keep = [*done, None] if old.get("assignment_setup") == setup else None
+        rows_all = merged_rows(RESULTS, rows, keep, commit, "assignment")
+        runs_all = merged_rows(RESULTS, runs, keep, commit, "assignment_runs")
         write_result(RESULTS, {**old, "benchmark": "event_model", "assignment": rows_all,
                                "assignment_commit": commit, "assignment_runs": runs_all,
+                               "assignment_setup": setup,
                                "assignment_epochs": args.epochs,
                                "assignment_data": {
                                    **data.to_dict(), "test_events": len(test),

@@ -42,12 +42,13 @@ def seed_list(text: str) -> list[int]:
     return list(range(1, int(text) + 1))
 
 
-def merged_rows(path: Path, rows: list[dict[str, Any]], seeds: list[int], commit: str,
-                key: str = "rows") -> list[dict[str, Any]]:
+def merged_rows(path: Path, rows: list[dict[str, Any]], seeds: list[int | None] | None,
+                commit: str, key: str = "rows") -> list[dict[str, Any]]:
     """``rows`` of this run (stamped with its ``commit``) after the rows of an earlier run in
     ``path`` whose seeds this run does not repeat: a benchmark too long for one sitting runs
-    seed by seed, and each row says which code it measured."""
-    old = json.loads(path.read_text()) if path.is_file() else {}
+    seed by seed, and each row says which code it measured. ``seeds`` None: the earlier rows
+    were measured on another setup and none is kept."""
+    old = json.loads(path.read_text()) if path.is_file() and seeds is not None else {}
     kept = [{"commit": old.get("commit"), **r} for r in old.get(key, [])
             if r.get("seed") not in seeds]
     return kept + [{**r, "commit": commit} for r in rows]

@@ -72,6 +72,19 @@ def test_register_list_show_find_remove(trained, registry):
     assert [c.name for c in ModelRegistry().cards()] == ["pid-hgb"]
 
 
+def test_a_relative_or_moved_registry_still_finds_its_models(trained, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["models", "register", str(trained / "pid_run"), "--name",
+                                 "pid-hgb", "--registry", "rel"])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "rel").rename(tmp_path / "moved")
+    monkeypatch.chdir(trained)  # another working directory
+    card = ModelRegistry(tmp_path / "moved").show("pid-hgb")
+    assert Path(card.directory) == (tmp_path / "moved" / "pid-hgb" / "v1" / "run").resolve()
+    assert (Path(card.directory) / "manifest.json").is_file()
+
+
 def test_registry_bad_input(trained, registry, tmp_path, one_line_error):
     cases = [(["models", "register", str(tmp_path), "--name", "x"], "manifest.json"),
              (["models", "register", str(trained / "pid_run"), "--name", "Bad Name"],

@@ -96,7 +96,7 @@ class ModelRegistry:
             shutil.rmtree(tmp)
         shutil.copytree(run_dir, tmp / "run")
         stored = card.model_copy(update={
-            "version": version, "directory": str(target / "run"),
+            "version": version, "directory": str((target / "run").resolve()),
             "created_utc": card.created_utc or datetime.datetime.now(datetime.UTC).isoformat(
                 timespec="seconds")})
         write_json_atomic(tmp / CARD, stored.model_dump(mode="json"))
@@ -133,9 +133,12 @@ class ModelRegistry:
                              f"one of the versions {', '.join(f'v{v}' for v in versions)}")
         path = self._folder(name, version) / CARD
         try:
-            return ModelCard.model_validate(json.loads(path.read_text()))
+            card = ModelCard.model_validate(json.loads(path.read_text()))
         except (json.JSONDecodeError, ValueError) as exc:
             raise InputError(path, "card", f"a valid model card ({exc})") from None
+        # the model is where the card is: a registry given as a relative path, or moved to
+        # another place or machine, still finds it from any working directory
+        return card.model_copy(update={"directory": str((path.parent / "run").resolve())})
 
     def remove(self, name: str, version: int | None = None) -> list[int]:
         """Remove one version (or all); returns the versions removed."""
