@@ -24,6 +24,10 @@ from aihep.cli.common import (
 assign_app = typer.Typer(no_args_is_help=True, help="Jet-parton assignment: which jets come "
                          "from which top quark.")
 DataArg = Annotated[Path, typer.Argument(help="events (aihep or SPANet HDF5 layout)")]
+MethodOpt = Annotated[str, typer.Option(help="aihep-spanet | chi2")]
+RunOpt = Annotated[Path | None, typer.Option(help="trained run (aihep-spanet)")]
+TrainDataOpt = Annotated[Path | None, typer.Option(
+    help="training events to fit the chi2 masses on")]
 
 
 @assign_app.command("dataset")
@@ -102,10 +106,9 @@ def assign_train(
 def assign_evaluate(
     data: DataArg,
     out: OutDir,
-    method: Annotated[str, typer.Option(help="aihep-spanet | chi2")] = "aihep-spanet",
-    run: Annotated[Path | None, typer.Option(help="trained run (aihep-spanet)")] = None,
-    train_data: Annotated[Path | None, typer.Option(
-        help="training events to fit the chi2 masses on")] = None,
+    method: MethodOpt = "aihep-spanet",
+    run: RunOpt = None,
+    train_data: TrainDataOpt = None,
     force: Force = False,
     as_json: AsJson = False,
     config_file: ConfigFile = None,
@@ -113,24 +116,16 @@ def assign_evaluate(
     """Event and top efficiencies (by 6 / 7 / >= 8 jets, matched and all events) and the
     inference speed of a method on events with truth targets; writes evaluation.json and
     report.html (efficiencies against the number of jets, masses of right and wrong tops)."""
-    from aihep.assign.run import evaluate_file
-    from aihep.report.assign import write_assign_report
-
-    with user_errors():
-        _check_method(method)
-        result = evaluate_file(data, out, method, run, train_data, force,  # type: ignore[arg-type]
-                               write_assign_report)
-    print_result(result.to_dict(), as_json)
+    _apply("evaluate", data, out, method, run, train_data, force, as_json)
 
 
 @assign_app.command("predict")
 def assign_predict(
     data: DataArg,
     out: OutDir,
-    method: Annotated[str, typer.Option(help="aihep-spanet | chi2")] = "aihep-spanet",
-    run: Annotated[Path | None, typer.Option(help="trained run (aihep-spanet)")] = None,
-    train_data: Annotated[Path | None, typer.Option(
-        help="training events to fit the chi2 masses on")] = None,
+    method: MethodOpt = "aihep-spanet",
+    run: RunOpt = None,
+    train_data: TrainDataOpt = None,
     force: Force = False,
     as_json: AsJson = False,
     config_file: ConfigFile = None,
@@ -138,20 +133,21 @@ def assign_predict(
     """Assign the jets of every event (no truth needed): writes assignments.h5 (SPANet's
     layout: predicted jet per parton, detection probabilities, reconstructed top and W
     masses), prediction.json and report.html."""
-    from aihep.assign.run import predict_file
+    _apply("predict", data, out, method, run, train_data, force, as_json)
+
+
+def _apply(what: Literal["evaluate", "predict"], data: Path, out: Path, method: str,
+           run: Path | None, train_data: Path | None, force: bool, as_json: bool) -> None:
+    """Evaluate or predict with a method, with its report."""
+    from aihep.assign.run import METHODS, evaluate_file, predict_file
+    from aihep.errors import ConfigError
     from aihep.report.assign import write_assign_report
 
     with user_errors():
-        _check_method(method)
-        result = predict_file(data, out, method, run, train_data, force,  # type: ignore[arg-type]
-                              write_assign_report)
+        if method not in METHODS:
+            msg = f"--method {method}: expected one of {', '.join(METHODS)}"
+            raise ConfigError(msg)
+        function = evaluate_file if what == "evaluate" else predict_file
+        result = function(data, out, method, run, train_data,  # type: ignore[arg-type]
+                          force, write_assign_report)
     print_result(result.to_dict(), as_json)
-
-
-def _check_method(method: str) -> None:
-    from aihep.assign.run import METHODS
-    from aihep.errors import ConfigError
-
-    if method not in METHODS:
-        msg = f"--method {method}: expected one of {', '.join(METHODS)}"
-        raise ConfigError(msg)

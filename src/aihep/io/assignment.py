@@ -115,14 +115,17 @@ def write_spanet(path: str | Path, events: JetEvents) -> Path:
 
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("INPUTS/Source/MASK", data=events.mask.astype(bool))
-            for name in FEATURES:
-                f.create_dataset(f"INPUTS/Source/{name}",
-                                 data=getattr(events, name).astype(np.float32))
-            for k, name in enumerate(PARTONS):
-                f.create_dataset(f"TARGETS/{name}", data=events.targets[:, k].astype(np.int64))
+            _write_spanet_groups(f, events, events.targets)
 
     return write_atomic(path, write)
+
+
+def _write_spanet_groups(f, events: JetEvents, targets: np.ndarray) -> None:
+    f.create_dataset("INPUTS/Source/MASK", data=events.mask.astype(bool))
+    for name in FEATURES:
+        f.create_dataset(f"INPUTS/Source/{name}", data=getattr(events, name).astype(np.float32))
+    for k, name in enumerate(PARTONS):
+        f.create_dataset(f"TARGETS/{name}", data=targets[:, k].astype(np.int64))
 
 
 def write_assignments(path: str | Path, events: JetEvents, assignment: np.ndarray,
@@ -139,12 +142,7 @@ def write_assignments(path: str | Path, events: JetEvents, assignment: np.ndarra
 
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("INPUTS/Source/MASK", data=events.mask.astype(bool))
-            for name in FEATURES:
-                f.create_dataset(f"INPUTS/Source/{name}",
-                                 data=getattr(events, name).astype(np.float32))
-            for k, name in enumerate(PARTONS):
-                f.create_dataset(f"TARGETS/{name}", data=assignment[:, k].astype(np.int64))
+            _write_spanet_groups(f, events, assignment)
             for t, top in enumerate(("t1", "t2")):
                 if detection is not None:
                     f.create_dataset(f"TARGETS/{top}/detection_probability",
