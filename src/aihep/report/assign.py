@@ -57,7 +57,8 @@ def mass_figure(tops: dict[str, np.ndarray]) -> Any:
             right = correct.ravel() & finite
             wrong = ~correct.ravel() & finite
             ax.hist([values[right], values[wrong]], bins=bins, stacked=True,
-                    label=[f"right ({int(right.sum())})", f"wrong ({int(wrong.sum())})"])
+                    label=[f"right ({int(right.sum())})",
+                           f"wrong or partons unmatched ({int(wrong.sum())})"])
         ax.set_xlabel(label)
         ax.set_ylabel("tops per bin")
         ax.legend(fontsize=10)
