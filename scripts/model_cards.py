@@ -54,7 +54,7 @@ def card_section(card) -> str:
             ("size", ", ".join(f"{k}: {v}" for k, v in c["size"].items()) or "-"),
             ("intended use", c["intended_use"]), ("limits", c["limits"])]
     parts.append("| field | value |\n|---|---|\n" + "".join(
-        f"| {k} | {str(v).replace('|', '/')} |\n" for k, v in rows))
+        f"| {k} | {table_cell(v)} |\n" for k, v in rows))
     parts.append("\n**Inputs**\n\n" + "".join(f"- `{k}`: {v}\n"
                                               for k, v in c["inputs"].items()))
     parts.append("\n**Outputs**\n\n" + "".join(f"- `{k}`: {v}\n"
@@ -72,6 +72,11 @@ def card_section(card) -> str:
             for name, d in zip(shown, data, strict=True)))
     parts.append("\n")
     return "".join(parts)
+
+
+def table_cell(value) -> str:
+    """A value for a Markdown table cell (a '|' in the text escaped)."""
+    return str(value).replace("|", "\\|")
 
 
 def short_paths(paths: list[str]) -> list[str]:
