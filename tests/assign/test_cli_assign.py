@@ -77,3 +77,28 @@ def test_predict_without_truth_writes_assignments_and_a_report(tmp_path):
                                  str(train)])
     assert result.exit_code == 2 and "TARGETS/t1/b" in result.output
     assert not (tmp_path / "ev").exists()
+
+
+def test_the_agent_assigns_jets_through_its_tool(tmp_path):
+    """``assign_predict`` as a typed agent tool: under the policy, recorded in provenance."""
+    from aihep.agent.policy import Policy
+    from aihep.agent.registry import default_registry
+    from aihep.agent.runner import ToolRunner, verify_run
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    train = write_spanet(data_dir / "train.h5", hand_made(60, extra_jets=1, seed=2))
+    data = write_spanet(data_dir / "data.h5", hand_made(20, extra_jets=1, seed=5))
+    runner_ = ToolRunner(default_registry(), Policy(read_paths=(data_dir,),
+                                                    run_dir=tmp_path / "run"))
+    called = runner_.call("assign_predict", {
+        "data": str(data), "out": str(tmp_path / "run" / "assigned"), "method": "chi2",
+        "train_data": str(train)}, "planner")
+    assert called.status == "ok", called.message
+    assert called.output["events"] == 20 and called.output["both_tops_assigned"] == 1.0
+    assert (tmp_path / "run" / "assigned" / "assignments.h5").is_file()
+    refused = runner_.call("assign_predict", {
+        "data": str(tmp_path / "elsewhere.h5"), "out": str(tmp_path / "run" / "x"),
+        "method": "chi2", "train_data": str(train)}, "planner")
+    assert refused.status == "refused"  # outside the paths the policy lets it read
+    assert verify_run(tmp_path / "run").ok
