@@ -170,6 +170,14 @@ def test_spanet_errors_name_the_groups_found(tmp_path):
         read_spanet(two)
 
 
+@pytest.mark.parametrize("layout", ["aihep", "spanet"])
+def test_a_file_without_events_is_refused(tmp_path, layout):
+    path = (write_events if layout == "aihep" else write_spanet)(
+        tmp_path / "empty.h5", toy_events().select(np.arange(0)))
+    with pytest.raises(InputError, match="at least one event"):
+        read_jet_events(path, require_targets=False)
+
+
 def test_target_on_a_padded_jet_and_missing_file(tmp_path):
     events = toy_events()
     bad = events.targets.copy()

@@ -102,38 +102,34 @@ def assign_train(
     print_result(result.to_dict(), as_json)
 
 
-@assign_app.command("evaluate")
-def assign_evaluate(
-    data: DataArg,
-    out: OutDir,
-    method: MethodOpt = "aihep-spanet",
-    run: RunOpt = None,
-    train_data: TrainDataOpt = None,
-    force: Force = False,
-    as_json: AsJson = False,
-    config_file: ConfigFile = None,
-) -> None:
-    """Event and top efficiencies (by 6 / 7 / >= 8 jets, matched and all events) and the
-    inference speed of a method on events with truth targets; writes evaluation.json and
-    report.html (efficiencies against the number of jets, masses of right and wrong tops)."""
-    _apply("evaluate", data, out, method, run, train_data, force, as_json)
+def _method_command(what: Literal["evaluate", "predict"], doc: str) -> None:
+    """Register ``aihep assign evaluate`` or ``predict``: the same options, one body."""
+
+    def command(
+        data: DataArg,
+        out: OutDir,
+        method: MethodOpt = "aihep-spanet",
+        run: RunOpt = None,
+        train_data: TrainDataOpt = None,
+        force: Force = False,
+        as_json: AsJson = False,
+        config_file: ConfigFile = None,
+    ) -> None:
+        _apply(what, data, out, method, run, train_data, force, as_json)
+
+    command.__doc__ = doc
+    command.__name__ = f"assign_{what}"
+    assign_app.command(what)(command)
 
 
-@assign_app.command("predict")
-def assign_predict(
-    data: DataArg,
-    out: OutDir,
-    method: MethodOpt = "aihep-spanet",
-    run: RunOpt = None,
-    train_data: TrainDataOpt = None,
-    force: Force = False,
-    as_json: AsJson = False,
-    config_file: ConfigFile = None,
-) -> None:
-    """Assign the jets of every event (no truth needed): writes assignments.h5 (SPANet's
-    layout: predicted jet per parton, detection probabilities, reconstructed top and W
-    masses), prediction.json and report.html."""
-    _apply("predict", data, out, method, run, train_data, force, as_json)
+_method_command("evaluate", "Event and top efficiencies (by 6 / 7 / >= 8 jets, matched and all "
+                "events) and the inference speed of a method on events with truth targets; "
+                "writes evaluation.json and report.html (efficiencies against the number of "
+                "jets, masses of right and wrong tops).")
+_method_command("predict", "Assign the jets of every event (no truth needed): writes "
+                "assignments.h5 (SPANet's layout: predicted jet per parton, detection "
+                "probabilities, reconstructed top and W masses), prediction.json and "
+                "report.html.")
 
 
 def _apply(what: Literal["evaluate", "predict"], data: Path, out: Path, method: str,

@@ -172,6 +172,9 @@ def _shape(shape: tuple[int | None, ...]) -> str:
 
 
 def _check(path: Path, events: JetEvents, prefix: str, target_key) -> JetEvents:
+    if len(events) == 0:
+        mask = "MASK" if prefix.startswith("INPUTS") else "mask"
+        raise InputError(path, f"{prefix}{mask}", "at least one event (the file holds none)")
     j = events.mask.shape[1]
     for name in FEATURES:
         values = getattr(events, name)
