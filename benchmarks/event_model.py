@@ -2,30 +2,45 @@
 
 Data (cached under .cache/benchmarks/event_model/, resumable): semi-leptonic ttbar, ttH(bb)
 and QCD multijet with their labels, and all-hadronic ttbar, all from the event factory with
-the objects and b-tag of the assignment benchmark. Pretraining (events disjoint from
-fine-tuning: ttH and all-hadronic ttbar are split in halves, one for pretraining, one for
-fine-tuning): process classification of semi-leptonic ttbar / ttH / QCD, their regression
-and segmentation targets, and masked-object reconstruction on every process including
-all-hadronic ttbar, whose assignment labels are never used. Fine-tuning on
+the objects and b-tag of the assignment benchmark (all-hadronic ttbar is read from the
+assignment benchmark's dataset when that holds enough events, else generated). Pretraining
+(events disjoint from fine-tuning: ttH and all-hadronic ttbar are split in halves, one for
+pretraining, one for fine-tuning): process classification of semi-leptonic ttbar / ttH / QCD,
+their regression and segmentation targets, and masked-object reconstruction on every process
+including all-hadronic ttbar, whose assignment labels are never used. Fine-tuning on
 (a) all-hadronic assignment and (b) ttH against all-hadronic ttbar classification, with 1%,
 10% and 100% of the labels (the 1% point with 5 seeds and different label subsets, the
-others with 3), each against the same network trained from scratch on the same labels.
-Scores on fixed test sets: the 6-jet matched event efficiency, the classification AUC.
-``multitask``: the pretrained body's AUCs (ttH vs ttbar, ttbar vs QCD), regression
+others with ``--seeds``), each against the same network trained from scratch on the same
+labels. Scores on fixed test sets: the 6-jet matched event efficiency, the classification
+AUC. ``multitask``: the pretrained body's AUCs (ttH vs ttbar, ttbar vs QCD), regression
 resolutions, training and inference events/s; and ``multi_vs_single``: one network trained
 on every labelled task (classification, all-hadronic assignment, regression, segmentation)
-next to networks of the same size trained on one task each, on the same events.
+next to networks of the same size trained on one task each, on the same events (a random
+share of every process, ``--multitask-events`` in all).
 
-Usage: python benchmarks/event_model.py [--events 50000] [--epochs 20] [--workers 2]
-       [--parts pretrain,multitask,finetune]
+Every training is a job with its own checkpoint; ``--workers`` jobs run side by side, one
+thread each (pretraining first, then fine-tuning, then the multi- vs single-task networks).
+A re-run keeps the rows of the same setup already in the results file and resumes the
+trainings from their checkpoints; checkpoints are keyed by the setup and by the source of
+the model code (a change of the model or the training loop trains afresh).
+
+Usage: python benchmarks/event_model.py [--events 50000] [--test 10000] [--epochs 20]
+       [--seeds 3] [--workers 2] [--parts pretrain,multitask,finetune]
+       [--multitask-events 40000] [--cache DIR] [--results FILE]
 Writes the ``finetune`` and ``multitask`` parts of benchmarks/results/event_model.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
+import functools
+import hashlib
 import json
+import multiprocessing
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from common import ROOT, git_commit, write_result
@@ -33,15 +48,49 @@ from common import ROOT, git_commit, write_result
 from aihep.eventmodel.run import PROCESS_LABELS as LABELS
 
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "event_model"
+ASSIGNMENT_DATA = ROOT.parent / ".cache" / "benchmarks" / "assignment" / "data"
 RESULTS = ROOT / "results" / "event_model.json"
+#: the code a checkpoint was trained with (a change here retrains)
+MODEL_SOURCES = ("eventmodel/model.py", "eventmodel/tasks.py", "eventmodel/run.py",
+                 "assign/model.py", "nn/train.py", "nn/kinematics.py")
+VARIANTS = {"multi-task": ("classification", "assignment", "regression", "segmentation"),
+            "classification only": ("classification",), "assignment only": ("assignment",),
+            "regression only": ("regression",), "segmentation only": ("segmentation",)}
 
 
-def dataset(process: str, n: int, workers: int):
-    from aihep.assign.data import AssignmentDataConfig, build_assignment_dataset
+def data_config(process: str, n: int):
+    from aihep.assign.data import AssignmentDataConfig
 
-    return build_assignment_dataset(AssignmentDataConfig(process=process, n_events=n,
-                                                         seed=7 + LABELS[process]),
-                                    CACHE / process, workers).read()
+    return AssignmentDataConfig(process=process, n_events=n, seed=7 + LABELS[process])
+
+
+def assignment_events(n: int):
+    """The first ``n`` events of the assignment benchmark's all-hadronic ttbar dataset, if it
+    was made with the same objects, b-tag and detector and holds enough (else None)."""
+    from aihep.io.assignment import read_events
+
+    manifest = ASSIGNMENT_DATA / "manifest.json"
+    if not manifest.is_file() or not (ASSIGNMENT_DATA / "events.h5").is_file():
+        return None
+    made = json.loads(manifest.read_text())
+    same = {k: v for k, v in made.get("config", {}).items() if k not in ("n_events", "seed")}
+    ours = data_config("ttbar", n).model_dump(mode="json")
+    if same != {k: v for k, v in ours.items() if k not in ("n_events", "seed")}:
+        return None
+    if made.get("counts", {}).get("events", 0) < n:
+        return None
+    events = read_events(ASSIGNMENT_DATA / "events.h5")
+    return events.select(np.arange(n))
+
+
+def dataset(process: str, n: int, workers: int, cache: Path = CACHE):
+    from aihep.assign.data import build_assignment_dataset
+
+    if process == "ttbar":
+        reused = assignment_events(n)
+        if reused is not None:
+            return reused
+    return build_assignment_dataset(data_config(process, n), cache / process, workers).read()
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -50,173 +99,164 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float(roc_auc_score(positive, scores))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=50_000, help="per process")
-    parser.add_argument("--test", type=int, default=10_000, help="per process, held out")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--parts", default="pretrain,multitask,finetune",
-                        help="pretrain (and its scores), multitask (multi- vs single-task), "
-                        "finetune (label fractions); finetune needs pretrain")
-    args = parser.parse_args()
-    parts_to_run = set(args.parts.split(","))
-    commit = git_commit()
-    import torch
+def code_hash() -> str:
+    src = ROOT.parent / "src" / "aihep"
+    digest = hashlib.sha256()
+    for name in MODEL_SOURCES:
+        digest.update((src / name).read_bytes())
+    return digest.hexdigest()[:10]
 
+
+def setup_of(args: argparse.Namespace) -> dict[str, Any]:
+    """What rows and checkpoints must match to be kept (not the commit)."""
     from aihep.eventmodel.model import EventModelConfig
-    from aihep.eventmodel.run import EventTrainConfig, evaluate_event_model, train_event_model
+
+    return {"events": args.events, "test": args.test, "epochs": args.epochs,
+            "multitask_events": args.multitask_events,
+            "model": EventModelConfig().model_dump(mode="json", exclude={"seed"}),
+            "code": code_hash()}
+
+
+@functools.lru_cache(maxsize=1)
+def splits(events: int, n_test: int, cache: str) -> dict[str, Any]:
+    """Test sets and the disjoint pretraining / fine-tuning parts (read from the cache)."""
+    data = {p: dataset(p, events, 1, Path(cache)) for p in LABELS}
+    half = (events - n_test) // 2
+    out: dict[str, Any] = {"test": {p: e.select(np.arange(len(e) - n_test, len(e)))
+                                    for p, e in data.items()}}
+    # ttH and all-hadronic ttbar are split in a pretraining half and a fine-tuning half
+    # (the fine-tuning classes must not have been seen with labels)
+    out["pretrain"] = [(data[p].select(np.arange(len(data[p]) - n_test)), LABELS[p])
+                       for p in ("ttbar-semileptonic", "qcd-multijet")]
+    out["pretrain"].append((data["tth-bb"].select(np.arange(half)), LABELS["tth-bb"]))
+    out["allhad_pre"] = data["ttbar"].select(np.arange(half))
+    out["allhad_tune"] = data["ttbar"].select(np.arange(half, len(data["ttbar"]) - n_test))
+    out["tth_tune"] = data["tth-bb"].select(np.arange(half, len(data["tth-bb"]) - n_test))
+    return out
+
+
+def _config(seed: int, epochs: int):
+    from aihep.eventmodel.model import EventModelConfig
+    from aihep.eventmodel.run import EventTrainConfig
     from aihep.nn.train import TrainConfig
 
-    torch.set_num_threads(args.workers)
-    data = {p: dataset(p, args.events, args.workers) for p in LABELS}
-    n_test = args.test
-    half = (args.events - n_test) // 2
-    test = {p: e.select(np.arange(len(e) - n_test, len(e))) for p, e in data.items()}
-    # disjoint events: ttH and all-hadronic ttbar are split in a pretraining half and a
-    # fine-tuning half (the fine-tuning classes must not have been seen with labels)
-    pretrain_parts = [(data[p].select(np.arange(len(data[p]) - n_test)), LABELS[p])
-                      for p in ("ttbar-semileptonic", "qcd-multijet")]
-    pretrain_parts.append((data["tth-bb"].select(np.arange(half)), LABELS["tth-bb"]))
-    allhad_pre = data["ttbar"].select(np.arange(half))
-    allhad_tune = data["ttbar"].select(np.arange(half, len(data["ttbar"]) - n_test))
-    tth_tune = data["tth-bb"].select(np.arange(half, len(data["tth-bb"]) - n_test))
+    return EventTrainConfig(model=EventModelConfig(seed=seed), train=TrainConfig(
+        epochs=epochs, batch_size=256, learning_rate=1e-3, patience=5, seed=seed))
 
-    def config(seed: int) -> EventTrainConfig:
-        return EventTrainConfig(model=EventModelConfig(seed=seed), train=TrainConfig(
-            epochs=args.epochs, batch_size=256, learning_rate=1e-3, patience=5, seed=seed))
 
-    rows, multitask = [], {}
-    # checkpoints belong to one code version and size: another commit trains afresh
-    tag = f"{commit}_{args.events}_{args.epochs}"
+def _scores(model: Any, test: dict[str, Any], tasks: tuple[str, ...]) -> dict[str, Any]:
+    """The test scores of the heads in ``tasks`` (and the inference rate)."""
+    from aihep.eventmodel.run import evaluate_event_model
 
-    def save() -> None:
-        old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-        write_result(RESULTS, {**old, "benchmark": "event_model",
-                               "finetune": rows or old.get("finetune", []),
-                               "event_model_commit": commit,
-                               "multitask": {**old.get("multitask", {}), **multitask}}, commit)
+    t0 = time.perf_counter()
+    sc = {p: evaluate_event_model(model, test[p], LABELS[p]) for p in test}
+    n_test = len(test["ttbar"])
+    out: dict[str, Any] = {"inference_events_per_second": sum(len(e) for e in test.values())
+                           / (time.perf_counter() - t0)}
+    pr = {p: v["probabilities"] for p, v in sc.items()}
+    truth = np.r_[np.ones(n_test), np.zeros(n_test)]
+    if "classification" in tasks:
+        out["auc_tth_vs_ttbar"] = auc(np.concatenate([pr["tth-bb"][:, 1], pr["ttbar"][:, 1]]),
+                                      truth)
+        out["auc_ttbar_vs_qcd"] = auc(np.concatenate([1 - pr["ttbar"][:, 3],
+                                                      1 - pr["qcd-multijet"][:, 3]]), truth)
+    if "assignment" in tasks:
+        a = next(r for r in sc["ttbar"]["assignment"]
+                 if r["njets"] == "6" and r["subset"] == "matched")
+        out["assignment_efficiency_6jet"] = a["event_efficiency"]
+        out["assignment_efficiency_6jet_error"] = a["event_efficiency_error"]
+    if "regression" in tasks:
+        out["regression_resolution_gev"] = sc["ttbar-semileptonic"]["regression_resolution_gev"]
+    if "segmentation" in tasks:
+        out["segmentation_accuracy"] = float(np.mean(
+            [sc[p]["segmentation_accuracy"] for p in ("ttbar", "tth-bb")]))
+    return out
 
-    pretrained = None
-    if parts_to_run & {"pretrain", "finetune"}:
-        start = time.perf_counter()
-        pretrained, history = train_event_model(
-            [*pretrain_parts, (allhad_pre, None)], config(1),
+
+def _timing(history: Any, n_events: int) -> dict[str, Any]:
+    seconds = sum(history.epoch_seconds)
+    return {"minutes": seconds / 60, "cpu_minutes": sum(history.epoch_cpu_seconds) / 60,
+            "epochs_run": len(history.train_loss),
+            "train_events_per_second": 0.9 * n_events * len(history.train_loss)
+            / max(seconds, 1e-9)}
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One training and its scores (in a worker process, one thread)."""
+    import torch
+
+    from aihep.eventmodel.run import train_event_model
+
+    torch.set_num_threads(job["threads"])
+    data = splits(job["events"], job["test"], job["cache"])
+    cache, tag, epochs = Path(job["cache"]), job["tag"], job["epochs"]
+    if job["kind"] == "pretrain":
+        parts = [*data["pretrain"], (data["allhad_pre"], None)]
+        model, history = train_event_model(
+            parts, _config(1, epochs),
             tasks=("classification", "regression", "segmentation", "reconstruction"),
-            checkpoint=CACHE / f"pretrain_{tag}.ckpt")
-        pretrain_seconds = time.perf_counter() - start
-        torch.save(pretrained.state_dict(), CACHE / "pretrained.pt")
-        start = time.perf_counter()
-        scores = {p: evaluate_event_model(pretrained, test[p], LABELS[p]) for p in test}
-        infer_seconds = time.perf_counter() - start
-        probs = {p: s["probabilities"] for p, s in scores.items()}
-        n_pre = sum(len(e) for e, _ in pretrain_parts) + len(allhad_pre)
-        multitask.update({
-            "pretrained_auc_tth_vs_ttbar": auc(
-                np.concatenate([probs["tth-bb"][:, 1], probs["ttbar"][:, 1]]),
-                np.r_[np.ones(n_test), np.zeros(n_test)]),
-            "pretrained_auc_ttbar_vs_qcd": auc(
-                np.concatenate([1 - probs["ttbar"][:, 3], 1 - probs["qcd-multijet"][:, 3]]),
-                np.r_[np.ones(n_test), np.zeros(n_test)]),
-            "pretrained_regression_resolution_gev":
-                scores["ttbar-semileptonic"]["regression_resolution_gev"],
-            "pretrain_events": n_pre, "pretrain_minutes": pretrain_seconds / 60,
-            "pretrain_epoch_seconds": history.epoch_seconds,
-            "train_events_per_second": 0.9 * n_pre * len(history.train_loss)
-            / pretrain_seconds,
-            "inference_events_per_second": 4 * n_test / infer_seconds})
-    save()
-    if "multitask" in parts_to_run:
+            checkpoint=cache / f"pretrain_{tag}.ckpt")
+        torch.save(model.state_dict(), cache / f"pretrained_{tag}.pt")
+        scores = _scores(model, data["test"], ("classification", "regression"))
+        n = sum(len(e) for e, _ in parts)
+        return {"pretrained_auc_tth_vs_ttbar": scores["auc_tth_vs_ttbar"],
+                "pretrained_auc_ttbar_vs_qcd": scores["auc_ttbar_vs_qcd"],
+                "pretrained_regression_resolution_gev": scores["regression_resolution_gev"],
+                "pretrain_events": n, "pretrain_epoch_seconds": history.epoch_seconds,
+                "inference_events_per_second": scores["inference_events_per_second"],
+                **{("pretrain_" + k if k != "train_events_per_second" else k): v
+                   for k, v in _timing(history, n).items()}}
+    if job["kind"] == "multitask":
         # one network on every labelled task against networks of the same size trained on
         # one task each, on the same labelled events (no pretraining involved)
-        labelled = [*pretrain_parts, (allhad_tune, LABELS["ttbar"])]
-        n_labelled = sum(len(e) for e, _ in labelled)
-        variants = {"multi-task": ("classification", "assignment", "regression",
-                                   "segmentation"),
-                    "classification only": ("classification",),
-                    "assignment only": ("assignment",), "regression only": ("regression",),
-                    "segmentation only": ("segmentation",)}
-        rows_mt = []
-        for name, tasks in variants.items():
-            t0 = time.perf_counter()
-            model, hist = train_event_model(labelled, config(1), tasks=tasks,
-                                            checkpoint=CACHE / f"mt_{tasks[0]}_{len(tasks)}_{tag}"
-                                            ".ckpt")
-            train_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            sc = {p: evaluate_event_model(model, test[p], LABELS[p]) for p in test}
-            infer_s = time.perf_counter() - t0
-            row = {"model": name, "tasks": list(tasks), "minutes": train_s / 60,
-                   "train_events_per_second": 0.9 * n_labelled * len(hist.train_loss) / train_s,
-                   "inference_events_per_second": 4 * n_test / infer_s}
-            pr = {p: v["probabilities"] for p, v in sc.items()}
-            if "classification" in tasks:
-                row["auc_tth_vs_ttbar"] = auc(
-                    np.concatenate([pr["tth-bb"][:, 1], pr["ttbar"][:, 1]]),
-                    np.r_[np.ones(n_test), np.zeros(n_test)])
-                row["auc_ttbar_vs_qcd"] = auc(
-                    np.concatenate([1 - pr["ttbar"][:, 3], 1 - pr["qcd-multijet"][:, 3]]),
-                    np.r_[np.ones(n_test), np.zeros(n_test)])
-            if "assignment" in tasks:
-                a = next(r for r in sc["ttbar"]["assignment"]
-                         if r["njets"] == "6" and r["subset"] == "matched")
-                row["assignment_efficiency_6jet"] = a["event_efficiency"]
-                row["assignment_efficiency_6jet_error"] = a["event_efficiency_error"]
-            if "regression" in tasks:
-                row["regression_resolution_gev"] = sc["ttbar-semileptonic"][
-                    "regression_resolution_gev"]
-            if "segmentation" in tasks:
-                row["segmentation_accuracy"] = float(np.mean(
-                    [sc[p]["segmentation_accuracy"] for p in ("ttbar", "tth-bb")]))
-            rows_mt.append(row)
-            print(row, flush=True)
-            multitask["multi_vs_single"] = rows_mt
-            save()
-    if "finetune" not in parts_to_run:
-        return
-    for fraction in (0.01, 0.1, 1.0):
-        seeds = 5 if fraction == 0.01 else args.seeds
-        for seed in range(1, seeds + 1):
-            rng = np.random.default_rng(seed)
-            for task in ("assignment", "classification"):
-                if task == "assignment":
-                    pool = allhad_tune
-                    pick = rng.choice(len(pool), max(10, int(fraction * len(pool))), False)
-                    parts = [(pool.select(np.sort(pick)), None)]
-                    tasks = ("assignment",)
-                else:
-                    # equal numbers of ttH and ttbar labels (the ttbar pool is the smaller)
-                    k = max(10, int(fraction * min(len(tth_tune), len(allhad_tune))))
-                    parts = [(tth_tune.select(np.sort(rng.choice(len(tth_tune), k, False))),
-                              LABELS["tth-bb"]),
-                             (allhad_tune.select(np.sort(rng.choice(len(allhad_tune), k,
-                                                                    False))),
-                              LABELS["ttbar"])]
-                    tasks = ("classification",)
-                for pretrained_flag in (True, False):
-                    t0 = time.perf_counter()
-                    model, _ = train_event_model(
-                        parts, config(seed), tasks=tasks,
-                        init=pretrained.state_dict() if pretrained_flag else None)
-                    if task == "assignment":
-                        result = evaluate_event_model(model, test["ttbar"], LABELS["ttbar"])
-                        row = next(r for r in result["assignment"]
-                                   if r["njets"] == "6" and r["subset"] == "matched")
-                        score, error = row["event_efficiency"], row["event_efficiency_error"]
-                    else:
-                        a = evaluate_event_model(model, test["tth-bb"], LABELS["tth-bb"])
-                        b = evaluate_event_model(model, test["ttbar"], LABELS["ttbar"])
-                        s = np.concatenate([a["probabilities"][:, 1],
-                                            b["probabilities"][:, 1]])
-                        score = auc(s, np.r_[np.ones(n_test), np.zeros(n_test)])
-                        error = float("nan")
-                    rows.append({"task": task, "fraction": fraction,
-                                 "pretrained": pretrained_flag, "score": score,
-                                 "score_error": error, "seed": seed,
-                                 "minutes": (time.perf_counter() - t0) / 60})
-                    print(rows[-1], flush=True)
-                    save()
+        tasks = VARIANTS[job["model"]]
+        labelled = [*data["pretrain"], (data["allhad_tune"], LABELS["ttbar"])]
+        total = sum(len(e) for e, _ in labelled)
+        if job["multitask_events"] < total:  # the same random share of every process
+            rng = np.random.default_rng(0)
+            share = job["multitask_events"] / total
+            labelled = [(e.select(np.sort(rng.choice(len(e), round(share * len(e)), False))),
+                         label) for e, label in labelled]
+        model, history = train_event_model(
+            labelled, _config(1, epochs), tasks=tasks,
+            checkpoint=cache / f"mt_{tasks[0]}_{len(tasks)}_{tag}.ckpt")
+        return {"model": job["model"], "tasks": list(tasks),
+                **_timing(history, sum(len(e) for e, _ in labelled)),
+                **_scores(model, data["test"], tasks)}
+    task, fraction, seed = job["task"], job["fraction"], job["seed"]
+    rng = np.random.default_rng(seed)
+    if task == "assignment":
+        pool = data["allhad_tune"]
+        pick = rng.choice(len(pool), max(10, int(fraction * len(pool))), False)
+        parts = [(pool.select(np.sort(pick)), None)]
+    else:
+        # equal numbers of ttH and ttbar labels (the ttbar pool is the smaller)
+        tth, tt = data["tth_tune"], data["allhad_tune"]
+        k = max(10, int(fraction * min(len(tth), len(tt))))
+        parts = [(tth.select(np.sort(rng.choice(len(tth), k, False))), LABELS["tth-bb"]),
+                 (tt.select(np.sort(rng.choice(len(tt), k, False))), LABELS["ttbar"])]
+    init = (torch.load(cache / f"pretrained_{tag}.pt", weights_only=True)
+            if job["pretrained"] else None)
+    model, history = train_event_model(
+        parts, _config(seed, epochs), tasks=(task,), init=init,
+        checkpoint=cache / f"ft_{task}_{fraction}_{seed}_{int(job['pretrained'])}_{tag}.ckpt")
+    scores = _scores(model, {p: data["test"][p] for p in data["test"]}, (task,))
+    if task == "assignment":
+        score = scores["assignment_efficiency_6jet"]
+        error = scores["assignment_efficiency_6jet_error"]
+    else:
+        score, error = scores["auc_tth_vs_ttbar"], float("nan")
+    return {"task": task, "fraction": fraction, "pretrained": job["pretrained"],
+            "score": score, "score_error": error, "seed": seed,
+            "labelled_events": sum(len(e) for e, _ in parts),
+            **_timing(history, sum(len(e) for e, _ in parts))}
+
+
+def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["task"], float(row["fraction"]), bool(row["pretrained"]), int(row["seed"]))
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
     print("\n| task | fraction | pretrained | score (mean +- std) | seeds |")
     print("|---|---|---|---|---|")
     for task in ("assignment", "classification"):
@@ -227,6 +267,94 @@ def main() -> None:
                 if s:
                     print(f"| {task} | {fraction} | {flag} | {np.mean(s):.3f} +- "
                           f"{np.std(s):.3f} | {len(s)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000, help="per process")
+    parser.add_argument("--test", type=int, default=10_000, help="per process, held out")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2, help="trainings side by side")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--parts", default="pretrain,multitask,finetune",
+                        help="pretrain (and its scores), multitask (multi- vs single-task), "
+                        "finetune (label fractions); finetune needs pretrain")
+    parser.add_argument("--multitask-events", type=int, default=40_000,
+                        help="labelled events of the multi- vs single-task networks (a random "
+                        "share of every process)")
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    parts_to_run = set(args.parts.split(","))
+    if args.test * 4 > args.events:
+        parser.error("--test must be at most a quarter of --events (training needs the rest)")
+    commit = git_commit()
+    setup = setup_of(args)
+    tag = hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()[:12]
+    args.cache.mkdir(parents=True, exist_ok=True)
+    # generation (resumable, ``--workers`` processes) before any training
+    for p in LABELS:
+        e = dataset(p, args.events, args.workers, args.cache)
+        print(f"{p}: {len(e)} events", flush=True)
+    old = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    same = old.get("finetune_setup") == setup
+    rows = [r for r in old.get("finetune", []) if same]
+    multitask = dict(old.get("multitask", {})) if same else {}
+    done = {row_key(r) for r in rows}
+    common = {"events": args.events, "test": args.test, "epochs": args.epochs,
+              "cache": str(args.cache), "tag": tag, "threads": 1,
+              "multitask_events": args.multitask_events}
+
+    def save() -> None:
+        current = json.loads(args.results.read_text()) if args.results.is_file() else {}
+        write_result(args.results, {**current, "benchmark": "event_model",
+                                    "finetune": rows, "finetune_setup": setup,
+                                    "multitask": multitask}, current.get("commit") or commit)
+
+    pretrained_ready = ("pretrained_auc_tth_vs_ttbar" in multitask
+                        and (args.cache / f"pretrained_{tag}.pt").is_file())
+    queue: list[dict[str, Any]] = []
+    if parts_to_run & {"pretrain", "finetune"} and not pretrained_ready:
+        queue.append({**common, "kind": "pretrain"})
+    finetune = [{**common, "kind": "finetune", "task": task, "fraction": fraction,
+                 "seed": seed, "pretrained": flag}
+                for fraction in (0.01, 0.1, 1.0)
+                for seed in range(1, (5 if fraction == 0.01 else args.seeds) + 1)
+                for task in ("assignment", "classification") for flag in (True, False)]
+    finetune = [j for j in finetune if "finetune" in parts_to_run and row_key(j) not in done]
+    measured = {r["model"] for r in multitask.get("multi_vs_single", [])}
+    later = [{**common, "kind": "multitask", "model": name} for name in VARIANTS
+             if "multitask" in parts_to_run and name not in measured]
+    if pretrained_ready:
+        queue += finetune
+        finetune = []
+    queue += later
+    print(f"{len(queue) + len(finetune)} trainings to run ({len(rows)} rows kept)", flush=True)
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
+        running: dict[cf.Future, dict[str, Any]] = {}
+        while queue or running:
+            while queue and len(running) < args.workers:
+                job = queue.pop(0)
+                running[pool.submit(run_job, job)] = job
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                result = future.result()
+                if job["kind"] == "pretrain":
+                    multitask.update({**result, "pretrain_commit": commit})
+                    queue[:0] = finetune  # fine-tuning before the multi-task comparison
+                    finetune = []
+                elif job["kind"] == "multitask":
+                    multitask["multi_vs_single"] = [
+                        *[r for r in multitask.get("multi_vs_single", [])
+                          if r["model"] != result["model"]], {**result, "commit": commit}]
+                else:
+                    rows.append({**result, "commit": commit})
+                print({k: v for k, v in result.items() if not isinstance(v, list)},
+                      flush=True)
+                save()
+    print_table(rows)
 
 
 if __name__ == "__main__":
