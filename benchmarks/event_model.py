@@ -185,27 +185,44 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """One training and its scores (in a worker process, one thread)."""
     import torch
 
-    from aihep.eventmodel.run import train_event_model
+    from aihep.eventmodel.run import load_event_model, train_event_model
 
     torch.set_num_threads(job["threads"])
     data = splits(job["events"], job["test"], job["cache"])
     cache, tag, epochs = Path(job["cache"]), job["tag"], job["epochs"]
     if job["kind"] == "pretrain":
-        parts = [*data["pretrain"], (data["allhad_pre"], None)]
-        model, history = train_event_model(
-            parts, _config(1, epochs),
-            tasks=("classification", "regression", "segmentation", "reconstruction"),
-            checkpoint=cache / f"pretrain_{tag}.ckpt")
-        torch.save(model.state_dict(), cache / f"pretrained_{tag}.pt")
+        # through the product's file-level training (a run directory with manifest and
+        # model card, registrable as an expert); the parts are written as event files
+        from aihep.eventmodel.files import train_files
+        from aihep.io.assignment import write_events
+
+        names = {label: p for p, label in LABELS.items()}
+        files = []
+        for events, label in [*data["pretrain"], (data["allhad_pre"], None)]:
+            name = names[label] if label is not None else "ttbar-unlabelled"
+            path = cache / f"pretrain_data_{tag}" / f"{name}.h5"
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_events(path, events)
+            files.append((path, names.get(label) if label is not None else None))
+        run = train_files(files, cache / f"pretrained_{tag}", _config(1, epochs),
+                          tasks=("classification", "regression", "segmentation",
+                                 "reconstruction"))
+        model, _ = load_event_model(run.directory)
         scores = _scores(model, data["test"], ("classification", "regression"))
-        n = sum(len(e) for e, _ in parts)
+        n = sum(len(e) for e, _ in data["pretrain"]) + len(data["allhad_pre"])
+        seconds = sum(run.epoch_seconds)
         return {"pretrained_auc_tth_vs_ttbar": scores["auc_tth_vs_ttbar"],
                 "pretrained_auc_ttbar_vs_qcd": scores["auc_ttbar_vs_qcd"],
                 "pretrained_regression_resolution_gev": scores["regression_resolution_gev"],
-                "pretrain_events": n, "pretrain_epoch_seconds": history.epoch_seconds,
-                "inference_events_per_second": scores["inference_events_per_second"],
-                **{("pretrain_" + k if k != "train_events_per_second" else k): v
-                   for k, v in _timing(history, n).items()}}
+                "pretrained_run": str(run.directory), "pretrain_parameters": run.parameters,
+                "pretrain_events": n, "pretrain_epoch_seconds": run.epoch_seconds,
+                "pretrain_minutes": seconds / 60,
+                "pretrain_cpu_minutes": sum(run.epoch_cpu_seconds) / 60,
+                "pretrain_epochs_run": len(run.epoch_seconds),
+                "train_events_per_second": 0.9 * n * len(run.epoch_seconds)
+                / max(seconds, 1e-9),
+                "inference_events_per_second": scores["inference_events_per_second"]}
     if job["kind"] == "multitask":
         # one network on every labelled task against networks of the same size trained on
         # one task each, on the same labelled events (no pretraining involved)
@@ -235,7 +252,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         k = max(10, int(fraction * min(len(tth), len(tt))))
         parts = [(tth.select(np.sort(rng.choice(len(tth), k, False))), LABELS["tth-bb"]),
                  (tt.select(np.sort(rng.choice(len(tt), k, False))), LABELS["ttbar"])]
-    init = (torch.load(cache / f"pretrained_{tag}.pt", weights_only=True)
+    init = (load_event_model(cache / f"pretrained_{tag}")[0].state_dict()
             if job["pretrained"] else None)
     model, history = train_event_model(
         parts, _config(seed, epochs), tasks=(task,), init=init,
@@ -312,7 +329,7 @@ def main() -> None:
                                     "multitask": multitask}, current.get("commit") or commit)
 
     pretrained_ready = ("pretrained_auc_tth_vs_ttbar" in multitask
-                        and (args.cache / f"pretrained_{tag}.pt").is_file())
+                        and (args.cache / f"pretrained_{tag}" / "model.pt").is_file())
     queue: list[dict[str, Any]] = []
     if parts_to_run & {"pretrain", "finetune"} and not pretrained_ready:
         queue.append({**common, "kind": "pretrain"})

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,14 @@ class EventModelRun:
     best_val_loss: float
     epoch_seconds: list[float]
     train_events_per_second: float
+    epoch_cpu_seconds: list[float] = field(default_factory=list)  # of this process
 
     def to_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "parameters": self.parameters,
                 "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
                 "epoch_seconds": self.epoch_seconds,
-                "train_events_per_second": self.train_events_per_second}
+                "train_events_per_second": self.train_events_per_second,
+                "epoch_cpu_seconds": self.epoch_cpu_seconds}
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,8 @@ def train_files(parts: Sequence[tuple[str | Path, str | None]], out: str | Path,
         config = config.model_copy(update={"model": model.config})
     claim_output_dir(out, KIND_TRAIN, force, allowed=("train.ckpt",))
     directory = ensure_writable_dir(out)
-    start = time.perf_counter()
     model, result = train_event_model(labelled, config, init=start_weights, tasks=tasks,
                                       checkpoint=directory / "train.ckpt", progress=progress)
-    seconds = time.perf_counter() - start
     n_events = sum(len(events) for events, _ in labelled)
     epochs = len(result.train_loss)
     inputs = [file_entry(path) for path, _ in parts]
@@ -148,7 +148,10 @@ def train_files(parts: Sequence[tuple[str | Path, str | None]], out: str | Path,
     return EventModelRun(directory, parameter_count(model), result.best_epoch,
                          float(result.val_loss[result.best_epoch]),
                          [float(s) for s in result.epoch_seconds],
-                         n_events * (1 - config.val_fraction) * epochs / max(seconds, 1e-9))
+                         # from the epochs' own times: right also after a resume
+                         n_events * (1 - config.val_fraction) * len(result.epoch_seconds)
+                         / max(sum(result.epoch_seconds), 1e-9),
+                         [float(s) for s in result.epoch_cpu_seconds])
 
 
 def evaluate_file(run: str | Path, data: str | Path, process: str, out: str | Path,
