@@ -91,6 +91,32 @@ def test_missing_targets_are_masked():
         event_targets(events, 0)["regression"][:, 4:]).all()
 
 
+def test_events_without_truth_only_train_reconstruction(tmp_path):
+    """Unlabelled events (the benchmark's all-hadronic pretraining part) carry no target of
+    any head, also after a write / read round trip: only masked-object reconstruction."""
+    from aihep.io.assignment import read_jet_events, write_events
+
+    events = toy()
+    path = write_events(tmp_path / "unlabelled.h5", events.without_truth())
+    bare = read_jet_events(path)
+    assert bare.tops is None and bare.partons is None and (bare.targets == -1).all()
+    np.testing.assert_array_equal(bare.pt, events.pt)
+    np.testing.assert_array_equal(bare.lepton, events.lepton)
+    targets = event_targets(bare, -1)
+    assert (targets["assignment"] == -1).all() and torch.isnan(targets["regression"]).all()
+    assert not bare.has_truth and events.has_truth
+    assert (targets["segmentation"] == -1).all()
+    losses = multitask_loss(model(), event_inputs(bare), targets, hide_fraction=0.5,
+                            generator=torch.Generator().manual_seed(0))
+    for k in ("classification", "assignment", "regression", "segmentation"):
+        assert float(losses[k].detach()) == 0.0, k
+    assert float(losses["reconstruction"].detach()) > 0
+    # the events with truth do train those heads
+    full = multitask_loss(model(), event_inputs(events), event_targets(events, 0))
+    for k in ("classification", "assignment", "regression", "segmentation"):
+        assert float(full[k].detach()) > 0, k
+
+
 def test_pair_features_are_symmetric_and_masked():
     inputs = event_inputs(toy())
     f = pair_features(inputs["p4"], inputs["mask"])

@@ -3,7 +3,8 @@
 Objects per event: the jets (padded to J), then the lepton, then the missing pT. Targets
 (missing ones are NaN or -1 and masked out of their loss): the process label; the six
 assignment targets; the regression targets (top and antitop pT / 100 GeV and mass / 100 GeV,
-neutrino px, py, pz / 100 GeV); the parent of each jet (t1, t2, Higgs, other).
+neutrino px, py, pz / 100 GeV); the parent of each jet (t1, t2, Higgs, other; none for
+events without generator truth).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def event_targets(events: JetEvents, label: np.ndarray | int) -> dict[str, torch
         regression[leptonic, 4:7] = nu[leptonic]
     segments = np.full((n, j), SEGMENTS.index("other"), np.int64)
     segments[~events.mask] = -1
+    if not events.has_truth:  # "other" would be a guess, not a label
+        segments[:] = -1
     rows = np.arange(n)
     for k in range(6):
         jet = events.targets[:, k]

@@ -23,6 +23,7 @@ the order of :data:`PARTONS`, and ``partons`` (N, 6, 4) px, py, pz, E in GeV.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,21 @@ class JetEvents:
         return JetEvents(*(getattr(self, f)[index] for f in (*FEATURES, "mask", "targets")),
                          **{f: None if getattr(self, f) is None else getattr(self, f)[index]
                             for f in OPTIONAL})
+
+    @property
+    def has_truth(self) -> bool:
+        """Whether the events carry generator truth: parton targets, parton or top momenta,
+        or Higgs targets (QCD events from the generator do: they have no top, which is their
+        truth); events read without any (collision data, :meth:`without_truth`) do not."""
+        return (self.partons is not None or self.tops is not None
+                or self.higgs_targets is not None or bool((self.targets >= 0).any()))
+
+    def without_truth(self) -> JetEvents:
+        """The same events as collision data would have them: no parton targets, partons,
+        Higgs targets or top momenta (the lepton and missing pT are reconstructed objects
+        and stay)."""
+        return dataclasses.replace(self, targets=np.full_like(self.targets, -1),
+                                   partons=None, higgs_targets=None, tops=None)
 
     def features(self) -> np.ndarray:
         """(N, J, 5) float32: pt, eta, phi, mass, btag (zeros on padded jets)."""
