@@ -16,8 +16,9 @@ others with ``--seeds``), each against the same network trained from scratch on 
 labels. Every fine-tuning runs at least ``FINETUNE_MIN_STEPS`` optimizer steps (on 1% of
 the labels ``--epochs`` epochs are a handful of steps), with early stopping on its own
 validation split. Scores on fixed test sets: the 6-jet matched event efficiency, the
-classification AUC. ``multitask``: the pretrained body's AUCs (ttH vs ttbar, ttbar vs QCD), regression
-resolutions, training and inference events/s; and ``multi_vs_single``: one network trained
+classification AUC. ``multitask``: the pretrained body's AUCs (ttH vs ttbar, ttbar vs QCD),
+its all-hadronic assignment efficiency before any fine-tuning, regression resolutions,
+training and inference events/s; and ``multi_vs_single``: one network trained
 on every labelled task (classification, all-hadronic assignment, regression, segmentation)
 next to networks of the same size trained on one task each, on the same events (a random
 share of every process, ``--multitask-events`` in all).
