@@ -111,6 +111,13 @@ def test_events_without_truth_only_train_reconstruction(tmp_path):
     for k in ("classification", "assignment", "regression", "segmentation"):
         assert float(losses[k].detach()) == 0.0, k
     assert float(losses["reconstruction"].detach()) > 0
+    # an unlabelled file keeps no truth in file-level training (the CLI's unlabelled=FILE)
+    from aihep.eventmodel.files import read_part
+
+    with_truth = write_events(tmp_path / "allhad.h5", events)
+    read, label = read_part(with_truth, None)
+    assert label is None and not read.has_truth and (read.targets == -1).all()
+    assert read_part(with_truth, "ttbar")[0].has_truth
     # the events with truth do train those heads
     full = multitask_loss(model(), event_inputs(events), event_targets(events, 0))
     for k in ("classification", "assignment", "regression", "segmentation"):

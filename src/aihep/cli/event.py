@@ -78,7 +78,8 @@ def event_dataset(
 @event_app.command("train")
 def event_train(
     data: Annotated[list[str], typer.Option(
-        "--data", help="PROCESS=FILE, repeatable (PROCESS 'unlabelled': no class label)")],
+        "--data", help="PROCESS=FILE, repeatable (PROCESS 'unlabelled': neither label nor "
+        "truth used, masked-object reconstruction only)")],
     out: OutDir,
     tasks: Annotated[str, typer.Option(
         help="comma-separated: classification, assignment, regression, segmentation, "

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from aihep.eventmodel.run import PROCESS_LABELS, TASKS, EventTrainConfig
+from aihep.io.assignment import JetEvents
 
 KIND_TRAIN, KIND_EVAL = "aihep.eventmodel.train", "aihep.eventmodel.evaluate"
 
@@ -72,6 +73,18 @@ def _savez(path: Path, **arrays: np.ndarray) -> None:
         np.savez(handle, **arrays)
 
 
+def read_part(path: str | Path, process: str | None) -> tuple[JetEvents, int | None]:
+    """The events of a training part and their class label; an unlabelled part (process
+    None) is read without any truth: it trains masked-object reconstruction only, whatever
+    targets the file holds."""
+    from aihep.io.assignment import read_jet_events
+
+    events = read_jet_events(path)
+    if process is None:
+        return events.without_truth(), None
+    return events, _label(process, str(path))
+
+
 def _label(process: str | None, where: str) -> int | None:
     from aihep.errors import ConfigError
 
@@ -99,13 +112,13 @@ def train_files(parts: Sequence[tuple[str | Path, str | None]], out: str | Path,
                 tasks: Sequence[str] = TASKS,
                 progress: Callable[[int, int, float], None] | None = None,
                 force: bool = False) -> EventModelRun:
-    """Train on the event files of ``parts`` (path, process or None) into ``out`` and save
-    the model with its card; with ``init`` (a saved event model) fine-tune it: the network
-    sizes are the saved model's. An interrupted run resumes from its checkpoint."""
+    """Train on the event files of ``parts`` (path, process or None: unlabelled events, whose
+    truth is not used) into ``out`` and save the model with its card; with ``init`` (a saved
+    event model) fine-tune it: the network sizes are the saved model's. An interrupted run
+    resumes from its checkpoint."""
     from aihep._atomic import ensure_writable_dir
     from aihep.assign.model import parameter_count
     from aihep.eventmodel.run import load_event_model, save_event_model, train_event_model
-    from aihep.io.assignment import read_jet_events
     from aihep.workflow.manifest import (
         build_manifest,
         claim_output_dir,
@@ -115,7 +128,7 @@ def train_files(parts: Sequence[tuple[str | Path, str | None]], out: str | Path,
 
     config = config or EventTrainConfig()
     tasks = _check_tasks(tasks)
-    labelled = [(read_jet_events(path), _label(process, str(path))) for path, process in parts]
+    labelled = [read_part(path, process) for path, process in parts]
     start_weights, init_card = None, None
     if init is not None:
         model, init_card = load_event_model(init)
