@@ -29,10 +29,17 @@ A re-run keeps the rows of the same setup already in the results file and resume
 trainings from their checkpoints; checkpoints are keyed by the setup and by the source of
 the model code (a change of the model or the training loop trains afresh).
 
+``evenet``: the optional peer, evenet-lite's classifier (EveNet's body with a classification
+head, the package's own trainer; no pretrained weights: they are on a hub) at our network's
+size in its own venv (.cache/evenet-venv, created if missing: evenet-lite pins numpy 1.26.4),
+on the same classification labels, validation events, epochs and early stopping as our
+from-scratch network, one thread each (``benchmarks/evenet_shim.py``).
+
 Usage: python benchmarks/event_model.py [--events 50000] [--test 10000] [--epochs 20]
-       [--seeds 3] [--workers 2] [--parts pretrain,multitask,finetune]
+       [--seeds 3] [--workers 2] [--parts pretrain,multitask,finetune,evenet]
        [--multitask-events 40000] [--cache DIR] [--results FILE]
-Writes the ``finetune`` and ``multitask`` parts of benchmarks/results/event_model.json.
+Writes the ``finetune``, ``multitask`` and ``evenet`` parts of
+benchmarks/results/event_model.json.
 """
 
 from __future__ import annotations
@@ -63,6 +70,11 @@ MODEL_SOURCES = ("eventmodel/model.py", "eventmodel/tasks.py", "eventmodel/run.p
 #: assignment head (their labels are allowed; all-hadronic ttbar's never are)
 PRETRAIN_TASKS = ("classification", "assignment", "regression", "segmentation",
                   "reconstruction")
+#: the optional peer: evenet-lite's classifier (EveNet's body, no pretrained weights) in its
+#: own venv, at our network's size (hidden 40, 2 PET layers: 176,882 against 175,025)
+EVENET_VENV = ROOT.parent / ".cache" / "evenet-venv"
+EVENET_PINS = ["evenet-lite==0.5.0"]
+EVENET_SIZE = {"hidden": 40, "layers": 2}
 VARIANTS = {"multi-task": ("classification", "assignment", "regression", "segmentation"),
             "classification only": ("classification",), "assignment only": ("assignment",),
             "regression only": ("regression",), "segmentation only": ("segmentation",)}
@@ -212,6 +224,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     from aihep.eventmodel.run import load_event_model, train_event_model
 
+    if job["kind"] == "evenet":
+        return run_evenet(job)
     torch.set_num_threads(job["threads"])
     data = splits(job["events"], job["test"], job["cache"])
     cache, tag, epochs = Path(job["cache"]), job["tag"], job["epochs"]
@@ -277,11 +291,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         pick = rng.choice(len(pool), max(10, int(fraction * len(pool))), False)
         parts = [(pool.select(np.sort(pick)), None)]
     else:
-        # equal numbers of ttH and ttbar labels (the ttbar pool is the smaller)
-        tth, tt = data["tth_tune"], data["allhad_tune"]
-        k = max(10, int(fraction * min(len(tth), len(tt))))
-        parts = [(tth.select(np.sort(rng.choice(len(tth), k, False))), LABELS["tth-bb"]),
-                 (tt.select(np.sort(rng.choice(len(tt), k, False))), LABELS["ttbar"])]
+        parts = classification_labels(data, fraction, seed)
     init = (load_event_model(cache / f"pretrained_{tag}")[0].state_dict()
             if job["pretrained"] else None)
     model, history = train_event_model(
@@ -298,6 +308,109 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             "score": score, "score_error": error, "seed": seed,
             "labelled_events": sum(len(e) for e, _ in parts),
             **_timing(history, sum(len(e) for e, _ in parts))}
+
+
+def evenet_python() -> Path:
+    """The evenet-lite venv's python, created (pinned; CPU torch) if missing."""
+    import subprocess
+    import sys
+
+    python = EVENET_VENV / "bin" / "python"
+    if not python.is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(EVENET_VENV)], check=True)
+        subprocess.run([str(EVENET_VENV / "bin" / "pip"), "install", "--quiet", "-c",
+                        str(ROOT.parent / "constraints.txt"), "torch", *EVENET_PINS],
+                       check=True)
+    return python
+
+
+def evenet_inputs(events: Any) -> dict[str, np.ndarray]:
+    """evenet-lite's inputs: objects (jets, then the lepton) with energy [GeV], pT [GeV],
+    eta, phi, b-tag, is-lepton, charge; and its ten event-level features (missing pT and
+    its phi, lepton / b-jet / jet counts, HT and HT with the lepton [GeV], the masses of all
+    objects, of the leptons and of the b-tagged jets [GeV])."""
+    n, j = events.mask.shape
+    lepton = events.lepton if events.lepton is not None else np.full((n, 4), np.nan)
+    has_lep = np.isfinite(lepton[:, 0])
+    pt = np.concatenate([events.pt, np.nan_to_num(lepton[:, :1])], 1)
+    eta = np.concatenate([events.eta, np.nan_to_num(lepton[:, 1:2])], 1)
+    phi = np.concatenate([events.phi, np.nan_to_num(lepton[:, 2:3])], 1)
+    mass = np.concatenate([events.mass, np.zeros((n, 1))], 1)
+    mask = np.concatenate([events.mask, has_lep[:, None]], 1)
+    btag = np.concatenate([events.btag, np.zeros((n, 1))], 1) * mask
+    is_lep = np.zeros((n, j + 1))
+    is_lep[:, j] = has_lep
+    charge = np.zeros((n, j + 1))
+    charge[:, j] = np.where(has_lep, -np.sign(np.nan_to_num(lepton[:, 3])), 0.0)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    energy = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+    x = np.stack([energy, pt, eta, phi, btag, is_lep, charge], -1) * mask[..., None]
+
+    def inv_mass(sel: np.ndarray) -> np.ndarray:
+        e, x_, y_, z_ = ((v * sel).sum(1) for v in (energy, px, py, pz))
+        return np.sqrt(np.maximum(e**2 - x_**2 - y_**2 - z_**2, 0.0))
+
+    met = events.met if events.met is not None else np.zeros((n, 2))
+    jets = mask.copy()
+    jets[:, j] = False
+    ht = (pt * jets).sum(1)
+    globals_ = np.stack([np.nan_to_num(met[:, 0]), np.nan_to_num(met[:, 1]), has_lep,
+                         (btag > 0).sum(1), jets.sum(1), ht, ht + pt[:, j] * has_lep,
+                         inv_mass(mask), np.zeros(n), inv_mass(btag > 0)], 1)
+    return {"x": x.astype(np.float32), "x_mask": mask,
+            "globals": globals_.astype(np.float32)}
+
+
+def run_evenet(job: dict[str, Any]) -> dict[str, Any]:
+    """evenet-lite on the labels of a classification fine-tuning (same subset, validation
+    events, epochs and early stopping as our from-scratch network; one thread)."""
+    import os
+    import subprocess
+
+    from aihep.io.assignment import JetEvents
+
+    data = splits(job["events"], job["test"], job["cache"])
+    fraction, seed = job["fraction"], job["seed"]
+    parts = classification_labels(data, fraction, seed)
+    train = _config(seed, job["epochs"], sum(len(e) for e, _ in parts)).train
+    events = JetEvents.concatenate([e for e, _ in parts])
+    labels = np.concatenate([np.full(len(e), int(label == LABELS["tth-bb"]))
+                             for e, label in parts])
+    order = np.random.default_rng(seed).permutation(len(labels))  # as train_event_model
+    n_val = max(1, round(0.1 * len(labels)))
+    test = JetEvents.concatenate([data["test"]["tth-bb"], data["test"]["ttbar"]])
+    truth = np.r_[np.ones(len(data["test"]["tth-bb"])), np.zeros(len(data["test"]["ttbar"]))]
+    out = Path(job["cache"]) / f"evenet_{job['tag']}" / f"{fraction}_{seed}_{FINETUNE_MIN_STEPS}"
+    if not (out / "result.json").is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for name, index in (("val", order[:n_val]), ("train", order[n_val:])):
+            arrays |= {f"{name}_{k}": v for k, v in evenet_inputs(events.select(index)).items()}
+            arrays[f"{name}_y"] = labels[index]
+        arrays |= {f"test_{k}": v for k, v in evenet_inputs(test).items()}
+        np.savez(out / "data.npz", **arrays)
+        subprocess.run([str(evenet_python()), str(ROOT / "evenet_shim.py"),
+                        str(out / "data.npz"), str(out), "--epochs", str(train.epochs),
+                        "--patience", str(train.patience), "--batch", str(train.batch_size),
+                        "--seed", str(seed), "--hidden", str(EVENET_SIZE["hidden"]),
+                        "--layers", str(EVENET_SIZE["layers"])], check=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
+        (out / "data.npz").unlink()
+    result = json.loads((out / "result.json").read_text())
+    return {"task": "classification", "fraction": fraction, "pretrained": False,
+            "model": "evenet-lite", "score": auc(np.load(out / "scores.npy"), truth),
+            "seed": seed, "labelled_events": len(labels), **result}
+
+
+def classification_labels(data: dict[str, Any], fraction: float, seed: int
+                          ) -> list[tuple[Any, int]]:
+    """The labelled events of a classification fine-tuning: equal numbers of ttH and
+    all-hadronic ttbar (the ttbar pool is the smaller), a subset drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    tth, tt = data["tth_tune"], data["allhad_tune"]
+    k = max(10, int(fraction * min(len(tth), len(tt))))
+    return [(tth.select(np.sort(rng.choice(len(tth), k, False))), LABELS["tth-bb"]),
+            (tt.select(np.sort(rng.choice(len(tt), k, False))), LABELS["ttbar"])]
 
 
 def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -324,9 +437,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="trainings side by side")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--parts", default="pretrain,multitask,finetune",
+    parser.add_argument("--parts", default="pretrain,multitask,finetune,evenet",
                         help="pretrain (and its scores), multitask (multi- vs single-task), "
-                        "finetune (label fractions); finetune needs pretrain")
+                        "finetune (label fractions; needs pretrain), evenet (the evenet-lite "
+                        "classifier on the classification labels, in its own venv)")
     parser.add_argument("--multitask-events", type=int, default=40_000,
                         help="labelled events of the multi- vs single-task networks (a random "
                         "share of every process)")
@@ -351,6 +465,7 @@ def main() -> None:
     same = old.get("finetune_setup") == setup
     rows = [r for r in old.get("finetune", []) if same]
     multitask = dict(old.get("multitask", {})) if same else {}
+    evenet_rows = [r for r in old.get("evenet", []) if same]
     done = {row_key(r) for r in rows}
     common = {"events": args.events, "test": args.test, "epochs": args.epochs,
               "cache": str(args.cache), "tag": tag, "threads": 1,
@@ -360,7 +475,9 @@ def main() -> None:
         current = json.loads(args.results.read_text()) if args.results.is_file() else {}
         write_result(args.results, {**current, "benchmark": "event_model",
                                     "finetune": rows, "finetune_setup": setup,
-                                    "multitask": multitask}, current.get("commit") or commit)
+                                    "multitask": multitask, "evenet": evenet_rows,
+                                    "evenet_size": EVENET_SIZE},
+                     current.get("commit") or commit)
 
     pretrained_ready = ("pretrained_auc_tth_vs_ttbar" in multitask
                         and (args.cache / f"pretrained_{tag}" / "model.pt").is_file())
@@ -376,6 +493,11 @@ def main() -> None:
     measured = {r["model"] for r in multitask.get("multi_vs_single", [])}
     later = [{**common, "kind": "multitask", "model": name} for name in VARIANTS
              if "multitask" in parts_to_run and name not in measured]
+    evenet_done = {(r["fraction"], r["seed"]) for r in evenet_rows}
+    later += [{**common, "kind": "evenet", "fraction": fraction, "seed": seed}
+              for fraction in (0.01, 0.1, 1.0)
+              for seed in range(1, (5 if fraction == 0.01 else args.seeds) + 1)
+              if "evenet" in parts_to_run and (fraction, seed) not in evenet_done]
     if pretrained_ready:
         queue += finetune
         finetune = []
@@ -396,6 +518,8 @@ def main() -> None:
                     multitask.update({**result, "pretrain_commit": commit})
                     queue[:0] = finetune  # fine-tuning before the multi-task comparison
                     finetune = []
+                elif job["kind"] == "evenet":
+                    evenet_rows.append({**result, "commit": commit})
                 elif job["kind"] == "multitask":
                     multitask["multi_vs_single"] = [
                         *[r for r in multitask.get("multi_vs_single", [])
@@ -406,6 +530,11 @@ def main() -> None:
                       flush=True)
                 save()
     print_table(rows)
+    for fraction in (0.01, 0.1, 1.0):
+        s = [r["score"] for r in evenet_rows if r["fraction"] == fraction]
+        if s:
+            print(f"| classification | {fraction} | evenet-lite | {np.mean(s):.3f} +- "
+                  f"{np.std(s):.3f} | {len(s)} |")
 
 
 if __name__ == "__main__":
