@@ -92,7 +92,7 @@ def _label(process: str | None, where: str) -> int | None:
         return None
     if process not in PROCESS_LABELS:
         msg = (f"{where}: process '{process}' is not known; expected one of "
-               f"{', '.join(PROCESS_LABELS)} (or none for unlabelled events)")
+               f"{', '.join(PROCESS_LABELS)}, or unlabelled")
         raise ConfigError(msg)
     return PROCESS_LABELS[process]
 
