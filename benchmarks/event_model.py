@@ -29,6 +29,12 @@ A re-run keeps the rows of the same setup already in the results file and resume
 trainings from their checkpoints; checkpoints are keyed by the setup and by the source of
 the model code (a change of the model or the training loop trains afresh).
 
+``recipes``: the pretrained fine-tunings again with each learning rate of
+``RECIPE_LEARNING_RATES`` (1e-3 is the main table's: a re-run of its rows) on 1% and 10% of
+the labels, every row with its best validation loss; the recipe a physicist would choose
+without test labels is, per task, label fraction and seed, the one with the lower validation
+loss (its test score is reported as "chosen on validation"; rows under ``finetune_recipes``).
+
 ``evenet``: the optional peer, evenet-lite's classifier (EveNet's body with a classification
 head, the package's own trainer; no pretrained weights: they are on a hub) at our network's
 size in its own venv (.cache/evenet-venv, created if missing: evenet-lite pins numpy 1.26.4),
@@ -36,9 +42,9 @@ on the same classification labels, validation events, epochs and early stopping 
 from-scratch network, one thread each (``benchmarks/evenet_shim.py``).
 
 Usage: python benchmarks/event_model.py [--events 50000] [--test 10000] [--epochs 20]
-       [--seeds 3] [--workers 2] [--parts pretrain,multitask,finetune,evenet]
+       [--seeds 3] [--workers 2] [--parts pretrain,multitask,finetune,recipes,evenet]
        [--multitask-events 40000] [--cache DIR] [--results FILE]
-Writes the ``finetune``, ``multitask`` and ``evenet`` parts of
+Writes the ``finetune``, ``multitask``, ``finetune_recipes`` and ``evenet`` parts of
 benchmarks/results/event_model.json.
 """
 
@@ -75,6 +81,12 @@ PRETRAIN_TASKS = ("classification", "assignment", "regression", "segmentation",
 EVENET_VENV = ROOT.parent / ".cache" / "evenet-venv"
 EVENET_PINS = ["evenet-lite==0.5.0"]
 EVENET_SIZE = {"hidden": 40, "layers": 2}
+#: ``recipes``: the pretrained fine-tunings again at these learning rates (1e-3 is the main
+#: table's), each row with its best validation loss; per (task, fraction, seed) the recipe with
+#: the lower validation loss is the one a physicist would pick without test labels
+RECIPE_LEARNING_RATES = (1e-3, 1e-4)
+#: the few-label regime the targets are about (100% of the labels would double the cost)
+RECIPE_FRACTIONS = (0.01, 0.1)
 VARIANTS = {"multi-task": ("classification", "assignment", "regression", "segmentation"),
             "classification only": ("classification",), "assignment only": ("assignment",),
             "regression only": ("regression",), "segmentation only": ("segmentation",)}
@@ -164,7 +176,7 @@ FINETUNE_MIN_STEPS = 600
 BATCH_SIZE = 256
 
 
-def _config(seed: int, epochs: int, n_train: int | None = None):
+def _config(seed: int, epochs: int, n_train: int | None = None, learning_rate: float = 1e-3):
     """The training settings; with ``n_train`` (labelled events of a fine-tuning) the epochs
     are raised to give at least ``FINETUNE_MIN_STEPS`` steps, the patience with them."""
     from aihep.eventmodel.model import EventModelConfig
@@ -177,7 +189,7 @@ def _config(seed: int, epochs: int, n_train: int | None = None):
         epochs = max(epochs, math.ceil(FINETUNE_MIN_STEPS / steps_per_epoch))
         patience = max(patience, epochs // 4)
     return EventTrainConfig(model=EventModelConfig(seed=seed), train=TrainConfig(
-        epochs=epochs, batch_size=BATCH_SIZE, learning_rate=1e-3, patience=patience,
+        epochs=epochs, batch_size=BATCH_SIZE, learning_rate=learning_rate, patience=patience,
         seed=seed))
 
 
@@ -294,10 +306,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         parts = classification_labels(data, fraction, seed)
     init = (load_event_model(cache / f"pretrained_{tag}")[0].state_dict()
             if job["pretrained"] else None)
+    lr = job.get("learning_rate", 1e-3)
+    suffix = "" if lr == 1e-3 else f"_lr{lr:g}"
     model, history = train_event_model(
-        parts, _config(seed, epochs, sum(len(e) for e, _ in parts)), tasks=(task,), init=init,
-        checkpoint=cache / f"ft_{task}_{fraction}_{seed}_{int(job['pretrained'])}_{tag}"
-        f"_{FINETUNE_MIN_STEPS}.ckpt")
+        parts, _config(seed, epochs, sum(len(e) for e, _ in parts), lr), tasks=(task,),
+        init=init, checkpoint=cache / f"ft_{task}_{fraction}_{seed}_{int(job['pretrained'])}"
+        f"_{tag}_{FINETUNE_MIN_STEPS}{suffix}.ckpt")
     scores = _scores(model, {p: data["test"][p] for p in data["test"]}, (task,))
     if task == "assignment":
         score = scores["assignment_efficiency_6jet"]
@@ -306,7 +320,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         score, error = scores["auc_tth_vs_ttbar"], float("nan")
     return {"task": task, "fraction": fraction, "pretrained": job["pretrained"],
             "score": score, "score_error": error, "seed": seed,
-            "labelled_events": sum(len(e) for e, _ in parts),
+            "labelled_events": sum(len(e) for e, _ in parts), "learning_rate": lr,
+            # the best validation loss (the fine-tuning's own held-out labels): what a
+            # physicist without test labels can choose a recipe by
+            "val_loss": float(min(history.val_loss)),
             **_timing(history, sum(len(e) for e, _ in parts))}
 
 
@@ -430,6 +447,32 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                           f"{np.std(s):.3f} | {len(s)} |")
 
 
+def chosen_by_validation(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (task, fraction, seed), the recipe row with the lowest validation loss."""
+    best: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["task"], float(r["fraction"]), int(r["seed"]))
+        if key not in best or r["val_loss"] < best[key]["val_loss"]:
+            best[key] = r
+    return list(best.values())
+
+
+def print_recipes(rows: list[dict[str, Any]]) -> None:
+    chosen = chosen_by_validation(rows)
+    print("\n| task | fraction | " + " | ".join(f"lr {lr:g}" for lr in RECIPE_LEARNING_RATES)
+          + " | chosen on validation |")
+    print("|---|---|" + "---|" * (len(RECIPE_LEARNING_RATES) + 1))
+    for task in ("assignment", "classification"):
+        for fraction in RECIPE_FRACTIONS:
+            cells = []
+            for group in [[r for r in rows if r["learning_rate"] == lr]
+                          for lr in RECIPE_LEARNING_RATES] + [chosen]:
+                s = [r["score"] for r in group
+                     if r["task"] == task and r["fraction"] == fraction]
+                cells.append(f"{np.mean(s):.3f} +- {np.std(s):.3f} ({len(s)})" if s else "-")
+            print(f"| {task} | {fraction} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000, help="per process")
@@ -437,10 +480,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="trainings side by side")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--parts", default="pretrain,multitask,finetune,evenet",
+    parser.add_argument("--parts", default="pretrain,multitask,finetune,recipes,evenet",
                         help="pretrain (and its scores), multitask (multi- vs single-task), "
-                        "finetune (label fractions; needs pretrain), evenet (the evenet-lite "
-                        "classifier on the classification labels, in its own venv)")
+                        "finetune (label fractions; needs pretrain), recipes (the pretrained "
+                        "fine-tunings at other learning rates, chosen by validation loss), "
+                        "evenet (the evenet-lite classifier on the classification labels, in "
+                        "its own venv)")
     parser.add_argument("--multitask-events", type=int, default=40_000,
                         help="labelled events of the multi- vs single-task networks (a random "
                         "share of every process)")
@@ -466,6 +511,7 @@ def main() -> None:
     rows = [r for r in old.get("finetune", []) if same]
     multitask = dict(old.get("multitask", {})) if same else {}
     evenet_rows = [r for r in old.get("evenet", []) if same]
+    recipe_rows = [r for r in old.get("finetune_recipes", []) if same]
     done = {row_key(r) for r in rows}
     common = {"events": args.events, "test": args.test, "epochs": args.epochs,
               "cache": str(args.cache), "tag": tag, "threads": 1,
@@ -476,13 +522,14 @@ def main() -> None:
         write_result(args.results, {**current, "benchmark": "event_model",
                                     "finetune": rows, "finetune_setup": setup,
                                     "multitask": multitask, "evenet": evenet_rows,
+                                    "finetune_recipes": recipe_rows,
                                     "evenet_size": EVENET_SIZE},
                      current.get("commit") or commit)
 
     pretrained_ready = ("pretrained_auc_tth_vs_ttbar" in multitask
                         and (args.cache / f"pretrained_{tag}" / "model.pt").is_file())
     queue: list[dict[str, Any]] = []
-    if parts_to_run & {"pretrain", "finetune"} and not pretrained_ready:
+    if parts_to_run & {"pretrain", "finetune", "recipes"} and not pretrained_ready:
         queue.append({**common, "kind": "pretrain"})
     finetune = [{**common, "kind": "finetune", "task": task, "fraction": fraction,
                  "seed": seed, "pretrained": flag}
@@ -490,6 +537,14 @@ def main() -> None:
                 for seed in range(1, (5 if fraction == 0.01 else args.seeds) + 1)
                 for task in ("assignment", "classification") for flag in (True, False)]
     finetune = [j for j in finetune if "finetune" in parts_to_run and row_key(j) not in done]
+    recipes_done = {(*row_key(r), r["learning_rate"]) for r in recipe_rows}
+    finetune += [{**common, "kind": "finetune", "task": task, "fraction": fraction,
+                  "seed": seed, "pretrained": True, "learning_rate": lr, "recipe": True}
+                 for lr in RECIPE_LEARNING_RATES for fraction in RECIPE_FRACTIONS
+                 for seed in range(1, (5 if fraction == 0.01 else args.seeds) + 1)
+                 for task in ("assignment", "classification")
+                 if "recipes" in parts_to_run
+                 and (task, fraction, True, seed, lr) not in recipes_done]
     measured = {r["model"] for r in multitask.get("multi_vs_single", [])}
     later = [{**common, "kind": "multitask", "model": name} for name in VARIANTS
              if "multitask" in parts_to_run and name not in measured]
@@ -520,6 +575,8 @@ def main() -> None:
                     finetune = []
                 elif job["kind"] == "evenet":
                     evenet_rows.append({**result, "commit": commit})
+                elif job.get("recipe"):
+                    recipe_rows.append({**result, "commit": commit})
                 elif job["kind"] == "multitask":
                     multitask["multi_vs_single"] = [
                         *[r for r in multitask.get("multi_vs_single", [])
@@ -530,6 +587,8 @@ def main() -> None:
                       flush=True)
                 save()
     print_table(rows)
+    if recipe_rows:
+        print_recipes(recipe_rows)
     for fraction in (0.01, 0.1, 1.0):
         s = [r["score"] for r in evenet_rows if r["fraction"] == fraction]
         if s:
