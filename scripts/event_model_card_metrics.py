@@ -4,7 +4,7 @@ Usage: python scripts/event_model_card_metrics.py [--results FILE] OUT.json
 
 Then: ``aihep models register RUN --name event-model-pretrained --metrics OUT.json
 --benchmark-commit COMMIT`` with RUN the benchmark's pretrained run
-(``multitask.pretrained_run``) and COMMIT the rows' commit (``finetune_commit``).
+(``multitask.pretrained_run``) and COMMIT its commit (``multitask.pretrain_commit``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,20 @@ def card_metrics(results: dict) -> dict:
     out["train_events_per_second (1 thread)"] = round(mt["train_events_per_second"])
     out["inference_events_per_second (1 thread)"] = round(mt["inference_events_per_second"])
     rows = results["finetune"]
+    # fine-tunings of *this* checkpoint: the recipe rows share the pretraining's commit;
+    # the main table's pretrained rows came from an earlier pretraining run
+    this_run = [r for r in results.get("finetune_recipes", [])
+                if r.get("commit") == mt.get("pretrain_commit")]
     for task in ("assignment", "classification"):
         for fraction in (0.01, 0.1, 1.0):
-            for flag, word in ((True, "pretrained"), (False, "scratch")):
+            mine = [r["score"] for r in this_run if r["task"] == task
+                    and r["fraction"] == fraction and r["learning_rate"] == 1e-3]
+            if mine:
+                out[f"finetune_{task}_{fraction:.0%}_this_checkpoint (lr 1e-3, mean of "
+                    f"{len(mine)} seeds)"] = round(float(np.mean(mine)), 4)
+            for flag, word in ((True, "pretrained_earlier_run"), (False, "scratch")):
+                if flag and mine:
+                    continue
                 s = [r["score"] for r in rows if r["task"] == task
                      and r["fraction"] == fraction and r["pretrained"] == flag]
                 if s:
