@@ -39,7 +39,9 @@ loss (its test score is reported as "chosen on validation"; rows under ``finetun
 head, the package's own trainer; no pretrained weights: they are on a hub) at our network's
 size in its own venv (.cache/evenet-venv, created if missing: evenet-lite pins numpy 1.26.4),
 on the same classification labels, validation events, epochs and early stopping as our
-from-scratch network, one thread each (``benchmarks/evenet_shim.py``).
+from-scratch network, one thread each (``benchmarks/evenet_shim.py``); and again with its
+ten event-level features set to zero (``evenet-lite (objects only)``: our network sees only
+the objects).
 
 Usage: python benchmarks/event_model.py [--events 50000] [--test 10000] [--epochs 20]
        [--seeds 3] [--workers 2] [--parts pretrain,multitask,finetune,recipes,evenet]
@@ -81,6 +83,9 @@ PRETRAIN_TASKS = ("classification", "assignment", "regression", "segmentation",
 EVENET_VENV = ROOT.parent / ".cache" / "evenet-venv"
 EVENET_PINS = ["evenet-lite==0.5.0"]
 EVENET_SIZE = {"hidden": 40, "layers": 2}
+#: the ablation row: evenet-lite with its ten event-level features set to zero (our network
+#: has no such features: it sees only the objects)
+EVENET_OBJECTS_ONLY = "evenet-lite (objects only)"
 #: ``recipes``: the pretrained fine-tunings again at these learning rates (1e-3 is the main
 #: table's), each row with its best validation loss; per (task, fraction, seed) the recipe with
 #: the lower validation loss is the one a physicist would pick without test labels
@@ -397,7 +402,9 @@ def run_evenet(job: dict[str, Any]) -> dict[str, Any]:
     n_val = max(1, round(0.1 * len(labels)))
     test = JetEvents.concatenate([data["test"]["tth-bb"], data["test"]["ttbar"]])
     truth = np.r_[np.ones(len(data["test"]["tth-bb"])), np.zeros(len(data["test"]["ttbar"]))]
-    out = Path(job["cache"]) / f"evenet_{job['tag']}" / f"{fraction}_{seed}_{FINETUNE_MIN_STEPS}"
+    objects_only = job.get("objects_only", False)
+    out = (Path(job["cache"]) / f"evenet_{job['tag']}"
+           / f"{fraction}_{seed}_{FINETUNE_MIN_STEPS}{'_objects' if objects_only else ''}")
     if not (out / "result.json").is_file():
         out.mkdir(parents=True, exist_ok=True)
         arrays = {}
@@ -405,6 +412,8 @@ def run_evenet(job: dict[str, Any]) -> dict[str, Any]:
             arrays |= {f"{name}_{k}": v for k, v in evenet_inputs(events.select(index)).items()}
             arrays[f"{name}_y"] = labels[index]
         arrays |= {f"test_{k}": v for k, v in evenet_inputs(test).items()}
+        if objects_only:  # the ablation: no event-level features, only the objects
+            arrays |= {k: np.zeros_like(v) for k, v in arrays.items() if k.endswith("_globals")}
         np.savez(out / "data.npz", **arrays)
         subprocess.run([str(evenet_python()), str(ROOT / "evenet_shim.py"),
                         str(out / "data.npz"), str(out), "--epochs", str(train.epochs),
@@ -415,7 +424,8 @@ def run_evenet(job: dict[str, Any]) -> dict[str, Any]:
         (out / "data.npz").unlink()
     result = json.loads((out / "result.json").read_text())
     return {"task": "classification", "fraction": fraction, "pretrained": False,
-            "model": "evenet-lite", "score": auc(np.load(out / "scores.npy"), truth),
+            "model": EVENET_OBJECTS_ONLY if objects_only else "evenet-lite",
+            "score": auc(np.load(out / "scores.npy"), truth),
             "seed": seed, "labelled_events": len(labels), **result}
 
 
@@ -548,11 +558,14 @@ def main() -> None:
     measured = {r["model"] for r in multitask.get("multi_vs_single", [])}
     later = [{**common, "kind": "multitask", "model": name} for name in VARIANTS
              if "multitask" in parts_to_run and name not in measured]
-    evenet_done = {(r["fraction"], r["seed"]) for r in evenet_rows}
-    later += [{**common, "kind": "evenet", "fraction": fraction, "seed": seed}
-              for fraction in (0.01, 0.1, 1.0)
+    evenet_done = {(r["model"], r["fraction"], r["seed"]) for r in evenet_rows}
+    later += [{**common, "kind": "evenet", "fraction": fraction, "seed": seed,
+               "objects_only": objects_only}
+              for objects_only in (False, True) for fraction in (0.01, 0.1, 1.0)
               for seed in range(1, (5 if fraction == 0.01 else args.seeds) + 1)
-              if "evenet" in parts_to_run and (fraction, seed) not in evenet_done]
+              if "evenet" in parts_to_run and (
+                  EVENET_OBJECTS_ONLY if objects_only else "evenet-lite", fraction, seed)
+              not in evenet_done]
     if pretrained_ready:
         queue += finetune
         finetune = []
@@ -589,11 +602,13 @@ def main() -> None:
     print_table(rows)
     if recipe_rows:
         print_recipes(recipe_rows)
-    for fraction in (0.01, 0.1, 1.0):
-        s = [r["score"] for r in evenet_rows if r["fraction"] == fraction]
-        if s:
-            print(f"| classification | {fraction} | evenet-lite | {np.mean(s):.3f} +- "
-                  f"{np.std(s):.3f} | {len(s)} |")
+    for model in ("evenet-lite", EVENET_OBJECTS_ONLY):
+        for fraction in (0.01, 0.1, 1.0):
+            s = [r["score"] for r in evenet_rows
+                 if r["fraction"] == fraction and r["model"] == model]
+            if s:
+                print(f"| classification | {fraction} | {model} | {np.mean(s):.3f} +- "
+                      f"{np.std(s):.3f} | {len(s)} |")
 
 
 if __name__ == "__main__":
