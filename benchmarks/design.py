@@ -51,7 +51,10 @@ def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate
 
     optimizer = name.removesuffix("-10x")
     calls = budget * (10 if name.endswith("-10x") else 1)
-    out = CACHE / problem / name / f"seed{seed}"
+    # llm runs since repeats are filled (OptimizerConfig.fill_repeats) live apart from the
+    # earlier ones, whose records hold re-evaluated repeats
+    out = CACHE / problem / name / (f"seed{seed}-fill" if name.startswith("llm") else
+                                    f"seed{seed}")
     done = out / "result.json"
     if done.is_file():
         row = json.loads(done.read_text())
@@ -72,7 +75,24 @@ def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate
     row["optimizer"] = name
     if optimizer.startswith("llm"):
         row["llm_seconds"] = llm_seconds(out / "record.jsonl")
+    row["repeated_fraction"] = repeated_fraction(out / "record.jsonl")
+    row["fill_repeats"] = True
     return row
+
+
+def repeated_fraction(record: Path) -> float:
+    """The fraction of a run's evaluations spent on a design it had evaluated before (a
+    re-measurement on a fresh seed; a proposer that repeats itself wastes its budget)."""
+    from aihep.workflow.provenance import read_entries
+
+    seen, repeated, n = set(), 0, 0
+    for entry in read_entries(record):
+        if entry["tool"] == "evaluate":
+            key = json.dumps(entry["arguments"]["design"], sort_keys=True)
+            repeated += key in seen
+            seen.add(key)
+            n += 1
+    return repeated / max(n, 1)
 
 
 def llm_seconds(record: Path) -> float:

@@ -122,6 +122,28 @@ def test_unusable_llm_replies_are_counted_and_fall_back(tmp_path):
     assert any(e["status"].startswith("unusable: no JSON") for e in proposals)
 
 
+def test_repeated_proposals_are_not_evaluated_again(tmp_path):
+    """A model that answers with the same design every round (the 0.5B local model does)."""
+    same = {"x0": 0.5, "x1": 0.5, "x2": 0.5, "x3": 0.5, "k": 0}
+    reply = json.dumps({"designs": [same, same, dict(same, x2=0.6)]})
+    result = run_design(PROBLEM, OptimizerConfig(name="llm", budget=24, seed=1,
+                                                 designs_per_round=3), tmp_path,
+                        propose=lambda prompt, state: reply, reevaluate_events=100)
+    designs = [json.dumps(e["arguments"]["design"], sort_keys=True)
+               for e in read_entries(tmp_path / RECORD) if e["tool"] == "evaluate"]
+    assert len(designs) == 24 and len(set(designs)) == 24
+    # the first round evaluates the two distinct designs; every later slot is a random fill
+    assert result.filled_repeats == 24 - 2
+    sources = [e["extra"]["source"] for e in read_entries(tmp_path / RECORD)
+               if e["tool"] == "evaluate"]
+    assert sources[:3] == ["llm", "llm-fill", "llm"] and set(sources[3:]) == {"llm-fill"}
+    # the old behaviour, on request: the budget goes to re-measuring the same designs
+    kept = run_design(PROBLEM, OptimizerConfig(name="llm", budget=24, seed=1,
+                                               designs_per_round=3, fill_repeats=False),
+                      propose=lambda prompt, state: reply, reevaluate_events=100)
+    assert kept.filled_repeats == 0
+
+
 def test_llm_without_a_backend_is_a_clear_error():
     with pytest.raises(ConfigError, match="language model"):
         run_design(PROBLEM, OptimizerConfig(name="llm", budget=5), reevaluate_events=100)

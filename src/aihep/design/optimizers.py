@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from aihep import DEFAULT_SEED
-from aihep.design.evaluator import BudgetExhausted, Evaluator, isolated_global_rngs
+from aihep.design.evaluator import BudgetExhausted, Evaluator, isolated_global_rngs, same_design
 from aihep.design.problem import Continuous, Design, DesignProblem
 from aihep.design.proposer import (
     ProposalState,
@@ -61,6 +61,9 @@ class OptimizerConfig(BaseModel):
     memory_size: int = Field(10, ge=1, description="best designs shown to the proposer")
     max_failed_replies: int = Field(3, ge=1, description="unusable replies in a row before "
                                     "a round of random designs (counted)")
+    fill_repeats: bool = Field(True, description="a proposed design already evaluated (or "
+                               "twice in a reply) is not evaluated again: its slot gets a "
+                               "random design (source '<actor>-fill', counted)")
 
 
 def run_random(problem: DesignProblem, evaluate: Evaluator, config: OptimizerConfig) -> None:
@@ -201,6 +204,7 @@ def run_proposer(problem: DesignProblem, evaluate: Evaluator, config: OptimizerC
     """Rounds of: prompt (fixed part + memory) -> reply -> designs -> evaluations."""
     fixed = problem_prompt(problem, config.designs_per_round)
     rng = np.random.default_rng(derive_seed(config.seed, "proposer-fallback"))
+    fill_rng = np.random.default_rng(derive_seed(config.seed, "proposer-fill"))
     failed = 0
     round_ = 0
     while True:
@@ -242,8 +246,31 @@ def run_proposer(problem: DesignProblem, evaluate: Evaluator, config: OptimizerC
         else:
             source = actor
         failed = 0
-        for design in designs:
-            evaluate(design, source=source)
+        if config.fill_repeats:
+            designs, sources = fill_repeats(problem, evaluate, designs, source, fill_rng)
+        else:
+            sources = [source] * len(designs)
+        for design, origin in zip(designs, sources, strict=True):
+            evaluate(design, source=origin)
+
+
+def fill_repeats(problem: DesignProblem, evaluate: Evaluator, designs: list[Design],
+                 source: str, rng: np.random.Generator) -> tuple[list[Design], list[str]]:
+    """``designs`` with every one already evaluated in this run (after projection), or
+    repeated within the list, replaced by a random design; and each design's source
+    (``source`` or ``source-fill``). A small model often answers with the same design round
+    after round: without this it spends the budget re-measuring one design."""
+    seen = [e.design for e in evaluate.history]
+    out, sources = [], []
+    for design in designs:
+        if any(same_design(problem.project(design), old) for old in seen):
+            design, origin = problem.random_design(rng), f"{source}-fill"
+        else:
+            origin = source
+        seen.append(problem.project(design))
+        out.append(design)
+        sources.append(origin)
+    return out, sources
 
 
 def optimize(problem: DesignProblem, evaluate: Evaluator, config: OptimizerConfig,

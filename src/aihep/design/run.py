@@ -51,6 +51,7 @@ class DesignRunResult:
     failures: int
     unusable_replies: int
     fallback_designs: int
+    filled_repeats: int  # proposed designs already evaluated, replaced by random ones
     replayed_entries: int
     seconds: float
     simulator_seconds: float
@@ -96,6 +97,7 @@ def run_design(problem: DesignProblem, config: OptimizerConfig, out: Path | None
         failures=sum(e.status != "ok" for e in evaluate.history),
         unusable_replies=replies[0], fallback_designs=sum(
             e.source.endswith("-fallback") for e in evaluate.history),
+        filled_repeats=sum(e.source.endswith("-fill") for e in evaluate.history),
         replayed_entries=record.replayed_count,
         seconds=time.perf_counter() - start,
         simulator_seconds=sum(e.seconds for e in evaluate.history),
