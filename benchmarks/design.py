@@ -75,8 +75,8 @@ def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate
     row["optimizer"] = name
     if optimizer.startswith("llm"):
         row["llm_seconds"] = llm_seconds(out / "record.jsonl")
+        row["fill_repeats"] = True
     row["repeated_fraction"] = repeated_fraction(out / "record.jsonl")
-    row["fill_repeats"] = True
     return row
 
 
