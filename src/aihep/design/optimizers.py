@@ -232,7 +232,8 @@ def run_proposer(problem: DesignProblem, evaluate: Evaluator, config: OptimizerC
         if old is None or old["arguments"].get("prompt_sha256") != digest:
             evaluate.record.append(actor, "propose", {"prompt_sha256": digest,
                                                       "round": round_},
-                                   "ok" if parsed.usable else f"unusable: {parsed.problem}",
+                                   (f"ok ({parsed.problem})" if parsed.problem else "ok")
+                                   if parsed.usable else f"unusable: {parsed.problem}",
                                    seconds, {"reply": reply,
                                              "designs": len(parsed.designs)})
         round_ += 1

@@ -71,8 +71,8 @@ def problem_prompt(problem: DesignProblem, n_designs: int) -> str:
         f"Objective (lower is better, measured with noise): {weights}.",
         f"Baseline design: {json.dumps(problem.baseline)}",
         f"Reply with JSON only: {{\"designs\": [ ... {n_designs} objects, each giving every "
-        "parameter ... ]}. Propose designs that differ from the ones already tried; mix "
-        "small changes of the best designs with bolder ones.",
+        "parameter ... ]}, numbers with at most 3 decimals. Propose designs that differ from "
+        "the ones already tried; mix small changes of the best designs with bolder ones.",
     ])
 
 
@@ -81,8 +81,16 @@ def memory_prompt(memory: list[tuple[Design, float]], round_: int) -> str:
     if not memory:
         return f"Round {round_}. No design evaluated yet."
     lines = [f"Round {round_}. Best designs so far (objective, design):"]
-    lines += [f"{value:.4g} {json.dumps(design)}" for design, value in memory]
+    lines += [f"{value:.4g} {json.dumps(rounded(design))}" for design, value in memory]
     return "\n".join(lines)
+
+
+def rounded(design: Design, digits: int = 4) -> Design:
+    """``design`` with its numbers to ``digits`` significant digits: a model copies what it
+    is shown, and 16-digit floats made the shipped 0.5B model's replies overrun its token
+    limit."""
+    return {k: float(f"{v:.{digits}g}") if isinstance(v, float) else v
+            for k, v in design.items()}
 
 
 @dataclass
@@ -102,7 +110,11 @@ def parse_reply(problem: DesignProblem, reply: str, n_designs: int) -> ParsedRep
     try:
         data, _ = json.JSONDecoder().raw_decode(reply[start:])
     except json.JSONDecodeError as error:
-        return ParsedReply(usable=False, problem=f"not JSON ({error.msg})")
+        complete = complete_designs(reply[start:])
+        if not complete:
+            return ParsedReply(usable=False, problem=f"not JSON ({error.msg})")
+        return ParsedReply(designs=complete[:n_designs],
+                           problem=f"cut off: {len(complete)} complete designs kept")
     if isinstance(data, dict):
         data = data.get("designs", [data] if set(data) & set(problem.names) else None)
     if not isinstance(data, list):
@@ -111,6 +123,24 @@ def parse_reply(problem: DesignProblem, reply: str, n_designs: int) -> ParsedRep
     if not designs:
         return ParsedReply(usable=False, problem="no design objects")
     return ParsedReply(designs=designs)
+
+
+def complete_designs(text: str) -> list[dict[str, Any]]:
+    """The design objects that are complete in a reply cut off (at the token limit) inside
+    its list of designs: ``{"designs": [{...}, {...}, {"z1": 1.`` gives the first two."""
+    bracket = text.find("[")
+    if bracket < 0:
+        return []
+    decoder, i, out = json.JSONDecoder(), bracket + 1, []
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        try:
+            item, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            return out
+        if isinstance(item, dict):
+            out.append(item)
 
 
 def heuristic_proposer(step: float = 0.1, flip: float = 0.2) -> Proposer:

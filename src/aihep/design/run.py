@@ -112,7 +112,7 @@ def _reply_counts(path: Path | None) -> tuple[int, int]:
     from aihep.workflow.provenance import read_entries
 
     replies = [e for e in read_entries(path) if e["tool"] == "propose"]
-    return sum(e["status"] != "ok" for e in replies), len(replies)
+    return sum(not e["status"].startswith("ok") for e in replies), len(replies)
 
 
 def run_design_dir(problem: str, out: Path, optimizer: OptimizerName = "random",
