@@ -17,7 +17,8 @@ real scintillator layers for 3 designs (electrons), and the best designs re-rank
 pion model's parameters varied by +-20% (robustness).
 
 Usage: python benchmarks/design.py [--problems spectrometer,calorimeter] [--seeds 5|3,4,5]
-       [--budget 350] [--optimizers ...] [--llm none|local|openai] [--workers 1]
+       [--budget 350] [--optimizers ...] [--llm none|local|openai] [--llm-threads 1]
+       [--workers 1]
 """
 
 from __future__ import annotations
@@ -239,13 +240,16 @@ def main() -> None:
     parser.add_argument("--reevaluate-events", type=int, default=20_000)
     parser.add_argument("--llm", default="none", help="none | local | openai")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--llm-threads", type=int, default=1,
+                        help="threads of the embedded model (1 when the cores are shared)")
     args = parser.parse_args()
     commit = git_commit()
     propose, llm_note = None, "llm rows: not run (no language model: --llm local|openai)"
     if args.llm != "none":
         from aihep.agent.design import chat_proposer
 
-        propose = chat_proposer(args.llm, cache_dir=CACHE / "llm_replies")
+        propose = chat_proposer(args.llm, cache_dir=CACHE / "llm_replies",
+                                n_threads=args.llm_threads)
         llm_note = (f"llm backend: {args.llm}; replies cached by prompt, so llm+tr reuses "
                     "the replies of llm's first rounds (llm_seconds: the model's own time)")
     old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
