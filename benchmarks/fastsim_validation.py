@@ -140,7 +140,10 @@ def main() -> None:
     out: dict = json.loads(path.read_text()) if path.is_file() else {}
     out.update({"benchmark": "fastsim_validation", "showers_per_point": n,
                 "effective": eff})
-    out.setdefault("commits", {})
+    keys = {"shape": "shower_shape", "linearity": "linearity", "sampling": "sampling_term",
+            "cuts": "cuts", "calice": "calice"}
+    # parts kept from an older file keep the commit they were measured at
+    out.setdefault("commits", {k: out.get("commit") for k, v in keys.items() if v in out})
     for part in parts:
         out["commits"][part] = commit
     if "calice" in parts:
