@@ -18,7 +18,7 @@ pion model's parameters varied by +-20% (robustness).
 
 Usage: python benchmarks/design.py [--problems spectrometer,calorimeter] [--seeds 5|3,4,5]
        [--budget 350] [--optimizers ...] [--llm none|local|openai] [--llm-threads 1]
-       [--workers 1]
+       [--workers 1] [--merge OTHER/design.json,...]
 """
 
 from __future__ import annotations
@@ -242,6 +242,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--llm-threads", type=int, default=1,
                         help="threads of the embedded model (1 when the cores are shared)")
+    parser.add_argument("--merge", default="", help="design.json files of runs made in other "
+                        "checkouts (comma-separated): their rows of --problems x --optimizers "
+                        "replace ours; nothing is run")
     args = parser.parse_args()
     commit = git_commit()
     propose, llm_note = None, "llm rows: not run (no language model: --llm local|openai)"
@@ -267,7 +270,19 @@ def main() -> None:
                                "improvements": improvements(rows),
                                "calorimeter_checks": checks}, commit)
 
-    for problem in args.problems.split(","):
+    if args.merge:
+        chosen = set(args.problems.split(",")), set(args.optimizers.split(","))
+        for other in args.merge.split(","):
+            data = json.loads(Path(other).read_text())
+            if data.get("llm", "").startswith("llm backend"):
+                llm_note = data["llm"]
+            for row in data["rows"]:
+                if row["problem"] in chosen[0] and row["optimizer"] in chosen[1]:
+                    rows = [r for r in rows if (r["problem"], r["optimizer"], r["seed"]) != (
+                        row["problem"], row["optimizer"], row["seed"])] + [row]
+        commit = old.get("commit", commit)  # the file's own runs keep their commit
+        save()
+    for problem in [] if args.merge else args.problems.split(","):
         if problem == "calorimeter":
             from aihep.design.calorimeter import CalorimeterSettings, build_electron_library
 
