@@ -25,7 +25,12 @@ def _policy(tmp_path, **kw):
 def test_allowed_call_passes(tmp_path):
     args = TOOL.validate({"source": str(tmp_path / "inputs" / "a.csv"),
                           "target": str(tmp_path / "run" / "b.csv")})
-    _policy(tmp_path).check(TOOL, args, calls_so_far=0)
+    _policy(tmp_path).check(TOOL, args, calls_so_far=0)  # raises PermissionDenied if refused
+    # the same call one path component off is refused: the check looks at these paths
+    outside = TOOL.validate({"source": str(tmp_path / "a.csv"),
+                             "target": str(tmp_path / "run" / "b.csv")})
+    with pytest.raises(PermissionDenied):
+        _policy(tmp_path).check(TOOL, outside, calls_so_far=0)
 
 
 @pytest.mark.parametrize(("source", "target", "match"), [
