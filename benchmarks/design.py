@@ -277,6 +277,7 @@ def main() -> None:
             if data.get("llm", "").startswith("llm backend"):
                 llm_note = data["llm"]
             for row in data["rows"]:
+                row.setdefault("commit", data["commit"])
                 if row["problem"] in chosen[0] and row["optimizer"] in chosen[1]:
                     rows = [r for r in rows if (r["problem"], r["optimizer"], r["seed"]) != (
                         row["problem"], row["optimizer"], row["seed"])] + [row]
@@ -300,6 +301,7 @@ def main() -> None:
                 start = time.perf_counter()
                 row = run_one(problem, name, seed, args.budget, propose,
                               args.reevaluate_events)
+                row.setdefault("commit", commit)  # the code that ran it
                 rows = [r for r in rows if (r["problem"], r["optimizer"], r["seed"]) != (
                     problem, name, seed)] + [row]
                 save()
