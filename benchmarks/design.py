@@ -273,7 +273,12 @@ def main() -> None:
     if args.merge:
         chosen = set(args.problems.split(",")), set(args.optimizers.split(","))
         for other in args.merge.split(","):
-            data = json.loads(Path(other).read_text())
+            try:
+                data = json.loads(Path(other).read_text())
+                assert isinstance(data["rows"], list) and "commit" in data
+            except (OSError, ValueError, KeyError, TypeError, AssertionError):
+                parser.error(f"--merge: {other} is not a design.json of this benchmark "
+                             "(a JSON object with 'rows' and 'commit')")
             if data.get("llm", "").startswith("llm backend"):
                 llm_note = data["llm"]
             for row in data["rows"]:

@@ -128,7 +128,12 @@ def main() -> None:
     parser.add_argument("--showers", type=int, default=1000)
     parser.add_argument("--parts", default="shape,linearity,sampling,cuts,calice")
     args = parser.parse_args()
+    keys = {"shape": "shower_shape", "linearity": "linearity", "sampling": "sampling_term",
+            "cuts": "cuts", "calice": "calice"}
     parts = set(args.parts.split(","))
+    if parts - set(keys) or args.showers < 2:
+        parser.error(f"--parts: a comma-separated subset of {','.join(keys)} (got "
+                     f"{args.parts!r}); --showers: >= 2")
     commit = git_commit()
     from aihep.fastsim.geometry import effective_properties, preset
 
@@ -138,14 +143,14 @@ def main() -> None:
     start = time.perf_counter()
     path = ROOT / "results" / "fastsim_validation.json"
     out: dict = json.loads(path.read_text()) if path.is_file() else {}
-    out.update({"benchmark": "fastsim_validation", "showers_per_point": n,
-                "effective": eff})
-    keys = {"shape": "shower_shape", "linearity": "linearity", "sampling": "sampling_term",
-            "cuts": "cuts", "calice": "calice"}
-    # parts kept from an older file keep the commit they were measured at
+    # parts kept from an older file keep the commit and shower count they were measured with
     out.setdefault("commits", {k: out.get("commit") for k, v in keys.items() if v in out})
+    out.setdefault("showers", {k: out.get("showers_per_point") for k in out["commits"]})
+    out.pop("showers_per_point", None)
+    out.update({"benchmark": "fastsim_validation", "effective": eff})
     for part in parts:
         out["commits"][part] = commit
+        out["showers"][part] = n
     if "calice" in parts:
         out["calice"] = calice_check(n)
     if "shape" in parts:
