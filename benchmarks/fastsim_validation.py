@@ -212,20 +212,23 @@ def sampling_term(ds2, n: int) -> dict:
             Slab(material="Si", thickness_mm=0.3, active=True))})
         from aihep.fastsim.materials import MATERIALS
 
-        mip_cell = (MATERIALS["W"].mip_mev_per_mm * w_mm + MATERIALS["Si"].mip_mev_per_mm * 0.3)
+        mip_si = MATERIALS["Si"].mip_mev_per_mm * 0.3
+        mip_cell = MATERIALS["W"].mip_mev_per_mm * w_mm + mip_si
         # sigma/E = a / sqrt(E) (+) b fitted over 2-20 GeV: a is the stochastic term
         energies = np.array([2.0, 5.0, 10.0, 20.0])
-        rel, err = [], []
+        rel, err, e_mip = [], [], []
         for energy in energies:
             count = n if energy <= 10 else max(n * 3 // 5, 20)
             _, _, resp = profile_tmax(layout, CascadeConfig(), 1e3 * energy, count, 4)
             rel.append(resp.std() / resp.mean())
+            e_mip.append(resp.mean() / (mip_si / mip_cell))  # e/mip: shower vs MIP fraction
             err.append(rel[-1] / np.sqrt(2 * (count - 1)))
         (a, b), cov = optimize.curve_fit(lambda e, a, b: np.hypot(a / np.sqrt(e), b), energies,
                                          rel, p0=(0.1, 0.005), sigma=err, absolute_sigma=True,
                                          bounds=([0, 0], [1, 0.2]))
         sampling.append({"w_mm": w_mm, "mip_mev_per_cell": mip_cell, "stochastic": float(a),
                          "stochastic_error": float(np.sqrt(cov[0, 0])), "constant": float(b),
+                         "e_over_mip": float(np.mean(e_mip)),
                          "relative_resolution": dict(zip(map(str, energies), map(float, rel),
                                                          strict=True)),
                          "at_10_gev_times_sqrt10": float(rel[2] * np.sqrt(10.0))})
