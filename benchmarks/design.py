@@ -71,8 +71,15 @@ def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate
             row["baseline_metrics"] = again(spec, spec.baseline, reevaluate, final)[2]
             done.write_text(json.dumps(row, indent=1))
     else:
+        start, step = time.perf_counter(), max(calls // 10, 1)
+
+        def progress(done: int, total: int, best: float) -> None:  # every tenth of the budget
+            if done % step == 0 or done == total:
+                print(f"  {problem} {name} seed {seed}: {done}/{total} calls, best noisy "
+                      f"{best:.3f}, {time.perf_counter() - start:.0f} s", flush=True)
+
         row = run_design_dir(problem, out, optimizer, calls, seed, reevaluate_events=reevaluate,
-                             propose=propose).to_dict()
+                             propose=propose, progress=progress).to_dict()
     row["optimizer"] = name
     if optimizer.startswith("llm"):
         row["llm_seconds"] = llm_seconds(out / "record.jsonl")
