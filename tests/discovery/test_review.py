@@ -181,6 +181,10 @@ def test_a_real_signal_passes_every_check_including_the_reference():
     assert {"reference_selection", "second_opinion"} <= set(checks)
     assert result.discovery, result.review.to_dict()
     assert checks["reference_selection"].values["z"] > 5
+    opinion = checks["second_opinion"].values  # median of three retrainings, each recorded
+    assert len(opinion["seeds"]) == 3 and len(opinion["per_seed"]) == 3
+    seen = [o for o in opinion["per_seed"] if o is not None]
+    assert len(seen) >= 2 and abs(np.median([o["mass_gev"] for o in seen]) - 3500) < 100
 
 
 def test_second_opinion_must_agree_but_need_not_be_significant():
@@ -196,3 +200,25 @@ def test_second_opinion_must_agree_but_need_not_be_significant():
     silent = check_second_opinion("ae", *candidate, None, None)  # sees nothing: no veto
     assert silent.passed and "no peak" in silent.detail
     assert not check_second_opinion("ae", None, None, (3500.0, 9.0), (400.0, 80.0)).passed
+
+
+def test_second_opinion_is_the_median_over_seeds():
+    """One lucky or unlucky retraining neither makes nor breaks the second opinion."""
+    import pytest
+
+    from aihep.discovery.review import check_second_opinion, median_opinion
+
+    candidate = ((3500.0, 10.0), (400.0, 80.0))
+    agree = ((3510.0, 12.0), (380.0, 90.0))
+    outlier_seed = ((3950.0, 20.0), (900.0, 150.0))
+    median = median_opinion([agree, outlier_seed, ((3495.0, 14.0), (420.0, 95.0))])
+    assert median == ((3510.0, 14.0), (420.0, 95.0))
+    assert check_second_opinion("cwola", *candidate, *median).passed
+    # the single outlying seed alone would have vetoed the claim
+    assert not check_second_opinion("cwola", *candidate, *outlier_seed).passed
+    # most seeds see no peak: the opinion is "no peak" (nothing to compare, no veto)
+    assert median_opinion([None, None, outlier_seed]) is None
+    assert median_opinion([agree, None]) == agree  # a tie still compares
+    assert median_opinion([agree]) == agree
+    with pytest.raises(ValueError, match="at least one"):
+        median_opinion([])

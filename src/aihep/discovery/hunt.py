@@ -40,7 +40,14 @@ from aihep.discovery.extraction import (
 from aihep.discovery.flows import FlowConfig, cathode_flow_config
 from aihep.discovery.limits import UpperLimit, resonance_limits
 from aihep.discovery.outliers import OutlierConfig, outlier
-from aihep.discovery.review import Check, Review, check_second_opinion, review
+from aihep.discovery.review import (
+    Check,
+    Opinion,
+    Review,
+    check_second_opinion,
+    median_opinion,
+    review,
+)
 from aihep.discovery.weak import SignalRegion, cathode, cwola, idealized, supervised
 from aihep.errors import InputError
 from aihep.events.features import FEATURES
@@ -87,6 +94,8 @@ class HuntConfig(BaseModel):
     limit_cl: float = Field(0.95, gt=0, lt=1)
     limits: bool = Field(True, description="CLs limits at every window when nothing is "
                          "claimed (pyhf; minutes on a scan)")
+    opinion_seeds: int = Field(3, ge=1, description="retrainings (seeds) behind the "
+                               "reviewer's second opinion; it compares their medians")
     refine: bool = Field(True, description="after a significant scan, retrain the best method "
                          "in a window centred on the fitted resonance (one extra trial)")
     bump_scan: Literal["spectrum", "signal_region"] = Field(
@@ -574,30 +583,43 @@ def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndar
                     mjj: np.ndarray, edges: np.ndarray, config: HuntConfig,
                     truth: np.ndarray | None, ref_x: np.ndarray | None,
                     ref_mjj: np.ndarray | None) -> Check:
-    """Retrain another configured method (else the same one with another seed) in the
-    candidate's window and compare its resonance with the candidate's."""
+    """Retrain another configured method (else the same one with other seeds)
+    ``opinion_seeds`` times in the candidate's window and compare the median of their
+    resonances with the candidate's (medians over seeds, each retraining k-folded)."""
     others = [m for m in config.methods if m not in (best.method, "supervised")]
     method = others[0] if others else best.method
-    seed = config.seed if others else config.seed + 1
-    label = f"{method} in the same window" if others else f"{method} with seed {seed}"
+    seeds = [config.seed + (0 if others else 1) + i for i in range(config.opinion_seeds)]
+    label = (f"{method} in the same window" if others else f"{method}") + (
+        f" with seed {seeds[0]}" if len(seeds) == 1 else
+        f", median of seeds {seeds[0]}-{seeds[-1]}")
     fitted = extraction is not None
     mass = (extraction.mass.value, extraction.mass.error) if fitted else None
     total = (extraction.n_signal.value, extraction.n_signal.error) if fitted else None
     sr = SignalRegion(best.window_gev[0], best.window_gev[1], config.sideband_gev)
-    scores, _ = _run_method(method, x, mjj, sr, config.model_copy(update={"seed": seed}),
-                            truth, ref_x, ref_mjj)
-    _, selected = _cut(scores, sr.contains(mjj), config)
-    other_mass = other_total = None
-    try:
-        start = extraction.mass.value if fitted else 0.5 * sum(best.bump.window_gev)
-        other = extract_signal(mjj, selected, best.bump.edges_gev, start,
-                               shape=config.signal_shape)
-        if sr.lo_gev <= other.mass.value <= sr.hi_gev and other.after_cut.n_signal.value > 0:
-            other_mass = (other.mass.value, other.mass.error)
-            other_total = (other.n_signal.value, other.n_signal.error)
-    except (InputError, RuntimeError, ValueError):
-        pass
-    return check_second_opinion(label, mass, total, other_mass, other_total)
+    start = extraction.mass.value if fitted else 0.5 * sum(best.bump.window_gev)
+    opinions: list[Opinion] = []
+    for seed in seeds:
+        scores, _ = _run_method(method, x, mjj, sr, config.model_copy(update={"seed": seed}),
+                                truth, ref_x, ref_mjj)
+        _, selected = _cut(scores, sr.contains(mjj), config)
+        opinion = None
+        try:
+            other = extract_signal(mjj, selected, best.bump.edges_gev, start,
+                                   shape=config.signal_shape)
+            if (sr.lo_gev <= other.mass.value <= sr.hi_gev
+                    and other.after_cut.n_signal.value > 0):
+                opinion = ((other.mass.value, other.mass.error),
+                           (other.n_signal.value, other.n_signal.error))
+        except (InputError, RuntimeError, ValueError):
+            pass
+        opinions.append(opinion)
+    median = median_opinion(opinions)
+    check = check_second_opinion(label, mass, total, *(median or (None, None)))
+    per_seed = [None if o is None else {"mass_gev": o[0][0], "mass_error_gev": o[0][1],
+                                        "n_signal": o[1][0], "n_signal_error": o[1][1]}
+                for o in opinions]
+    return Check(check.name, check.passed, check.detail,
+                 {**check.values, "seeds": seeds, "per_seed": per_seed})
 
 
 def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj: np.ndarray,

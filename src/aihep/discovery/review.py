@@ -15,7 +15,8 @@ pure function of the hunt's arrays and returns a :class:`Check`:
 * ``smooth_selection``: the fraction of events the cut keeps varies smoothly with mjj in the
   sidebands (a quadratic describes it): a cut that sculpts the spectrum makes steps there.
 * ``second_opinion``: another method (or the same with another seed) retrained in the same
-  window agrees on the mass and the total yield within 2 sigma (it need not be significant).
+  window agrees on the mass and the total yield within 2 sigma (it need not be significant);
+  with several retrainings (seeds), their medians (:func:`median_opinion`).
 * ``reference_selection`` (with a background-only reference and a method that never trained
   on it: CWoLa, CATHODE): the same cut applied to the reference, normalized to the data in the
   sidebands, predicts the selected data under the resonance; the data must exceed it by
@@ -223,6 +224,24 @@ def check_reference_selection(mjj_gev: np.ndarray, selected: np.ndarray,
                    "(sculpting)")
     return Check("reference_selection", bool(ok), detail, {
         "predicted": predicted, "observed": observed, "z": float(z)})
+
+
+Opinion = tuple[tuple[float, float], tuple[float, float]] | None
+
+
+def median_opinion(opinions: list[Opinion]) -> Opinion:
+    """One opinion from several retrainings (seeds): ``None`` (no peak) when more than half
+    saw no peak, else the medians of the masses, yields and of their errors (value, error pairs),
+    so a single lucky or unlucky seed neither makes nor breaks the check."""
+    if not opinions:
+        msg = "median_opinion needs at least one opinion"
+        raise ValueError(msg)
+    seen = [o for o in opinions if o is not None]
+    if not seen or 2 * len(seen) < len(opinions):
+        return None
+    columns = np.array([[m[0], m[1], y[0], y[1]] for m, y in seen])
+    mass_v, mass_e, yield_v, yield_e = np.median(columns, axis=0)
+    return (float(mass_v), float(mass_e)), (float(yield_v), float(yield_e))
 
 
 def check_second_opinion(label: str, mass: tuple[float, float] | None,
