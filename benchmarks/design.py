@@ -344,6 +344,13 @@ def main() -> None:
     for problem, pub in PUBLISHED.items():
         print(f"  published {problem} ({pub['quantity']}): baseline {pub['baseline']}, "
               f"RL {pub['rl']}, LLM+TR {pub['llm+tr']}")
+    from aihep.report.calo import save_figure
+    from aihep.report.design import convergence_figure
+
+    for problem in sorted({r["problem"] for r in rows}):
+        figure = RESULTS.parent / f"design_{problem}_convergence.png"
+        save_figure(convergence_figure([r for r in rows if r["problem"] == problem]), figure)
+        print(f"{problem}: best objective so far vs calls in {figure}")
     for problem in {r["problem"] for r in rows}:
         by = {(r["optimizer"], r["seed"]): r["best_objective"] for r in rows
               if r["problem"] == problem}

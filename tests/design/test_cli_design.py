@@ -85,3 +85,21 @@ def test_show_prints_yaml_that_loads_back():
     result = runner.invoke(app, ["design", "show", "spectrometer"])
     assert result.exit_code == 0
     assert yaml.safe_load(result.stdout)["objective"]["simulator"] == "spectrometer"
+
+
+def test_convergence_figure_gives_every_optimizer_its_own_line():
+    from aihep.report.design import convergence_figure
+
+    rows = [{"optimizer": name, "baseline_objective": 10.0,
+             "best_so_far": [40.0, 9.0 - i, 8.0 - i, 7.5 - i]}
+            for i, name in enumerate(["random", "cma-es", "llm", "llm+tr"]) for _ in (1, 2)]
+    fig = convergence_figure(rows)
+    ax = fig.axes[0]
+    lines = [line for line in ax.get_lines() if line.get_label().endswith("seeds)")]
+    assert [line.get_label() for line in lines] == [
+        "cma-es (2 seeds)", "llm (2 seeds)", "llm+tr (2 seeds)", "random (2 seeds)"]
+    styles = {(line.get_color() if isinstance(line.get_color(), str)
+               else tuple(line.get_color()), line.get_linestyle()) for line in lines}
+    assert len(styles) == len(lines)
+    low, high = ax.get_ylim()  # the first call's 40 does not flatten the curves
+    assert high == 15.0 and low < 4.5

@@ -14,28 +14,38 @@ from aihep.report.html import figures_html, pyplot, table_html, write_report
 
 def convergence_figure(rows: Sequence[dict[str, Any]]) -> Any:
     """Median (band: min-max over seeds) of the best noisy objective vs calls, per
-    optimizer; the baseline's re-evaluated objective as a dashed line."""
+    optimizer; the baseline's re-evaluated objective as a dashed line. Every optimizer has
+    its own colour and line style; the y range is clipped to 1.5x the baseline so the first
+    random calls do not flatten the curves."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 6))
     by_name: dict[str, list[list[float]]] = {}
     for r in rows:
         by_name.setdefault(r["optimizer"], []).append(r.get("best_so_far") or [])
-    for name, curves in sorted(by_name.items()):
+    colours = plt.get_cmap("tab20").colors
+    styles = ("-", "--", "-.", ":")
+    lowest = np.inf
+    for i, (name, curves) in enumerate(sorted(by_name.items())):
         n = min(len(c) for c in curves)
         if n == 0:
             continue
         a = np.array([c[:n] for c in curves], dtype=float)
         calls = np.arange(1, n + 1)
-        line = ax.plot(calls, np.nanmedian(a, 0), label=f"{name} ({len(curves)})", lw=1.8)[0]
+        colour = colours[(2 * i) % 20 + (2 * i) // 20 % 2]
+        ax.plot(calls, np.nanmedian(a, 0), label=f"{name} ({len(curves)} seeds)", lw=2,
+                color=colour, ls=styles[i % len(styles)])
         if len(curves) > 1:
-            ax.fill_between(calls, np.nanmin(a, 0), np.nanmax(a, 0), alpha=0.15,
-                            color=line.get_color())
-    base = np.median([r["baseline_objective"] for r in rows])
-    ax.axhline(base, ls="--", color="grey", label="baseline")
-    ax.set_xlabel("simulator calls")
-    ax.set_ylabel("best objective so far (noisy; lower is better)")
+            ax.fill_between(calls, np.nanmin(a, 0), np.nanmax(a, 0), alpha=0.07,
+                            color=colour)
+        lowest = min(lowest, float(np.nanmin(a)))
+    base = float(np.median([r["baseline_objective"] for r in rows]))
+    ax.axhline(base, ls="--", color="grey", label="baseline (re-evaluated)")
+    if np.isfinite(lowest):
+        ax.set_ylim(0.9 * lowest, 1.5 * base)
+    ax.set_xlabel("simulator calls", fontsize=14)
+    ax.set_ylabel("best objective so far\n(noisy; lower is better)", fontsize=14)
     ax.set_xscale("log")
-    ax.legend(fontsize=11, ncol=2)
+    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
