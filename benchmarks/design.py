@@ -344,8 +344,8 @@ def main() -> None:
     for problem, pub in PUBLISHED.items():
         print(f"  published {problem} ({pub['quantity']}): baseline {pub['baseline']}, "
               f"RL {pub['rl']}, LLM+TR {pub['llm+tr']}")
-    from aihep.report.calo import save_figure
     from aihep.report.design import convergence_figure
+    from aihep.report.html import save_figure
 
     for problem in sorted({r["problem"] for r in rows}):
         figure = RESULTS.parent / f"design_{problem}_convergence.png"

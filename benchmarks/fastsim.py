@@ -96,7 +96,8 @@ def time_model(generate, energies_mev: np.ndarray, batch: int) -> float:
 
 def plot(layout: str) -> None:
     """AUC against ms per shower for the layout's rows, as docs/img/fastsim_<layout>.png."""
-    from aihep.report.calo import save_figure, tradeoff_figure
+    from aihep.report.calo import tradeoff_figure
+    from aihep.report.html import save_figure
 
     path = ROOT / "results" / "fastsim.json"
     rows = [r for r in json.loads(path.read_text())["rows"] if r["layout"] == layout]

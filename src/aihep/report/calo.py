@@ -171,17 +171,3 @@ def tradeoff_figure(rows: list[dict[str, Any]]) -> Any:
     ax.legend(fontsize=10)
     ax.set_title(f"fidelity vs speed: {rows[0]['layout']} layout", fontsize=13)
     return fig
-
-
-def save_figure(fig: Any, path: str | Path) -> Path:
-    """Write a figure as PNG (atomically) and close it."""
-    from aihep._atomic import write_atomic
-
-    def write(tmp: Path) -> None:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-
-    path = write_atomic(path, write)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aihep._atomic import write_text_atomic
+from aihep._atomic import write_atomic, write_text_atomic
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -79,3 +79,15 @@ def figures_html(figures: Sequence[tuple[str, Any]]) -> str:
         f"<figure><img src='data:image/png;base64,{figure_to_base64(fig)}'>"
         f"<figcaption>{html.escape(caption)}</figcaption></figure>" for caption, fig in figures)
     return f"<div class='figs'>{items}</div>"
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write a figure as PNG (atomically) and close it."""
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+
+    path = write_atomic(path, write)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
