@@ -10,6 +10,8 @@ On the dataset-2 stack (W/Si) and variants of it:
   fitted to the resolution at 2, 5, 10 and 20 GeV; the stochastic term a as a power of the
   energy a MIP loses per cell (expected exponent 0.5 +- 0.1);
 * cuts: the sampling fraction with halved photon and electron cuts;
+* steps: sampling fraction and resolution at 10 GeV against the condensed-history step
+  (``max_loss`` 0.2 to 0.01; W 0.7 and 2.8 mm); ``--max-loss`` runs any part with another step;
 * calice: the CALICE Si-W physics prototype's stack (ten layers each of 1.4, 2.8 and 4.2 mm
   of tungsten, 0.525 mm of silicon; layer energies weighted 1 : 2 : 3 as in its analysis),
   electrons of 6-45 GeV, against its measured (16.53 +- 0.14 +- 0.4)%/sqrt(E) (+) 1.07%
@@ -18,7 +20,7 @@ On the dataset-2 stack (W/Si) and variants of it:
   1 mm of inactive silicon per layer (``passive``, a proxy of similar dE/dx per mm).
 
 Usage: python benchmarks/fastsim_validation.py [--showers 1000]
-       [--parts shape,linearity,sampling,cuts,calice]
+       [--parts shape,linearity,sampling,cuts,calice,steps] [--max-loss 0.02]
 Writes benchmarks/results/fastsim_validation.json (parts not run are kept from the file)
 and prints a table.
 """
@@ -32,6 +34,47 @@ import time
 import numpy as np
 from common import ROOT, git_commit, write_result
 from scipy import optimize, stats
+
+#: settings every cascade of this script uses besides the defaults (``--max-loss``)
+OVERRIDES: dict = {}
+
+
+def cascade(**settings):
+    """The cascade configuration of a measurement: defaults, ``OVERRIDES``, ``settings``."""
+    from aihep.fastsim.cascade import CascadeConfig
+
+    return CascadeConfig(**{**OVERRIDES, **settings})
+
+
+def step_convergence(n: int) -> list[dict]:
+    """Sampling fraction and resolution at 10 GeV against the condensed-history step (the
+    largest fractional energy loss per step), W 0.7 and 2.8 mm + 0.3 mm Si."""
+    rows = []
+    for w_mm in (0.7, 2.8):
+        layout = _sampling_layout(w_mm)
+        for max_loss in (0.2, 0.05, 0.02, 0.01):
+            t0 = time.perf_counter()
+            _, _, resp = profile_tmax(layout, cascade(max_loss=max_loss), 1e4, n, 4)
+            rows.append({"w_mm": w_mm, "max_loss": max_loss,
+                         "sampling_fraction": float(resp.mean()),
+                         "sampling_fraction_error": float(resp.std() / np.sqrt(n)),
+                         "resolution_times_sqrt10": float(resp.std() / resp.mean()
+                                                          * np.sqrt(10.0)),
+                         "seconds": time.perf_counter() - t0})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def _sampling_layout(w_mm: float):
+    """The dataset-2 stack's depth (~36 X0, an even number of cells) with W of ``w_mm`` and
+    0.3 mm Si per cell."""
+    from aihep.fastsim.geometry import Slab, preset
+
+    ds2 = preset("ds2")
+    cells = 2 * round(90 * 1.7 / (w_mm + 0.3) / 2)
+    return type(ds2).model_validate({**ds2.model_dump(), "n_cells": cells, "cell": (
+        Slab(material="W", thickness_mm=w_mm),
+        Slab(material="Si", thickness_mm=0.3, active=True))})
 
 
 def profile_tmax(layout, config, energy: float, n: int, seed: int) -> tuple[float, np.ndarray,
@@ -87,12 +130,12 @@ def calice_layout(passive_mm: float):
 
 def calice_check(n: int) -> dict:
     """Resolution of the CALICE-like stack (module docstring) against the measured one."""
-    from aihep.fastsim.cascade import Calorimeter, CascadeConfig, simulate_shower
+    from aihep.fastsim.cascade import Calorimeter, simulate_shower
     from aihep.workflow import seeds
 
     out = {"measured": CALICE}
     for name, passive in (("bare", 0.0), ("passive", 1.0)):
-        calo = Calorimeter(calice_layout(passive), CascadeConfig())
+        calo = Calorimeter(calice_layout(passive), cascade())
         active = np.flatnonzero(calo.active)
         weight = np.repeat([1.0, 2.0, 3.0], 10)  # the prototype's stack weights
         energies = np.array([6.0, 10.0, 15.0, 20.0, 30.0, 45.0])
@@ -127,13 +170,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--showers", type=int, default=1000)
     parser.add_argument("--parts", default="shape,linearity,sampling,cuts,calice")
+    parser.add_argument("--max-loss", type=float, default=None, help="condensed-history step "
+                        "(largest fractional loss per step) for every part; results then go "
+                        "under keys ending in _max_loss_<value>")
     args = parser.parse_args()
     keys = {"shape": "shower_shape", "linearity": "linearity", "sampling": "sampling_term",
-            "cuts": "cuts", "calice": "calice"}
+            "cuts": "cuts", "calice": "calice", "steps": "step_convergence"}
     parts = set(args.parts.split(","))
     if parts - set(keys) or args.showers < 2:
         parser.error(f"--parts: a comma-separated subset of {','.join(keys)} (got "
                      f"{args.parts!r}); --showers: >= 2")
+    if args.max_loss is not None:
+        if not 0 < args.max_loss <= 0.5:
+            parser.error(f"--max-loss: a fraction in (0, 0.5], got {args.max_loss:g}")
+        OVERRIDES["max_loss"] = args.max_loss
+    suffix = "" if args.max_loss is None else f"_max_loss_{args.max_loss:g}"
     commit = git_commit()
     from aihep.fastsim.geometry import effective_properties, preset
 
@@ -149,31 +200,31 @@ def main() -> None:
     out.pop("showers_per_point", None)
     out.update({"benchmark": "fastsim_validation", "effective": eff})
     for part in parts:
-        out["commits"][part] = commit
-        out["showers"][part] = n
+        out["commits"][part + suffix] = commit
+        out["showers"][part + suffix] = n
     if "calice" in parts:
-        out["calice"] = calice_check(n)
+        out[keys["calice"] + suffix] = calice_check(n)
     if "shape" in parts:
-        out["shower_shape"] = shower_shape(ds2, eff, n)
+        out[keys["shape"] + suffix] = shower_shape(ds2, eff, n)
     if "linearity" in parts:
-        out["linearity"] = linearity(ds2, n)
+        out[keys["linearity"] + suffix] = linearity(ds2, n)
     if "sampling" in parts:
-        out["sampling_term"] = sampling_term(ds2, n)
+        out[keys["sampling"] + suffix] = sampling_term(ds2, n)
     if "cuts" in parts:
-        out["cuts"] = cut_dependence(ds2, n)
+        out[keys["cuts"] + suffix] = cut_dependence(ds2, n)
+    if "steps" in parts:
+        out[keys["steps"] + suffix] = step_convergence(n)
     out["minutes"] = (time.perf_counter() - start) / 60
     write_result(path, out, commit)
     report(out)
 
 
 def shower_shape(ds2, eff: dict, n: int) -> list[dict]:
-    from aihep.fastsim.cascade import CascadeConfig
-
     rows = []
     for energy in (5e3, 10e3, 50e3):
         count = n if energy < 2e4 else max(n // 4, 20)
-        t_e, vox_e, _ = profile_tmax(ds2, CascadeConfig(particle="electron"), energy, count, 1)
-        t_g, _, _ = profile_tmax(ds2, CascadeConfig(particle="photon"), energy, count, 2)
+        t_e, vox_e, _ = profile_tmax(ds2, cascade(particle="electron"), energy, count, 1)
+        t_g, _, _ = profile_tmax(ds2, cascade(particle="photon"), energy, count, 2)
         ln = np.log(energy / eff["critical_energy_mev"])
         per_r = vox_e.reshape(len(vox_e), -1, ds2.n_radial).sum((0, 1))
         cum = np.concatenate([[0.0], np.cumsum(per_r) / per_r.sum()])
@@ -186,12 +237,10 @@ def shower_shape(ds2, eff: dict, n: int) -> list[dict]:
 
 
 def linearity(ds2, n: int) -> dict:
-    from aihep.fastsim.cascade import CascadeConfig
-
     linearity = {}
     for energy in (2e3, 5e3, 10e3, 20e3, 50e3):
         count = n if energy <= 1e4 else max(n // 4, 20)
-        _, _, resp = profile_tmax(ds2, CascadeConfig(), energy, count, 3)
+        _, _, resp = profile_tmax(ds2, cascade(), energy, count, 3)
         linearity[str(energy / 1e3)] = {"mean": float(resp.mean()),
                                         "error": float(resp.std() / np.sqrt(len(resp)))}
     mean = np.mean([v["mean"] for v in linearity.values()])
@@ -200,16 +249,9 @@ def linearity(ds2, n: int) -> dict:
 
 
 def sampling_term(ds2, n: int) -> dict:
-    from aihep.fastsim.cascade import CascadeConfig
-    from aihep.fastsim.geometry import Slab
-
     sampling = []
     for w_mm in (0.7, 1.4, 2.8):
-        # the same depth (~36 X0 of the dataset-2 stack), an even number of cells
-        cells = 2 * round(90 * 1.7 / (w_mm + 0.3) / 2)
-        layout = type(ds2).model_validate({**ds2.model_dump(), "n_cells": cells, "cell": (
-            Slab(material="W", thickness_mm=w_mm),
-            Slab(material="Si", thickness_mm=0.3, active=True))})
+        layout = _sampling_layout(w_mm)
         from aihep.fastsim.materials import MATERIALS
 
         mip_si = MATERIALS["Si"].mip_mev_per_mm * 0.3
@@ -219,7 +261,7 @@ def sampling_term(ds2, n: int) -> dict:
         rel, err, e_mip = [], [], []
         for energy in energies:
             count = n if energy <= 10 else max(n * 3 // 5, 20)
-            _, _, resp = profile_tmax(layout, CascadeConfig(), 1e3 * energy, count, 4)
+            _, _, resp = profile_tmax(layout, cascade(), 1e3 * energy, count, 4)
             rel.append(resp.std() / resp.mean())
             e_mip.append(resp.mean() / (mip_si / mip_cell))  # e/mip: shower vs MIP fraction
             err.append(rel[-1] / np.sqrt(2 * (count - 1)))
@@ -243,11 +285,9 @@ def sampling_term(ds2, n: int) -> dict:
 
 
 def cut_dependence(ds2, n: int) -> dict:
-    from aihep.fastsim.cascade import CascadeConfig
-
-    base = profile_tmax(ds2, CascadeConfig(), 1e4, n, 5)[2].mean()
-    default = CascadeConfig()
-    halved_cuts = CascadeConfig(k_cut_mev=default.k_cut_mev / 2, t_cut_mev=default.t_cut_mev / 2)
+    base = profile_tmax(ds2, cascade(), 1e4, n, 5)[2].mean()
+    default = cascade()
+    halved_cuts = cascade(k_cut_mev=default.k_cut_mev / 2, t_cut_mev=default.t_cut_mev / 2)
     halved = profile_tmax(ds2, halved_cuts, 1e4, n, 5)[2].mean()
     return {"k_cut_mev": default.k_cut_mev, "t_cut_mev": default.t_cut_mev,
             "sampling_fraction": float(base), "halved_cuts": float(halved),
@@ -255,6 +295,15 @@ def cut_dependence(ds2, n: int) -> dict:
 
 
 def report(out: dict) -> None:
+    for key, term in out.items():
+        if key.startswith("sampling_term_max_loss_"):
+            print(f"{key}: exponent {term['exponent']:.2f} +- {term['exponent_error']:.2f}, "
+                  "stochastic " + ", ".join(f"{100 * t['stochastic']:.2f}% (W {t['w_mm']} mm)"
+                                            for t in term["points"]))
+    for row in out.get("step_convergence", []):
+        print(f"W {row['w_mm']} mm, max_loss {row['max_loss']}: sampling fraction "
+              f"{row['sampling_fraction']:.5f}, sigma/E x sqrt(10 GeV) "
+              f"{100 * row['resolution_times_sqrt10']:.2f}%")
     if "sampling_term" in out:
         term = out["sampling_term"]
         print(f"\nexponent of the stochastic term vs MIP loss per cell: {term['exponent']:.2f}"
