@@ -11,7 +11,8 @@ On the dataset-2 stack (W/Si) and variants of it:
   energy a MIP loses per cell (expected exponent 0.5 +- 0.1);
 * cuts: the sampling fraction with halved photon and electron cuts;
 * steps: sampling fraction and resolution at 10 GeV against the condensed-history step
-  (``max_loss`` 0.2 to 0.01; W 0.7 and 2.8 mm); ``--max-loss`` runs any part with another step;
+  (``max_loss`` 0.2 to 0.01, with and without the path-length correction; W 0.7 and 2.8 mm);
+  ``--max-loss`` runs any part with another step;
 * calice: the CALICE Si-W physics prototype's stack (ten layers each of 1.4, 2.8 and 4.2 mm
   of tungsten, 0.525 mm of silicon; layer energies weighted 1 : 2 : 3 as in its analysis),
   electrons of 6-45 GeV, against its measured (16.53 +- 0.14 +- 0.4)%/sqrt(E) (+) 1.07%
@@ -48,14 +49,17 @@ def cascade(**settings):
 
 def step_convergence(n: int) -> list[dict]:
     """Sampling fraction and resolution at 10 GeV against the condensed-history step (the
-    largest fractional energy loss per step), W 0.7 and 2.8 mm + 0.3 mm Si."""
+    largest fractional energy loss per step), W 0.7 and 2.8 mm + 0.3 mm Si, with the
+    path-length correction and without it (the first kernel)."""
     rows = []
     for w_mm in (0.7, 2.8):
         layout = _sampling_layout(w_mm)
-        for max_loss in (0.2, 0.05, 0.02, 0.01):
+        for correction, max_loss in [(True, s) for s in (0.2, 0.1, 0.05, 0.02, 0.01)] + [
+                (False, s) for s in (0.2, 0.05, 0.01)]:
             t0 = time.perf_counter()
-            _, _, resp = profile_tmax(layout, cascade(max_loss=max_loss), 1e4, n, 4)
-            rows.append({"w_mm": w_mm, "max_loss": max_loss,
+            config = cascade(max_loss=max_loss, path_correction=correction)
+            _, _, resp = profile_tmax(layout, config, 1e4, n, 4)
+            rows.append({"w_mm": w_mm, "max_loss": max_loss, "path_correction": correction,
                          "sampling_fraction": float(resp.mean()),
                          "sampling_fraction_error": float(resp.std() / np.sqrt(n)),
                          "resolution_times_sqrt10": float(resp.std() / resp.mean()
@@ -301,7 +305,8 @@ def report(out: dict) -> None:
                   "stochastic " + ", ".join(f"{100 * t['stochastic']:.2f}% (W {t['w_mm']} mm)"
                                             for t in term["points"]))
     for row in out.get("step_convergence", []):
-        print(f"W {row['w_mm']} mm, max_loss {row['max_loss']}: sampling fraction "
+        print(f"W {row['w_mm']} mm, max_loss {row['max_loss']}, path-length correction "
+              f"{row.get('path_correction', False)}: sampling fraction "
               f"{row['sampling_fraction']:.5f}, sigma/E x sqrt(10 GeV) "
               f"{100 * row['resolution_times_sqrt10']:.2f}%")
     if "sampling_term" in out:

@@ -49,7 +49,9 @@ def test_library_signal_equals_a_direct_simulation_of_the_same_geometry(small_li
         edge = zi + ti
     slabs.append(Slab(material="Fe", thickness_mm=300.0 - edge))
     layout = CaloLayout(cell=tuple(slabs), n_cells=1, radial_edges_mm=(0.0, 1e5))
-    calo = Calorimeter(layout, CascadeConfig())
+    calo = Calorimeter(layout, CascadeConfig(
+        max_loss=small_library.library_max_loss,
+        path_correction=small_library.library_path_correction))
     direct = []
     for i in range(150):
         profile = np.zeros(len(slabs))

@@ -61,8 +61,12 @@ class CascadeConfig(BaseModel):
 
     k_cut_mev: float = Field(0.025, gt=0, description="photon cut")
     t_cut_mev: float = Field(0.25, gt=0, description="electron kinetic-energy cut")
-    max_loss: float = Field(0.2, gt=0, le=0.5, description="largest fractional loss per step")
+    max_loss: float = Field(0.05, gt=0, le=0.5,
+                            description="largest fractional energy loss per step")
     landau_min_mev: float = Field(0.01, gt=0, description="close collisions sampled above")
+    path_correction: bool = Field(
+        True, description="advance a step's mean geometric length lambda_1 (1 - exp(-s / "
+        "lambda_1)), not its path length s (False: the uncorrected kernel)")
     particle: str = Field("electron", pattern="^(electron|positron|photon)$")
 
 
@@ -91,7 +95,7 @@ class Calorimeter:
         self._layer = (self.cell_of_slab // layout.cells_per_layer).astype(np.int64)
         self._radial = np.asarray(layout.radial_edges_mm, float)
         self._cuts = np.array([config.k_cut_mev, config.t_cut_mev, config.max_loss,
-                               config.landau_min_mev])
+                               config.landau_min_mev, float(config.path_correction)])
         self._kind = {"electron": ELECTRON, "positron": POSITRON,
                       "photon": PHOTON}[config.particle]
 
@@ -319,6 +323,7 @@ def _shower(rng, kind0: int, energy0: float, table: np.ndarray, mu_max: np.ndarr
             cuts: np.ndarray, voxels: np.ndarray, profile: np.ndarray) -> None:
     """Follow one shower; deposits are added to ``voxels`` (and ``profile`` if sized)."""
     k_cut, t_cut, max_loss, landau_min = cuts[0], cuts[1], cuts[2], cuts[3]
+    path_correction = cuts[4] > 0
     n_slabs = len(material)
     stack = np.empty((_STACK, 8))
     top = _push(stack, 0, kind0, energy0, 0.0, 0.0, 1e-9, 0.0, 0.0, 1.0)
@@ -412,8 +417,6 @@ def _shower(rng, kind0: int, energy0: float, table: np.ndarray, mu_max: np.ndarr
                     close += 1 / (1 / landau_min - rng.random() * (1 / landau_min - 1 / top_t))
                 loss = min(max(loss - xi * np.log(top_t / landau_min) + close, 0.0), e)
                 e_new = max(e - loss, 0.0)
-            _deposit(loss, x + 0.5 * step * u, y + 0.5 * step * v, slab, active, layer,
-                     radial, n_alpha, n_radial, voxels, profile)
             # multiple scattering: angle and lateral displacement sampled together
             t_mean = max(0.5 * (e + e_new), 1e-6)
             pc = np.sqrt(t_mean * (t_mean + 2 * ME))
@@ -422,15 +425,21 @@ def _shower(rng, kind0: int, energy0: float, table: np.ndarray, mu_max: np.ndarr
             theta0 = 13.6 / (beta * pc) * np.sqrt(s_x0) * (
                 1 + 0.038 * np.log(max(s_x0 / beta**2, 1e-12)))
             theta0 = min(max(theta0, 0.0), 1.5)
+            advance = step
+            if path_correction:  # mean advance along u of a path of length `step`
+                tau = theta0 * theta0  # step / transport mean free path (1 - <cos>)
+                advance = step * (1 - np.exp(-tau)) / tau if tau > 1e-6 else step
+            _deposit(loss, x + 0.5 * advance * u, y + 0.5 * advance * v, slab, active,
+                     layer, radial, n_alpha, n_radial, voxels, profile)
             z1, z2 = rng.standard_normal(), rng.standard_normal()
             z3, z4 = rng.standard_normal(), rng.standard_normal()
             tx, ty = z2 * theta0, z4 * theta0
             dx = step * theta0 * (z1 / np.sqrt(12) + z2 / 2)
             dy = step * theta0 * (z3 / np.sqrt(12) + z4 / 2)
             a1, b1, c1, a2, b2, c2 = _frame(u, v, w)
-            x += step * u + dx * a1 + dy * a2
-            y += step * v + dx * b1 + dy * b2
-            z += step * w + dx * c1 + dy * c2
+            x += advance * u + dx * a1 + dy * a2
+            y += advance * v + dx * b1 + dy * b2
+            z += advance * w + dx * c1 + dy * c2
             u, v, w = u + tx * a1 + ty * a2, v + tx * b1 + ty * b2, w + tx * c1 + ty * c2
             norm = np.sqrt(u * u + v * v + w * w)
             u, v, w = u / norm, v / norm, w / norm
