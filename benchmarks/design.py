@@ -189,8 +189,11 @@ def calorimeter_checks(workers: int) -> dict:
                 slabs.append(Slab(material="scintillator", thickness_mm=ti, active=True))
                 edge = zi + ti
             slabs.append(Slab(material="Fe", thickness_mm=settings.depth_mm - edge))
+            # the library's own cascade settings: the check isolates the library approximation
+            kernel = CascadeConfig(max_loss=settings.library_max_loss,
+                                   path_correction=settings.library_path_correction)
             calo = Calorimeter(CaloLayout(cell=tuple(slabs), n_cells=1,
-                                          radial_edges_mm=(0.0, 1e5)), CascadeConfig())
+                                          radial_edges_mm=(0.0, 1e5)), kernel)
             active = np.array([s.active for s in slabs])
             start = time.perf_counter()
             full = []
