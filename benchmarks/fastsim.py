@@ -19,6 +19,7 @@ at batch 10,000 over the training spectrum and at 10, 50 and 100 GeV.
 
 Usage: python benchmarks/fastsim.py [--layout coarse|ds2] [--train 50000] [--test 20000]
        [--models gflash,vae,flow-matching,caloflow] [--workers 2] [--epochs 100]
+       [--generate-only | --train-only]  (split the work over processes sharing the cache)
 Writes benchmarks/results/fastsim.json (rows of other layouts are kept) and prints a table.
 """
 
@@ -52,6 +53,28 @@ def reference_set(layout_name: str, n: int, seed: int, workers: int):
         lambda done, total: print(f"  {out.name}: {done}/{total}", flush=True))
     print(f"  {out.name}: {time.perf_counter() - start:.0f} s", flush=True)
     return result
+
+
+def trained_surrogate(kind: str, args: argparse.Namespace, layout, train) -> Path:
+    """The cached run directory of surrogate ``kind`` trained on ``train``; trains (or
+    resumes from its checkpoint) when missing. Its wall time over every session is kept in
+    ``train_minutes.json``."""
+    from aihep.fastsim.surrogates import SurrogateConfig, train_surrogate, training_minutes
+    from aihep.nn.train import TrainConfig
+
+    run = CACHE / args.layout / f"{kind}_{args.train}_{args.epochs}"
+    if not (run / "surrogate.pt").is_file():
+        start = time.perf_counter()
+        surrogate = train_surrogate(
+            train.showers_mev, train.incident_mev, layout,
+            SurrogateConfig(kind=kind, hidden=SIZES[kind], train=TrainConfig(
+                epochs=args.epochs, batch_size=256, learning_rate=1e-3, patience=10)),
+            checkpoint=run.with_suffix(".ckpt"))
+        surrogate.save(run)
+        # every session of a resumed training (its checkpoint keeps each epoch's time)
+        (run / "train_minutes.json").write_text(json.dumps(
+            training_minutes(surrogate, time.perf_counter() - start)))
+    return run
 
 
 def ensure_manifest(run: Path, surrogate, reference: Path) -> None:
@@ -119,6 +142,9 @@ def main() -> None:
     parser.add_argument("--cls-epochs", type=int, default=30)
     parser.add_argument("--generate-only", action="store_true",
                         help="only make (or complete) the cached reference sets")
+    parser.add_argument("--train-only", action="store_true",
+                        help="only train (or resume) the listed surrogates on the cached "
+                             "training set (another process can evaluate them later)")
     parser.add_argument("--plot-only", action="store_true",
                         help="only draw docs/img/fastsim_<layout>.png from the results")
     args = parser.parse_args()
@@ -132,18 +158,17 @@ def main() -> None:
     from aihep.fastsim.geometry import preset
     from aihep.fastsim.gflash import GFlash, tune
     from aihep.fastsim.metrics import ClassifierTestConfig
-    from aihep.fastsim.surrogates import (
-        SurrogateConfig,
-        load_surrogate,
-        train_surrogate,
-        training_minutes,
-    )
+    from aihep.fastsim.surrogates import load_surrogate
     from aihep.io.calo import ShowerSet
-    from aihep.nn.train import TrainConfig
 
     torch.set_num_threads(args.workers)
     layout = preset(args.layout)
     train = reference_set(args.layout, args.train, 11, args.workers).read()
+    if args.train_only:
+        for kind in {m.partition("@")[0] for m in args.models.split(",")} - {
+                "reference", "gflash"}:
+            trained_surrogate(kind, args, layout, train)
+        return
     test_a = reference_set(args.layout, args.test, 12, args.workers).read()
     test_b = reference_set(args.layout, args.test, 13, args.workers).read()
     if args.generate_only:
@@ -209,20 +234,11 @@ def main() -> None:
             if steps and not (run / "surrogate.pt").is_file():
                 message = f"{model}: train {kind} first"
                 raise SystemExit(message)
-            if (run / "surrogate.pt").is_file():
-                surrogate = load_surrogate(run, int(steps) if steps else None)
-                start -= 60 * json.loads((run / "train_minutes.json").read_text())
-            else:
-                surrogate = train_surrogate(
-                    train.showers_mev, train.incident_mev, layout,
-                    SurrogateConfig(kind=kind, hidden=SIZES[kind], train=TrainConfig(
-                        epochs=args.epochs, batch_size=256, learning_rate=1e-3,
-                        patience=10)), checkpoint=run.with_suffix(".ckpt"))
-                surrogate.save(run)
-                # every session of a resumed training (its checkpoint keeps each epoch's time)
-                (run / "train_minutes.json").write_text(json.dumps(
-                    training_minutes(surrogate, time.perf_counter() - start)))
-
+            trained_surrogate(kind, args, layout, train)
+            surrogate = load_surrogate(run, int(steps) if steps else None)
+            # the training's wall time (every session of it), not this process's
+            start = time.perf_counter() - 60 * json.loads(
+                (run / "train_minutes.json").read_text())
             ensure_manifest(run, surrogate, reference_set(args.layout, args.train, 11,
                                                           args.workers).path)
 
