@@ -9,7 +9,8 @@ Generation follows the paper's forms:
   correlation depend on ln(E / Ec).
 * **Radial**: at relative depth tau = t / T the radial density (r in Moliere radii) is
   p f_C + (1 - p) f_T with f(r) = 2 r R^2 / (r^2 + R^2)^2 (a core of radius R_C and a tail
-  R_T).
+  R_T); R_C, R_T and p depend on tau and, as in the paper, on the energy (a table of tau
+  bins x energy bins here, where the paper has functions of tau and ln E).
 * **Spots**: the visible energy (the response times a Gaussian fluctuation of the
   calorimeter's resolution) is shared by N spots placed along the profile, each at a
   radius drawn from the radial density and a uniform azimuth; N = n0 E^0.876 (GeV) as in
@@ -18,8 +19,14 @@ Generation follows the paper's forms:
 **Tuning** (:func:`tune`) replaces the paper's constants by fits to reference showers: per
 shower, (T, alpha) from the moments of its layer profile; quadratic functions of ln(E/Ec)
 for the means, widths and correlation of (ln T, ln alpha); the core, tail and mixing of
-the radial density per tau bin from the radial profiles; the response and resolution
-(a / sqrt(E) + c) from the summed energies; n0 by matching the fraction of empty voxels.
+the radial density per tau bin and energy bin from the radial profiles (each shower
+weighing the same, as in the per-shower lateral features the metrics compare), then
+calibrated by closure: showers generated with the parameters are measured the same way
+(the same moment estimate of T, the same layers) and each bin's radii scaled until their
+mean radius matches the reference's (the readout layers are several X0 thick, so a fit at
+the layer centres alone leaves the generated showers ~30% too wide near the maximum); the
+response and resolution (a / sqrt(E) + c) from the summed energies; n0 by matching the
+fraction of empty voxels.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import optimize
 
 from aihep import DEFAULT_SEED
@@ -37,6 +44,11 @@ from aihep.fastsim.geometry import CaloLayout, effective_properties
 
 MIN_TUNING_SHOWERS = 40  # eight energy bins of >= 5 showers
 TAU_EDGES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 100.0)
+N_TAU = len(TAU_EDGES) - 1
+MAX_RADIAL_ENERGY_BINS = 4
+SHOWERS_PER_RADIAL_ENERGY_BIN = 250  # fewer tuning showers: fewer energy bins
+CLOSURE_ITERATIONS = 3
+CLOSURE_SHOWERS = 10_000
 
 
 class GFlashParams(BaseModel):
@@ -50,15 +62,32 @@ class GFlashParams(BaseModel):
     sigma_ln_t: tuple[float, float, float] = (0.0, 0.0, 0.15)
     sigma_ln_alpha: tuple[float, float, float] = (0.0, 0.0, 0.15)
     correlation: tuple[float, float, float] = (0.0, 0.0, 0.6)
-    # radial density per tau bin (TAU_EDGES): core and tail radii (R_M), core fraction
+    # radial density per tau bin (TAU_EDGES) and energy bin: core and tail radii (R_M), core
+    # fraction; energy bin i's tau bins at [i * N_TAU, (i + 1) * N_TAU)
     r_core: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)
     r_tail: tuple[float, ...] = (0.7, 0.8, 1.0, 1.3, 1.6, 2.0, 2.5, 3.0)
     p_core: tuple[float, ...] = (0.8, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4, 0.3)
+    radial_energy_edges_mev: tuple[float, ...] = Field(
+        (), description="inner edges of the radial table's energy bins (MeV); () = one bin")
     # visible energy: response (fraction) and resolution a / sqrt(E GeV) (+) c
     response: float = Field(0.03, gt=0)
     stochastic: float = Field(0.17, ge=0)
     constant: float = Field(0.01, ge=0)
     spots_n0: float = Field(100.0, gt=0, description="spots = n0 E^0.876 (E in GeV)")
+
+    @model_validator(mode="after")
+    def _table_shape(self) -> GFlashParams:
+        n = N_TAU * (len(self.radial_energy_edges_mev) + 1)
+        if not len(self.r_core) == len(self.r_tail) == len(self.p_core) == n:
+            msg = (f"r_core, r_tail and p_core need {n} values ({N_TAU} tau bins x "
+                   f"{len(self.radial_energy_edges_mev) + 1} energy bins)")
+            raise ValueError(msg)
+        return self
+
+    def energy_bin(self, energies_mev: np.ndarray) -> np.ndarray:
+        """Index of the radial table's energy bin of each energy (MeV)."""
+        return np.searchsorted(np.asarray(self.radial_energy_edges_mev, float),
+                               np.asarray(energies_mev, float), side="right")
 
 
 @dataclass(frozen=True)
@@ -110,7 +139,8 @@ class GFlash:
         owner = np.repeat(np.arange(len(energies)), n_spots)
         t = rng.gamma(alpha[owner], 1.0 / beta[owner])
         tau = t * beta[owner] / (alpha[owner] - 1)
-        k = np.clip(np.searchsorted(TAU_EDGES, tau, side="right") - 1, 0, len(p.r_core) - 1)
+        k = np.clip(np.searchsorted(TAU_EDGES, tau, side="right") - 1, 0, N_TAU - 1)
+        k = k + N_TAU * p.energy_bin(energies)[owner]
         core = rng.random(len(t)) < np.asarray(p.p_core)[k]
         radius = np.where(core, np.asarray(p.r_core)[k], np.asarray(p.r_tail)[k])
         u = rng.random(len(t))
@@ -146,13 +176,16 @@ def _layer_moments(showers: np.ndarray, layout: CaloLayout, x0_mm: float
 
 
 def _radial_fit(r_edges_rm: np.ndarray, fractions: np.ndarray) -> tuple[float, float, float]:
-    """Core radius, tail radius and core fraction fitted to binned radial fractions."""
+    """Core radius, tail radius and core fraction fitted to binned radial fractions, in
+    log fraction (relative deviations: the sparse outer bins set the lateral width)."""
     def cdf(r: np.ndarray, rc: float, rt: float, pc: float) -> np.ndarray:
         return pc * r**2 / (r**2 + rc**2) + (1 - pc) * r**2 / (r**2 + rt**2)
 
+    filled = fractions > 0
+
     def residual(x: np.ndarray) -> np.ndarray:
-        rc, rt, pc = x
-        return np.diff(cdf(r_edges_rm, rc, rt, pc)) - fractions
+        model = np.diff(cdf(r_edges_rm, *x))[filled]
+        return np.log(np.maximum(model, 1e-12)) - np.log(fractions[filled])
 
     fit = optimize.least_squares(residual, [0.15, 1.0, 0.7],
                                  bounds=([0.01, 0.2, 0.05], [1.0, 5.0, 0.99]))
@@ -194,21 +227,16 @@ def tune(showers_mev: np.ndarray, incident_mev: np.ndarray, layout: CaloLayout,
         coef = np.polyfit(table[:, 0], table[:, column], degree)
         return tuple(float(c) for c in np.concatenate([np.zeros(3 - len(coef)), coef]))
 
-    # radial: fractions per radial bin in tau bins (depth / the shower's own T)
-    per = showers.reshape(len(showers), layout.n_layers, layout.n_alpha, layout.n_radial
-                          ).sum(2)
-    depth = (np.arange(layout.n_layers) + 0.5) * layout.cell_mm * layout.cells_per_layer / x0
-    tau = depth[None, :] / np.where(good, t_max, np.nan)[:, None]
+    # radial: fractions per radial bin in tau bins (depth / the shower's own T) and energy
+    # bins (quantiles of the tuning energies)
+    n_ebins = int(np.clip(good.sum() // SHOWERS_PER_RADIAL_ENERGY_BIN, 1,
+                          MAX_RADIAL_ENERGY_BINS))
+    edges_mev = tuple(float(v) for v in np.quantile(energies[good], np.linspace(
+        0, 1, n_ebins + 1))[1:-1])
+    target = _radial_profiles(showers, energies, layout, edges_mev)
     r_edges = np.asarray(layout.radial_edges_mm) / rm
-    r_core, r_tail, p_core = [], [], []
-    for lo, hi in itertools.pairwise(TAU_EDGES):
-        sel = (tau >= lo) & (tau < hi)
-        profile = per[sel].sum(0) if sel.any() else np.ones(layout.n_radial)
-        total = profile.sum()
-        rc, rt, pc = _radial_fit(r_edges, profile / total) if total > 0 else (0.2, 1.0, 0.7)
-        r_core.append(rc)
-        r_tail.append(rt)
-        p_core.append(pc)
+    radial = np.array([_radial_fit(r_edges, f) if f.sum() > 0 else (0.2, 1.0, 0.7)
+                       for f in target])
     ratio = showers.sum(1) / energies
     response = float(np.mean(ratio))
     # resolution: sigma/E vs E in energy bins, a / sqrt(E) (+) c
@@ -222,9 +250,56 @@ def tune(showers_mev: np.ndarray, incident_mev: np.ndarray, layout: CaloLayout,
                                    sig[:, 1], p0=(0.17, 0.01), bounds=([0, 0], [2, 0.5]))
     params = GFlashParams(
         mean_ln_t=poly(1), mean_ln_alpha=poly(2), sigma_ln_t=poly(3), sigma_ln_alpha=poly(4),
-        correlation=poly(5), r_core=tuple(r_core), r_tail=tuple(r_tail),
-        p_core=tuple(p_core), response=response, stochastic=float(a), constant=float(c))
+        correlation=poly(5), r_core=tuple(radial[:, 0]), r_tail=tuple(radial[:, 1]),
+        p_core=tuple(radial[:, 2]), radial_energy_edges_mev=edges_mev, response=response,
+        stochastic=float(a), constant=float(c))
+    params = _radial_closure(params, target, energies, layout, seed)
     return _tune_spots(params, showers, energies, layout, seed)
+
+
+def _radial_profiles(showers: np.ndarray, energies: np.ndarray, layout: CaloLayout,
+                     edges_mev: tuple[float, ...]) -> np.ndarray:
+    """Radial fractions (n_ebins * N_TAU, n_radial) per energy bin and tau bin, each shower
+    weighing the same (its layers by their share of its energy); tau is the layer centre's
+    depth over the shower's own T from the moments of its layer profile. Empty bins: zeros."""
+    eff = effective_properties(layout)
+    alpha, t_max = _layer_moments(showers, layout, eff["x0_mm"])
+    good = (alpha > 1.05) & np.isfinite(t_max) & (t_max > 0)
+    per = showers.reshape(len(showers), layout.n_layers, layout.n_alpha, layout.n_radial
+                          ).sum(2) / np.maximum(showers.sum(1), 1e-12)[:, None, None]
+    depth = ((np.arange(layout.n_layers) + 0.5) * layout.cell_mm * layout.cells_per_layer
+             / eff["x0_mm"])
+    tau = depth[None, :] / np.where(good, t_max, np.nan)[:, None]
+    ebin = np.searchsorted(np.asarray(edges_mev, float), energies, side="right")
+    out = np.zeros((len(edges_mev) + 1, N_TAU, layout.n_radial))
+    for i in range(len(edges_mev) + 1):
+        for k, (lo, hi) in enumerate(itertools.pairwise(TAU_EDGES)):
+            sel = (tau >= lo) & (tau < hi) & (ebin == i)[:, None]
+            profile = per[sel].sum(0)
+            if profile.sum() > 0:
+                out[i, k] = profile / profile.sum()
+    return out.reshape(-1, layout.n_radial)
+
+
+def _radial_closure(params: GFlashParams, target: np.ndarray, energies: np.ndarray,
+                    layout: CaloLayout, seed: int) -> GFlashParams:
+    """Scale each (energy, tau) bin's radii until showers generated with ``params``, measured
+    like the reference (:func:`_radial_profiles`), have the reference's mean radius."""
+    centre = np.diff(np.asarray(layout.radial_edges_mm)) / 2 + np.asarray(
+        layout.radial_edges_mm)[:-1]
+    wanted = target @ centre
+    pick = np.random.default_rng(seed).permutation(len(energies))[:CLOSURE_SHOWERS]
+    for i in range(CLOSURE_ITERATIONS):
+        generated = GFlash(layout, params).generate(energies[pick], seed + i)
+        measured = _radial_profiles(generated, energies[pick], layout,
+                                    params.radial_energy_edges_mev) @ centre
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = wanted / measured
+        scale = np.where(np.isfinite(scale) & (scale > 0), np.clip(scale, 0.5, 2.0), 1.0)
+        params = params.model_copy(update={
+            "r_core": tuple(np.clip(np.asarray(params.r_core) * scale, 0.005, 5.0)),
+            "r_tail": tuple(np.clip(np.asarray(params.r_tail) * scale, 0.05, 20.0))})
+    return params
 
 
 def _tune_spots(params: GFlashParams, showers: np.ndarray, energies: np.ndarray,
