@@ -52,6 +52,8 @@ def test_simulate_then_evaluate(tmp_path):
     bad_kind = runner.invoke(app, ["calo", "train", "gan", str(tmp_path / "gf" / "showers.h5"),
                                    "--layout", "coarse", "--out", str(tmp_path / "gan")])
     assert bad_kind.exit_code == 2 and "kind" in bad_kind.stderr
+    assert bad_kind.stderr.count("\n") == 1 and "training" not in bad_kind.stderr  # no bar
+    assert not (tmp_path / "gan").exists()
 
 
 def test_a_file_in_gev_is_one_clear_line(tmp_path):

@@ -110,7 +110,7 @@ def calo_gflash(
 
 @calo_app.command("train")
 def calo_train(
-    kind: Annotated[str, typer.Argument(help="vae | flow-matching")],
+    kind: Annotated[str, typer.Argument(help="vae | flow-matching | caloflow")],
     reference: Annotated[Path, typer.Argument(help="training showers (CaloChallenge HDF5)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
     layout: LayoutOpt = "ds2",
@@ -128,13 +128,14 @@ def calo_train(
 
     from aihep.fastsim.surrogates import SurrogateConfig, train_file
 
+    with user_errors():  # a bad kind is reported before any progress bar is drawn
+        config = SurrogateConfig(kind=kind, seed=seed)
+    config = config.model_copy(update={"train": config.train.model_copy(update={
+        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate})})
     with user_errors(), Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]}"),
                                  console=stderr_console()) as bars:
         task = bars.add_task("train", total=None, loss="-")
-        config = SurrogateConfig(kind=kind, seed=seed)
-        config = config.model_copy(update={"train": config.train.model_copy(update={
-            "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate})})
         result = train_file(reference, _layout(layout), out, config,
                             lambda done, total, loss: bars.update(
                                 task, completed=done, total=total, loss=f"{loss:.3f}"),
