@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, git_commit, write_result
+from common import ROOT, git_commit, utc_now, write_result
 
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "fastsim"
 # hidden sizes: VAE encoder/decoder layers, flow matching residual blocks (width x count),
@@ -90,6 +90,21 @@ def ensure_manifest(run: Path, surrogate, reference: Path) -> None:
         seed=surrogate.config.seed, inputs=[file_entry(reference)],
         outputs=[file_entry(run / "surrogate.pt", run)],
         extra={"written_by": "benchmarks/fastsim.py"}))
+
+
+def merged(old: dict, rows: list[dict], layout: str, run: dict) -> dict:
+    """The results file after a run on ``layout``: its ``rows`` replace the old rows of the
+    same (layout, model), the others are kept; ``run`` (sizes, reference timing, commit,
+    date) goes under ``layouts[layout]`` (a file from before that kept one layout's at the
+    top level)."""
+    mine = {(r["layout"], r["model"]) for r in rows}
+    kept = [r for r in old.get("rows", []) if (r["layout"], r["model"]) not in mine]
+    keys = ("n_train", "n_test", "reference_ms_per_shower", "reference_ms_by_energy",
+            "commit", "date")
+    layouts = dict(old.get("layouts") or (
+        {old["layout"]: {k: old[k] for k in keys if k in old}} if "layout" in old else {}))
+    layouts[layout] = run
+    return {"benchmark": "fastsim", "layouts": layouts, "rows": kept + rows}
 
 
 def time_reference(layout, energies_mev: np.ndarray) -> float:
@@ -204,14 +219,11 @@ def main() -> None:
     def save(rows: list[dict]) -> None:
         """This run's rows replace the file's rows of the same layout and model (others are
         kept: a run can add one model); written after every model."""
-        old = json.loads(path.read_text())["rows"] if path.is_file() else []
-        mine = {(r["layout"], r["model"]) for r in rows}
-        kept = [r for r in old if (r["layout"], r["model"]) not in mine]
-        write_result(path, {"benchmark": "fastsim", "layout": args.layout,
-                            "n_train": args.train, "n_test": args.test,
-                            "reference_ms_per_shower": ref_ms,
-                            "reference_ms_by_energy": ref_by_energy, "rows": kept + rows},
-                     commit)
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        write_result(path, merged(old, rows, args.layout, {
+            "n_train": args.train, "n_test": args.test, "reference_ms_per_shower": ref_ms,
+            "reference_ms_by_energy": ref_by_energy, "commit": commit, "date": utc_now()}),
+            commit)
 
     models = args.models.split(",")
     if "reference" in models:
