@@ -52,8 +52,13 @@ def test_simulate_then_evaluate(tmp_path):
     bad_kind = runner.invoke(app, ["calo", "train", "gan", str(tmp_path / "gf" / "showers.h5"),
                                    "--layout", "coarse", "--out", str(tmp_path / "gan")])
     assert bad_kind.exit_code == 2 and "kind" in bad_kind.stderr
-    assert bad_kind.stderr.count("\n") == 1 and "training" not in bad_kind.stderr  # no bar
+    assert bad_kind.stderr.strip().count("\n") == 0 and "training" not in bad_kind.stderr
     assert not (tmp_path / "gan").exists()
+    (tmp_path / "not.h5").write_text("a,b\n1,2\n")
+    bad_file = runner.invoke(app, ["calo", "train", "vae", str(tmp_path / "not.h5"),
+                                   "--layout", "coarse", "--out", str(tmp_path / "nf")])
+    assert bad_file.exit_code == 2 and bad_file.stderr.strip().count("\n") == 0
+    assert "not.h5" in bad_file.stderr and not (tmp_path / "nf").exists()
 
 
 def test_a_file_in_gev_is_one_clear_line(tmp_path):

@@ -128,14 +128,14 @@ def calo_train(
 
     from aihep.fastsim.surrogates import SurrogateConfig, train_file
 
-    with user_errors():  # a bad kind is reported before any progress bar is drawn
-        config = SurrogateConfig(kind=kind, seed=seed)
-    config = config.model_copy(update={"train": config.train.model_copy(update={
-        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate})})
+    # the bar is transient: bad input (kind, file) leaves its one error line alone
     with user_errors(), Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"),
+                                 TextColumn("loss {task.fields[loss]}"), transient=True,
                                  console=stderr_console()) as bars:
         task = bars.add_task("train", total=None, loss="-")
+        config = SurrogateConfig(kind=kind, seed=seed)
+        config = config.model_copy(update={"train": config.train.model_copy(update={
+            "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate})})
         result = train_file(reference, _layout(layout), out, config,
                             lambda done, total, loss: bars.update(
                                 task, completed=done, total=total, loss=f"{loss:.3f}"),
