@@ -177,6 +177,11 @@ def main() -> None:
     from aihep.io.calo import ShowerSet
 
     torch.set_num_threads(args.workers)
+    # numpy's BLAS too (FPD's eigendecompositions, covariances): its default of one thread
+    # per core slowed a dataset-2 evaluation ~6x on two cores shared with other jobs
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.workers)
     layout = preset(args.layout)
     train = reference_set(args.layout, args.train, 11, args.workers).read()
     if args.train_only:

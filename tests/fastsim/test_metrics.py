@@ -93,6 +93,16 @@ def test_fpd_and_kpd_vanish_for_equal_samples_and_measure_a_shift():
     assert shifted == pytest.approx(expected, rel=0.25)
     assert frechet_distance(np.zeros(2), np.eye(2), np.ones(2), 4 * np.eye(2)) == \
         pytest.approx(2 + 2 * (1 + 4 - 2 * 2))
+    # non-commuting covariances: the eigenvalue form against a general matrix square root
+    from scipy import linalg
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 6, 6))
+    c1, c2 = a @ a.T + 0.1 * np.eye(6), b @ b.T + 0.1 * np.eye(6)
+    mu1, mu2 = rng.normal(size=(2, 6))
+    direct = (mu1 - mu2) @ (mu1 - mu2) + np.trace(c1 + c2) - 2 * np.trace(
+        np.real(linalg.sqrtm(c1 @ c2)))
+    assert frechet_distance(mu1, c1, mu2, c2) == pytest.approx(direct, rel=1e-8)
     k_null, k_err = kpd(x, y, n_batches=5, batch_size=2000)
     k_alt, _ = kpd(x, z, n_batches=5, batch_size=2000)
     assert abs(k_null) < 3 * k_err + 1e-6 and k_alt > 10 * max(k_err, 1e-9)

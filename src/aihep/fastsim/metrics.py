@@ -251,16 +251,19 @@ def _scaled(reference: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, n
 
 def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray,
                      cov2: np.ndarray) -> float:
-    """||mu1 - mu2||^2 + Tr(C1 + C2 - 2 sqrt(C1 C2)) of two Gaussians."""
-    from scipy import linalg
+    """||mu1 - mu2||^2 + Tr(C1 + C2 - 2 sqrt(C1 C2)) of two Gaussians.
 
-    root = linalg.sqrtm(cov1 @ cov2)
-    if not np.all(np.isfinite(root)):
-        eps = 1e-6 * np.eye(len(cov1))
-        root = linalg.sqrtm((cov1 + eps) @ (cov2 + eps))
-    root = np.real(root)
+    Tr sqrt(C1 C2) = sum_i sqrt(lambda_i), lambda_i the eigenvalues of the symmetric
+    C1^(1/2) C2 C1^(1/2) (similar to C1 C2): two symmetric eigendecompositions instead of a
+    general matrix square root, ~30x faster on the ~400 dataset-2 features and exact for
+    covariance matrices (negative round-off eigenvalues are clipped to zero)."""
+    w, v = np.linalg.eigh(cov1)
+    root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    inner = root1 @ cov2 @ root1
+    lam = np.linalg.eigvalsh(0.5 * (inner + inner.T))
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * np.trace(root))
+    return float(diff @ diff + np.trace(cov1) + np.trace(cov2)
+                 - 2.0 * np.sum(np.sqrt(np.clip(lam, 0.0, None))))
 
 
 def fpd(reference: np.ndarray, generated: np.ndarray, min_samples: int = 10_000,
