@@ -85,6 +85,16 @@ def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate
         row["llm_seconds"] = llm_seconds(out / "record.jsonl")
         row["fill_repeats"] = True
     row["repeated_fraction"] = repeated_fraction(out / "record.jsonl")
+    return with_cost(row)
+
+
+def with_cost(row: dict) -> dict:
+    """``row`` with ``cost_seconds`` where ``seconds`` is not the run's cost: a resumed run's
+    ``seconds`` holds its last session only, and an LLM run's replies may come from the cache
+    another run filled. The cost is then the recorded simulator time plus the model's time
+    behind every reply (the optimizers' own time is small)."""
+    if row["optimizer"].startswith("llm") or row.get("replayed_entries"):
+        row["cost_seconds"] = row["simulator_seconds"] + row.get("llm_seconds", 0.0)
     return row
 
 
@@ -272,6 +282,8 @@ def main() -> None:
     def save() -> None:
         from aihep.design.compare import summarize
 
+        for r in rows:
+            with_cost(r)
         summary = [s.to_dict() for s in summarize(rows)]
         write_result(RESULTS, {"benchmark": "design", "budget": args.budget,
                                "seeds": sorted({r["seed"] for r in rows}),
