@@ -256,7 +256,8 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray,
     Tr sqrt(C1 C2) = sum_i sqrt(lambda_i), lambda_i the eigenvalues of the symmetric
     C1^(1/2) C2 C1^(1/2) (similar to C1 C2): two symmetric eigendecompositions instead of a
     general matrix square root (3x faster on one thread for the 362 dataset-2 features: 26
-    against 80 ms) and exact for covariance matrices (negative round-off eigenvalues are clipped to zero)."""
+    against 80 ms) and exact for covariance matrices (negative round-off eigenvalues are
+    clipped to zero)."""
     w, v = np.linalg.eigh(cov1)
     root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
     inner = root1 @ cov2 @ root1
