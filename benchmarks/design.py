@@ -18,7 +18,9 @@ pion model's parameters varied by +-20% (robustness).
 
 Usage: python benchmarks/design.py [--problems spectrometer,calorimeter] [--seeds 5|3,4,5]
        [--budget 350] [--optimizers ...] [--llm none|local|openai] [--llm-threads 1]
-       [--workers 1] [--merge OTHER/design.json,...]
+       [--workers 1] [--merge OTHER/design.json,...] [--archive-replies]
+Model replies are kept in benchmarks/results/design_llm_replies.jsonl.gz (restored into the
+reply cache at start): on a fresh machine an LLM run replays them, only the simulator reruns.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from common import ROOT, git_commit, seed_list, write_result
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "design"
 os.environ.setdefault("AIHEP_CACHE", str(ROOT.parent / ".cache" / "aihep"))
 RESULTS = ROOT / "results" / "design.json"
+# the language model's replies (kept in git): a run on a fresh machine replays them (only the
+# simulator runs again), and they show what the model proposed
+REPLIES = ROOT / "results" / "design_llm_replies.jsonl.gz"
 DEFAULT = ("random", "cma-es", "cma-es-10x", "bobyqa", "optuna-tpe", "ppo", "ppo-10x",
            "heuristic", "heuristic+tr", "random+tr", "llm", "llm+tr")
 PUBLISHED = {  # arXiv:2412.10237 setting, 350 proposals: baseline, RL, best LLM+TR
@@ -44,6 +49,18 @@ PUBLISHED = {  # arXiv:2412.10237 setting, 350 proposals: baseline, RL, best LLM
     "spectrometer": {"quantity": "momentum resolution (%) / efficiency (%) at 100 GeV",
                      "baseline": [13.27, 99.17], "rl": [7.95, 99.90],
                      "llm+tr": [7.97, 99.91]}}
+
+
+def export_replies(cache: Path, archive: Path) -> int:
+    from aihep.agent.design import export_replies as export
+
+    return export(cache, archive)
+
+
+def import_replies(archive: Path, cache: Path) -> int:
+    from aihep.agent.design import import_replies as restore
+
+    return restore(archive, cache)
 
 
 def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate: int
@@ -75,6 +92,8 @@ def run_one(problem: str, name: str, seed: int, budget: int, propose, reevaluate
 
         def progress(done: int, total: int, best: float) -> None:  # every tenth of the budget
             if done % step == 0 or done == total:
+                if optimizer.startswith("llm"):  # an unfinished run's replies survive too
+                    export_replies(CACHE / "llm_replies", REPLIES)
                 print(f"  {problem} {name} seed {seed}: {done}/{total} calls, best noisy "
                       f"{best:.3f}, {time.perf_counter() - start:.0f} s", flush=True)
 
@@ -262,15 +281,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--llm-threads", type=int, default=1,
                         help="threads of the embedded model (1 when the cores are shared)")
+    parser.add_argument("--archive-replies", action="store_true",
+                        help=f"only write the cached model replies to {REPLIES.name} (a run "
+                        "does it after every row; use it to keep an unfinished run's replies)")
     parser.add_argument("--merge", default="", help="design.json files of runs made in other "
                         "checkouts (comma-separated): their rows of --problems x --optimizers "
                         "replace ours; nothing is run")
     args = parser.parse_args()
     commit = git_commit()
+    if args.archive_replies:
+        print(f"{export_replies(CACHE / 'llm_replies', REPLIES)} replies in {REPLIES}")
+        return
     propose, llm_note = None, "llm rows: not run (no language model: --llm local|openai)"
     if args.llm != "none":
         from aihep.agent.design import chat_proposer
 
+        restored = import_replies(REPLIES, CACHE / "llm_replies")
+        if restored:
+            print(f"{restored} model replies restored from {REPLIES.name}", flush=True)
         propose = chat_proposer(args.llm, cache_dir=CACHE / "llm_replies",
                                 n_threads=args.llm_threads)
         llm_note = (f"llm backend: {args.llm}; replies cached by prompt, so llm+tr reuses "
@@ -332,6 +360,8 @@ def main() -> None:
                 rows = [r for r in rows if (r["problem"], r["optimizer"], r["seed"]) != (
                     problem, name, seed)] + [row]
                 save()
+                if name.startswith("llm"):
+                    export_replies(CACHE / "llm_replies", REPLIES)
                 print(f"{problem} {name} seed {seed}: best {row['best_objective']:.3f} "
                       f"(baseline {row['baseline_objective']:.3f}), "
                       f"{time.perf_counter() - start:.0f} s", flush=True)

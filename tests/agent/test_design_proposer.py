@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
-from aihep.agent.design import client_proposer, propose_tool
+import pytest
+
+from aihep.agent.design import client_proposer, export_replies, import_replies, propose_tool
 from aihep.agent.registry import default_registry
 from aihep.design.optimizers import OptimizerConfig
 from aihep.design.problems import load_problem
@@ -70,6 +73,42 @@ def test_cached_replies_are_reused_by_a_run_with_the_same_prompts(tmp_path):
     assert len(chat.calls) == calls and again.calls == 20
     assert again.best_so_far[:16] == first.best_so_far[:16]
     assert len(list((tmp_path / "cache").glob("*.json"))) == calls
+
+
+def test_archived_replies_replay_a_run_on_a_fresh_cache(tmp_path):
+    problem = load_problem("spectrometer")
+    chat = FakeChat(problem)
+    config = OptimizerConfig(name="llm", budget=16, seed=1, max_failed_replies=5)
+    first = run_design(problem, config, propose=client_proposer(chat, tmp_path / "a" / "m"),
+                       reevaluate_events=300)
+    archive = tmp_path / "replies.jsonl.gz"
+    n = export_replies(tmp_path / "a", archive)
+    assert n == len(chat.calls) > 0
+    before = archive.read_bytes()
+    assert export_replies(tmp_path / "a", archive) == n and archive.read_bytes() == before
+    # a fresh machine: the archive fills an empty cache, the run asks the model nothing
+    assert import_replies(archive, tmp_path / "b") == n
+    assert import_replies(archive, tmp_path / "b") == 0  # present ones are kept
+    silent = FakeChat(problem)
+    again = run_design(problem, config, propose=client_proposer(silent, tmp_path / "b" / "m"),
+                       reevaluate_events=300)
+    assert silent.calls == [] and again.best_so_far == first.best_so_far
+
+
+def test_a_damaged_reply_archive_is_a_clear_error(tmp_path):
+    from aihep.errors import ConfigError
+
+    archive = tmp_path / "replies.jsonl.gz"
+    with gzip.open(archive, "wt") as out:
+        out.write('{"model": "../x", "sha256": "' + "0" * 64 + '", "reply": "", "seconds": 1}\n')
+    with pytest.raises(ConfigError, match="line 1: bad model name"):
+        import_replies(archive, tmp_path / "cache")
+    with gzip.open(archive, "wt") as out:
+        out.write("not json\n")
+    with pytest.raises(ConfigError, match="line 1 is not a reply"):
+        import_replies(archive, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+    assert import_replies(tmp_path / "missing.jsonl.gz", tmp_path / "cache") == 0
 
 
 def test_the_embedded_models_grammar_can_forbid_stop():

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aihep._atomic import write_atomic, write_json_atomic
 from aihep.agent.llm import LlamaChat, LLMConfig, OpenAIChat, default_model_dir
 from aihep.design.problem import Continuous, DesignProblem
 from aihep.design.proposer import ProposalState, Proposer
@@ -61,13 +62,65 @@ def chat_proposer(kind: str, model_path: Path | None = None, config: LLMConfig |
     return client_proposer(client, None if cache_dir is None else Path(cache_dir) / name)
 
 
+def import_replies(archive: Path, cache_dir: Path) -> int:
+    """Copy the replies of an archive (:func:`export_replies`) that are missing from a reply
+    cache (``cache_dir/<model>/<prompt sha256>.json``) into it; how many were added."""
+    import gzip
+
+    archive, cache_dir = Path(archive), Path(cache_dir)
+    if not archive.is_file():
+        return 0
+    added = 0
+    with gzip.open(archive, "rt") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                entry = json.loads(line)
+                model, digest = str(entry["model"]), str(entry["sha256"])
+                reply = {"reply": entry["reply"], "seconds": float(entry["seconds"])}
+            except (ValueError, KeyError, TypeError):
+                msg = (f"{archive}: line {number} is not a reply (expected JSON with model, "
+                       "sha256, reply, seconds)")
+                raise ConfigError(msg) from None
+            if not (len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+                    and model and "/" not in model and not model.startswith(".")):
+                msg = f"{archive}: line {number}: bad model name or sha256"
+                raise ConfigError(msg)
+            path = cache_dir / model / f"{digest}.json"
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(path, reply)
+                added += 1
+    return added
+
+
+def export_replies(cache_dir: Path, archive: Path) -> int:
+    """Write every reply of a reply cache into ``archive``: gzip JSON lines (model, sha256,
+    reply, seconds) sorted by model and prompt hash, without a timestamp, so the same
+    replies give the same bytes (an archive kept in git changes only when replies are
+    added). A run on another machine replays them with :func:`import_replies`; how many."""
+    import gzip
+
+    entries = []
+    for path in sorted(Path(cache_dir).glob("*/*.json")):
+        data = json.loads(path.read_text())
+        entries.append(json.dumps({"model": path.parent.name, "sha256": path.stem,
+                                   "reply": data["reply"], "seconds": data["seconds"]},
+                                  sort_keys=True))
+    if entries:
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb",
+                                                        mtime=0) as out:
+                out.write(("\n".join(entries) + "\n").encode())
+
+        write_atomic(archive, write)
+    return len(entries)
+
+
 def client_proposer(client: Any, cache_dir: Path | None = None) -> Proposer:
     """A proposer over any ``ChatClient`` (a fake one in tests), replies optionally cached
     in ``cache_dir`` by prompt."""
     import hashlib
     import time
-
-    from aihep._atomic import write_json_atomic
 
     def propose(prompt: str, state: ProposalState) -> str:
         path = None
