@@ -48,6 +48,33 @@ def test_surrogate_trains_generates_and_round_trips(showers, kind, tmp_path):
         assert not np.allclose(coarse, again.generate(energies[:50], seed=4))
 
 
+@pytest.mark.parametrize("two_stage", [True, False])
+def test_layer_transformer_flow_matching_trains_and_round_trips(showers, two_stage, tmp_path):
+    """Flow matching with the layers as transformer tokens: each token carries its layer's
+    energy in the two-stage model; it learns, samples valid showers and reloads."""
+    from aihep.fastsim.surrogates import _LayerTransformerField, build
+
+    voxels, energies = showers
+    config = SurrogateConfig(kind="flow-matching", velocity_net="layer-transformer",
+                             hidden=(32, 32), heads=2, ode_steps=4, flow_transforms=1,
+                             layer_hidden=(32, 32), two_stage=two_stage,
+                             train=TrainConfig(epochs=4, batch_size=128, learning_rate=2e-3,
+                                               patience=4))
+    model = train_surrogate(voxels[:800], energies[:800], LAYOUT, config)
+    field = (model.network.shape if two_stage else model.network).net
+    assert isinstance(field, _LayerTransformerField)
+    assert field.own_energy is two_stage and field.n_layers == LAYOUT.n_layers
+    assert model.history["train"][-1] < model.history["train"][0]
+    generated = model.generate(energies[:100], seed=3)
+    assert generated.shape == (100, LAYOUT.n_voxels) and np.all(generated >= 0)
+    assert np.all(generated[generated > 0] >= LAYOUT.threshold_mev)
+    model.save(tmp_path / "run")
+    np.testing.assert_allclose(load_surrogate(tmp_path / "run").generate(energies[:20], seed=4),
+                               model.generate(energies[:20], seed=4), rtol=1e-4)
+    with pytest.raises(ValueError, match="equal layers"):
+        build("flow-matching", 100, config, 7)
+
+
 def test_layerwise_caloflow_trains_and_generates_layer_by_layer(showers):
     """Above 1000 voxels (or when asked) CaloFlow's second stage runs layer by layer."""
     from aihep.fastsim.surrogates import ShowerLayerwiseFlow, build

@@ -62,6 +62,10 @@ class SurrogateConfig(BaseModel):
                                    "layer (None: when the layout has > 1000 voxels)")
     layers_per_step: int = Field(8, ge=1, description="layer-wise flow: layers of each "
                                  "shower seen per training step")
+    velocity_net: Literal["mlp", "layer-transformer"] = Field(
+        "mlp", description="flow matching's velocity field: a residual MLP over all voxels, "
+        "or a transformer whose tokens are the layers (width hidden[0], len(hidden) blocks)")
+    heads: int = Field(4, ge=1, description="layer-transformer: attention heads")
     gap_decades: float = Field(1.0, ge=0, description="empty voxels this far below the "
                                "threshold (0: uniform noise below it, CaloFlow's)")
     val_fraction: float = Field(0.1, gt=0, lt=1)
@@ -176,16 +180,58 @@ class _ResidualField(torch.nn.Module):
         return self.out(h)
 
 
+class _LayerTransformerField(torch.nn.Module):
+    """x -> output of the same size, given a context, with the calorimeter layers as tokens
+    (CaloDREAM's idea of patches, one patch per layer, sized for a CPU): each token is its
+    layer's voxels and that layer's energy (the context's last ``n_layers`` entries in a
+    two-stage model), embedded with a learned layer position; the global context (time,
+    E_inc, all layer energies) is added to every token; pre-norm transformer blocks share
+    information between layers; one linear map back to each layer's voxels."""
+
+    def __init__(self, n: int, n_context: int, n_layers: int, width: int, blocks: int,
+                 heads: int, own_energy: bool) -> None:
+        super().__init__()
+        if n % n_layers:
+            msg = f"{n} voxels do not split into {n_layers} equal layers"
+            raise ValueError(msg)
+        self.n_layers, self.per_layer = n_layers, n // n_layers
+        self.own_energy = own_energy  # the context ends with the layer energies
+        self.inp = torch.nn.Linear(self.per_layer + int(self.own_energy), width)
+        self.position = torch.nn.Parameter(torch.zeros(1, n_layers, width))
+        self.context = mlp([n_context, width, width])
+        self.blocks = torch.nn.ModuleList(torch.nn.TransformerEncoderLayer(
+            width, heads, dim_feedforward=2 * width, dropout=0.0, activation="gelu",
+            batch_first=True, norm_first=True) for _ in range(blocks))
+        self.out = torch.nn.Sequential(torch.nn.LayerNorm(width),
+                                       torch.nn.Linear(width, self.per_layer))
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        tokens = x.view(len(x), self.n_layers, self.per_layer)
+        if self.own_energy:
+            tokens = torch.cat([tokens, context[:, -self.n_layers:, None]], 2)
+        h = self.inp(tokens) + self.position + self.context(context)[:, None]
+        for block in self.blocks:
+            h = block(h)
+        return self.out(h).reshape(len(x), -1)
+
+
 class ShowerFlowMatching(torch.nn.Module):
     """Velocity field v(x_t, t, c) of conditional flow matching on straight paths (a
-    residual MLP: ``len(hidden)`` blocks of width ``hidden[0]``)."""
+    residual MLP: ``len(hidden)`` blocks of width ``hidden[0]``; or, with
+    ``velocity_net="layer-transformer"``, a transformer over the layers)."""
 
-    def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1) -> None:
+    def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1,
+                 n_layers: int = 1, layer_energies: bool = False) -> None:
         super().__init__()
         self.steps = config.ode_steps
         self.n_voxels = n_voxels
-        self.net = _ResidualField(n_voxels, 1 + n_context, config.hidden[0],
-                                  len(config.hidden))
+        if config.velocity_net == "layer-transformer":
+            self.net: torch.nn.Module = _LayerTransformerField(
+                n_voxels, 1 + n_context, n_layers, config.hidden[0], len(config.hidden),
+                config.heads, own_energy=layer_energies)
+        else:
+            self.net = _ResidualField(n_voxels, 1 + n_context, config.hidden[0],
+                                      len(config.hidden))
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return self.net(x, torch.cat([t, c], 1))
@@ -316,11 +362,16 @@ def build(kind: str, n_voxels: int, config: SurrogateConfig, n_layers: int = 1
           ) -> torch.nn.Module:
     """The surrogate network of ``kind`` for ``n_voxels`` (in ``n_layers`` layers)."""
     if not config.two_stage:
+        if kind == "flow-matching":
+            return ShowerFlowMatching(n_voxels, config, 1, n_layers)
         return _SHAPES[kind](n_voxels, config)
     layerwise = config.layerwise if config.layerwise is not None else n_voxels > 1000
     if kind == "caloflow" and layerwise:
         return TwoStage(ShowerLayerwiseFlow(n_voxels, config, 1 + n_layers, n_layers),
                         n_layers, config)
+    if kind == "flow-matching":
+        return TwoStage(ShowerFlowMatching(n_voxels, config, 1 + n_layers, n_layers,
+                                           layer_energies=True), n_layers, config)
     return TwoStage(_SHAPES[kind](n_voxels, config, 1 + n_layers), n_layers, config)
 
 

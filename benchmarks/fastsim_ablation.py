@@ -1,0 +1,157 @@
+"""Ablation: which flow-matching shape model gets dataset 2's lateral shape right?
+
+On the dataset-2 layout the surrogates are too compact (too little energy beyond the second
+radial ring, too few hits; benchmarks/README.md). This script trains small two-stage
+flow-matching models that differ in one choice (the velocity field: a residual MLP over all
+6480 voxels, or a transformer with the 45 layers as tokens; the empty-voxel gap) on the same
+reference showers (cascade MC, training seed 11, held-out seed 12; cached as in
+benchmarks/fastsim.py) and compares, on held-out showers:
+
+* the high-level classifier AUC (the challenge's network, the benchmark's reduced protocol),
+  FPD and KPD;
+* energy fractions in radial rings 1-4 and 9, hits per shower, the 10% quantile of hit
+  energies (the defects seen at full size), GFlash's for reference.
+
+Small on purpose (default 15k training showers, 12 epochs): it ranks choices, it does not
+replace the full-size rows of benchmarks/fastsim.py.
+
+Usage: python benchmarks/fastsim_ablation.py [--train 15000] [--test 5000] [--epochs 12]
+       [--variants mlp,layer-transformer] [--workers 2]
+Writes benchmarks/results/fastsim_ablation.json (rows of other variants are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from common import ROOT, git_commit, utc_now, write_result
+
+from fastsim import CACHE, reference_set
+
+# name -> (SurrogateConfig updates): flow matching, two-stage, 32 midpoint steps
+VARIANTS = {
+    "mlp": {"velocity_net": "mlp", "hidden": (512, 512, 512)},
+    "layer-transformer": {"velocity_net": "layer-transformer", "hidden": (128,) * 4,
+                          "heads": 4},
+    "layer-transformer-gap2": {"velocity_net": "layer-transformer", "hidden": (128,) * 4,
+                               "heads": 4, "gap_decades": 2.0},
+    "mlp-gap2": {"velocity_net": "mlp", "hidden": (512, 512, 512), "gap_decades": 2.0},
+}
+
+
+def shape_summary(showers: np.ndarray, layout, threshold: float) -> dict:
+    """Radial energy fractions (%, rings 1-4 and the last), hits per shower and the 10%
+    quantile of hit energies (MeV)."""
+    per = showers.reshape(len(showers), layout.n_layers, layout.n_alpha, -1)
+    rings = per.sum((1, 2))
+    fraction = 100 * rings.sum(0) / rings.sum()
+    hits = showers[showers > threshold]
+    return {"ring_pct": [float(v) for v in (*fraction[:4], fraction[-1])],
+            "hits_per_shower": float((showers > threshold).sum(1).mean()),
+            "hit_q10_mev": float(np.quantile(hits, 0.1)) if len(hits) else 0.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=15_000)
+    parser.add_argument("--test", type=int, default=5_000)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--variants", default="mlp,layer-transformer")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    unknown = set(args.variants.split(",")) - set(VARIANTS) - {"gflash"}
+    if unknown:
+        parser.error(f"--variants: unknown {sorted(unknown)}; known: gflash, "
+                     f"{', '.join(VARIANTS)}")
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from aihep.fastsim.evaluate import EvaluationConfig
+    from aihep.fastsim.geometry import preset
+    from aihep.fastsim.gflash import GFlash, tune
+    from aihep.fastsim.metrics import (
+        ClassifierTestConfig,
+        classifier_test,
+        fpd,
+        high_level_features,
+        high_level_matrix,
+        kpd,
+    )
+    from aihep.fastsim.surrogates import SurrogateConfig, load_surrogate, train_surrogate
+    from aihep.nn.train import TrainConfig
+
+    torch.set_num_threads(args.workers)
+    threadpool_limits(args.workers)
+    commit = git_commit()
+    layout = preset("ds2")
+    train = reference_set("ds2", args.train, 11, args.workers).read()
+    test = reference_set("ds2", args.test, 12, args.workers).read()
+    threshold = layout.threshold_mev
+    ref_h = high_level_matrix(high_level_features(test.showers_mev, layout, threshold),
+                              test.incident_mev)
+    evaluation = EvaluationConfig(fpd_min_samples=min(2000, args.test // 2),
+                                  kpd_batch_size=min(2000, args.test))
+    path = ROOT / "results" / "fastsim_ablation.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    rows = {r["variant"]: r for r in old.get("rows", [])
+            if (r["n_train"], r["epochs"]) == (args.train, args.epochs)}
+    rows["reference"] = {"variant": "reference", "n_train": args.train,
+                         "epochs": args.epochs,
+                         **shape_summary(test.showers_mev, layout, threshold)}
+    print(json.dumps(rows["reference"]), flush=True)
+    for variant in args.variants.split(","):
+        start = time.perf_counter()
+        if variant == "gflash":
+            model = GFlash(layout, tune(train.showers_mev, train.incident_mev, layout))
+            minutes = (time.perf_counter() - start) / 60
+            generated = model.generate(test.incident_mev, seed=5)
+        else:
+            run = CACHE / "ds2" / "ablation" / f"{variant}_{args.train}_{args.epochs}"
+            if not (run / "surrogate.pt").is_file():
+                config = SurrogateConfig(kind="flow-matching", **VARIANTS[variant],
+                                         train=TrainConfig(epochs=args.epochs, batch_size=256,
+                                                           learning_rate=1e-3, patience=10))
+                surrogate = train_surrogate(train.showers_mev, train.incident_mev, layout,
+                                            config, checkpoint=run.with_suffix(".ckpt"))
+                surrogate.save(run)
+                (run / "train_minutes.json").write_text(json.dumps(
+                    (time.perf_counter() - start) / 60))
+            minutes = json.loads((run / "train_minutes.json").read_text())
+            surrogate = load_surrogate(run)
+            t0 = time.perf_counter()
+            generated = surrogate.generate(test.incident_mev, seed=5)
+            gen_ms = 1e3 * (time.perf_counter() - t0) / len(generated)
+        gen_h = high_level_matrix(high_level_features(generated, layout, threshold),
+                                  test.incident_mev)
+        cls = classifier_test(ref_h, gen_h, ClassifierTestConfig())
+        row = {"variant": variant, "n_train": args.train, "epochs": args.epochs,
+               "train_minutes": minutes,
+               "generate_ms_per_shower": None if variant == "gflash" else gen_ms,
+               "auc_high": cls.auc, "auc_high_ci": list(cls.auc_interval),
+               "fpd": fpd(ref_h, gen_h, min_samples=evaluation.fpd_min_samples)[0],
+               "kpd": kpd(ref_h, gen_h, batch_size=evaluation.kpd_batch_size)[0],
+               **shape_summary(generated, layout, threshold)}
+        rows[variant] = row
+        print(json.dumps(row), flush=True)
+        write_result(path, {"benchmark": "fastsim_ablation", "layout": "ds2",
+                            "n_test": args.test, "date": utc_now(),
+                            "rows": list(rows.values())}, commit)
+    print("\n| variant | AUC high | FPD | KPD | rings 1-4, 9 (%) | hits | hit q10 [MeV] "
+          "| train min |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows.values():
+        rings = " / ".join(f"{v:.2f}" for v in r["ring_pct"])
+        if r["variant"] == "reference":
+            print(f"| reference | - | - | - | {rings} | {r['hits_per_shower']:.0f} | "
+                  f"{r['hit_q10_mev']:.3f} | - |")
+            continue
+        print(f"| {r['variant']} | {r['auc_high']:.3f} | {r['fpd']:.2f} | {r['kpd']:.4f} | "
+              f"{rings} | {r['hits_per_shower']:.0f} | {r['hit_q10_mev']:.3f} | "
+              f"{r['train_minutes']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
