@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -166,6 +167,36 @@ def _tool_summary(tools: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def _without_amx_repack() -> Iterator[None]:
+    """Load weights without llama.cpp's extra buffer types when the build uses Intel AMX.
+
+    A llama.cpp built on an AMX machine (GGML_NATIVE, e.g. Sapphire Rapids) repacks Q4_K
+    weights into AMX buffers and then crashes (segfault, or garbage tokens first) in
+    ``ggml_backend_amx_mul_mat`` (llama.cpp issue 20824; seen here with the shipped model).
+    ``use_extra_bufts = False`` keeps the weights in plain CPU buffers. Other builds are
+    left alone (their repacking is a speed-up)."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info()
+    if b"AMX_INT8 = 1" not in info and "AMX_INT8 = 1" not in str(info):
+        yield
+        return
+    module = llama_cpp.llama.llama_cpp  # the binding module Llama() calls
+    default = module.llama_model_default_params
+
+    def params():
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    module.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = default
+
+
 class LlamaChat:
     """``ChatClient`` over an embedded llama.cpp model, grammar-constrained to tool calls.
 
@@ -189,8 +220,9 @@ class LlamaChat:
             msg = f"{path}: GGUF model not found (get it with `aihep agent fetch-model`)"
             raise ConfigError(msg)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed,
-                         verbose=False)
+        with _without_amx_repack():
+            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
+                             seed=seed, verbose=False)
         self.version = path.name
         self.allowed = tools
         self.max_tokens = max_tokens
