@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from test_orchestrator import FAST, _write_table
 
 from aihep.agent.llm import LLMPlanner
@@ -197,3 +198,21 @@ def test_llm_reviewer_can_veto_a_claim_but_sees_only_candidates_that_passed(tmp_
                    {"discovery": True, "problems": ["scores.csv: 3 rows missing"]}):
         assert apply_llm_review(failed, shown.append) is failed
     assert shown == []
+
+
+def test_amx_builds_load_without_extra_buffer_types(monkeypatch):
+    """On an AMX build the weights must not be repacked into AMX buffers (llama.cpp 20824:
+    segfault); other builds keep llama.cpp's defaults."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+
+    from aihep.agent.llm import _without_amx_repack
+
+    binding = llama_cpp.llama.llama_cpp
+    monkeypatch.setattr(llama_cpp, "llama_print_system_info", lambda: b"CPU : AVX2 = 1 | ")
+    with _without_amx_repack():
+        assert binding.llama_model_default_params().use_extra_bufts
+    monkeypatch.setattr(llama_cpp, "llama_print_system_info",
+                        lambda: b"CPU : AVX512 = 1 | AMX_INT8 = 1 | ")
+    with _without_amx_repack():
+        assert not binding.llama_model_default_params().use_extra_bufts
+    assert binding.llama_model_default_params().use_extra_bufts  # restored afterwards

@@ -38,20 +38,3 @@ def test_grammar_constrained_model_proposes_a_valid_first_call(tmp_path):
     assert result.steps and result.steps[0]["status"] == "ok"
     assert verify_run(result.run_dir).ok
 
-
-def test_amx_builds_load_without_extra_buffer_types(monkeypatch):
-    """On an AMX build the weights must not be repacked into AMX buffers (llama.cpp 20824:
-    segfault); other builds keep llama.cpp's defaults."""
-    import llama_cpp
-
-    from aihep.agent.llm import _without_amx_repack
-
-    binding = llama_cpp.llama.llama_cpp
-    monkeypatch.setattr(llama_cpp, "llama_print_system_info", lambda: b"CPU : AVX2 = 1 | ")
-    with _without_amx_repack():
-        assert binding.llama_model_default_params().use_extra_bufts
-    monkeypatch.setattr(llama_cpp, "llama_print_system_info",
-                        lambda: b"CPU : AVX512 = 1 | AMX_INT8 = 1 | ")
-    with _without_amx_repack():
-        assert not binding.llama_model_default_params().use_extra_bufts
-    assert binding.llama_model_default_params().use_extra_bufts  # restored afterwards
