@@ -39,6 +39,9 @@ VARIANTS = {
     "layer-transformer-gap2": {"velocity_net": "layer-transformer", "hidden": (128,) * 4,
                                "heads": 4, "gap_decades": 2.0},
     "mlp-gap2": {"velocity_net": "mlp", "hidden": (512, 512, 512), "gap_decades": 2.0},
+    "mlp-global": {"velocity_net": "mlp", "hidden": (512, 512, 512), "shape_scale": "global"},
+    "mlp-global-gap2": {"velocity_net": "mlp", "hidden": (512, 512, 512),
+                        "shape_scale": "global", "gap_decades": 2.0},
 }
 
 

@@ -22,7 +22,9 @@ Representation: an empty voxel gets an energy drawn log-uniformly one to two dec
 the voxel threshold (a continuum instead of a spike, a decade away from the smallest real
 deposit so that "empty or not" is a clear decision for the model), then u = log(E_voxel /
 E_layer) (``two_stage=False``: log(E_voxel / E_inc), one model for everything) and the layer
-energies as log(E_layer / E_inc), all standardized with the training showers' statistics;
+energies as log(E_layer / E_inc), E_layer the sum of the layer's hits (of its stand-ins when
+it has none), all standardized with the training showers' statistics (per column, or the
+voxel columns with one mean and width: ``shape_scale="global"``);
 the condition is log10(E_inc / MeV) rescaled to [-1, 1] over the training range. Decoding
 clips to the training range; voxels below the threshold are zeroed. (``gap_decades=0``
 gives CaloFlow's uniform noise below the threshold added to every voxel.)
@@ -68,6 +70,10 @@ class SurrogateConfig(BaseModel):
     heads: int = Field(4, ge=1, description="layer-transformer: attention heads")
     gap_decades: float = Field(1.0, ge=0, description="empty voxels this far below the "
                                "threshold (0: uniform noise below it, CaloFlow's)")
+    shape_scale: Literal["voxel", "global"] = Field(
+        "voxel", description="standardize the voxel part per voxel, or with one mean and "
+        "width over all voxels (a rarely hit voxel's hits then stay a few units from its "
+        "empty value instead of far out in its own standardized tail)")
     val_fraction: float = Field(0.1, gt=0, lt=1)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(
         epochs=60, batch_size=256, learning_rate=1e-3, patience=10))
@@ -89,14 +95,17 @@ class _Scaler:
 
     @classmethod
     def fit(cls, voxels: np.ndarray, energies: np.ndarray, noise_mev: float,
-            rng: np.random.Generator, gap_decades: float = 0.0, n_layers: int = 0) -> _Scaler:
+            rng: np.random.Generator, gap_decades: float = 0.0, n_layers: int = 0,
+            shape_scale: str = "voxel") -> _Scaler:
         scaler = cls({"mean": 0.0, "std": 1.0, "low": 0.0, "high": 0.0, "noise": noise_mev,
                       "gap": gap_decades, "n_layers": n_layers, "log_e": (0.0, 1.0)})
         u = scaler._represent(voxels, energies, rng)
         log_e = np.log10(energies)
-        std = np.maximum(u.std(0), 1e-3)
-        z = (u - u.mean(0)) / std
-        return cls({"mean": u.mean(0), "std": std, "low": z.min(0), "high": z.max(0),
+        mean, std = u.mean(0), np.maximum(u.std(0), 1e-3)
+        if shape_scale == "global":  # one mean and width over the voxel columns
+            mean[n_layers:], std[n_layers:] = u[:, n_layers:].mean(), u[:, n_layers:].std()
+        z = (u - mean) / std
+        return cls({"mean": mean, "std": std, "low": z.min(0), "high": z.max(0),
                     "noise": noise_mev, "gap": gap_decades, "n_layers": n_layers,
                     "log_e": (float(log_e.min()), float(max(log_e.max(), log_e.min() + 1e-3)))})
 
@@ -111,6 +120,10 @@ class _Scaler:
             return np.log(noisy / energies[:, None])
         per = noisy.reshape(len(noisy), self.n_layers, -1)
         layer = per.sum(2)
+        if self.gap > 0:  # a layer's energy is that of its hits (the stand-ins only when
+            # it has none), so decoding (stand-ins zeroed, hits renormalized) is exact
+            hits = np.where(per >= self.noise, per, 0.0).sum(2)
+            layer = np.where(hits > 0, hits, layer)
         return np.concatenate([np.log(layer / energies[:, None]),
                                np.log(per / layer[:, :, None]).reshape(len(noisy), -1)], 1)
 
@@ -506,7 +519,7 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
     rng = np.random.default_rng(config.seed)
     noise = layout.threshold_mev if layout.threshold_mev > 0 else 1e-3
     scaler = _Scaler.fit(voxels, energies, noise, rng, config.gap_decades,
-                         layout.n_layers if config.two_stage else 0)
+                         layout.n_layers if config.two_stage else 0, config.shape_scale)
     x = torch.from_numpy(scaler.encode(voxels, energies, rng))
     c = torch.from_numpy(scaler.condition(energies))
     order = np.random.default_rng(config.seed).permutation(len(x))
