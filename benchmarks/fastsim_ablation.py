@@ -17,7 +17,8 @@ replace the full-size rows of benchmarks/fastsim.py.
 
 Usage: python benchmarks/fastsim_ablation.py [--train 15000] [--test 5000] [--epochs 12]
        [--variants mlp,layer-transformer] [--workers 2]
-Writes benchmarks/results/fastsim_ablation.json (rows of other variants are kept).
+Writes benchmarks/results/fastsim_ablation.json (rows of other variants are kept, each with
+the commit that made it).
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def main() -> None:
                                   kpd_batch_size=min(2000, args.test))
     path = ROOT / "results" / "fastsim_ablation.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
-    rows = {r["variant"]: r for r in old.get("rows", [])
-            if (r["n_train"], r["epochs"]) == (args.train, args.epochs)}
+    rows = {r["variant"]: {"commit": old["commit"], **r} for r in old.get("rows", [])
+            if (r["n_train"], r["epochs"]) == (args.train, args.epochs)}  # rows keep their commit
     rows["reference"] = {"variant": "reference", "n_train": args.train,
                          "epochs": args.epochs,
                          **shape_summary(test.showers_mev, layout, threshold)}
@@ -130,8 +131,8 @@ def main() -> None:
         gen_h = high_level_matrix(high_level_features(generated, layout, threshold),
                                   test.incident_mev)
         cls = classifier_test(ref_h, gen_h, ClassifierTestConfig())
-        row = {"variant": variant, "n_train": args.train, "epochs": args.epochs,
-               "train_minutes": minutes,
+        row = {"variant": variant, "commit": commit, "n_train": args.train,
+               "epochs": args.epochs, "train_minutes": minutes,
                "generate_ms_per_shower": None if variant == "gflash" else gen_ms,
                "auc_high": cls.auc, "auc_high_ci": list(cls.auc_interval),
                "fpd": fpd(ref_h, gen_h, min_samples=evaluation.fpd_min_samples)[0],
