@@ -55,6 +55,14 @@ def reference_set(layout_name: str, n: int, seed: int, workers: int):
     return result
 
 
+def surrogate_dir(kind: str, args: argparse.Namespace) -> Path:
+    """Where a trained surrogate is cached (keyed by the voxel representation's version too:
+    a model of an older representation is never reused)."""
+    from aihep.fastsim.surrogates import REPRESENTATION
+
+    return CACHE / args.layout / f"{kind}_{args.train}_{args.epochs}_r{REPRESENTATION}"
+
+
 def trained_surrogate(kind: str, args: argparse.Namespace, layout, train) -> Path:
     """The cached run directory of surrogate ``kind`` trained on ``train``; trains (or
     resumes from its checkpoint) when missing. Its wall time over every session is kept in
@@ -62,7 +70,7 @@ def trained_surrogate(kind: str, args: argparse.Namespace, layout, train) -> Pat
     from aihep.fastsim.surrogates import SurrogateConfig, train_surrogate, training_minutes
     from aihep.nn.train import TrainConfig
 
-    run = CACHE / args.layout / f"{kind}_{args.train}_{args.epochs}"
+    run = surrogate_dir(kind, args)
     if not (run / "surrogate.pt").is_file():
         start = time.perf_counter()
         surrogate = train_surrogate(
@@ -247,7 +255,7 @@ def main() -> None:
                 return g.generate(e, seed=5)
         else:
             # "flow-matching@8": the trained flow-matching model sampled with 8 ODE steps
-            run = CACHE / args.layout / f"{kind}_{args.train}_{args.epochs}"
+            run = surrogate_dir(kind, args)
             if steps and not (run / "surrogate.pt").is_file():
                 message = f"{model}: train {kind} first"
                 raise SystemExit(message)

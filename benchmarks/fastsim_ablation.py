@@ -84,7 +84,12 @@ def main() -> None:
         high_level_matrix,
         kpd,
     )
-    from aihep.fastsim.surrogates import SurrogateConfig, load_surrogate, train_surrogate
+    from aihep.fastsim.surrogates import (
+        REPRESENTATION,
+        SurrogateConfig,
+        load_surrogate,
+        train_surrogate,
+    )
     from aihep.nn.train import TrainConfig
 
     torch.set_num_threads(args.workers)
@@ -113,7 +118,8 @@ def main() -> None:
             minutes = (time.perf_counter() - start) / 60
             generated = model.generate(test.incident_mev, seed=5)
         else:
-            run = CACHE / "ds2" / "ablation" / f"{variant}_{args.train}_{args.epochs}"
+            run = CACHE / "ds2" / "ablation" / (f"{variant}_{args.train}_{args.epochs}"
+                                                 f"_r{REPRESENTATION}")
             if not (run / "surrogate.pt").is_file():
                 config = SurrogateConfig(kind="flow-matching", **VARIANTS[variant],
                                          train=TrainConfig(epochs=args.epochs, batch_size=256,

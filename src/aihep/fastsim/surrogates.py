@@ -46,6 +46,10 @@ from aihep.fastsim.geometry import CaloLayout
 from aihep.nn.layers import mlp
 from aihep.nn.train import TrainConfig, seeded, train
 
+# the voxel representation's version (2: a layer's energy is its hits'); a cache of trained
+# surrogates keyed by it never hands back a model of another representation
+REPRESENTATION = 2
+
 
 class SurrogateConfig(BaseModel):
     """Which surrogate and its sizes."""
