@@ -210,3 +210,27 @@ def test_global_shape_scale_pools_the_voxel_columns_and_decodes_the_same(showers
     # (a layer's energy is its hits' alone: the empty voxels' stand-ins are not handed to
     # them; up to 7% on the few hits of a sparse layer when they were)
     np.testing.assert_allclose(decoded[hit], voxels[:50][hit], rtol=1e-4)
+
+
+def test_voxel_head_starts_as_the_plain_field_and_learns(showers, tmp_path):
+    """``voxel_head``: the same field at initialization (its output layer is zero), then a
+    trained per-voxel refinement that survives save/load."""
+    from aihep.fastsim.surrogates import _ResidualField
+
+    torch.manual_seed(0)
+    plain = _ResidualField(30, 3, 8, 1)
+    torch.manual_seed(0)
+    headed = _ResidualField(30, 3, 8, 1, voxel_head=4)
+    x, c = torch.randn(5, 30), torch.randn(5, 3)
+    torch.testing.assert_close(headed(x, c), plain(x, c))
+    voxels, energies = showers
+    config = SurrogateConfig(kind="flow-matching", hidden=(32, 32), voxel_head=4, ode_steps=4,
+                             flow_transforms=1, layer_hidden=(16, 16),
+                             train=TrainConfig(epochs=3, batch_size=128, learning_rate=2e-3,
+                                               patience=3))
+    model = train_surrogate(voxels[:600], energies[:600], LAYOUT, config)
+    assert model.history["train"][-1] < model.history["train"][0]
+    assert model.network.shape.net.head_out.abs().sum() > 0
+    model.save(tmp_path / "run")
+    np.testing.assert_allclose(load_surrogate(tmp_path / "run").generate(energies[:20], seed=4),
+                               model.generate(energies[:20], seed=4), rtol=1e-4)

@@ -72,6 +72,9 @@ class SurrogateConfig(BaseModel):
         "mlp", description="flow matching's velocity field: a residual MLP over all voxels, "
         "or a transformer whose tokens are the layers (width hidden[0], len(hidden) blocks)")
     heads: int = Field(4, ge=1, description="layer-transformer: attention heads")
+    voxel_head: int = Field(0, ge=0, description="flow matching, MLP field: width of a "
+                            "small network shared by the voxels that refines each voxel's "
+                            "velocity from its own value (0: none)")
     gap_decades: float = Field(1.0, ge=0, description="empty voxels this far below the "
                                "threshold (0: uniform noise below it, CaloFlow's)")
     shape_scale: Literal["voxel", "global"] = Field(
@@ -179,9 +182,18 @@ class ShowerVAE(torch.nn.Module):
 
 class _ResidualField(torch.nn.Module):
     """x -> output of the same size, given a context: pre-norm residual MLP blocks of one
-    width, the context embedded and added to the input projection."""
+    width, the context embedded and added to the input projection.
 
-    def __init__(self, n: int, n_context: int, width: int, blocks: int) -> None:
+    With ``voxel_head`` > 0 a small network shared by the voxels (one hidden layer of that
+    width) adds, to each voxel's output, a function of that output, the voxel's own x, the
+    context's first entry (flow matching's time) and a learned 4-number voxel embedding:
+    each voxel can then take its own nonlinear empty-or-hit decision late in the flow,
+    which the global network's
+    ``width``-dimensional hidden state must otherwise carry for every voxel at once. Its
+    last layer starts at zero (the field starts as the plain one)."""
+
+    def __init__(self, n: int, n_context: int, width: int, blocks: int,
+                 voxel_head: int = 0) -> None:
         super().__init__()
         self.inp = torch.nn.Linear(n, width)
         self.context = mlp([n_context, width, width])
@@ -189,12 +201,25 @@ class _ResidualField(torch.nn.Module):
             torch.nn.LayerNorm(width), torch.nn.Linear(width, width), torch.nn.SiLU(),
             torch.nn.Linear(width, width)) for _ in range(blocks))
         self.out = torch.nn.Sequential(torch.nn.LayerNorm(width), torch.nn.Linear(width, n))
+        self.voxel_head = voxel_head
+        if voxel_head:  # one hidden layer, its input map split so nothing (B, n, 7) is built
+            self.voxel_embedding = torch.nn.Parameter(0.1 * torch.randn(n, 4))
+            self.head_in = torch.nn.Parameter(torch.randn(3, voxel_head) / math.sqrt(7))
+            self.head_embedding = torch.nn.Linear(4, voxel_head)
+            self.head_out = torch.nn.Parameter(torch.zeros(voxel_head))  # starts as plain
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         h = self.inp(x) + self.context(context)
         for block in self.blocks:
             h = h + block(h)
-        return self.out(h)
+        out = self.out(h)
+        if not self.voxel_head:
+            return out
+        w = self.head_in
+        hidden = torch.nn.functional.silu(
+            out.unsqueeze(2) * w[0] + x.unsqueeze(2) * w[1] + context[:, :1, None] * w[2]
+            + self.head_embedding(self.voxel_embedding))
+        return out + hidden @ self.head_out
 
 
 class _LayerTransformerField(torch.nn.Module):
@@ -248,7 +273,7 @@ class ShowerFlowMatching(torch.nn.Module):
                 config.heads, own_energy=layer_energies)
         else:
             self.net = _ResidualField(n_voxels, 1 + n_context, config.hidden[0],
-                                      len(config.hidden))
+                                      len(config.hidden), config.voxel_head)
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return self.net(x, torch.cat([t, c], 1))
