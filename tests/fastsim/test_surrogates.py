@@ -234,3 +234,12 @@ def test_voxel_head_starts_as_the_plain_field_and_learns(showers, tmp_path):
     model.save(tmp_path / "run")
     np.testing.assert_allclose(load_surrogate(tmp_path / "run").generate(energies[:20], seed=4),
                                model.generate(energies[:20], seed=4), rtol=1e-4)
+
+
+def test_voxel_head_outside_flow_matchings_mlp_field_is_a_config_error():
+    from pydantic import ValidationError
+
+    for bad in ({"kind": "vae"}, {"kind": "flow-matching", "velocity_net": "layer-transformer"}):
+        with pytest.raises(ValidationError, match="voxel_head"):
+            SurrogateConfig(voxel_head=8, **bad)
+    assert SurrogateConfig(kind="flow-matching", voxel_head=8).voxel_head == 8

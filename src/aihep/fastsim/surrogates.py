@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aihep import DEFAULT_SEED
 from aihep.fastsim.geometry import CaloLayout
@@ -82,6 +82,15 @@ class SurrogateConfig(BaseModel):
         "width over all voxels (a rarely hit voxel's hits then stay a few units from its "
         "empty value instead of far out in its own standardized tail)")
     val_fraction: float = Field(0.1, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _voxel_head_needs_the_mlp_field(self) -> SurrogateConfig:
+        if self.voxel_head and (self.kind != "flow-matching" or self.velocity_net != "mlp"):
+            msg = ("voxel_head refines flow matching's MLP field: it needs kind=flow-matching "
+                   "and velocity_net=mlp")
+            raise ValueError(msg)
+        return self
+
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(
         epochs=60, batch_size=256, learning_rate=1e-3, patience=10))
     seed: int = DEFAULT_SEED
@@ -188,9 +197,9 @@ class _ResidualField(torch.nn.Module):
     width) adds, to each voxel's output, a function of that output, the voxel's own x, the
     context's first entry (flow matching's time) and a learned 4-number voxel embedding:
     each voxel can then take its own nonlinear empty-or-hit decision late in the flow,
-    which the global network's
-    ``width``-dimensional hidden state must otherwise carry for every voxel at once. Its
-    last layer starts at zero (the field starts as the plain one)."""
+    which the global network's ``width``-dimensional hidden state must otherwise carry for
+    every voxel at once. Its last layer starts at zero (the field starts as the plain
+    one)."""
 
     def __init__(self, n: int, n_context: int, width: int, blocks: int,
                  voxel_head: int = 0) -> None:
