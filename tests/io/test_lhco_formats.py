@@ -86,6 +86,31 @@ def test_csv_with_wrong_columns_names_them(tmp_path):
         lhco.read_feature_csv(path)
 
 
+def test_csv_columns_are_read_by_name(tmp_path, caplog):
+    """Any column order, no index column (rows numbered from 0), extra columns ignored."""
+    rng = np.random.default_rng(4)
+    feats = {k: rng.uniform(1, 2, 5) for k in ("mjj", "mj1", "delta_mj", "tau21_j1",
+                                               "tau21_j2")}
+    lhco.write_feature_csv(tmp_path / "data.csv", feats)
+    lines = [line.split(",") for line in (tmp_path / "data.csv").read_text().splitlines()]
+    order = [5, 3, 1, 4, 2]  # no index (column 0), shuffled, and a truth column appended
+    (tmp_path / "other.csv").write_text("\n".join(
+        ",".join([row[i] for i in order] + ["label" if n == 0 else "1"])
+        for n, row in enumerate(lines)) + "\n")
+    read, _ = lhco.read_feature_csv(tmp_path / "other.csv")
+    for key, values in feats.items():
+        np.testing.assert_allclose(read[key], values)
+    np.testing.assert_array_equal(read["index"], np.arange(5))
+    assert "ignoring columns label" in caplog.text
+
+
+def test_csv_with_a_repeated_column_is_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text(",".join(lhco.CSV_COLUMNS) + ",m_JJ\n0,1,2,3,4,5,6\n")
+    with pytest.raises(InputError, match=r"twice\.csv: header: .*repeated m_JJ"):
+        lhco.read_feature_csv(path)
+
+
 def test_csv_with_text_value_names_line(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text(",".join(lhco.CSV_COLUMNS) + "\n0,1,2,3,4,5\n1,1,two,3,4,5\n")

@@ -5,7 +5,8 @@
 * ``events_anomalydetection_v2.features.h5``: columns pxj1 pyj1 pzj1 mj1 tau1j1 tau2j1 tau3j1,
   the same for j2, and label; j1/j2 are pT-ordered, so jets are sorted by mass here.
 * The feature CSV: ``index, m_JJ, m_J1, delta_m_J, tau_2_over_tau_1_J1, tau_2_over_tau_1_J2``
-  (GeV, J1 = lighter jet) with labels in a separate ``index, label`` CSV.
+  (GeV, J1 = lighter jet) with labels in a separate ``index, label`` CSV. Read by column
+  name: any order, the index column optional (rows numbered from 0), other columns ignored.
 
 Both pandas storage formats ("fixed" and "table") are read.
 """
@@ -13,6 +14,7 @@ Both pandas storage formats ("fixed" and "table") are read.
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import awkward as ak
@@ -21,6 +23,7 @@ import numpy as np
 from aihep._atomic import write_atomic
 from aihep.errors import InputError
 
+log = logging.getLogger(__name__)
 N_HADRONS = 700
 CSV_COLUMNS = ("index", "m_JJ", "m_J1", "delta_m_J", "tau_2_over_tau_1_J1",
                "tau_2_over_tau_1_J2")
@@ -169,6 +172,11 @@ def write_labels_csv(path: str | Path, labels: np.ndarray, index: np.ndarray | N
 
 
 def _read_csv_table(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Read the named ``columns`` of a CSV, matched by header name in any order.
+
+    An ``index`` column may be absent (then the rows are numbered from 0) or unnamed (pandas
+    writes its index column with an empty name); other columns are ignored, with a warning
+    naming them (a truth column in a data file is never read)."""
     if not path.exists():
         raise InputError(path, "file", "an existing CSV file")
     with open(path, newline="") as handle:
@@ -177,27 +185,37 @@ def _read_csv_table(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarra
         if header is None:
             raise InputError(path, "header", f"a header row {', '.join(columns)} (file is empty)")
         header = [h.strip() for h in header]
-        if header and header[0] == "" and columns[0] == "index":
+        if header and header[0] == "" and "index" in columns:
             header[0] = "index"  # pandas writes its index column with an empty name
-        if tuple(header) != columns:
-            missing = [c for c in columns if c not in header]
+        required = [c for c in columns if c != "index"]
+        missing = [c for c in required if c not in header]
+        repeated = sorted({c for c in header if header.count(c) > 1 and c in columns})
+        if missing or repeated:
             extra = [c for c in header if c not in columns]
             detail = "; ".join(filter(None, [
                 f"missing {', '.join(missing)}" if missing else "",
-                f"unexpected {', '.join(extra)}" if extra else "",
-                "wrong order" if not missing and not extra else ""]))
+                f"unexpected {', '.join(extra)}" if extra and missing else "",
+                f"repeated {', '.join(repeated)}" if repeated else ""]))
             raise InputError(path, "header", f"columns {', '.join(columns)} ({detail})")
+        ignored = [c for c in header if c not in columns]
+        if ignored:
+            log.warning("%s: ignoring columns %s", path, ", ".join(ignored))
+        wanted = [c for c in columns if c in header]
+        where = [header.index(c) for c in wanted]
         rows = []
         for line_no, row in enumerate(reader, start=2):
-            if len(row) != len(columns):
+            if len(row) != len(header):
                 raise InputError(path, f"line {line_no}",
-                                 f"{len(columns)} comma-separated values, found {len(row)}")
+                                 f"{len(header)} comma-separated values, found {len(row)}")
             try:
-                rows.append([float(v) for v in row])
+                rows.append([float(row[i]) for i in where])
             except ValueError:
                 raise InputError(path, f"line {line_no}", "numeric values") from None
-    table = np.array(rows, dtype=np.float64).reshape(-1, len(columns))
-    return {c: table[:, i] for i, c in enumerate(columns)}
+    table = np.array(rows, dtype=np.float64).reshape(-1, len(wanted))
+    out = {c: table[:, i] for i, c in enumerate(wanted)}
+    if "index" in columns and "index" not in out:
+        out["index"] = np.arange(len(table), dtype=np.float64)  # rows numbered in file order
+    return out
 
 
 def check_feature_rows(path: Path, index: np.ndarray, mjj: np.ndarray, mj1: np.ndarray,
