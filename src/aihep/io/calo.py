@@ -83,8 +83,8 @@ def read_showers(path: str | Path, n_voxels: int | None = None,
         raise InputError(path, SHOWER_KEY, f"shape (N, n_voxels) with N = {len(energies)} "
                          f"as in '{ENERGY_KEY}', got {showers.shape}")
     if n_voxels is not None and showers.shape[1] != n_voxels:
-        raise InputError(path, SHOWER_KEY, f"{n_voxels} voxels per shower (the geometry's), "
-                         f"got {showers.shape[1]}")
+        raise InputError(path, SHOWER_KEY, f"{n_voxels} voxels per shower (the layout's; give "
+                         f"the layout the file was made for), got {showers.shape[1]}")
     for key, values in ((ENERGY_KEY, energies), (SHOWER_KEY, showers)):
         if not np.all(np.isfinite(values)):
             raise InputError(path, key, "finite energies (found NaN or inf)")
