@@ -68,6 +68,7 @@ def test_feature_csv_round_trip(tmp_path):
     rng = np.random.default_rng(3)
     feats = {k: rng.uniform(0, 1, 12) for k in ("mjj", "mj1", "delta_mj", "tau21_j1",
                                                 "tau21_j2")}
+    feats["mjj"] = 3000 * (1 + feats["mjj"])  # GeV
     labels = rng.integers(0, 2, 12)
     lhco.write_feature_csv(tmp_path / "data.csv", feats)
     lhco.write_labels_csv(tmp_path / "labels.csv", labels)
@@ -91,6 +92,7 @@ def test_csv_columns_are_read_by_name(tmp_path, caplog):
     rng = np.random.default_rng(4)
     feats = {k: rng.uniform(1, 2, 5) for k in ("mjj", "mj1", "delta_mj", "tau21_j1",
                                                "tau21_j2")}
+    feats["mjj"] *= 3000  # GeV
     lhco.write_feature_csv(tmp_path / "data.csv", feats)
     lines = [line.split(",") for line in (tmp_path / "data.csv").read_text().splitlines()]
     order = [5, 3, 1, 4, 2]  # no index (column 0), shuffled, and a truth column appended
@@ -108,6 +110,16 @@ def test_csv_with_a_repeated_column_is_refused(tmp_path):
     path = tmp_path / "twice.csv"
     path.write_text(",".join(lhco.CSV_COLUMNS) + ",m_JJ\n0,1,2,3,4,5,6\n")
     with pytest.raises(InputError, match=r"twice\.csv: header: .*repeated m_JJ"):
+        lhco.read_feature_csv(path)
+
+
+@pytest.mark.parametrize(("scale", "unit"), [(1e-3, "TeV"), (1e3, "MeV")])
+def test_csv_masses_not_in_gev_are_refused(tmp_path, scale, unit):
+    path = tmp_path / "units.csv"
+    rows = "".join(f"{i},{(3000 + 10 * i) * scale},{100 * scale},{50 * scale},0.5,0.5\n"
+                   for i in range(5))
+    path.write_text(",".join(lhco.CSV_COLUMNS) + "\n" + rows)
+    with pytest.raises(InputError, match=f"units.csv: m_JJ: expected masses in GeV .*{unit}"):
         lhco.read_feature_csv(path)
 
 

@@ -220,7 +220,8 @@ def _read_csv_table(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarra
 
 def check_feature_rows(path: Path, index: np.ndarray, mjj: np.ndarray, mj1: np.ndarray,
                        delta_mj: np.ndarray) -> None:
-    """Event indices are unique integers and masses are physical (GeV), else
+    """Event indices are unique integers and masses are physical and in GeV (median m_JJ
+    between 20 GeV and 20 TeV), else
     :class:`InputError` naming the first bad line (the header is line 1)."""
     def line(i: int) -> str:
         return f"line {int(i) + 2}"
@@ -242,6 +243,11 @@ def check_feature_rows(path: Path, index: np.ndarray, mjj: np.ndarray, mj1: np.n
             i = np.flatnonzero(bad)[0]
             raise InputError(path, f"{line(i)}, {name}", f"a mass {lowest} GeV, got "
                              f"{values_gev[i]:g}")
+    median = float(np.median(mjj)) if len(mjj) else 1000.0
+    if median < 20.0 or median > 20_000.0:  # a dijet mass of collider events, in GeV
+        unit = "TeV" if median < 20.0 else "MeV"
+        raise InputError(path, "m_JJ", f"masses in GeV (the median m_JJ is {median:.4g}: "
+                         f"{unit}? convert to GeV)")
 
 
 def read_feature_csv(path: str | Path, labels_path: str | Path | None = None
