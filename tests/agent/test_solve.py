@@ -54,6 +54,10 @@ def test_task_files_are_discovered_by_name(tmp_path):
     (tmp_path / "b.csv").write_text("")
     with pytest.raises(InputError, match="one data CSV and one background-only CSV"):
         discover_task(tmp_path)
+    (tmp_path / "a.csv").unlink()
+    (tmp_path / "bkg_sim.csv").rename(tmp_path / "Reference_MC.csv")
+    files = discover_task(tmp_path)
+    assert files.data.name == "b.csv" and files.reference.name == "Reference_MC.csv"
 
 
 def test_solve_finds_the_resonance_and_writes_every_output(solved):

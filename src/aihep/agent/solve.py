@@ -1,9 +1,9 @@
 """Agents-of-Discovery task mode: a task directory in, scores + answers + report out.
 
 A task directory holds two CSVs of the LHCO feature layout (``index, m_JJ, m_J1, delta_m_J,
-tau_2_over_tau_1_J1, tau_2_over_tau_1_J2``, GeV; the index header may be empty): the data,
-and a background-only sample whose file name says so ("bkg" or "background"). The names are
-discovered, not assumed. :func:`solve` runs the playbook agent (recorded, validated, with
+tau_2_over_tau_1_J1, tau_2_over_tau_1_J2``, GeV; columns read by name): the data, and a
+background-only sample whose file name says so ("bkg", "background" or "reference"). The
+names are discovered, not assumed. :func:`solve` runs the playbook agent (recorded, validated, with
 the permission policy) with the background sample as the reference and writes into the run
 directory:
 
@@ -34,7 +34,7 @@ from aihep.agent.playbook import PlaybookPlanner, ResonanceTask
 from aihep.agent.policy import Policy
 from aihep.errors import InputError
 
-REFERENCE_WORDS = ("bkg", "background")
+REFERENCE_WORDS = ("bkg", "background", "reference")
 # What an expert would consider for this task; ``ran`` is filled from the record.
 APPROACHES = {
     "idealized": "data vs background-sample classifier in sliding signal regions (the given "
@@ -59,7 +59,8 @@ class TaskFiles:
 
 
 def discover_task(task_dir: str | Path) -> TaskFiles:
-    """Find the data CSV and the background-only CSV (its name contains bkg/background)."""
+    """Find the data CSV and the background-only CSV (its name contains bkg, background or
+    reference)."""
     task_dir = Path(task_dir)
     if not task_dir.is_dir():
         raise InputError(task_dir, "directory", "a task directory holding two CSV files")
@@ -70,7 +71,7 @@ def discover_task(task_dir: str | Path) -> TaskFiles:
     if len(refs) != 1 or len(data) != 1:
         found = ", ".join(p.name for p in csvs) or "none"
         raise InputError(task_dir, "CSV files", "one data CSV and one background-only CSV "
-                         f"whose name contains 'bkg' or 'background' (found: {found})")
+                         f"whose name contains 'bkg', 'background' or 'reference' (found: {found})")
     return TaskFiles(data[0], refs[0])
 
 
