@@ -24,6 +24,7 @@ from aihep._atomic import write_atomic
 from aihep.errors import InputError
 
 log = logging.getLogger(__name__)
+
 N_HADRONS = 700
 CSV_COLUMNS = ("index", "m_JJ", "m_J1", "delta_m_J", "tau_2_over_tau_1_J1",
                "tau_2_over_tau_1_J2")
