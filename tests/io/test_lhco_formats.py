@@ -117,7 +117,7 @@ def test_csv_with_a_repeated_column_is_refused(tmp_path):
 def test_csv_masses_not_in_gev_are_refused(tmp_path, scale, unit):
     path = tmp_path / "units.csv"
     rows = "".join(f"{i},{(3000 + 10 * i) * scale},{100 * scale},{50 * scale},0.5,0.5\n"
-                   for i in range(5))
+                   for i in range(5)) + "5,nan,1,1,0.5,0.5\n"  # a NaN does not hide the unit
     path.write_text(",".join(lhco.CSV_COLUMNS) + "\n" + rows)
     with pytest.raises(InputError, match=f"units.csv: m_JJ: expected masses in GeV .*{unit}"):
         lhco.read_feature_csv(path)

@@ -244,7 +244,8 @@ def check_feature_rows(path: Path, index: np.ndarray, mjj: np.ndarray, mj1: np.n
             i = np.flatnonzero(bad)[0]
             raise InputError(path, f"{line(i)}, {name}", f"a mass {lowest} GeV, got "
                              f"{values_gev[i]:g}")
-    median = float(np.median(mjj)) if len(mjj) else 1000.0
+    finite = mjj[np.isfinite(mjj)]  # NaN rows are counted by `aihep info`, refused by a hunt
+    median = float(np.median(finite)) if len(finite) else 1000.0
     if median < 20.0 or median > 20_000.0:  # a dijet mass of collider events, in GeV
         unit = "TeV" if median < 20.0 else "MeV"
         raise InputError(path, "m_JJ", f"masses in GeV (the median m_JJ is {median:.4g}: "
