@@ -52,6 +52,23 @@ def test_top_tagging_round_trip(jets, tmp_path):
     assert ak.all(ak.num(back.table["part_energy"]) == ak.num(jets.table["part_energy"]))
 
 
+def test_top_tagging_table_format_with_truth_columns(jets, tmp_path):
+    """The published files are pandas *table*-format stores with truth columns and ``ttv``;
+    ``max_jets`` reads only the first rows."""
+    import pandas as pd
+
+    frame = pd.read_hdf(write_top_tagging(jets, tmp_path / "fixed.h5"), key="table")
+    for extra in ("truthE", "truthPX", "truthPY", "truthPZ", "ttv"):
+        frame[extra] = 0.0
+    frame = frame[frame.columns[::-1]]  # column order does not matter
+    frame.to_hdf(tmp_path / "table.h5", key="table", mode="w", format="table")
+    back = read_top_tagging(tmp_path / "table.h5", max_jets=7)
+    assert len(back) == 7 and back.classes == ("QCD", "Top")
+    np.testing.assert_array_equal(back.labels, jets.labels[:7])
+    np.testing.assert_allclose(ak.to_numpy(back.table["jet_pt"]),
+                               ak.to_numpy(jets.table["jet_pt"])[:7], rtol=1e-5)
+
+
 def test_parquet_round_trip_keeps_classes(jets, tmp_path):
     back = load_jets(save_jets(jets, tmp_path / "jets.parquet"))
     assert back.classes == jets.classes and len(back) == len(jets)

@@ -34,14 +34,13 @@ def read_top_tagging(path: str | Path, max_jets: int | None = None,
     if not path.is_file():
         raise InputError(path, "file", "an existing Top Tagging HDF5 file")
     try:
-        frame = pd.read_hdf(path, key=KEY)
+        frame = pd.read_hdf(path, key=KEY, stop=max_jets)  # fixed and table formats
     except KeyError:
         raise InputError(path, KEY, f"a pandas table under the key '{KEY}'") from None
     except Exception as error:  # truncated or garbage HDF5: PyTables/h5py errors of many types
         first = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
         raise InputError(path, "file", f"a complete pandas HDF5 file ({type(error).__name__}"
                          f"{': ' + first if first else ''})") from None
-    frame = frame.iloc[:max_jets] if max_jets is not None else frame
     n_const = sum(1 for c in frame.columns if str(c).startswith("E_"))
     needed = [f"{v}_{i}" for i in range(max(n_const, 1)) for v in ("E", "PX", "PY", "PZ")]
     missing = [c for c in [*needed, "is_signal_new"] if c not in frame.columns]
