@@ -20,6 +20,7 @@ from aihep.cli.common import (
     Workers,
     executor_config,
     print_result,
+    progress_bar,
     stderr_console,
     user_errors,
 )
@@ -59,19 +60,10 @@ def calo_simulate(
 ) -> None:
     """Simulate showers with the reference cascade Monte Carlo into a CaloChallenge HDF5
     file (showers.h5); resumes when re-run."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from aihep.fastsim.cascade import CascadeConfig
     from aihep.fastsim.dataset import ShowerDatasetConfig, simulate_dataset
 
-    with user_errors(), Progress(TextColumn("showers"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), console=stderr_console()) as bars:
+    with progress_bar("showers", showers) as advance:
         geometry = _layout(layout)
         update = {k: 1e3 * v for k, v in (("energy_min_mev", energy_min_gev),
                                           ("energy_max_mev", energy_max_gev)) if v is not None}
@@ -79,11 +71,8 @@ def calo_simulate(
             geometry = type(geometry).model_validate({**geometry.model_dump(), **update})
         config = ShowerDatasetConfig(layout=geometry, cascade=CascadeConfig(particle=particle),
                                      n_showers=showers, showers_per_chunk=chunk, seed=seed)
-        task = bars.add_task("showers", total=showers)
         result = simulate_dataset(config, out, executor_config(executor, workers,
-                                                               cluster_config),
-                                  lambda done, total: bars.update(task, completed=done,
-                                                                  total=total), force)
+                                                               cluster_config), advance, force)
     print_result(result.to_dict(), as_json)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -118,6 +118,24 @@ def executor_config(kind: str, workers: int, cluster_config: Path | None) -> Any
         if not isinstance(options, dict):
             raise InputError(cluster_config, "top level", "a mapping of cluster options")
     return ExecutorConfig(kind=kind, workers=workers, cluster=options)
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr inside :func:`user_errors`; yields
+    ``update(done, total, *ignored)``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with user_errors(), Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=stderr_console()) as bars:
+        task = bars.add_task(label, total=total)
+        yield lambda done, total, *_: bars.update(task, completed=done, total=total)
 
 
 @contextmanager

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -20,31 +18,13 @@ from aihep.cli.common import (
     Workers,
     executor_config,
     print_result,
-    stderr_console,
-    user_errors,
+    progress_bar,
 )
 
 reco_app = typer.Typer(no_args_is_help=True, help="Neutrino-telescope track reconstruction: "
                        "simulate, train the GNN, evaluate line fit / likelihood / GNN.")
 
 Data = Annotated[Path, typer.Argument(help="events.parquet of aihep reco simulate")]
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[..., None]]:
-    """A rich progress bar on stderr; yields ``update(done, total, *ignored)``."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    with user_errors(), Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), console=stderr_console()) as bars:
-        task = bars.add_task(label, total=None)
-        yield lambda done, total, *_: bars.update(task, completed=done, total=total)
 
 
 @reco_app.command("simulate")
@@ -69,7 +49,7 @@ def reco_simulate(
     from aihep.reco.run import simulate_file
     from aihep.reco.simulate import SimConfig
 
-    with _progress("chunks") as update:
+    with progress_bar("chunks") as update:
         engine = executor_config(executor, workers, cluster_config)
         config = SimConfig(energy_min_tev=energy_min_tev, energy_max_tev=energy_max_tev)
         result = simulate_file(out, config, events, geometry, seed, workers, events_per_chunk,
@@ -98,7 +78,7 @@ def reco_train(
     interrupted run resumes from its checkpoint."""
     from aihep.reco.run import GNN_TRAIN, train_gnn_file
 
-    with _progress("training") as update:
+    with progress_bar("training") as update:
         train = GNN_TRAIN.model_copy(update={"epochs": epochs, "batch_size": batch_size,
                                              "learning_rate": learning_rate})
         result = train_gnn_file(data, out, model, target, train, seed=seed,
@@ -126,7 +106,7 @@ def reco_evaluate(
     from aihep.reco.run import evaluate_file
     from aihep.report.reco import write_reco_report
 
-    with _progress("events") as update:
+    with progress_bar("events") as update:
         result = evaluate_file(method, data, run, out, workers, limit, update, force,
                                write_reco_report)
     print_result(result.to_dict(), as_json)
