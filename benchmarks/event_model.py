@@ -43,8 +43,16 @@ from-scratch network, one thread each (``benchmarks/evenet_shim.py``); and again
 ten event-level features set to zero (``evenet-lite (objects only)``: our network sees only
 the objects).
 
+``summary``: our network from scratch on the same classification labels with event-level
+summaries of its objects as one more token (``EventModelConfig(summary=True)``: missing pT,
+lepton / b-jet / jet counts, HT, HT with the lepton, the masses of all visible objects and of
+the b-tagged jets; the peer's ten event-level features hold the same information), to see
+whether they close the gap to evenet-lite at 10% of the labels (rows under ``summary``; a
+run of this part alone leaves the other parts' rows as they are).
+
 Usage: python benchmarks/event_model.py [--events 50000] [--test 10000] [--epochs 20]
-       [--seeds 3] [--workers 2] [--parts pretrain,multitask,finetune,recipes,evenet]
+       [--seeds 3] [--workers 2]
+       [--parts pretrain,multitask,finetune,recipes,evenet,summary]
        [--multitask-events 40000] [--cache DIR] [--results FILE]
 Writes the ``finetune``, ``multitask``, ``finetune_recipes`` and ``evenet`` parts of
 benchmarks/results/event_model.json.
@@ -181,7 +189,8 @@ FINETUNE_MIN_STEPS = 600
 BATCH_SIZE = 256
 
 
-def _config(seed: int, epochs: int, n_train: int | None = None, learning_rate: float = 1e-3):
+def _config(seed: int, epochs: int, n_train: int | None = None, learning_rate: float = 1e-3,
+            summary: bool = False):
     """The training settings; with ``n_train`` (labelled events of a fine-tuning) the epochs
     are raised to give at least ``FINETUNE_MIN_STEPS`` steps, the patience with them."""
     from aihep.eventmodel.model import EventModelConfig
@@ -193,7 +202,7 @@ def _config(seed: int, epochs: int, n_train: int | None = None, learning_rate: f
         steps_per_epoch = max(1, math.ceil(0.9 * n_train / BATCH_SIZE))
         epochs = max(epochs, math.ceil(FINETUNE_MIN_STEPS / steps_per_epoch))
         patience = max(patience, epochs // 4)
-    return EventTrainConfig(model=EventModelConfig(seed=seed), train=TrainConfig(
+    return EventTrainConfig(model=EventModelConfig(seed=seed, summary=summary), train=TrainConfig(
         epochs=epochs, batch_size=BATCH_SIZE, learning_rate=learning_rate, patience=patience,
         seed=seed))
 
@@ -312,9 +321,11 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     init = (load_event_model(cache / f"pretrained_{tag}")[0].state_dict()
             if job["pretrained"] else None)
     lr = job.get("learning_rate", 1e-3)
-    suffix = "" if lr == 1e-3 else f"_lr{lr:g}"
+    summary = bool(job.get("summary"))
+    suffix = ("" if lr == 1e-3 else f"_lr{lr:g}") + ("_summary" if summary else "")
     model, history = train_event_model(
-        parts, _config(seed, epochs, sum(len(e) for e, _ in parts), lr), tasks=(task,),
+        parts, _config(seed, epochs, sum(len(e) for e, _ in parts), lr, summary),
+        tasks=(task,),
         init=init, checkpoint=cache / f"ft_{task}_{fraction}_{seed}_{int(job['pretrained'])}"
         f"_{tag}_{FINETUNE_MIN_STEPS}{suffix}.ckpt")
     scores = _scores(model, {p: data["test"][p] for p in data["test"]}, (task,))
@@ -326,6 +337,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     return {"task": task, "fraction": fraction, "pretrained": job["pretrained"],
             "score": score, "score_error": error, "seed": seed,
             "labelled_events": sum(len(e) for e, _ in parts), "learning_rate": lr,
+            "summary": summary,
             # the best validation loss (the fine-tuning's own held-out labels): what a
             # physicist without test labels can choose a recipe by
             "val_loss": float(min(history.val_loss)),
@@ -490,12 +502,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="trainings side by side")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--parts", default="pretrain,multitask,finetune,recipes,evenet",
+    parser.add_argument("--parts", default="pretrain,multitask,finetune,recipes,evenet,summary",
                         help="pretrain (and its scores), multitask (multi- vs single-task), "
                         "finetune (label fractions; needs pretrain), recipes (the pretrained "
                         "fine-tunings at other learning rates, chosen by validation loss), "
                         "evenet (the evenet-lite classifier on the classification labels, in "
-                        "its own venv)")
+                        "its own venv), summary (ours from scratch with event-level "
+                        "summaries on the classification labels)")
     parser.add_argument("--multitask-events", type=int, default=40_000,
                         help="labelled events of the multi- vs single-task networks (a random "
                         "share of every process)")
@@ -522,6 +535,7 @@ def main() -> None:
     multitask = dict(old.get("multitask", {})) if same else {}
     evenet_rows = [r for r in old.get("evenet", []) if same]
     recipe_rows = [r for r in old.get("finetune_recipes", []) if same]
+    summary_rows = [r for r in old.get("summary", []) if old.get("summary_setup") == setup]
     done = {row_key(r) for r in rows}
     common = {"events": args.events, "test": args.test, "epochs": args.epochs,
               "cache": str(args.cache), "tag": tag, "threads": 1,
@@ -529,12 +543,13 @@ def main() -> None:
 
     def save() -> None:
         current = json.loads(args.results.read_text()) if args.results.is_file() else {}
-        write_result(args.results, {**current, "benchmark": "event_model",
-                                    "finetune": rows, "finetune_setup": setup,
-                                    "multitask": multitask, "evenet": evenet_rows,
-                                    "finetune_recipes": recipe_rows,
-                                    "evenet_size": EVENET_SIZE},
-                     current.get("commit") or commit)
+        update: dict[str, Any] = {"benchmark": "event_model", "evenet_size": EVENET_SIZE}
+        if parts_to_run - {"summary"}:  # these parts share one setup
+            update |= {"finetune": rows, "finetune_setup": setup, "multitask": multitask,
+                       "evenet": evenet_rows, "finetune_recipes": recipe_rows}
+        if "summary" in parts_to_run:
+            update |= {"summary": summary_rows, "summary_setup": setup}
+        write_result(args.results, {**current, **update}, current.get("commit") or commit)
 
     pretrained_ready = ("pretrained_auc_tth_vs_ttbar" in multitask
                         and (args.cache / f"pretrained_{tag}" / "model.pt").is_file())
@@ -566,6 +581,13 @@ def main() -> None:
               if "evenet" in parts_to_run and (
                   EVENET_OBJECTS_ONLY if objects_only else "evenet-lite", fraction, seed)
               not in evenet_done]
+    summary_done = {row_key(r) for r in summary_rows}
+    later += [{**common, "kind": "finetune", "task": "classification", "fraction": fraction,
+               "seed": seed, "pretrained": False, "summary": True}
+              for fraction in (0.01, 0.1, 1.0)
+              for seed in range(1, (5 if fraction == 0.01 else args.seeds) + 1)
+              if "summary" in parts_to_run
+              and ("classification", fraction, False, seed) not in summary_done]
     if pretrained_ready:
         queue += finetune
         finetune = []
@@ -588,6 +610,8 @@ def main() -> None:
                     finetune = []
                 elif job["kind"] == "evenet":
                     evenet_rows.append({**result, "commit": commit})
+                elif job.get("summary"):
+                    summary_rows.append({**result, "commit": commit})
                 elif job.get("recipe"):
                     recipe_rows.append({**result, "commit": commit})
                 elif job["kind"] == "multitask":
@@ -602,10 +626,11 @@ def main() -> None:
     print_table(rows)
     if recipe_rows:
         print_recipes(recipe_rows)
-    for model in ("evenet-lite", EVENET_OBJECTS_ONLY):
+    named = [(model, [r for r in evenet_rows if r["model"] == model])
+             for model in ("evenet-lite", EVENET_OBJECTS_ONLY)]
+    for model, group in [*named, ("ours scratch + summaries", summary_rows)]:
         for fraction in (0.01, 0.1, 1.0):
-            s = [r["score"] for r in evenet_rows
-                 if r["fraction"] == fraction and r["model"] == model]
+            s = [r["score"] for r in group if r["fraction"] == fraction]
             if s:
                 print(f"| classification | {fraction} | {model} | {np.mean(s):.3f} +- "
                       f"{np.std(s):.3f} | {len(s)} |")

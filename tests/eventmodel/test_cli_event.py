@@ -20,7 +20,8 @@ def test_pretrain_finetune_evaluate(tmp_path):
     small = ["--epochs", "1", "--hidden", "16", "--layers", "1", "--json"]
     pre = tmp_path / "pre"
     result = runner.invoke(app, ["event", "train", "--data", f"ttbar-semileptonic={semi}",
-                                 "--data", f"unlabelled={allhad}", "--out", str(pre), *small])
+                                 "--data", f"unlabelled={allhad}", "--out", str(pre), *small,
+                                 "--summary"])
     assert result.exit_code == 0, result.output
     card = json.loads((pre / "card.json").read_text())
     assert [d["process"] for d in card["data"]] == ["ttbar-semileptonic", None]
@@ -33,6 +34,7 @@ def test_pretrain_finetune_evaluate(tmp_path):
     card = json.loads((tuned / "card.json").read_text())
     assert card["tasks"] == ["assignment"] and card["init"]["directory"] == str(pre)
     assert card["config"]["hidden"] == 16  # the pretrained model's sizes, not the defaults
+    assert card["config"]["summary"] and "log HT" in card["inputs"]["summary"]
     out = tmp_path / "eval"
     result = runner.invoke(app, ["event", "evaluate", str(tuned), str(test), "--out", str(out),
                                  "--process", "ttbar", "--json"])

@@ -197,3 +197,70 @@ def test_model_card_round_trip_and_bad_directory(tmp_path):
     torch.testing.assert_close(a["classification"], b["classification"])
     with pytest.raises(InputError, match="event-model directory"):
         load_event_model(tmp_path)
+
+
+def summary_model() -> EventTransformer:
+    with seeded(2):
+        return EventTransformer(EventModelConfig(hidden=16, layers=2, heads=2, summary=True))
+
+
+def test_event_summary_of_a_hand_made_event():
+    """HT, counts and masses of two back-to-back b-jets (50 GeV each), a lepton and 30 GeV
+    of missing pT, from the reconstructed objects alone."""
+    from aihep.eventmodel.model import event_summary
+
+    events = JetEvents(pt=np.array([[50.0, 50.0, 40.0]], np.float32),
+                       eta=np.zeros((1, 3), np.float32),
+                       phi=np.array([[0.0, np.pi, 1.0]], np.float32),
+                       mass=np.zeros((1, 3), np.float32),
+                       btag=np.array([[1.0, 1.0, 0.0]], np.float32),
+                       mask=np.array([[True, True, False]]), targets=np.full((1, 6), -1),
+                       lepton=np.array([[20.0, 0.0, 0.5, 11.0]], np.float32),
+                       met=np.array([[30.0, 2.0]]))
+    inputs = event_inputs(events)
+    s = event_summary(inputs["objects"], inputs["types"], inputs["p4"], inputs["mask"])[0]
+    expected = [np.log1p(30) - 4, 1.0, 2 / 4, 2 / 10, np.log1p(100) - 6, np.log1p(120) - 6]
+    torch.testing.assert_close(s[:6], torch.tensor(expected, dtype=torch.float32))
+    assert abs(float(torch.expm1(s[7] + 5.0)) - 100.0) < 1e-2  # b-jets back to back: m = 100
+    assert float(torch.expm1(s[6] + 6.0)) > 100.0  # with the lepton
+
+
+def test_summary_token_keeps_invariance_and_ignores_hidden_objects():
+    events = toy(lepton=False)
+    inputs = event_inputs(events)
+    net = summary_model().eval()
+    assert not hasattr(model(), "summary_embed")
+    perm = torch.cat([torch.randperm(8, generator=torch.Generator().manual_seed(3)),
+                      torch.tensor([8, 9])])
+    args = [inputs[k] for k in ("objects", "types", "p4", "mask")]
+    with torch.no_grad():
+        a = net(*args, 8)
+        b = net(*(x[:, perm] for x in args), 8)
+    assert a["segmentation"].shape == (12, 8, 4)  # the token is not an object
+    torch.testing.assert_close(a["classification"], b["classification"], atol=1e-4, rtol=1e-4)
+    # the summaries do change the output (the token is read) ...
+    assert not torch.allclose(a["classification"], model().eval()(*args, 8)["classification"])
+    # ... but a hidden object's features reach it neither directly nor through them
+    hidden = torch.zeros_like(inputs["mask"])
+    hidden[:, 0] = True
+    changed = [x.clone() for x in args]
+    changed[0][:, 0, 0] += 1.0  # the first jet 2.7x harder
+    changed[2][:, 0] *= 2.7
+    with torch.no_grad():
+        c = net(*args, 8, hidden)
+        d = net(*changed, 8, hidden)
+    torch.testing.assert_close(c["classification"], d["classification"])
+
+
+def test_summary_model_card_round_trip(tmp_path):
+    from aihep.eventmodel.run import load_event_model, save_event_model
+
+    net = summary_model().eval()
+    save_event_model(net, tmp_path / "m", {"task": "classification"})
+    again, card = load_event_model(tmp_path / "m")
+    assert card["config"]["summary"] and "log HT" in card["inputs"]["summary"]
+    inputs = event_inputs(toy())
+    args = [inputs[k] for k in ("objects", "types", "p4", "mask")]
+    with torch.no_grad():
+        torch.testing.assert_close(net(*args, 8)["classification"],
+                                   again(*args, 8)["classification"])

@@ -93,6 +93,9 @@ def event_train(
     layers: Annotated[int, typer.Option(min=1, max=12)] = 4,
     attention: Annotated[Literal["split", "full"], typer.Option(
         help="assignment head: split (SPANet 2) or full (a hidden^3 tensor)")] = "split",
+    summary: Annotated[bool, typer.Option(
+        help="also read event-level summaries of the objects (counts, HT, masses) as one "
+        "more token")] = False,
     hide_fraction: Annotated[float, typer.Option(
         min=0.0, max=0.9, help="share of objects hidden for masked-object reconstruction")]
     = 0.15,
@@ -116,7 +119,7 @@ def event_train(
         task = bars.add_task("train", total=None, loss="-")
         config = EventTrainConfig(
             model=EventModelConfig(hidden=hidden, layers=layers, attention=attention,
-                                   seed=seed),
+                                   summary=summary, seed=seed),
             train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               patience=5, seed=seed), hide_fraction=hide_fraction)
         result = train_files(_parts(data), out, config, init,

@@ -14,6 +14,10 @@ body (one forward pass):
 * ``segmentation``: per jet its parent (t1, t2, Higgs, other);
 * ``reconstruction``: per object its input features (masked-object pretraining).
 
+With ``summary`` set, event-level summaries of the visible objects (counts, HT, masses:
+:func:`event_summary`) enter as one more token (its own embedding, no pair bias) that every
+object attends to and that the pooled heads read.
+
 Missing targets (NaN or -1) are masked out of their loss; the loss weights are in the
 config.
 """
@@ -38,6 +42,7 @@ from aihep.nn.kinematics import pair_features_between
 N_JET_FEATURES = 6
 N_PAIR_FEATURES = 4
 OBJECT_TYPES = 3  # jet, lepton, missing pT
+N_SUMMARY = 8
 SEGMENTS = ("t1", "t2", "higgs", "other")
 N_REGRESSION = 7  # top pT, top m, antitop pT, antitop m, neutrino px, py, pz (scaled)
 
@@ -53,6 +58,8 @@ class EventModelConfig(BaseModel):
     attention: Literal["split", "full"] = Field(
         "split", description="assignment head: 'split' (3 hidden^2 weights, SPANet 2) or "
         "'full' (a hidden^3 tensor, SPANet 1)")
+    summary: bool = Field(False, description="event-level summaries (counts, HT, masses of "
+                          "the objects) as an extra token")
     weights: dict[str, float] = Field(default_factory=lambda: {
         "classification": 1.0, "assignment": 1.0, "regression": 1.0, "segmentation": 1.0,
         "reconstruction": 1.0})
@@ -66,6 +73,32 @@ def pair_features(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     out = pair_features_between(p4[:, :, None, :], p4[:, None, :, :], eps=1e-4)
     both = mask[:, :, None] & mask[:, None, :]
     return torch.where(both[..., None], out, torch.zeros_like(out))
+
+
+SUMMARY_FEATURES = ("log missing pT", "has lepton", "b-tagged jets / 4", "jets / 10",
+                    "log HT", "log (HT + lepton pT)", "log mass of jets and lepton",
+                    "log mass of the b-tagged jets")
+
+
+def _mass(p4: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+    total = (p4 * select[..., None]).sum(1)
+    return torch.sqrt((total[:, 3] ** 2 - (total[:, :3] ** 2).sum(1)).clamp(min=0.0))
+
+
+def event_summary(objects: torch.Tensor, types: torch.Tensor, p4: torch.Tensor,
+                  mask: torch.Tensor) -> torch.Tensor:
+    """(B, 8) :data:`SUMMARY_FEATURES` of the objects in ``mask`` (logs of GeV, shifted to
+    order one): only what the reconstructed objects hold, no truth; hidden objects are left
+    out by the caller's mask."""
+    jets, lepton, met = (mask & (types == k) for k in range(OBJECT_TYPES))
+    pt = torch.hypot(p4[..., 0], p4[..., 1])
+    btagged = jets & (objects[..., 5] > 0.5)
+    ht = (pt * jets).sum(1)
+    return torch.stack([torch.log1p((pt * met).sum(1)) - 4.0, lepton.any(1).float(),
+                        btagged.sum(1) / 4.0, jets.sum(1) / 10.0, torch.log1p(ht) - 6.0,
+                        torch.log1p(ht + (pt * lepton).sum(1)) - 6.0,
+                        torch.log1p(_mass(p4, jets | lepton)) - 6.0,
+                        torch.log1p(_mass(p4, btagged)) - 5.0], 1)
 
 
 class PairBiasedLayer(nn.Module):
@@ -124,11 +157,15 @@ class EventTransformer(nn.Module):
         self.assign_masses = nn.Parameter(torch.zeros(2, 5))
         self.detect = nn.Linear(c.hidden, 2)
         self.mask_token = nn.Parameter(torch.zeros(c.hidden))
+        if c.summary:  # created last: the other weights start as without it
+            self.summary_embed = nn.Sequential(nn.Linear(N_SUMMARY, c.hidden), nn.GELU(),
+                                               nn.Linear(c.hidden, c.hidden))
 
     def body(self, objects: torch.Tensor, types: torch.Tensor, p4: torch.Tensor,
              mask: torch.Tensor, hidden_objects: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, N, hidden) object representations; ``hidden_objects`` (B, N) are replaced by
-        a learned token (masked-object pretraining)."""
+        """(B, N, hidden) object representations (B, N + 1 with the summary token last when
+        the config has ``summary``); ``hidden_objects`` (B, N) are replaced by a learned
+        token (masked-object pretraining)."""
         c = self.config
         h = self.embed(objects) + self.type_embed(types)
         if hidden_objects is not None:
@@ -136,6 +173,13 @@ class EventTransformer(nn.Module):
             p4 = p4.masked_fill(hidden_objects[..., None], 0.0)
         pairs = self.pair_embed(pair_features(p4, mask))  # (B, N, N, heads * layers)
         b, n = mask.shape
+        if c.summary:
+            seen = mask if hidden_objects is None else mask & ~hidden_objects
+            token = self.summary_embed(event_summary(objects, types, p4, seen))
+            h = torch.cat([h, token[:, None]], 1)
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+            pairs = nn.functional.pad(pairs, (0, 0, 0, 1, 0, 1))  # no pair bias for it
+            n += 1
         biases = pairs.reshape(b, n, n, c.layers, c.heads).permute(3, 0, 4, 1, 2)
         for layer, bias in zip(self.layers, biases, strict=True):
             h = layer(h, bias, mask)
@@ -145,7 +189,9 @@ class EventTransformer(nn.Module):
                 mask: torch.Tensor, n_jets: int,
                 hidden_objects: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         h = self.body(objects, types, p4, mask, hidden_objects)
-        pooled = h.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        extra = h.shape[1] - mask.shape[1]  # the summary token, when there is one
+        pooled = h.sum(1) / (mask.sum(1, keepdim=True) + extra).clamp(min=1)
+        h = h[:, : mask.shape[1]]
         jets, jet_mask = h[:, :n_jets], mask[:, :n_jets]
         eye = torch.eye(n_jets, dtype=torch.bool)
         distinct = ~(eye[:, :, None] | eye[:, None, :] | eye[None, :, :])

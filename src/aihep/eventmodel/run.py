@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from aihep.eventmodel.model import EventModelConfig, EventTransformer
+from aihep.eventmodel.model import SUMMARY_FEATURES, EventModelConfig, EventTransformer
 from aihep.eventmodel.tasks import event_inputs, event_targets, multitask_loss
 from aihep.io.assignment import JetEvents
 from aihep.nn.train import TrainConfig, TrainResult, seeded, train
@@ -164,7 +164,9 @@ def save_event_model(model: EventTransformer, directory: Any, card: dict[str, An
             "parameters": parameter_count(model),
             "inputs": {"jets": "up to J: pt [GeV], eta, phi [rad], mass [GeV], b-tag (0/1)",
                        "lepton": "pt [GeV], eta, phi [rad], PDG id (optional)",
-                       "missing_pt": "magnitude [GeV], phi [rad] (optional)"},
+                       "missing_pt": "magnitude [GeV], phi [rad] (optional)",
+                       **({"summary": "computed from these objects: "
+                           + ", ".join(SUMMARY_FEATURES)} if model.config.summary else {})},
             **card}
     write_json_atomic(directory / "card.json", full)
     return directory
