@@ -310,9 +310,9 @@ class LLMPlanner:
         if not self.took_over:  # it stopped without answering the question
             self.transcript.append({"event": "model stopped before any hunt"})
         # The playbook takes over: its hunts the model did not run, then its refinements.
-        done = set(self.proposed)
+        taken = set(self.proposed)
         return self._take_over("refine", [s for s in self.fallback_steps
-                                          if _key(s.tool, s.arguments) not in done])
+                                          if _key(s.tool, s.arguments) not in taken])
 
     def review(self, candidate: dict[str, Any]) -> dict[str, Any]:
         """The model's doubts about a claim that passed every deterministic check."""

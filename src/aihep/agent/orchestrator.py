@@ -136,7 +136,9 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
     runner.note(actor, "memory.read", {"path": str(memory_file), "data_sha256": data_hash},
                 extra)
     queue: list[Step] = planner.plan(task, run_dir, remembered)
-    steps, hunts, n_events = [], [], None
+    steps: list[dict[str, Any]] = []
+    hunts: list[Any] = []
+    n_events: int | None = None
     for _ in range(max_rounds * 2):
         if not queue:
             break
@@ -150,7 +152,8 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
         result = runner.call(step.tool, step.arguments, actor)
         if progress is not None:
             progress({**info, "status": result.status})
-        entry = {"tool": step.tool, "rationale": step.rationale, "status": result.status,
+        entry: dict[str, Any] = {"tool": step.tool, "rationale": step.rationale,
+                                 "status": result.status,
                  "message": result.message, "reused": result.reused}
         if step.tool == "inspect_dataset" and result.status == "ok":
             n_events = result.output.get("n_events")
@@ -161,7 +164,7 @@ def run_agent(task: ResonanceTask, run_dir: str | Path, policy: Policy | None = 
                          p_value=result.output["p_value"],
                          discovery=result.output["discovery"])
             # the validated arguments: a model may leave the config (or its methods) unset
-            config = registry.get("hunt").validate(step.arguments).config
+            config = getattr(registry.get("hunt").validate(step.arguments), "config", None)
             methods = list(config.methods) if config is not None else list(
                 HuntConfig().methods)
             hunts.append({"methods": methods, "out": str(out),

@@ -73,9 +73,9 @@ class Policy(BaseModel):
             msg = (f"policy: tool '{tool.name}' executes free-form code; set "
                    "allow_code_execution to permit it (it then runs confined)")
             raise PermissionDenied(msg)
-        if tool.executes_code and getattr(arguments, "config", None) is not None and \
-                arguments.config.cpu_seconds > self.max_cpu_seconds_per_call:
-            msg = (f"policy: code may use {arguments.config.cpu_seconds} s of CPU, the limit "
+        code_config = getattr(arguments, "config", None) if tool.executes_code else None
+        if code_config is not None and code_config.cpu_seconds > self.max_cpu_seconds_per_call:
+            msg = (f"policy: code may use {code_config.cpu_seconds} s of CPU, the limit "
                    f"per call is {self.max_cpu_seconds_per_call:g} s")
             raise PermissionDenied(msg)
         methods = getattr(getattr(arguments, "config", None), "methods", None) or ()

@@ -85,14 +85,14 @@ def _unit_scores(scores: np.ndarray) -> np.ndarray:
 
 
 def _answers(best: dict[str, Any] | None, n_events: int) -> dict[str, Any]:
-    discovery = bool(best and best["discovery"] and not best["problems"])
+    discovery = best is not None and bool(best["discovery"] and not best["problems"])
     out: dict[str, Any] = {"p_value": best["p_value"] if best else 1.0,
                            "discovery": discovery, "m_res": -1, "m_res_error": None,
                            "signal_percentage": 0.0, "signal_percentage_error": None,
                            "n_signal": 0.0, "n_signal_error": None, "daughter_masses": {}}
     if best and best.get("no_claim_because"):
         out["no_claim_because"] = best["no_claim_because"]  # significant, stopped by review
-    if discovery:
+    if discovery and best is not None:
         m, n = best["m_res"], best["n_signal"]
         out.update(m_res=m["value"], m_res_error=m["error"], n_signal=n["value"],
                    n_signal_error=n["error"], signal_percentage=100 * n["value"] / n_events,
@@ -239,6 +239,8 @@ def evaluate(run_dir: str | Path, labels: str | Path,
                          "task (aihep agent solve)") from None
     table = read_table(answers["task"]["data"])
     _, truth = read_feature_csv(answers["task"]["data"], labels)
+    if truth is None:
+        raise InputError(labels, "label", "a labels CSV with one truth label per event")
     index, scores = np.loadtxt(run_dir / "scores.csv", delimiter=",", skiprows=1, ndmin=2).T
     if not np.array_equal(index.astype(np.int64), np.sort(table["index"])):
         raise InputError(run_dir / "scores.csv", "index", "one row per data event")

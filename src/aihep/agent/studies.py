@@ -175,7 +175,8 @@ def run_study(task: FastSimStudy | DesignStudy, run_dir: str | Path,
         raise ConfigError(msg)
     claim_output_dir(run_dir, "aihep.agent", strict=False)
     kind = "fastsim" if isinstance(task, FastSimStudy) else "design"
-    plan = fastsim_steps(task, run_dir) if kind == "fastsim" else design_steps(task, run_dir)
+    plan = (fastsim_steps(task, run_dir) if isinstance(task, FastSimStudy)
+            else design_steps(task, run_dir))
     registry = default_registry()
     # the default policy: these inputs, this run directory, the CPU time the plan's tools
     # declare (a policy given by the user is kept as it is)
@@ -184,7 +185,8 @@ def run_study(task: FastSimStudy | DesignStudy, run_dir: str | Path,
     runner = ToolRunner(registry, policy)
     actor = f"study-{kind}/1"
     runner.note(actor, "study.task", task.model_dump(mode="json"))
-    steps, outputs = [], {}
+    steps: list[dict[str, Any]] = []
+    outputs: dict[str, Any] = {}
     for number, step in enumerate(plan, 1):
         info = {"step": number, "tool": step.tool, "rationale": step.rationale,
                 "out": step.arguments.get("out")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -111,7 +111,10 @@ def train_file(data: str | Path, out: str | Path, config: AssignTrainConfig | No
     val_part = [t[torch.from_numpy(order[:n_val])] for t in tensors]
     with seeded(config.model.seed):
         net = AssignmentNet(config.model)
-    result = train(net, assignment_loss, train_part, val_part, config.train,
+    def loss(module: torch.nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        return assignment_loss(module, tuple(batch))
+
+    result = train(net, loss, train_part, val_part, config.train,
                    checkpoint=directory / "train.ckpt", progress=progress,
                    resume_key=config.model_dump_json())
     save_torch_atomic(directory / "model.pt", net.state_dict())

@@ -69,7 +69,7 @@ class _Bars:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
     def callback(self, name: str) -> Callable[[int, int, int], None]:
@@ -77,12 +77,12 @@ class _Bars:
 
         start = time.perf_counter()
         task = self.progress.add_task(name, total=None, rate="-")
-        first = {"generated": None}
+        first: dict[str, int] = {}
 
         def update(done: int, total: int, generated: int) -> None:
-            if first["generated"] is None:
-                first["generated"] = generated  # resumed chunks do not count in the rate
-            rate = (generated - first["generated"]) / max(time.perf_counter() - start, 1e-9)
+            # resumed chunks do not count in the rate
+            base = first.setdefault("generated", generated)
+            rate = (generated - base) / max(time.perf_counter() - start, 1e-9)
             self.progress.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
 
         return update
@@ -393,7 +393,7 @@ def agent_run(
                 raise ConfigError(msg)
             if playbook == "fastsim":
                 study: Any = FastSimStudy(reference=data, test=test, layout=layout,
-                                          surrogate=surrogate, epochs=epochs,  # type: ignore[arg-type]
+                                          surrogate=surrogate, epochs=epochs,
                                           test_showers=test_showers, seed=seed)
             else:
                 is_file = data.suffix in (".yaml", ".yml") or data.is_file()
@@ -611,9 +611,9 @@ def demo(
         console.print("hunting with cwola and idealized in signal regions slid over the "
                       "data's mjj range (no window given; demo settings: one classifier "
                       "per fold, 100 toys per bump hunt) ...")
-        config = HuntConfig(methods=("cwola", "idealized"), sr_scan=True, seed=seed,
-                            n_toys=100, classifier=ClassifierConfig(n_ensemble=1))
-        summary = _hunt_with_bars(result.data_path, Path(out) / "hunt", config,
+        hunt_config = HuntConfig(methods=("cwola", "idealized"), sr_scan=True, seed=seed,
+                                 n_toys=100, classifier=ClassifierConfig(n_ensemble=1))
+        summary = _hunt_with_bars(result.data_path, Path(out) / "hunt", hunt_config,
                                   result.reference_path, None,
                                   ExecutorConfig(kind="local", workers=workers), False)
         hunt_dir = Path(summary["out"])

@@ -4,7 +4,7 @@ calls, compare optimizers, show a problem."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -78,10 +78,10 @@ def design_run(
 ) -> None:
     """Optimize a design; one sub-directory per seed (record.jsonl, result.json), a
     report.html over the seeds. A killed run resumes by replaying its record."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
     from aihep.design.compare import summarize
-    from aihep.design.optimizers import OPTIMIZERS
+    from aihep.design.optimizers import OPTIMIZERS, OptimizerName
     from aihep.design.problems import load_problem
     from aihep.design.run import run_design_dir
     from aihep.errors import ConfigError
@@ -106,11 +106,13 @@ def design_run(
                       console=stderr_console()) as bars:
             for k in range(seeds):
                 task = bars.add_task(f"{optimizer} seed {seed + k}", total=budget, best="-")
+
+                def show(calls: int, total: int, best: float, t: TaskID = task) -> None:
+                    bars.update(t, completed=calls, best=f"{best:.4g}")
+
                 result = run_design_dir(
-                    spec.name, out / f"seed{seed + k}", optimizer, budget, seed + k,
-                    args.get("problem_file"), reevaluate_events, force, propose,
-                    lambda calls, total, best, t=task: bars.update(
-                        t, completed=calls, best=f"{best:.4g}"))
+                    spec.name, out / f"seed{seed + k}", cast(OptimizerName, optimizer), budget,
+                    seed + k, args.get("problem_file"), reevaluate_events, force, propose, show)
                 rows.append(result.to_dict())
         summaries = [s.to_dict() for s in summarize(rows)]
         write_design_report(out, rows, spec, summaries)
@@ -131,7 +133,7 @@ def design_library(
 ) -> None:
     """Build (or complete) the electron shower libraries of the calorimeter problem with
     the cascade Monte Carlo (cached under $AIHEP_CACHE or ~/.cache/aihep; resumable)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
     from aihep.design.calorimeter import CalorimeterSettings, build_electron_library
     from aihep.errors import ConfigError
@@ -151,9 +153,12 @@ def design_library(
             for which in (("train", "test") if library == "both" else (library,)):
                 for energy in values:
                     task = bars.add_task(f"{which} {energy:g} GeV", total=events)
+
+                    def show(done: int, total: int, t: TaskID = task) -> None:
+                        bars.update(t, completed=done)
+
                     path = build_electron_library(
-                        settings, energy, which, workers,  # type: ignore[arg-type]
-                        lambda done, total, t=task: bars.update(t, completed=done))
+                        settings, energy, which, workers, show)
                     typer.echo(f"{which} {energy:g} GeV: {path}")
 
 

@@ -68,7 +68,7 @@ def event_dataset(
             msg = f"process {process}: expected one of {', '.join(PROCESSES)}"
             raise ConfigError(msg)
         task = bars.add_task("events", total=events)
-        config = AssignmentDataConfig(process=process, n_events=events,  # type: ignore[arg-type]
+        config = AssignmentDataConfig(process=process, n_events=events,
                                       events_per_chunk=chunk, seed=seed)
         result = build_assignment_dataset(
             config, out, workers, lambda done, total: bars.update(task, completed=done), force)

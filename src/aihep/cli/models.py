@@ -40,7 +40,7 @@ def models_list(
 
     table = Table("name", "version", "area", "task", "input schema")
     for r in rows:
-        table.add_row(r["name"], str(r["version"]), r["area"], r["task"], r["input_schema"])
+        table.add_row(*(str(r[k]) for k in ("name", "version", "area", "task", "input_schema")))
     Console().print(table)
 
 

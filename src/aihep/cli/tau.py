@@ -58,7 +58,7 @@ def tau_dataset(
             msg = f"--domain {domain}: expected simulation or data"
             raise ConfigError(msg)
         task = bars.add_task("events", total=events)
-        config = TauDataConfig(sample=sample, n_events=events,  # type: ignore[arg-type]
+        config = TauDataConfig(sample=sample, n_events=events,
                                domain=TauDomainConfig() if domain == "simulation"
                                else data_domain(shift), events_per_chunk=chunk, seed=seed)
         result = build_tau_dataset(config, out, workers, lambda done, total: bars.update(
@@ -102,7 +102,7 @@ def tau_train(
             raise ConfigError(msg)
         task = bars.add_task("train", total=None, loss="-")
         config = TauTrainConfig(
-            model=TauModelConfig(kind=model, channels=channels, seed=seed),  # type: ignore[arg-type]
+            model=TauModelConfig(kind=model, channels=channels, seed=seed),
             train=TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               patience=3, seed=seed), dann_lambda_max=dann_lambda)
         result = train_files(simulation, out, config, data or [], force,

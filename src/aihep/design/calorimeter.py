@@ -286,7 +286,7 @@ def pion_signals(settings: CalorimeterSettings, energy_gev: float, z_mm: np.ndar
 
 # -- the objective -----------------------------------------------------------------------------
 
-def evaluate_layers(z_mm: Sequence[float], t_mm: Sequence[float],
+def evaluate_layers(z_mm: Sequence[float] | np.ndarray, t_mm: Sequence[float] | np.ndarray,
                     settings: CalorimeterSettings, events: int, seed: int
                     ) -> dict[str, float]:
     """Resolutions [%] of a layer layout: ``resolution_<particle>_<E>_pct`` and their

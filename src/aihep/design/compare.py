@@ -45,10 +45,10 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> float | None:
     with fewer than 5 pairs (with 5 the smallest possible p is 1/32)."""
     from scipy.stats import wilcoxon
 
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 5 or np.all(a == b):
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    if len(x) < 5 or np.all(x == y):
         return None
-    return float(wilcoxon(a, b, alternative="less").pvalue)
+    return float(wilcoxon(x, y, alternative="less").pvalue)
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> list[OptimizerSummary]:

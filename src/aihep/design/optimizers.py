@@ -144,11 +144,16 @@ def refine(problem: DesignProblem, evaluate: Evaluator, config: OptimizerConfig)
 
 def run_optuna(problem: DesignProblem, evaluate: Evaluator, config: OptimizerConfig) -> None:
     import optuna
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.distributions import (
+        BaseDistribution,
+        CategoricalDistribution,
+        FloatDistribution,
+    )
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = {p.name: FloatDistribution(p.low, p.high) if isinstance(p, Continuous)
-             else CategoricalDistribution(p.choices) for p in problem.parameters}
+    space: dict[str, BaseDistribution] = {
+        p.name: FloatDistribution(p.low, p.high) if isinstance(p, Continuous)
+        else CategoricalDistribution(p.choices) for p in problem.parameters}
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(
         seed=derive_seed(config.seed, "optuna") % 2**31))
     study.enqueue_trial(dict(problem.baseline))

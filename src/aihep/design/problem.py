@@ -290,16 +290,18 @@ class DesignProblem(BaseModel):
 
     def _order(self, c: Ordering, out: Design) -> None:
         params = [self.param(n) for n in c.parameters]
+        assert all(isinstance(p, Continuous) for p in params)  # checked when the problem loads
+        bounds = [(p.low, p.high) for p in params if isinstance(p, Continuous)]
         x = sorted(float(out[n]) for n in c.parameters)
         tol = 1e-9  # the tolerance of :meth:`violations`: feasible designs stay untouched
         for i in range(1, len(x)):
             if x[i] < x[i - 1] + c.min_gap - tol:
                 x[i] = x[i - 1] + c.min_gap
-            x[i] = min(x[i], params[i].high)
+            x[i] = min(x[i], bounds[i][1])
         for i in range(len(x) - 2, -1, -1):
             if x[i] > x[i + 1] - c.min_gap + tol:
                 x[i] = x[i + 1] - c.min_gap
-            x[i] = max(x[i], params[i].low)
+            x[i] = max(x[i], bounds[i][0])
         for n, v in zip(c.parameters, x, strict=True):
             out[n] = float(v)
 
@@ -340,12 +342,13 @@ class DesignProblem(BaseModel):
             continuous = [n for n in c.parameters if isinstance(self.param(n), Continuous)]
             if best is None and not continuous:
                 return
-            if best is not None:
+            if best is not None and best_value is not None:
                 out[best] = best_value
                 continue
             excess = self._budget_used(c, out) / c.limit
             for n in continuous:
                 p = self.param(n)
+                assert isinstance(p, Continuous)
                 out[n] = float(max(float(out[n]) / excess ** (1 / c.power), p.low))
             if excess <= 1 + 1e-12 or all(float(out[n]) <= self.param(n).low  # type: ignore[union-attr]
                                           for n in continuous):

@@ -131,7 +131,8 @@ def complete_designs(text: str) -> list[dict[str, Any]]:
     bracket = text.find("[")
     if bracket < 0:
         return []
-    decoder, i, out = json.JSONDecoder(), bracket + 1, []
+    decoder, i = json.JSONDecoder(), bracket + 1
+    out: list[dict[str, Any]] = []
     while True:
         while i < len(text) and text[i] in " \t\r\n,":
             i += 1

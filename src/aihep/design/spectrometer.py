@@ -351,7 +351,7 @@ def track_momentum(z: np.ndarray, g: np.ndarray, settings: SpectrometerSettings,
                           resolution, float((~matched).sum() / max(len(ev), 1)), residuals)
 
 
-def evaluate_layout(z_m: Sequence[float], granularity: Sequence[int],
+def evaluate_layout(z_m: Sequence[float] | np.ndarray, granularity: Sequence[int] | np.ndarray,
                     settings: SpectrometerSettings, events: int,
                     seed: int) -> dict[str, float]:
     """Metrics of a station layout (z [m], pixels per station), one seed."""

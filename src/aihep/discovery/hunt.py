@@ -256,14 +256,15 @@ def _run_method(method: str, x: np.ndarray, mjj: np.ndarray, sr: SignalRegion,
     if method in ("ae", "flow"):
         # Learnt from the reference when there is one (then independent of the window),
         # otherwise from the data outside the SR.
-        return outlier(method, x, mjj, train_rows=~sr.contains(mjj), reference_x=reference,
+        return outlier("ae" if method == "ae" else "flow", x, mjj,
+                       train_rows=~sr.contains(mjj), reference_x=reference,
                        reference_mjj=reference_mjj, config=config.outlier,
                        n_folds=config.n_folds, seed=config.seed).scores, None
     trained = sr.contains(mjj) | (sr.in_sidebands(mjj) if method == "cwola" else False)
     score_reference = reference is not None and method in REFERENCE_BLIND
     held_out = np.concatenate([x[~trained], reference]) if score_reference else x[~trained]
-    common = {"config": config.classifier, "n_folds": config.n_folds, "seed": config.seed,
-              "held_out_x": held_out}
+    common: dict[str, Any] = {"config": config.classifier, "n_folds": config.n_folds,
+                              "seed": config.seed, "held_out_x": held_out}
     if method == "cathode":
         result = cathode(x, mjj, sr, flow_config=config.flow, **common)
     elif method == "cwola":
@@ -278,10 +279,12 @@ def _run_method(method: str, x: np.ndarray, mjj: np.ndarray, sr: SignalRegion,
             raise InputError("data", "label", "truth labels for the supervised reference")
         result = supervised(x, mjj, sr, truth, **common)
     n_out = int((~trained).sum())
+    held = result.held_out_scores
+    assert held is not None  # asked for with held_out_x
     scores = np.empty(len(x))
-    scores[~trained] = result.held_out_scores[:n_out]
+    scores[~trained] = held[:n_out]
     scores[result.index] = result.scores
-    return scores, (result.held_out_scores[n_out:] if score_reference else None)
+    return scores, (held[n_out:] if score_reference else None)
 
 
 def _threads_limited(single_thread: bool):
@@ -314,6 +317,13 @@ def _bump_task(task: tuple) -> tuple[int, BumpHuntResult]:
                             centre_range_gev=region)
 
 
+def _scored(scored: dict[tuple[str, int | None], tuple[np.ndarray, np.ndarray | None]],
+            method: str, window: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A trial's (scores, reference scores): per window, or one for every window (outlier
+    methods learnt from the reference)."""
+    return scored[(method, window)] if (method, window) in scored else scored[(method, None)]
+
+
 class _TrialStore:
     """Scores of finished (method, window) trials on disk, so a killed hunt resumes where it
     stopped. A file is used only if its key (the hunt's configuration and the data's and
@@ -330,6 +340,7 @@ class _TrialStore:
         self.key = digest.hexdigest()[:24]
 
     def _path(self, key: tuple[str, int | None]) -> Path:
+        assert self.directory is not None
         return self.directory / f"{key[0]}-{'all' if key[1] is None else key[1]}.npz"
 
     def load(self, key: tuple[str, int | None]) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -352,7 +363,7 @@ class _TrialStore:
         from aihep._atomic import write_atomic
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        extra = {} if value[1] is None else {"reference": value[1]}
+        extra: dict[str, Any] = {} if value[1] is None else {"reference": value[1]}
 
         def write(path: Path) -> None:
             with open(path, "wb") as f:
@@ -409,7 +420,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
             jobs += [(method, None)] if window_free else [(method, w)
                                                           for w in range(len(regions))]
         store = _TrialStore(checkpoint, config, [table, ref_x, ref_mjj, truth])
-        scored = {}
+        scored: dict[tuple[str, int | None], tuple[np.ndarray, np.ndarray | None]] = {}
         for key in jobs:
             if (kept := store.load(key)) is not None:
                 scored[key] = kept
@@ -424,11 +435,11 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
                 progress(f"scored {key[0]} in SR {region.lo_gev:g}-{region.hi_gev:g} GeV",
                          len(scored), n_tasks)
         # 2. cut and bump hunt per (window, method)
-        cuts: list[tuple[int, str, float, np.ndarray]] = []
+        cuts: list[tuple[int, Method, float, np.ndarray]] = []
         best_scores: dict[str, np.ndarray] = {m: np.zeros(len(mjj)) for m in config.methods}
         for w, sr in enumerate(regions):
             for method in config.methods:
-                scores, _ = scored.get((method, w), scored.get((method, None)))
+                scores, _ = _scored(scored, method, w)
                 # the best classifier (signal in its SR) cuts hardest: loosen, not drop
                 threshold, selected = _cut(scores, sr.contains(mjj), config)
                 best_scores[method][nearest == w] = scores[nearest == w]
@@ -463,7 +474,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     p_min = best.bump.p_global
     selected = selections[(best.method, best_i)]
     w_best = cuts[best_i][0]
-    ref_scores = scored.get((best.method, w_best), scored.get((best.method, None)))[1]
+    ref_scores = _scored(scored, best.method, w_best)[1]
     extraction, daughters = _characterize(data, mjj, selected, best, config)
     scan_best = None
     if _lee(p_min, len(trials)) < 1e-3 and config.refine:
@@ -592,11 +603,13 @@ def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndar
     label = (f"{method} in the same window" if others else f"{method}") + (
         f" with seed {seeds[0]}" if len(seeds) == 1 else
         f", median of seeds {seeds[0]}-{seeds[-1]}")
-    fitted = extraction is not None
-    mass = (extraction.mass.value, extraction.mass.error) if fitted else None
-    total = (extraction.n_signal.value, extraction.n_signal.error) if fitted else None
+    mass = total = None
+    start = 0.5 * sum(best.bump.window_gev)
+    if extraction is not None:
+        mass = (extraction.mass.value, extraction.mass.error)
+        total = (extraction.n_signal.value, extraction.n_signal.error)
+        start = extraction.mass.value
     sr = SignalRegion(best.window_gev[0], best.window_gev[1], config.sideband_gev)
-    start = extraction.mass.value if fitted else 0.5 * sum(best.bump.window_gev)
     opinions: list[Opinion] = []
     for seed in seeds:
         scores, _ = _run_method(method, x, mjj, sr, config.model_copy(update={"seed": seed}),
@@ -651,14 +664,15 @@ def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj
 
 
 def _limits(mjj: np.ndarray, edges: np.ndarray, regions: list[SignalRegion],
-            cuts: list[tuple[int, str, float, np.ndarray]], config: HuntConfig
+            cuts: list[tuple[int, Method, float, np.ndarray]], config: HuntConfig
             ) -> dict[str, list[UpperLimit]]:
     """CLs limits per mass hypothesis: uncut spectrum, and each method's cut in the window
     whose centre is nearest the mass."""
     centres = np.array([0.5 * (r.lo_gev + r.hi_gev) for r in regions])
     masses = np.asarray(config.limit_masses_gev or centres, float)
-    common = {"relative_width": config.limit_width_fraction, "shape": config.signal_shape,
-              "cl": config.limit_cl, "seed": config.seed}
+    common: dict[str, Any] = {"relative_width": config.limit_width_fraction,
+                              "shape": config.signal_shape, "cl": config.limit_cl,
+                              "seed": config.seed}
     out = {"all events": resonance_limits(mjj, edges, masses, **common)}
     for method in config.methods:
         limits = []

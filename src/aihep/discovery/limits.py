@@ -14,6 +14,7 @@ unknown signal is unknown).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +114,8 @@ def background_uncertainty(edges_gev: np.ndarray, expected: np.ndarray, n_params
     return np.std(predictions, axis=0)
 
 
-def resonance_limits(mjj_gev: np.ndarray, edges_gev: np.ndarray, masses_gev: np.ndarray,
+def resonance_limits(mjj_gev: np.ndarray, edges_gev: np.ndarray,
+                     masses_gev: np.ndarray | Sequence[float],
                      relative_width: float = 0.05, shape: SignalShape = "gaussian",
                      cl: float = 0.95, seed: int = DEFAULT_SEED) -> list[UpperLimit]:
     """CLs upper limits on the signal yield for each mass hypothesis.
@@ -147,5 +149,6 @@ def resonance_limits(mjj_gev: np.ndarray, edges_gev: np.ndarray, masses_gev: np.
                                    scale * fractions, cl)
         limits.append(UpperLimit(float(mass), float(width), cl, obs * scale,
                                  float(exp[2] * scale),
-                                 tuple(float(e * scale) for e in exp[[0, 1, 3, 4]])))
+                                 (float(exp[0] * scale), float(exp[1] * scale),
+                                  float(exp[3] * scale), float(exp[4] * scale))))
     return limits

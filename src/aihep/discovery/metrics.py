@@ -95,8 +95,8 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, min_background: int = 25,
         idx = rng.integers(0, len(scores), len(scores))
         if len(np.unique(labels[idx])) == 2:
             boot.append(max_sic(scores[idx], labels[idx], min_background)[0])
-    band = (tuple(float(x) for x in np.nanpercentile(boot, [16, 84])) if boot
-            else (float("nan"), float("nan")))
+    lo, hi = np.nanpercentile(boot, [16, 84]) if boot else (np.nan, np.nan)
+    band = (float(lo), float(hi))
     return ClassifierMetrics(auc(scores, labels), best, band, tpr_best,
                              int(labels.sum()), int((labels == 0).sum()), min_background)
 

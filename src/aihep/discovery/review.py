@@ -112,7 +112,7 @@ def check_yield(observed: float, expected: float, n_signal_selected: float | Non
 
 
 def _deviance_pvalue(counts: np.ndarray, expected: np.ndarray, n_params: int
-                     ) -> tuple[float, float, int]:
+                     ) -> tuple[float, int, float]:
     """(Poisson deviance, ndof, p) over bins with >= MIN_EXPECTED_PER_BIN expected."""
     use = expected >= MIN_EXPECTED_PER_BIN
     n, mu = counts[use], expected[use]

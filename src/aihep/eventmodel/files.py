@@ -68,7 +68,7 @@ class EventEvaluation:
                 "events_per_second": self.events_per_second}
 
 
-def _savez(path: Path, **arrays: np.ndarray) -> None:
+def _savez(path: Path, **arrays: Any) -> None:
     with open(path, "wb") as handle:  # a handle: np.savez would append .npz to a name
         np.savez(handle, **arrays)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -109,7 +109,10 @@ class GenerationConfig(_Config):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def validated(model: type[_Config], **values: object) -> _Config:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validated(model: type[_Model], **values: object) -> _Model:
     """Build a config, turning pydantic's validation error into one :class:`ConfigError` line."""
     from pydantic import ValidationError
 

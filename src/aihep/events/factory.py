@@ -235,7 +235,8 @@ class _Plan:
             missing = self.config.n_events - have
             n_new = math.ceil(1.1 * missing / (efficiency * self.config.chunk_size))
             n_new = max(n_new, n_workers)
-        wave, index = [], 0
+        wave: list[int] = []
+        index = 0
         while len(wave) < n_new:
             if index not in self.done:
                 wave.append(index)

@@ -157,7 +157,8 @@ def softdrop_mass(constituents: ak.Array, radius: float, zcut: float = 0.1,
             for f in ("px", "py", "pz", "E")]
     out = np.zeros(len(counts))
     if len(counts):
-        _softdrop_kernel(*cols, offsets, float(zcut), float(beta), float(radius), out)
+        _softdrop_kernel(*cols, offsets, float(zcut), float(beta), float(radius),  # type: ignore[call-arg]
+                         out)
     return out
 
 

@@ -32,7 +32,7 @@ fraction of empty voxels.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -96,6 +96,10 @@ class GFlash:
 
     layout: CaloLayout
     params: GFlashParams
+    # effective X0, Moliere radius [mm] and critical energy [MeV] of the layout
+    _x0: float = field(init=False, repr=False, compare=False)
+    _rm: float = field(init=False, repr=False, compare=False)
+    _ec: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         eff = effective_properties(self.layout)
@@ -154,9 +158,9 @@ class GFlash:
         ok = (layer < layout.n_layers) & (rbin < layout.n_radial)
         voxel = (layer * layout.n_alpha + abin) * layout.n_radial + rbin
         spot_energy = (visible / n_spots)[owner]
-        out = np.zeros(len(energies) * layout.n_voxels)
-        np.add.at(out, (owner * layout.n_voxels + voxel)[ok], spot_energy[ok])
-        out = out.reshape(len(energies), layout.n_voxels)
+        flat = np.zeros(len(energies) * layout.n_voxels)
+        np.add.at(flat, (owner * layout.n_voxels + voxel)[ok], spot_energy[ok])
+        out = flat.reshape(len(energies), layout.n_voxels)
         out[out < layout.threshold_mev] = 0.0
         return out
 
@@ -225,7 +229,8 @@ def tune(showers_mev: np.ndarray, incident_mev: np.ndarray, layout: CaloLayout,
 
     def poly(column: int) -> tuple[float, float, float]:
         coef = np.polyfit(table[:, 0], table[:, column], degree)
-        return tuple(float(c) for c in np.concatenate([np.zeros(3 - len(coef)), coef]))
+        a, b, c = (float(x) for x in np.concatenate([np.zeros(3 - len(coef)), coef]))
+        return a, b, c
 
     # radial: fractions per radial bin in tau bins (depth / the shower's own T) and energy
     # bins (quantiles of the tuning energies)

@@ -178,7 +178,7 @@ def _tables(material_json: str, k_cut: float, t_cut: float) -> Tables:
     # pair production
     mu_pair = np.zeros_like(e)
     above = e > 2 * ME * 1.0001
-    for i in np.flatnonzero(above):
+    for i in map(int, np.flatnonzero(above)):
         eps = np.linspace(ME / e[i], 1 - ME / e[i], 257)
         mu_pair[i] = _integrate(pair_shape(atom, e[i], eps), eps) / (atom.lrad * x0)
     n_el_per_mm3 = material.density_g_cm3 * N_A * material.z_over_a * 1e-3
@@ -199,7 +199,7 @@ def _tables(material_json: str, k_cut: float, t_cut: float) -> Tables:
     sigma_brems /= atom.lrad * x0
     soft /= atom.lrad * x0
     sigma_moller = np.zeros_like(t)
-    for i in np.flatnonzero(t > 2 * t_cut):
+    for i in map(int, np.flatnonzero(t > 2 * t_cut)):
         eps = np.geomspace(t_cut / t[i], 0.5, 129)
         sigma_moller[i] = _integrate(moller_shape(t[i], eps), eps)
     gamma = t / ME + 1

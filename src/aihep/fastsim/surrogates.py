@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -158,13 +158,29 @@ class _Scaler:
         return (2 * (np.log10(energies) - lo) / (hi - lo) - 1).astype(np.float32)[:, None]
 
 
-class ShowerVAE(torch.nn.Module):
+class ShowerModel(torch.nn.Module):
+    """What every surrogate network provides: a training loss on represented showers ``x``
+    (N, d) given the condition ``c`` (N, n_context), the sizes of the standard-normal noise
+    one sample needs, and the map from (condition, noise) to a represented shower."""
+
+    def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
+        raise NotImplementedError
+
+    def noise_dims(self) -> list[int]:
+        raise NotImplementedError
+
+    def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class ShowerVAE(ShowerModel):
     """Conditional VAE: encoder (x, c) -> (mu, log var), decoder (z, c) -> a Gaussian per
     voxel (mean and log variance: a shower is sampled from it, not its mean)."""
 
     def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1) -> None:
         super().__init__()
         self.latent = config.latent
+        self.n_voxels = n_voxels
         self.encoder = mlp([n_voxels + n_context, *config.hidden, 2 * config.latent])
         self.decoder = mlp([config.latent + n_context, *reversed(config.hidden),
                             2 * n_voxels])
@@ -182,7 +198,7 @@ class ShowerVAE(torch.nn.Module):
         return (nll + beta * kl).mean()
 
     def noise_dims(self) -> list[int]:
-        return [self.latent, self.decoder[-1].out_features // 2]
+        return [self.latent, self.n_voxels]
 
     def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
         mean, log_var = self._decode(noise[0], c)
@@ -266,7 +282,7 @@ class _LayerTransformerField(torch.nn.Module):
         return self.out(h).reshape(len(x), -1)
 
 
-class ShowerFlowMatching(torch.nn.Module):
+class ShowerFlowMatching(ShowerModel):
     """Velocity field v(x_t, t, c) of conditional flow matching on straight paths (a
     residual MLP: ``len(hidden)`` blocks of width ``hidden[0]``; or, with
     ``velocity_net="layer-transformer"``, a transformer over the layers)."""
@@ -318,7 +334,7 @@ def _flow_sample(flow: Any, context: torch.Tensor, z: torch.Tensor) -> torch.Ten
     return flow(context).transform.inv(z)
 
 
-class ShowerSplineFlow(torch.nn.Module):
+class ShowerSplineFlow(ShowerModel):
     """A conditional neural-spline flow over the shape (CaloFlow's second stage)."""
 
     def __init__(self, n_voxels: int, config: SurrogateConfig, n_context: int = 1) -> None:
@@ -336,7 +352,7 @@ class ShowerSplineFlow(torch.nn.Module):
         return _flow_sample(self.flow, c, noise[0])
 
 
-class ShowerLayerwiseFlow(torch.nn.Module):
+class ShowerLayerwiseFlow(ShowerModel):
     """CaloFlow's second stage layer by layer (L2LFlows-style, one flow shared by all
     layers): the shape of layer l given E_inc, the layer energies, l (one-hot) and the
     shape of layer l - 1. Training sees ``layers_per_step`` random layers of each shower per
@@ -381,11 +397,11 @@ class ShowerLayerwiseFlow(torch.nn.Module):
         return torch.cat(out, 1)
 
 
-class TwoStage(torch.nn.Module):
+class TwoStage(ShowerModel):
     """Layer energies from a spline flow given E_inc, then the shape from ``shape`` given
     E_inc and the layer energies; ``x`` = (standardized layer, shape) representation."""
 
-    def __init__(self, shape: torch.nn.Module, n_layers: int, config: SurrogateConfig) -> None:
+    def __init__(self, shape: ShowerModel, n_layers: int, config: SurrogateConfig) -> None:
         super().__init__()
         self.n_layers = n_layers
         self.layers_flow = _spline_flow(n_layers, 1, config.flow_transforms,
@@ -406,11 +422,12 @@ class TwoStage(torch.nn.Module):
                                                          noise[1:])], 1)
 
 
-_SHAPES = {"vae": ShowerVAE, "flow-matching": ShowerFlowMatching, "caloflow": ShowerSplineFlow}
+_SHAPES: dict[str, type[ShowerVAE] | type[ShowerSplineFlow] | type[ShowerFlowMatching]] = {
+    "vae": ShowerVAE, "flow-matching": ShowerFlowMatching, "caloflow": ShowerSplineFlow}
 
 
 def build(kind: str, n_voxels: int, config: SurrogateConfig, n_layers: int = 1
-          ) -> torch.nn.Module:
+          ) -> ShowerModel:
     """The surrogate network of ``kind`` for ``n_voxels`` (in ``n_layers`` layers)."""
     if not config.two_stage:
         if kind == "flow-matching":
@@ -438,7 +455,7 @@ class Surrogate:
 
     config: SurrogateConfig
     layout: CaloLayout
-    network: torch.nn.Module
+    network: ShowerModel
     scaler: _Scaler
     history: dict[str, list[float]] = field(default_factory=dict)
 
@@ -474,6 +491,12 @@ class ShowerSampler(torch.nn.Module):
     """A surrogate's whole sampler in one module: incident energies (N,) in MeV and its
     standard-normal noise (``network.noise_dims()``) -> voxel energies (N, n_voxels) in MeV
     (condition, network, decoding, threshold); what ONNX export writes."""
+
+    # buffers: the representation's per-dimension mean, spread and clamp range
+    mean: torch.Tensor
+    std: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
 
     def __init__(self, surrogate: Surrogate) -> None:
         super().__init__()
@@ -567,7 +590,7 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
         network = build(config.kind, layout.n_voxels, config, layout.n_layers)
 
         def loss(module: torch.nn.Module, batch: Any) -> torch.Tensor:
-            return module.loss(batch[0], batch[1], config.beta)
+            return cast(ShowerModel, module).loss(batch[0], batch[1], config.beta)
 
         result = train(network, loss, (x[tr], c[tr]), (x[val], c[val]),
                        config.train.model_copy(update={"seed": config.seed}),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,9 +69,10 @@ class JetEvents:
 
     def select(self, index: np.ndarray) -> JetEvents:
         """The events at ``index`` (a boolean mask or integer indices)."""
+        optional: dict[str, Any] = {f: None if getattr(self, f) is None
+                                    else getattr(self, f)[index] for f in OPTIONAL}
         return JetEvents(*(getattr(self, f)[index] for f in (*FEATURES, "mask", "targets")),
-                         **{f: None if getattr(self, f) is None else getattr(self, f)[index]
-                            for f in OPTIONAL})
+                         **optional)
 
     @property
     def has_truth(self) -> bool:
@@ -93,8 +95,9 @@ class JetEvents:
 
     @staticmethod
     def concatenate(parts: list[JetEvents]) -> JetEvents:
-        optional = {f: None if any(getattr(p, f) is None for p in parts)
-                    else np.concatenate([getattr(p, f) for p in parts]) for f in OPTIONAL}
+        optional: dict[str, Any] = {f: None if any(getattr(p, f) is None for p in parts)
+                                    else np.concatenate([getattr(p, f) for p in parts])
+                                    for f in OPTIONAL}
         return JetEvents(*(np.concatenate([getattr(p, f) for p in parts])
                            for f in (*FEATURES, "mask", "targets")), **optional)
 

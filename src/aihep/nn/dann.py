@@ -21,12 +21,12 @@ from torch import nn
 
 class _Reverse(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, lam: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, lam: float) -> torch.Tensor:
         ctx.lam = lam
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         return -ctx.lam * grad, None
 
 

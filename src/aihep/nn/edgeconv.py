@@ -8,6 +8,7 @@ ReLU) of (x_i, x_j - x_i) averaged over the neighbours, and a linear shortcut.
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ class EdgeConv(nn.Module):
             return self._forward_eval(x, mask, index, valid)
         # first edge layer W [x_i, x_j - x_i] = (W_1 - W_2) x_i + W_2 x_j: two per-node
         # products and a gather instead of a product per edge (k times fewer operations)
-        weight = self.linears[0].weight
+        weight = cast(nn.Linear, self.linears[0]).weight
         c = x.shape[-1]
         own = x @ (weight[:, :c] - weight[:, c:]).T
         h = own[:, :, None, :] + gather_neighbours(x @ weight[:, c:].T, index)
@@ -50,11 +51,13 @@ class EdgeConv(nn.Module):
         """The same map with the norms folded into the linears and padding edges left
         unmasked until the (masked) mean: fewer passes over the (n, P, k, C) edge tensors."""
         c = x.shape[-1]
-        weight, bias = self.norms[0].fold(self.linears[0].weight)
+        weight, bias = cast(MaskedBatchNorm, self.norms[0]).fold(
+            cast(nn.Linear, self.linears[0]).weight)
         own = torch.nn.functional.linear(x, weight[:, :c] - weight[:, c:], bias)
         h = gather_neighbours(x @ weight[:, c:].T, index).add_(own[:, :, None, :]).relu_()
         for linear, norm in zip(self.linears[1:], self.norms[1:], strict=True):
-            h = torch.nn.functional.linear(h, *norm.fold(linear.weight)).relu_()
+            folded = cast(MaskedBatchNorm, norm).fold(cast(nn.Linear, linear).weight)
+            h = torch.nn.functional.linear(h, *folded).relu_()
         return self._aggregate(h, x, mask, valid)
 
     def _aggregate(self, h: torch.Tensor, x: torch.Tensor, mask: torch.Tensor,

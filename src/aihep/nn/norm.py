@@ -28,5 +28,7 @@ class MaskedBatchNorm(nn.Module):
         """Weight and bias of ``linear`` (no bias, ``weight`` (C, C_in)) followed by this norm
         with its running statistics: the eval-mode layer as one affine map."""
         bn = self.bn
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        return weight * scale[:, None], bn.bias - bn.running_mean * scale
+        mean, var = bn.running_mean, bn.running_var
+        assert mean is not None and var is not None  # track_running_stats is always on here
+        scale = bn.weight / torch.sqrt(var + bn.eps)
+        return weight * scale[:, None], bn.bias - mean * scale

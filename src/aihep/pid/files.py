@@ -257,7 +257,7 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
                                   ("charge", target.charge), ("event", target.event))
                    if v is None]
         if missing and method != "transformer+dann":  # DANN: calibration only if it can
-            raise InputError(data, missing[0], "the V0 columns (momentum components, charge, "
+            raise InputError(str(data), missing[0], "the V0 columns (momentum components, charge, "
                              "event) to tag K0S and Lambda decays")
         v0 = None if missing else v0_sample(target, seed=config.seed)
     claim_output_dir(out, KIND_TRAIN, force)
@@ -267,7 +267,8 @@ def train_file(simulation: str | Path, out: str | Path, method: Method = "transf
     extra: dict[str, Any] = {}
     if v0 is not None:
         extra["v0"] = {"tracks": len(v0.index), "candidates": v0.candidates}
-    if v0 is not None and method in ("nsigma", "bayes", "transformer+dann"):
+    if target is not None and v0 is not None and method in ("nsigma", "bayes",
+                                                            "transformer+dann"):
         detector = m.calibrate_on_v0(target, v0.index, v0.species, detector)
         extra["tpc_gain"] = detector.tpc_gain
         extra["tof_offset_ps"] = detector.tof_offset_ps

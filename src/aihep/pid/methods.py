@@ -8,8 +8,9 @@ returns class probabilities (n, 4) for any tracks; data labels are never used fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -183,6 +184,7 @@ def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = 
     domain = torch.zeros(n)
     tensors = [tokens, mask, y, domain]
     if dann:
+        assert data is not None  # dann needs unlabelled data tracks (checked above)
         d_tokens, d_mask, _ = token_inputs(data.signals.as_array(), data.p_gev)
         # data tracks: no labels (-1), domain 1; as many as the simulation's training tracks
         pick = torch.from_numpy(np.random.default_rng(config.train.seed + 1).choice(
@@ -197,14 +199,15 @@ def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = 
     weights = (None if class_weights is None
                else torch.as_tensor(np.asarray(class_weights, np.float32)))
 
-    def loss(module: PIDTransformer, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def loss(module: torch.nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        net = cast(PIDTransformer, module)
         t, m, target, dom = batch
-        logits, pooled = module(t, m, kinds)
+        logits, pooled = net(t, m, kinds)
         labelled = target >= 0
         out = torch.nn.functional.cross_entropy(logits[labelled], target[labelled])
-        if module.domain is not None and module.training:
+        if net.domain is not None and net.training:
             bce = torch.nn.functional.binary_cross_entropy_with_logits(
-                module.domain(pooled), dom, reduction="none")
+                net.domain(pooled), dom, reduction="none")
             if weights is None:
                 out = out + bce.mean()
             else:
@@ -212,10 +215,13 @@ def fit_transformer(simulation: Tracks, config: TransformerTrainConfig | None = 
                 out = out + (w * bce).sum() / w.sum()
         return out
 
+    schedule = None
+    if dann:
+        assert model.domain is not None  # built with a domain head when dann
+        schedule = dann_schedule(model.domain, config.dann_lambda_max)
     with seeded(config.train.seed):
         train(model, loss, train_part, val_part, config.train, checkpoint=checkpoint,
-              before_batch=dann_schedule(model.domain, config.dann_lambda_max) if dann
-              else None)
+              before_batch=schedule)
     return model
 
 

@@ -20,9 +20,10 @@ directly (loss 1 - cos), for comparison.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import awkward as ak
 import numpy as np
@@ -274,9 +275,9 @@ def line_through_points(points_m: torch.Tensor, weights: torch.Tensor, times_ns:
     axis = vectors[..., -1]  # largest eigenvalue
     theta = medium.cherenkov_angle
     v = doms_m.double() - centre
-    spread = []
-    for sense in (1.0, -1.0):
-        u = sense * axis[:, None, :]
+    spread: list[torch.Tensor] = []
+    for sign in (1.0, -1.0):
+        u = sign * axis[:, None, :]
         along = (v * u).sum(-1)
         rho = (v - along[..., None] * u).norm(dim=-1)
         t_geo = ((along - rho / np.tan(theta)) / C_VACUUM_M_PER_NS
@@ -288,9 +289,10 @@ def line_through_points(points_m: torch.Tensor, weights: torch.Tensor, times_ns:
     return (axis * sense[:, None]).float()
 
 
-def gnn_loss(model: TrackGNN, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+def gnn_loss(module: torch.nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
     """Batch loss: charge-weighted squared distance of the points (the component along the true
     track weighted by ``along_weight``), or 1 - cos of the direction."""
+    model = cast(TrackGNN, module)
     features, coords, mask, charge, emission, direction = batch
     out = model(features, coords, mask)
     if model.config.target == "points":

@@ -254,6 +254,7 @@ def train_gnn_file(data: str | Path, out: str | Path, preset: str = "gnn-lite",
             save_gnn(seed_model, directory / "seed")
         order = rng.permutation(np.flatnonzero(inputs.ok))
         n_val = max(1, int(val_fraction * len(order)))
+        assert inputs.emission is not None and inputs.direction is not None  # simulated truth
         tensors = (inputs.features, inputs.coords, inputs.mask, inputs.charge, inputs.emission,
                    inputs.direction)
         val_idx, train_idx = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])

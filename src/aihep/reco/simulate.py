@@ -272,7 +272,8 @@ def simulate(config: SimConfig, geometry: Geometry, n_events: int, seed: int
     config.check()
     check_geometry(config, geometry)
     rng = np.random.default_rng(seed)
-    rows, generated = [], 0
+    rows: list[dict[str, Any]] = []
+    generated = 0
     while len(rows) < n_events:
         if generated >= MAX_MUONS_WITHOUT_TRIGGER and not rows:
             msg = (f"no muon of {generated} generated left signal in >= "

@@ -118,6 +118,7 @@ def _labels(kind: DatasetKind, sample: Sample, record: Any, four: np.ndarray,
         for j, best in zip(candidates, found, strict=True):
             labels[j] = classes.index({5: "b", 4: "c", 0: "light"}[int(best)])
         return labels
+    assert sample.resonance is not None  # every sample labelled from partons names its resonance
     for j in candidates:
         event = int(event_of_jet[j])
         for entry in resonances(record, event, sample.resonance):
@@ -351,7 +352,8 @@ def _build_tag_dataset(config: TagDatasetConfig, out: Path, workers: int,
 
 def _missing(have: list[int], n: int) -> list[int]:
     """The ``n`` smallest chunk indices not in ``have``."""
-    taken, out, index = set(have), [], 0
+    taken, index = set(have), 0
+    out: list[int] = []
     while len(out) < n:
         if index not in taken:
             out.append(index)

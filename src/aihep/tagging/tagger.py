@@ -240,7 +240,8 @@ def export_onnx(run_dir: str | Path, path: str | Path, max_particles: int | None
     Needs the ``onnx`` and ``onnxscript`` packages (``pip install aihep[onnx]``).
     """
     tagger = load_tagger(run_dir)
-    if tagger.network is None or tagger.scaler is None:
+    network = tagger.network
+    if network is None or tagger.scaler is None:
         raise InputError(run_dir, "model", "a network (a BDT has no ONNX export here)")
     p = max_particles or tagger.config.max_particles
     f = len(tagger.scaler.names)
@@ -250,7 +251,7 @@ def export_onnx(run_dir: str | Path, path: str | Path, max_particles: int | None
     dynamic = {name: {0: batch} for name in ("features", "points", "vectors", "mask")}
 
     def write(tmp: Path) -> None:
-        torch.onnx.export(tagger.network, example, str(tmp), dynamo=True,
+        torch.onnx.export(network, example, str(tmp), dynamo=True,
                           input_names=["features", "points", "vectors", "mask"],
                           output_names=["logits"], dynamic_shapes=dynamic)
 

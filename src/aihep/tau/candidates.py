@@ -77,13 +77,13 @@ def find_decay_mode(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, charge: np
     prongs = np.flatnonzero(is_track & (pt > 1.0) & (dr < r_sig))
     prongs = prongs[np.argsort(-pt[prongs])]
     photons = np.flatnonzero((types == PHOTON) & (pt > 0.5) & (dr < r_sig + 0.05))
-    photons = list(photons[np.argsort(-pt[photons])])
+    queue = [int(i) for i in photons[np.argsort(-pt[photons])]]
     strips: list[np.ndarray] = []
-    while photons:
-        seed = photons[0]
-        near = [i for i in photons if abs(eta[i] - eta[seed]) < 0.05
+    while queue:
+        seed = queue[0]
+        near = [i for i in queue if abs(eta[i] - eta[seed]) < 0.05
                 and abs(wrap(phi[i] - phi[seed])) < 0.20]
-        photons = [i for i in photons if i not in near]
+        queue = [i for i in queue if i not in near]
         if pt[near].sum() > 2.5:
             strips.append(np.array(near, np.int64))
     q = round(float(charge[prongs].sum()))

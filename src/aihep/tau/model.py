@@ -127,5 +127,5 @@ class TauParT(nn.Module):
         return self.part.head(hidden), hidden
 
 
-def build_tau_model(config: TauModelConfig) -> nn.Module:
+def build_tau_model(config: TauModelConfig) -> TauCNN | TauParT:
     return TauCNN(config) if config.kind == "deeptau-cnn" else TauParT(config)

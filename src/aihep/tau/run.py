@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aihep.nn.train import TrainConfig, TrainResult
 from aihep.tau.data import CLASSES, JET, TauCandidates
-from aihep.tau.model import TauModelConfig, build_tau_model
+from aihep.tau.model import TauCNN, TauModelConfig, TauParT, build_tau_model
 
 KIND_TRAIN, KIND_EVAL = "aihep.tau.train", "aihep.tau.evaluate"
 
@@ -64,7 +64,7 @@ def matched_mixture(simulation: TauCandidates, data: TauCandidates, n: int,
 def fit_tau_model(simulation: TauCandidates, config: TauTrainConfig | None = None,
                   data: TauCandidates | None = None, checkpoint: Any = None,
                   progress: Callable[[int, int, float], None] | None = None
-                  ) -> tuple[torch.nn.Module, TrainResult]:
+                  ) -> tuple[TauCNN | TauParT, TrainResult]:
     """Train on labelled simulation; with ``data`` and ``dann_lambda_max`` > 0, adversarially
     against a domain classifier (gradient reversal, DANN schedule over the epochs)."""
     from aihep.nn.dann import dann_schedule
@@ -95,21 +95,25 @@ def fit_tau_model(simulation: TauCandidates, config: TauTrainConfig | None = Non
 
     def loss(module: torch.nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
         particles, mask, high_level, target, domain = batch
-        logits, features = module(particles, mask, high_level)
+        net = cast(TauCNN | TauParT, module)
+        logits, features = net(particles, mask, high_level)
         labelled = target >= 0
         out = torch.nn.functional.cross_entropy(logits[labelled], target[labelled],
                                                 weight=weights)
-        if module.domain is not None and module.training:
+        if net.domain is not None and net.training:
             out = out + torch.nn.functional.binary_cross_entropy_with_logits(
-                module.domain(features), domain)
+                net.domain(features), domain)
         return out
 
+    schedule = None
+    if dann:
+        assert model.domain is not None  # built with a domain head when dann
+        schedule = dann_schedule(model.domain, config.dann_lambda_max)
     with seeded(config.train.seed):
         result = train(model, loss, train_part, val_part, config.train,
-                       checkpoint=checkpoint, progress=progress,
-                       before_batch=dann_schedule(model.domain, config.dann_lambda_max)
-                       if dann else None)
-    return model.eval(), result
+                       checkpoint=checkpoint, progress=progress, before_batch=schedule)
+    model.eval()
+    return model, result
 
 
 def tau_probabilities(model: torch.nn.Module, candidates: TauCandidates,
@@ -222,7 +226,7 @@ def train_files(simulation: Sequence[str | Path], out: str | Path,
                   len(sim), len(target) if target is not None else 0, minutes)
 
 
-def write_run(directory: Path, model: torch.nn.Module, config: TauTrainConfig,
+def write_run(directory: Path, model: TauCNN | TauParT, config: TauTrainConfig,
               result: TrainResult, minutes: float, inputs: list[dict[str, Any]],
               counts: dict[str, int]) -> int:
     """``model.pt``, ``tau.json``, ``history.json`` and the manifest of a trained model (what

@@ -34,7 +34,7 @@ from aihep.errors import ConfigError
 
 KEY_FILE = "key.json"
 
-Writer = Callable[[Path], None]
+Writer = Callable[[Path], object]
 """Writes a chunk's data to the (temporary) path it is given."""
 
 

@@ -119,7 +119,7 @@ class DaskExecutor:
         with _ErrorLog() as errors:
             self._cluster = jobqueue_cluster(config)
             try:
-                self._cluster.scale(jobs=config.workers)
+                self._cluster.scale(jobs=config.workers)  # type: ignore[call-arg]  # jobqueue's
                 self._client = Client(self._cluster)
                 _wait_for_first_worker(self._client, errors, config)
             except BaseException:
@@ -129,12 +129,16 @@ class DaskExecutor:
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         from distributed import as_completed
 
-        futures = [self._client.submit(fn, item, pure=False) for item in items]
+        client = self._client
+        if client is None:
+            msg = "the executor is closed"
+            raise RuntimeError(msg)
+        futures = [client.submit(fn, item, pure=False) for item in items]
         try:
             for future in as_completed(futures):
                 yield future.result()
         finally:
-            self._client.cancel(futures)
+            client.cancel(futures)
 
     def close(self) -> None:
         """Close the client and the cluster (its batch jobs are cancelled); a cluster that

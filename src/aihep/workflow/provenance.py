@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,12 @@ class ProvenanceRecord:
             self.head, self.length = result.head, result.length
 
     def append(self, actor: str, tool: str, arguments: dict[str, Any] | None = None,
-               inputs: list[str | Path] | None = None, outputs: list[str | Path] | None = None,
+               inputs: Sequence[str | Path] | None = None,
+               outputs: Sequence[str | Path] | None = None,
                status: str = "ok", duration_s: float = 0.0,
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write one entry (flushed and fsynced before returning) and return it."""
-        entry = {
+        entry: dict[str, Any] = {
             "index": self.length, "time": time.time(), "actor": actor, "tool": tool,
             "arguments": arguments or {},
             "inputs": {str(p): sha256_file(p) for p in inputs or [] if Path(p).is_file()},

@@ -8,6 +8,7 @@ features (n, P, F), points (n, P, 2), vectors (n, P, 4) and mask (n, P) from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import Field, TypeAdapter
@@ -19,7 +20,7 @@ from aihep.tagging.models.particlenet import ParticleNet, ParticleNetConfig, par
 from aihep.tagging.models.pfn import PFN, PFNConfig
 
 ModelConfig = Annotated[PFNConfig | ParticleNetConfig | ParTConfig, Field(discriminator="kind")]
-PRESETS = {
+PRESETS: dict[str, Callable[[], PFNConfig | ParticleNetConfig | ParTConfig]] = {
     "pfn": PFNConfig, "pfn-lite": lambda: PFNConfig(phi_sizes=(64, 64, 128), f_sizes=(64, 64)),
     "particlenet": ParticleNetConfig, "particlenet-lite": particlenet_lite,
     "part": ParTConfig, "part-lite": part_lite,
