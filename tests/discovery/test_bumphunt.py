@@ -155,3 +155,13 @@ def test_agrees_with_pybumphunter():
 def test_bad_mjj_is_a_clear_error(values, match):
     with pytest.raises(InputError, match=match):
         bump_hunt(values, EDGES, n_toys=1)
+
+
+def test_windows_wider_than_the_spectrum_are_a_clear_error():
+    # 5 bins, windows of at least 8: no window to scan (was a numpy concatenate error)
+    assert len(scan_windows(np.ones(5), np.ones(5), min_width=8).start) == 0
+    edges = EDGES[:6]
+    counts = np.round(_expected([10.0, 5.0], 20_000.0, edges)).astype(int)
+    mjj = _events(counts, np.random.default_rng(3), edges)
+    with pytest.raises(InputError, match="min_width = 8"):
+        bump_hunt(mjj, edges, n_toys=1, min_width=8)

@@ -146,8 +146,8 @@ def bump_hunt(
     scan = scan_of(counts, fit.expected)
     if len(scan.start) == 0:
         if centre_range_gev is None:
-            raise InputError(source, "mjj", f"a spectrum of at least {min_width} bins above the "
-                             f"trigger turn-on, got {len(counts)}")
+            raise InputError(source, "mjj", f"a fitted spectrum of at least min_width = "
+                             f"{min_width} bins, got {len(counts)}")
         raise InputError(source, "centre_range_gev", f"a range holding window centres inside "
                          f"the fit range {edges[0]:g}-{edges[-1]:g} GeV, got "
                          f"{centre_range_gev[0]:g}-{centre_range_gev[1]:g} GeV")

@@ -75,8 +75,9 @@ def scan_windows(observed: np.ndarray, expected: np.ndarray, min_width: int = 1,
         s = np.arange(0, n_bins - w + 1)
         starts.append(s)
         widths.append(np.full(len(s), w))
-    start = np.concatenate(starts)
-    width = np.concatenate(widths)
+    # no window fits when min_width exceeds the bins: an empty scan, the callers report it
+    start = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    width = np.concatenate(widths) if widths else np.zeros(0, np.int64)
     if centre_range_gev is not None:
         edges = np.asarray(edges_gev, float)
         centre = 0.5 * (edges[start] + edges[start + width])
