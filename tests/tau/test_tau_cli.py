@@ -64,7 +64,7 @@ def test_bad_input_is_one_line(samples, tmp_path, one_line_error):
     (tmp_path / "junk.npz").write_text("junk")
     sim = str(samples / "ztautau_simulation")
     cases = [
-        (["tau", "train", "--sim", str(tmp_path / "junk.npz")], "tau-candidate"),
+        (["tau", "train", "--sim", str(tmp_path / "junk.npz")], "not a NumPy .npz archive"),
         (["tau", "train", "--sim", str(tmp_path / "missing")], "missing"),
         (["tau", "train", "--sim", sim, "--dann-lambda", "1"], "needs --data"),
         (["tau", "train", "--sim", sim, "--model", "cnn"], "--model cnn: expected one of"),

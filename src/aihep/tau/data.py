@@ -132,7 +132,12 @@ class TauCandidates:
     def load(cls, path: str | Path) -> TauCandidates:
         from aihep.errors import InputError
 
+        import zipfile
+
         path = Path(path)
+        if path.is_file() and not zipfile.is_zipfile(path):
+            raise InputError(path, "file", "a tau-candidate .npz file (aihep tau dataset "
+                             "output; this file is not a NumPy .npz archive)")
         try:
             with np.load(path) as data:
                 missing = [f.name for f in fields(cls) if f.name not in data.files]
