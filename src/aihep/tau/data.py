@@ -130,9 +130,9 @@ class TauCandidates:
 
     @classmethod
     def load(cls, path: str | Path) -> TauCandidates:
-        from aihep.errors import InputError
-
         import zipfile
+
+        from aihep.errors import InputError
 
         path = Path(path)
         if path.is_file() and not zipfile.is_zipfile(path):
