@@ -172,3 +172,17 @@ def test_cli_choices_are_the_codes_choices():
     from aihep.assign.run import METHODS as ASSIGN_METHODS
 
     assert names(help_of(["assign", "evaluate"], "method")) == set(ASSIGN_METHODS)
+
+
+def test_bad_input_leaves_one_line_and_no_progress_bar(tmp_path):
+    # a real process (stderr not a terminal): the bar drawn before the input was read is
+    # erased on failure, so the error is the only line
+    (tmp_path / "empty.csv").write_text("")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-c", "from aihep.cli import app; app()", "hunt",
+                             str(tmp_path / "empty.csv"), "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "empty.csv" in lines[0] and not out.exists()

@@ -25,6 +25,7 @@ from aihep.cli.common import (
     agent_progress,
     executor_config,
     print_result,
+    progress_bars,
     quiet_warnings,
     user_errors,
 )
@@ -53,13 +54,12 @@ class _Bars:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
-        self.progress = Progress(
+        self.progress = progress_bars(
             TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>7} generated ev/s"), TimeElapsedColumn(),
             TextColumn("ETA"), TimeRemainingColumn(), transient=False)
@@ -282,17 +282,15 @@ def _hunt_with_bars(data: Path, out: Path, config: Any, reference: Path | None,
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
     )
 
-    from aihep.cli.common import stderr_console
     from aihep.discovery.hunt import run_hunt
     from aihep.report.hunt import write_hunt_report
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=stderr_console()) as bars:
+    with progress_bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn()) as bars:
         task = bars.add_task("hunt: reading", total=None)
 
         def update(what: str, done: int, total: int) -> None:

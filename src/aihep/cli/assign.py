@@ -17,7 +17,7 @@ from aihep.cli.common import (
     Seed,
     Workers,
     print_result,
-    stderr_console,
+    progress_bars,
     user_errors,
 )
 
@@ -45,13 +45,12 @@ def assign_dataset(
 ) -> None:
     """Generate all-hadronic ttbar events with Pythia 8, the detector and R = 0.4 jets, with
     truth parton-jet matching; writes events.h5 and spanet.h5 (resumes when re-run)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from aihep.assign.data import AssignmentDataConfig, build_assignment_dataset
 
-    with user_errors(), Progress(TextColumn("selected events"), BarColumn(),
-                                 MofNCompleteColumn(), console=stderr_console(),
-                                 transient=True) as bars:
+    with user_errors(), progress_bars(TextColumn("selected events"), BarColumn(),
+                                      MofNCompleteColumn(), transient=True) as bars:
         task = bars.add_task("events", total=events)
         config = AssignmentDataConfig(n_events=events, events_per_chunk=chunk, seed=seed)
         result = build_assignment_dataset(
@@ -81,15 +80,15 @@ def assign_train(
     config_file: ConfigFile = None,
 ) -> None:
     """Train the SPANet-style network; an interrupted run resumes from its checkpoint."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from aihep.assign.model import AssignmentModelConfig
     from aihep.assign.run import AssignTrainConfig, train_file
     from aihep.nn.train import TrainConfig
 
-    with user_errors(), Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"),
-                                 console=stderr_console(), transient=True) as bars:
+    with user_errors(), progress_bars(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("loss {task.fields[loss]}"),
+                                      transient=True) as bars:
         task = bars.add_task("train", total=None, loss="-")
         config = AssignTrainConfig(
             model=AssignmentModelConfig(hidden=hidden, layers=layers, attention=attention,

@@ -21,6 +21,7 @@ from aihep.cli.common import (
     executor_config,
     print_result,
     progress_bar,
+    progress_bars,
     stderr_console,
     user_errors,
 )
@@ -113,14 +114,14 @@ def calo_train(
 ) -> None:
     """Train a generative surrogate conditioned on the incident energy; an interrupted run
     resumes from its checkpoint."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from aihep.fastsim.surrogates import SurrogateConfig, train_file
 
     # the bar is transient: bad input (kind, file) leaves its one error line alone
-    with user_errors(), Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"), transient=True,
-                                 console=stderr_console()) as bars:
+    with user_errors(), progress_bars(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("loss {task.fields[loss]}"),
+                                      transient=True) as bars:
         task = bars.add_task("train", total=None, loss="-")
         config = SurrogateConfig(kind=kind, seed=seed)
         config = config.model_copy(update={"train": config.train.model_copy(update={

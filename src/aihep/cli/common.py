@@ -102,6 +102,24 @@ def stderr_console() -> Any:
     return Console(stderr=True)
 
 
+def progress_bars(*columns: Any, **options: Any) -> Any:
+    """A rich ``Progress`` on stderr that erases itself when the command fails, so a user
+    mistake leaves the one ``error:`` line and no half-drawn bar."""
+    from rich.progress import Progress
+
+    class _Bars(Progress):
+        def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+            if exc_type is None:
+                super().__exit__(exc_type, exc, traceback)
+                return
+            # erase the bar; skip Progress.stop's blank line on non-terminals
+            self.live.transient = True
+            self.live.stop()
+
+    options.setdefault("console", stderr_console())
+    return _Bars(*columns, **options)
+
+
 def executor_config(kind: str, workers: int, cluster_config: Path | None) -> Any:
     """The ExecutorConfig of --executor, --workers and --cluster-config (a YAML mapping)."""
     import yaml
@@ -127,15 +145,14 @@ def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[...,
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeRemainingColumn,
     )
 
-    with user_errors(), Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), console=stderr_console()) as bars:
-        task = bars.add_task(label, total=total)
-        yield lambda done, total, *_: bars.update(task, completed=done, total=total)
+    with user_errors(), progress_bars(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn()) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done, total, *_: progress.update(task, completed=done, total=total)
 
 
 @contextmanager
@@ -146,12 +163,12 @@ def agent_progress() -> Iterator[Any]:
     import json
     import threading
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
     state: dict[str, Any] = {"info": None}
     stop = threading.Event()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=stderr_console(), transient=False) as bars:
+    with progress_bars(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                       transient=False) as bars:
         task = bars.add_task("agent: planning", total=None)
 
         def describe() -> str:

@@ -16,7 +16,7 @@ from aihep.cli.common import (
     OutDir,
     Seed,
     print_result,
-    stderr_console,
+    progress_bars,
     user_errors,
 )
 
@@ -78,7 +78,7 @@ def design_run(
 ) -> None:
     """Optimize a design; one sub-directory per seed (record.jsonl, result.json), a
     report.html over the seeds. A killed run resumes by replaying its record."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
 
     from aihep.design.compare import summarize
     from aihep.design.optimizers import OPTIMIZERS, OptimizerName
@@ -101,9 +101,8 @@ def design_run(
             f"seed{seed + k}" for k in range(seeds)), strict=False)
         propose = _proposer(llm, model) if optimizer.startswith("llm") else None
         rows = []
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("best {task.fields[best]}"),
-                      console=stderr_console()) as bars:
+        with progress_bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("best {task.fields[best]}")) as bars:
             for k in range(seeds):
                 task = bars.add_task(f"{optimizer} seed {seed + k}", total=budget, best="-")
 
@@ -133,7 +132,7 @@ def design_library(
 ) -> None:
     """Build (or complete) the electron shower libraries of the calorimeter problem with
     the cascade Monte Carlo (cached under $AIHEP_CACHE or ~/.cache/aihep; resumable)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
 
     from aihep.design.calorimeter import CalorimeterSettings, build_electron_library
     from aihep.errors import ConfigError
@@ -148,8 +147,8 @@ def design_library(
             msg = f"--library {library}: expected train, test or both"
             raise ConfigError(msg)
         settings = CalorimeterSettings(library_events=events)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      console=stderr_console()) as bars:
+        with progress_bars(TextColumn("{task.description}"), BarColumn(),
+                           MofNCompleteColumn()) as bars:
             for which in (("train", "test") if library == "both" else (library,)):
                 for energy in values:
                     task = bars.add_task(f"{which} {energy:g} GeV", total=events)

@@ -17,7 +17,7 @@ from aihep.cli.common import (
     Seed,
     Workers,
     print_result,
-    stderr_console,
+    progress_bars,
     user_errors,
 )
 
@@ -56,14 +56,13 @@ def event_dataset(
 ) -> None:
     """Generate events of one process with Pythia 8, the detector and R = 0.4 jets (the
     assignment benchmark's objects and b-tag; lepton and missing pT; truth targets)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from aihep.assign.data import AssignmentDataConfig, build_assignment_dataset
     from aihep.errors import ConfigError
 
-    with user_errors(), Progress(TextColumn(f"{process} events"), BarColumn(),
-                                 MofNCompleteColumn(), console=stderr_console(),
-                                 transient=True) as bars:
+    with user_errors(), progress_bars(TextColumn(f"{process} events"), BarColumn(),
+                                      MofNCompleteColumn(), transient=True) as bars:
         if process not in PROCESSES:
             msg = f"process {process}: expected one of {', '.join(PROCESSES)}"
             raise ConfigError(msg)
@@ -106,16 +105,16 @@ def event_train(
 ) -> None:
     """Pretrain (several processes, any tasks) or fine-tune (--init) the event transformer;
     saves model.pt and a model card; an interrupted run resumes from its checkpoint."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from aihep.eventmodel.files import train_files
     from aihep.eventmodel.model import EventModelConfig
     from aihep.eventmodel.run import EventTrainConfig
     from aihep.nn.train import TrainConfig
 
-    with user_errors(), Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"),
-                                 console=stderr_console(), transient=True) as bars:
+    with user_errors(), progress_bars(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("loss {task.fields[loss]}"),
+                                      transient=True) as bars:
         task = bars.add_task("train", total=None, loss="-")
         config = EventTrainConfig(
             model=EventModelConfig(hidden=hidden, layers=layers, attention=attention,

@@ -18,7 +18,7 @@ from aihep.cli.common import (
     Workers,
     executor_config,
     print_result,
-    stderr_console,
+    progress_bars,
     user_errors,
 )
 
@@ -46,13 +46,12 @@ def tag_dataset(
     config_file: ConfigFile = None,
 ) -> None:
     """Generate a tagging dataset with Pythia 8 + FastJet (resumes when re-run)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from aihep.tagging.generate import TagDatasetConfig, build_tag_dataset
 
-    with user_errors(), Progress(TextColumn("jets in the smallest class"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(),
-                                 console=stderr_console()) as bars:
+    with user_errors(), progress_bars(TextColumn("jets in the smallest class"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn()) as bars:
         task = bars.add_task("dataset", total=jets_per_class)
 
         def progress(done: int, total: int) -> None:
@@ -92,17 +91,15 @@ def tag_train(
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeRemainingColumn,
     )
 
     from aihep.tagging.tagger import TaggerConfig, train_from_file
 
-    with user_errors(), Progress(
+    with user_errors(), progress_bars(
             TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(),
-            console=stderr_console()) as bars:
+            TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()) as bars:
         task = bars.add_task("train", total=None, loss="-")
 
         def progress(done: int, total: int, loss: float) -> None:

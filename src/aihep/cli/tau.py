@@ -16,7 +16,7 @@ from aihep.cli.common import (
     Seed,
     Workers,
     print_result,
-    stderr_console,
+    progress_bars,
     user_errors,
 )
 
@@ -46,14 +46,13 @@ def tau_dataset(
 ) -> None:
     """Generate a sample with Pythia 8 and the detector; tau candidates (jets with a decay
     mode) with particle lists, high-level inputs and truth labels (resumes when re-run)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from aihep.errors import ConfigError
     from aihep.tau.data import TauDataConfig, TauDomainConfig, build_tau_dataset, data_domain
 
-    with user_errors(), Progress(TextColumn(f"{sample} events"), BarColumn(),
-                                 MofNCompleteColumn(), console=stderr_console(),
-                                 transient=True) as bars:
+    with user_errors(), progress_bars(TextColumn(f"{sample} events"), BarColumn(),
+                                      MofNCompleteColumn(), transient=True) as bars:
         if domain not in ("simulation", "data"):
             msg = f"--domain {domain}: expected simulation or data"
             raise ConfigError(msg)
@@ -87,16 +86,16 @@ def tau_train(
 ) -> None:
     """Train a tau-ID model on simulation (and adversarially against data with
     --dann-lambda > 0); resumes from its checkpoint."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from aihep.errors import ConfigError
     from aihep.nn.train import TrainConfig
     from aihep.tau.model import TauModelConfig
     from aihep.tau.run import TauTrainConfig, train_files
 
-    with user_errors(), Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"),
-                                 console=stderr_console(), transient=True) as bars:
+    with user_errors(), progress_bars(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("loss {task.fields[loss]}"),
+                                      transient=True) as bars:
         if model not in MODEL_NAMES:
             msg = f"--model {model}: expected one of {', '.join(MODEL_NAMES)}"
             raise ConfigError(msg)
