@@ -32,6 +32,7 @@ gives CaloFlow's uniform noise below the threshold added to every voxel.)
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,19 +159,19 @@ class _Scaler:
         return (2 * (np.log10(energies) - lo) / (hi - lo) - 1).astype(np.float32)[:, None]
 
 
-class ShowerModel(torch.nn.Module):
+class ShowerModel(torch.nn.Module, abc.ABC):
     """What every surrogate network provides: a training loss on represented showers ``x``
     (N, d) given the condition ``c`` (N, n_context), the sizes of the standard-normal noise
     one sample needs, and the map from (condition, noise) to a represented shower."""
 
-    def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def loss(self, x: torch.Tensor, c: torch.Tensor, beta: float) -> torch.Tensor: ...
 
-    def noise_dims(self) -> list[int]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def noise_dims(self) -> list[int]: ...
 
-    def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def sample_from(self, c: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor: ...
 
 
 class ShowerVAE(ShowerModel):
