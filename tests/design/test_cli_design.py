@@ -52,8 +52,39 @@ def test_run_two_seeds_then_compare(tmp_path):
     assert again.exit_code == 0 and json.loads(again.stdout)["last"] == data["last"]
 
 
+def test_several_optimizers_share_seeds_and_one_report(tmp_path):
+    problem = quadratic_yaml(tmp_path / "quad.yaml")
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
+                                 "--optimizer", "random, heuristic,random", "--budget", "12",
+                                 "--seeds", "2", "--reevaluate-events", "200", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["runs"] == 4  # the repeated name runs once
+    assert [s["optimizer"] for s in data["summary"]] == ["heuristic", "random"]
+    assert data["summary"][0]["vs_random_wins"].endswith("/2")
+    for name in ("random", "heuristic"):
+        for seed in (1, 2):
+            row = json.loads((out / name / f"seed{seed}" / "result.json").read_text())
+            assert (row["optimizer"], row["seed"], row["calls"]) == (name, seed, 12)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "aihep.design.runs"
+    assert manifest["config"]["optimizers"] == ["random", "heuristic"]
+    assert manifest["inputs"][0]["sha256"] and manifest["outputs"][0]["path"] == "report.html"
+    # compare writes only where it may: a directory of another command is refused
+    refused = runner.invoke(app, ["design", "compare", str(out), "--out", str(out)])
+    assert refused.exit_code == 2 and "another command" in refused.output
+    compared = runner.invoke(app, ["design", "compare", str(out), "--out",
+                                   str(tmp_path / "summary"), "--json"])
+    assert compared.exit_code == 0, compared.output
+    written = json.loads((tmp_path / "summary" / "manifest.json").read_text())
+    assert written["kind"] == "aihep.design.compare" and len(written["inputs"]) == 4
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--optimizer", "simplex"], "--optimizer simplex: expected one of"),
+    (["--optimizer", "random,simplex"], "--optimizer random,simplex: expected one of"),
+    (["--optimizer", " , "], "expected one of"),
     (["--optimizer", "llm", "--llm", "gpt"], "--llm gpt"),
     (["--optimizer", "llm", "--llm", "local", "--model", "/nonexistent.gguf"], ""),
 ])

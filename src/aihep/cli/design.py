@@ -23,6 +23,7 @@ from aihep.cli.common import (
 design_app = typer.Typer(no_args_is_help=True, help="Detector design optimization: typed "
                          "problems, simulators as objectives, optimizers on equal budgets.")
 
+RUNS_KIND = "aihep.design.runs"  # OUT of ``design run``: seed (or optimizer) folders, report
 ProblemArg = Annotated[str, typer.Argument(
     help="a built-in problem (spectrometer, calorimeter) or a problem YAML file")]
 
@@ -63,7 +64,8 @@ def design_run(
     out: OutDir,
     optimizer: Annotated[str, typer.Option(
         help="random | cma-es | bobyqa | optuna-tpe | ppo | llm | llm+tr | random+tr | "
-        "heuristic | heuristic+tr")] = "cma-es",
+        "heuristic | heuristic+tr; several, comma-separated, run on the same seeds and "
+        "budget into OUT/OPTIMIZER/seedN and are compared in one report")] = "cma-es",
     budget: Annotated[int, typer.Option(min=1, help="simulator calls per run")] = 350,
     seeds: Annotated[int, typer.Option(min=1, help="runs with seeds SEED, SEED+1, ...")] = 1,
     llm: Annotated[str, typer.Option(
@@ -77,7 +79,8 @@ def design_run(
     config_file: ConfigFile = None,
 ) -> None:
     """Optimize a design; one sub-directory per seed (record.jsonl, result.json), a
-    report.html over the seeds. A killed run resumes by replaying its record."""
+    report.html over the seeds (and optimizers, with paired tests against random search).
+    A killed run resumes by replaying its record."""
     from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
 
     from aihep.design.compare import summarize
@@ -86,35 +89,53 @@ def design_run(
     from aihep.design.run import run_design_dir
     from aihep.errors import ConfigError
     from aihep.report.design import write_design_report
-    from aihep.workflow.manifest import claim_output_dir
+    from aihep.workflow.manifest import (
+        build_manifest,
+        claim_output_dir,
+        file_entry,
+        write_manifest,
+    )
 
     with user_errors():
-        if optimizer not in OPTIMIZERS:
-            msg = f"--optimizer {optimizer}: expected one of {', '.join(OPTIMIZERS)}"
+        names = list(dict.fromkeys(o.strip() for o in optimizer.split(",") if o.strip()))
+        if not names or any(o not in OPTIMIZERS for o in names):
+            msg = (f"--optimizer {optimizer}: expected one of {', '.join(OPTIMIZERS)} "
+                   "(or several, comma-separated)")
             raise ConfigError(msg)
         if llm not in ("heuristic", "openai", "local"):
             msg = f"--llm {llm}: expected heuristic, openai or local"
             raise ConfigError(msg)
         args = _problem_args(problem)
         spec = load_problem(args.get("problem_file") or args["problem"])
-        claim_output_dir(out, "aihep.design.runs", force, allowed=tuple(
-            f"seed{seed + k}" for k in range(seeds)), strict=False)
-        propose = _proposer(llm, model) if optimizer.startswith("llm") else None
+        seed_dirs = tuple(f"seed{seed + k}" for k in range(seeds))
+        claim_output_dir(out, RUNS_KIND, force, strict=False, allowed=(
+            *(seed_dirs if len(names) == 1 else names), "report.html"))
+        propose = (_proposer(llm, model) if any(o.startswith("llm") for o in names)
+                   else None)
         rows = []
         with progress_bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                            TextColumn("best {task.fields[best]}")) as bars:
-            for k in range(seeds):
-                task = bars.add_task(f"{optimizer} seed {seed + k}", total=budget, best="-")
+            for name in names:
+                for k in range(seeds):
+                    task = bars.add_task(f"{name} seed {seed + k}", total=budget, best="-")
 
-                def show(calls: int, total: int, best: float, t: TaskID = task) -> None:
-                    bars.update(t, completed=calls, best=f"{best:.4g}")
+                    def show(calls: int, total: int, best: float, t: TaskID = task) -> None:
+                        bars.update(t, completed=calls, best=f"{best:.4g}")
 
-                result = run_design_dir(
-                    spec.name, out / f"seed{seed + k}", cast(OptimizerName, optimizer), budget,
-                    seed + k, args.get("problem_file"), reevaluate_events, force, propose, show)
-                rows.append(result.to_dict())
+                    where = out / (seed_dirs[k] if len(names) == 1 else f"{name}/{seed_dirs[k]}")
+                    result = run_design_dir(
+                        spec.name, where, cast(OptimizerName, name), budget, seed + k,
+                        args.get("problem_file"), reevaluate_events, force, propose, show)
+                    rows.append(result.to_dict())
         summaries = [s.to_dict() for s in summarize(rows)]
-        write_design_report(out, rows, spec, summaries)
+        report = write_design_report(out, rows, spec, summaries)
+        write_manifest(out, build_manifest(
+            RUNS_KIND, config={"problem": spec.model_dump(mode="json", by_alias=True),
+                               "optimizers": names, "budget": budget, "seeds": seeds,
+                               "llm": llm, "reevaluate_events": reevaluate_events},
+            seed=seed, inputs=[file_entry(args["problem_file"])] if "problem_file" in args
+            else [], outputs=[file_entry(p, out) for p in report],
+            counts={"runs": len(rows)}))
     brief = {k: rows[-1][k] for k in ("problem", "optimizer", "calls", "baseline_objective",
                                       "best_objective", "best_design", "invalid_fraction")}
     print_result({"runs": len(rows), "last": brief, "summary": summaries,
@@ -167,6 +188,7 @@ def design_compare(
         help="run directories (searched for result.json) or a benchmark JSON")],
     out: Annotated[Path | None, typer.Option("--out", "-o",
                                              help="write report.html here")] = None,
+    force: Force = False,
     as_json: AsJson = False,
     config_file: ConfigFile = None,
 ) -> None:
@@ -176,5 +198,5 @@ def design_compare(
     from aihep.report.design import write_design_report
 
     with user_errors():
-        result = compare_runs(runs, out, write_design_report)
+        result = compare_runs(runs, out, write_design_report, force)
     print_result(result, as_json)

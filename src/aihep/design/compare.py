@@ -16,6 +16,8 @@ import numpy as np
 
 from aihep.errors import InputError
 
+COMPARE_KIND = "aihep.design.compare"
+
 
 @dataclass(frozen=True)
 class OptimizerSummary:
@@ -107,10 +109,11 @@ def read_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
 
 
 def compare_runs(runs: list[Path], out: Path | None = None,
-                 reporter: Any = None) -> dict[str, Any]:
+                 reporter: Any = None, force: bool = False) -> dict[str, Any]:
     """Compare the optimizers of design runs (directories searched for result.json, or a
     benchmark JSON): medians over seeds, paired tests against random search, the gap to
-    CMA-ES at 10x budget; with ``out``, ``summary.json`` there and, with a ``reporter``, a
+    CMA-ES at 10x budget; with ``out`` (refused if it holds another command's results,
+    unless ``force``), ``summary.json`` and a manifest there and, with a ``reporter``, a
     report with convergence plots."""
     from aihep.design.problems import BUILT_IN
 
@@ -118,11 +121,24 @@ def compare_runs(runs: list[Path], out: Path | None = None,
     summaries = [s.to_dict() for s in summarize(rows)]
     if out is not None:
         from aihep._atomic import ensure_writable_dir, write_json_atomic
+        from aihep.workflow.manifest import (
+            build_manifest,
+            claim_output_dir,
+            file_entry,
+            write_manifest,
+        )
 
+        claim_output_dir(out, COMPARE_KIND, force)
         directory = ensure_writable_dir(out)
-        write_json_atomic(directory / "summary.json", {"summary": summaries})
+        written = [write_json_atomic(directory / "summary.json", {"summary": summaries})]
         if reporter is not None:
             problem = BUILT_IN[rows[0]["problem"]]() if rows[0]["problem"] in BUILT_IN \
                 else None
-            reporter(directory, rows, problem, summaries)
+            written += [Path(p) for p in reporter(directory, rows, problem, summaries) or []]
+        sources = [f for r in runs for f in (sorted(Path(r).rglob("result.json"))
+                                             if Path(r).is_dir() else [Path(r)])]
+        write_manifest(directory, build_manifest(
+            COMPARE_KIND, config={"runs": [str(r) for r in runs]}, seed=0,
+            inputs=[file_entry(f) for f in sources],
+            outputs=[file_entry(f, directory) for f in written], counts={"rows": len(rows)}))
     return {"summary": summaries}
