@@ -106,6 +106,18 @@ def test_simulator_crash_is_a_recorded_counted_failure(tmp_path):
     assert len(failed) == result.failures
 
 
+def always_crashing(design, seed, events, **_):
+    raise RuntimeError("no field map for this layout")
+
+
+def test_a_run_where_every_call_fails_says_why(tmp_path):
+    problem = quadratic_problem(simulator=f"{__name__}:always_crashing", settings={})
+    with pytest.raises(ConfigError, match=r"3 of 3 simulator calls failed; the first: "
+                       r"RuntimeError: no field map"):
+        run_design(problem, OptimizerConfig(name="random", budget=3, seed=1), tmp_path,
+                   reevaluate_events=100)
+
+
 def test_unusable_llm_replies_are_counted_and_fall_back(tmp_path):
     replies = iter(["Sure! Here are designs: {broken", "no json at all",
                     json.dumps({"designs": [{"x0": 5.0, "x1": 0.5}, {"x0": 0.1}]})] * 100)

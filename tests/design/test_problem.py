@@ -88,6 +88,11 @@ def test_yaml_round_trip(tmp_path):
      "constraints"),
     (lambda s: s["constraints"][2].update(limit=10.0), "no design satisfies"),
     (lambda s: s.pop("objective"), "objective"),
+    (lambda s: s["objective"].update(simulator="no_such_module:simulate"),
+     "objective.simulator: expected spectrometer, calorimeter, quadratic or an importable"),
+    (lambda s: s["objective"].update(simulator="math:pi"), "is not a function (a float)"),
+    (lambda s: s["objective"].update(simulator="math:no_such_function"), "AttributeError"),
+    (lambda s: s["objective"].update(simulator="geant4"), "unknown simulator 'geant4'"),
 ])
 def test_bad_problem_yaml_names_file_and_field(tmp_path, edit, field):
     spec = spectrometer_spec()

@@ -130,7 +130,10 @@ class Evaluator:
         """The evaluation with the lowest (noisy) objective among successful ones."""
         ok = [e for e in self.history if e.status == "ok"]
         if not ok:
-            msg = "no evaluation succeeded"
+            first = (f"; the first: {self.history[0].status.removeprefix('failed: ')}"
+                     if self.history else "")
+            msg = (f"no evaluation succeeded ({len(self.history)} of {len(self.history)} "
+                   f"simulator calls failed{first})")
             raise ConfigError(msg)
         return min(ok, key=lambda e: e.objective)
 

@@ -433,10 +433,15 @@ def simulator(name: str) -> SimulatorFn:
     if ":" in name:
         module, _, attr = name.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as error:
-            msg = f"simulator {name!r} cannot be imported ({error})"
+            function = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError, ValueError) as error:
+            msg = (f"simulator {name!r} cannot be imported ({type(error).__name__}: "
+                   f"{error})")
             raise ConfigError(msg) from None
+        if not callable(function):
+            msg = f"simulator {name!r} is not a function (a {type(function).__name__})"
+            raise ConfigError(msg)
+        return function
     msg = (f"unknown simulator {name!r}: spectrometer, calorimeter, quadratic or "
            "package.module:function")
     raise ConfigError(msg)

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from aihep.design.problem import DesignProblem
-from aihep.errors import InputError
+from aihep.design.problem import DesignProblem, simulator
+from aihep.errors import ConfigError, InputError
 
 SPECTROMETER_SLOTS = 8
 SPECTROMETER_GRANULARITY = [0, 64, 128, 192, 256, 320, 384, 512]
@@ -125,7 +125,7 @@ def load_problem(source: str | Path) -> DesignProblem:
         raise InputError(path, "top level", "a mapping with name, parameters, constraints, "
                          "objective and baseline")
     try:
-        return DesignProblem.model_validate(data)
+        problem = DesignProblem.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         text = first["msg"].removeprefix("Value error, ")
@@ -133,3 +133,9 @@ def load_problem(source: str | Path) -> DesignProblem:
         if not field:  # a check across fields says which one
             field, _, text = text.partition(": ")
         raise InputError(path, field, text) from None
+    try:  # a simulator that cannot run is bad input, found before anything is written
+        simulator(problem.objective_spec.simulator)
+    except ConfigError as error:
+        raise InputError(path, "objective.simulator", "spectrometer, calorimeter, quadratic "
+                         f"or an importable package.module:function; {error}") from None
+    return problem
