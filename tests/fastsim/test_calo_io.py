@@ -66,6 +66,16 @@ def test_bad_files_name_the_field(tmp_path, change, field, words):
     assert error.value.field == field and str(path) in str(error.value)
 
 
+def test_a_challenge_file_with_another_layout_names_the_right_one(tmp_path):
+    energies = np.full((3, 1), 5e4)
+    showers = np.full((3, 40500), 50.0 / 40500 * 1e3 * 0.03, dtype=np.float32)
+    path = _raw(tmp_path / "dataset_3_1.hdf5", energies, showers)
+    with pytest.raises(InputError, match=r"6480 voxels .* got 40500 \(the challenge's "
+                       r"dataset 3: --layout ds3\)"):
+        read_showers(path, n_voxels=6480)
+    assert read_showers(path, n_voxels=40500).n_voxels == 40500
+
+
 def test_not_hdf5_or_missing_dataset(tmp_path):
     text = tmp_path / "x.h5"
     text.write_text("no")

@@ -20,6 +20,10 @@ def test_dataset_2_stack_has_the_published_effective_values():
     assert eff["mip_sampling_fraction"] == pytest.approx(0.036, abs=0.001)
     assert eff["depth_x0"] == pytest.approx(36.0, abs=0.5)
     assert 100 <= preset("coarse").n_voxels <= 500
+    fine = preset("ds3")  # the challenge's dataset 3: the same stack, finer readout
+    assert (fine.n_layers, fine.n_alpha, fine.n_radial, fine.n_voxels) == (45, 50, 18, 40500)
+    assert fine.radial_edges_mm[-1] == pytest.approx(layout.radial_edges_mm[-1])
+    assert effective_properties(fine) == effective_properties(layout)
 
 
 def test_material_table_is_consistent():
@@ -32,8 +36,8 @@ def test_material_table_is_consistent():
 
 
 def test_unknown_preset_and_bad_yaml(tmp_path):
-    with pytest.raises(ConfigError, match="presets: ds2, coarse"):
-        preset("ds3")
+    with pytest.raises(ConfigError, match="presets: ds2, ds3, coarse"):
+        preset("ds1")
     good = tmp_path / "ok.yaml"
     good.write_text("cell:\n  - {material: Pb, thickness_mm: 2.0}\n"
                     "  - {material: scintillator, thickness_mm: 4.0, active: true}\n"

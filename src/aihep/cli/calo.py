@@ -30,7 +30,7 @@ calo_app = typer.Typer(no_args_is_help=True, help="Fast calorimeter simulation: 
                        "cascade Monte Carlo and the CaloChallenge metrics.")
 
 LayoutOpt = Annotated[str, typer.Option(
-    help="ds2 | coarse | a YAML layout file (see docs/fastsim.md)")]
+    help="ds2 | ds3 | coarse | a YAML layout file (see docs/fastsim.md)")]
 Showers = Annotated[int, typer.Option("--showers", "-n", min=1)]
 
 

@@ -10,6 +10,8 @@ Presets:
 * ``ds2``: CaloChallenge dataset 2 (Geant4 Par04): 90 cells of 1.4 mm W + 0.3 mm Si read out
   as 45 layers x 16 angles x 9 radii of 4.65 mm (6480 voxels), threshold 15.15 keV,
   electrons log-uniform in 1-100 GeV.
+* ``ds3``: CaloChallenge dataset 3: the same stack read out finely, 45 layers x 50 angles x
+  18 radii of 2.325 mm (40500 voxels), so the challenge's dataset-3 files can be evaluated.
 * ``coarse``: the same stack read out coarsely (ours, a few hundred voxels like the
   challenge's dataset 1): 9 layers of 10 cells x 4 angles x 8 radii widening outwards.
 """
@@ -101,6 +103,9 @@ PRESETS: dict[str, CaloLayout] = {
     "ds2": CaloLayout(name="ds2", **_stack(90), cells_per_layer=2, n_alpha=16,
                       radial_edges_mm=tuple(4.65 * i for i in range(10)),
                       threshold_mev=15.15e-3),
+    "ds3": CaloLayout(name="ds3", **_stack(90), cells_per_layer=2, n_alpha=50,
+                      radial_edges_mm=tuple(2.325 * i for i in range(19)),
+                      threshold_mev=15.15e-3),
     "coarse": CaloLayout(name="coarse", **_stack(90), cells_per_layer=10, n_alpha=4,
                          radial_edges_mm=(0.0, 4.65, 9.3, 14.0, 23.0, 37.0, 60.0, 100.0,
                                           200.0),
@@ -109,7 +114,7 @@ PRESETS: dict[str, CaloLayout] = {
 
 
 def preset(name: str) -> CaloLayout:
-    """A preset layout (``ds2`` or ``coarse``)."""
+    """A preset layout (``ds2``, ``ds3`` or ``coarse``)."""
     if name not in PRESETS:
         msg = f"unknown layout '{name}'; presets: {', '.join(PRESETS)} (or a YAML file)"
         raise ConfigError(msg)

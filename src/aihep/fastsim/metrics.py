@@ -239,7 +239,8 @@ def classifier_test(reference: np.ndarray, generated: np.ndarray,
             boot.append(roc_auc_score(truth[pick], p[pick]))
     interval = ((float(np.quantile(boot, 0.16)), float(np.quantile(boot, 0.84))) if boot
                 else (auc, auc))
-    return ClassifierTest(auc, interval, 1.0 - bce / np.log(2.0), len(p), result.best_epoch,
+    jsd = float(1.0 - bce / np.log(2.0))
+    return ClassifierTest(auc, interval, jsd, len(p), result.best_epoch,
                           {"train": result.train_loss, "val": result.val_loss})
 
 

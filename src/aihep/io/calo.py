@@ -22,6 +22,15 @@ from aihep.errors import InputError
 
 ENERGY_KEY = "incident_energies"
 SHOWER_KEY = "showers"
+#: voxel counts of the CaloChallenge 2022 datasets, named in the error when a file has one
+CHALLENGE_VOXELS = {
+    6480: "the challenge's dataset 2: --layout ds2",
+    40500: "the challenge's dataset 3: --layout ds3",
+    368: "the challenge's dataset 1 photons, whose per-layer binning aihep's layouts do not "
+         "describe",
+    533: "the challenge's dataset 1 pions, whose per-layer binning aihep's layouts do not "
+         "describe",
+}
 
 
 @dataclass(frozen=True)
@@ -83,8 +92,10 @@ def read_showers(path: str | Path, n_voxels: int | None = None,
         raise InputError(path, SHOWER_KEY, f"shape (N, n_voxels) with N = {len(energies)} "
                          f"as in '{ENERGY_KEY}', got {showers.shape}")
     if n_voxels is not None and showers.shape[1] != n_voxels:
+        known = CHALLENGE_VOXELS.get(showers.shape[1])
         raise InputError(path, SHOWER_KEY, f"{n_voxels} voxels per shower (the layout's; give "
-                         f"the layout the file was made for), got {showers.shape[1]}")
+                         f"the layout the file was made for), got {showers.shape[1]}"
+                         + (f" ({known})" if known else ""))
     for key, values in ((ENERGY_KEY, energies), (SHOWER_KEY, showers)):
         if not np.all(np.isfinite(values)):
             raise InputError(path, key, "finite energies (found NaN or inf)")
