@@ -81,6 +81,50 @@ def test_several_optimizers_share_seeds_and_one_report(tmp_path):
     assert written["kind"] == "aihep.design.compare" and len(written["inputs"]) == 4
 
 
+def test_llm_and_llm_tr_in_one_run_share_the_models_replies(tmp_path, monkeypatch):
+    import aihep.agent.design
+
+    asked = []
+
+    class Server:  # an OpenAI-compatible backend, offline: shifts the baseline
+        model = "fake"
+
+        def __init__(self, config):
+            pass
+
+        def complete(self, messages, tools):
+            asked.append(messages[-1]["content"])
+            base = load_problem_baseline()
+            return "propose_designs", {"designs": [
+                {**base, "z1_m": 0.1 * (len(asked) + i)} for i in range(4)]}
+
+    def load_problem_baseline():
+        return yaml.safe_load((tmp_path / "quad.yaml").read_text())["baseline"]
+
+    monkeypatch.setattr(aihep.agent.design, "OpenAIChat", Server)
+    problem = quadratic_yaml(tmp_path / "quad.yaml")
+    out = tmp_path / "llm"
+
+    def run(optimizers):
+        result = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
+                                     "--optimizer", optimizers, "--llm", "openai",
+                                     "--budget", "20", "--reevaluate-events", "200"])
+        assert result.exit_code == 0, result.output
+
+    run("llm")
+    asked_by_llm = len(asked)
+    assert asked_by_llm >= 5 and len(list((out / "llm_replies").rglob("*.json"))) == len(asked)
+    run("llm,llm+tr")  # llm again, then llm+tr: the same seed asks the same questions
+    assert len(asked) == asked_by_llm
+    rows = {r: json.loads((out / r / "seed1" / "result.json").read_text())
+            for r in ("llm", "llm+tr")}
+    assert rows["llm"]["calls"] == rows["llm+tr"]["calls"] == 20
+    assert rows["llm"]["best_so_far"] == json.loads(
+        (out / "seed1" / "result.json").read_text())["best_so_far"]
+    # llm+tr proposes for 14 of its 20 calls (30% trust region): llm's first 14 calls
+    assert rows["llm"]["best_so_far"][:14] == rows["llm+tr"]["best_so_far"][:14]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--optimizer", "simplex"], "--optimizer simplex: expected one of"),
     (["--optimizer", "random,simplex"], "--optimizer random,simplex: expected one of"),

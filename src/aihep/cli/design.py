@@ -24,6 +24,7 @@ design_app = typer.Typer(no_args_is_help=True, help="Detector design optimizatio
                          "problems, simulators as objectives, optimizers on equal budgets.")
 
 RUNS_KIND = "aihep.design.runs"  # OUT of ``design run``: seed (or optimizer) folders, report
+REPLIES = "llm_replies"  # OUT/llm_replies: the language model's replies by prompt
 ProblemArg = Annotated[str, typer.Argument(
     help="a built-in problem (spectrometer, calorimeter) or a problem YAML file")]
 
@@ -34,14 +35,14 @@ def _problem_args(problem: str) -> dict:
             else {"problem": problem})
 
 
-def _proposer(llm: str, model: Path | None):
+def _proposer(llm: str, model: Path | None, cache_dir: Path | None = None):
     if llm == "heuristic":
         from aihep.design.proposer import heuristic_proposer
 
         return heuristic_proposer()
     from aihep.agent.design import chat_proposer
 
-    return chat_proposer(llm, model)
+    return chat_proposer(llm, model, cache_dir=cache_dir)
 
 
 @design_app.command("show")
@@ -109,9 +110,10 @@ def design_run(
         spec = load_problem(args.get("problem_file") or args["problem"])
         seed_dirs = tuple(f"seed{seed + k}" for k in range(seeds))
         claim_output_dir(out, RUNS_KIND, force, strict=False, allowed=(
-            *(seed_dirs if len(names) == 1 else names), "report.html"))
-        propose = (_proposer(llm, model) if any(o.startswith("llm") for o in names)
-                   else None)
+            *(seed_dirs if len(names) == 1 else names), "report.html", REPLIES))
+        # replies kept by prompt: llm+tr asks llm's first questions again (same seed)
+        propose = (_proposer(llm, model, out / REPLIES)
+                   if any(o.startswith("llm") for o in names) else None)
         rows = []
         with progress_bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                            TextColumn("best {task.fields[best]}")) as bars:
