@@ -79,6 +79,11 @@ def test_several_optimizers_share_seeds_and_one_report(tmp_path):
     assert compared.exit_code == 0, compared.output
     written = json.loads((tmp_path / "summary" / "manifest.json").read_text())
     assert written["kind"] == "aihep.design.compare" and len(written["inputs"]) == 4
+    table = runner.invoke(app, ["design", "compare", str(out)])  # for a person: a table
+    assert table.exit_code == 0 and "p (wins)" in table.output
+    heuristic = next(line for line in table.output.splitlines()
+                     if line.strip().startswith("heuristic"))
+    assert data["summary"][0]["vs_random_wins"] in heuristic and "{" not in table.output
 
 
 def test_llm_and_llm_tr_in_one_run_share_the_models_replies(tmp_path, monkeypatch):
