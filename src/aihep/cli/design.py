@@ -107,8 +107,8 @@ def design_run(
     out: OutDir,
     optimizer: Annotated[str, typer.Option(
         help="random | cma-es | bobyqa | optuna-tpe | ppo | llm | llm+tr | random+tr | "
-        "heuristic | heuristic+tr; several, comma-separated, run on the same seeds and "
-        "budget into OUT/OPTIMIZER/seedN and are compared in one report")] = "cma-es",
+        "heuristic | heuristic+tr (several, comma-separated, run on the same seeds and "
+        "budget into OUT/OPTIMIZER/seedN and are compared in one report)")] = "cma-es",
     budget: Annotated[int, typer.Option(min=1, help="simulator calls per run")] = 350,
     seeds: Annotated[int, typer.Option(min=1, help="runs with seeds SEED, SEED+1, ...")] = 1,
     llm: Annotated[str, typer.Option(
