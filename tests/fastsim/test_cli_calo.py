@@ -41,6 +41,12 @@ def test_simulate_then_evaluate(tmp_path):
                                  "--json"])
     assert judged.exit_code == 0, judged.output
     assert json.loads(judged.stdout)["classifier_low"] is None
+    table = runner.invoke(app, ["calo", "evaluate", str(tmp_path / "ref" / "showers.h5"),
+                                str(tmp_path / "gf" / "showers.h5"), "--layout", "coarse",
+                                "--no-classifier", "--out", str(tmp_path / "eval_gf")])
+    assert table.exit_code == 0, table.output  # the same evaluation, printed for a person
+    fpd = json.loads(judged.stdout)["fpd"]["value"]
+    assert "FPD  " in table.stdout and f"{fpd:.3g}" in table.stdout and "{" not in table.stdout
     trained = runner.invoke(app, ["calo", "train", "vae", str(tmp_path / "gf" / "showers.h5"),
                                   "--layout", "coarse", "--epochs", "2", "--out",
                                   str(tmp_path / "vae"), "--json"])

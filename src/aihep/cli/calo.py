@@ -199,4 +199,36 @@ def calo_evaluate(
         with stderr_console().status("evaluating"):
             result = evaluate_files(reference, generated, _layout(layout), out, config, force,
                                     write_calo_report)
-    print_result(result.to_dict(), as_json)
+    if as_json:
+        print_result(result.to_dict(), as_json)
+    else:
+        _print_evaluation(result.to_dict(), out)
+
+
+def _print_evaluation(data: dict, out: Path) -> None:
+    """The CaloChallenge metrics as a table for a person (every field: --json)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("metric", "value", "68% interval / error", box=box.SIMPLE_HEAD,
+                  title=f"generated vs reference ({data['n_generated']} vs "
+                  f"{data['n_reference']} showers; 0.5 AUC and 0 FPD/KPD: indistinguishable)")
+    for level in ("low", "high"):
+        test = data.get(f"classifier_{level}")
+        if test:
+            low, high = test["auc_ci"]
+            table.add_row(f"classifier AUC, {level}-level", f"{test['auc']:.3f}",
+                          f"{low:.3f} - {high:.3f}")
+            table.add_row(f"classifier JSD, {level}-level", f"{test['jsd']:.3f}", "")
+    for name in ("fpd", "kpd"):
+        table.add_row(name.upper(), f"{data[name]['value']:.3g}",
+                      f"+- {data[name]['error']:.2g}")
+    powers = sorted(data["separation_power"].items(), key=lambda kv: -kv[1])
+    for name, value in powers[:4]:
+        table.add_row(f"separation power: {name}", f"{value:.3g}", "")
+    console = Console()
+    console.print(table)
+    for note in data.get("notes", []):
+        console.print(f"note: {note}")
+    console.print(f"written: {out / 'evaluation.json'}, {out / 'report.html'}")
