@@ -124,7 +124,14 @@ def design_run(
     """Optimize a design; one sub-directory per seed (record.jsonl, result.json), a
     report.html over the seeds (and optimizers, with paired tests against random search).
     A killed run resumes by replaying its record."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        SpinnerColumn,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from aihep.design.compare import summarize
     from aihep.design.optimizers import OPTIMIZERS, OptimizerName
@@ -157,8 +164,9 @@ def design_run(
         propose = (_proposer(llm, model, out / REPLIES)
                    if any(o.startswith("llm") for o in names) else None)
         rows = []
-        with progress_bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("best {task.fields[best]}")) as bars:
+        with progress_bars(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                           MofNCompleteColumn(), TextColumn("best {task.fields[best]}"),
+                           TimeElapsedColumn()) as bars:  # a model's reply takes minutes
             for name in names:
                 for k in range(seeds):
                     task = bars.add_task(f"{name} seed {seed + k}", total=budget, best="-")
