@@ -74,3 +74,13 @@ def test_generation_tools_take_their_config_models():
     with pytest.raises(ToolError, match="n_events"):
         gen.validate({"config": {"process": "qcd-dijet", "n_events": -5}, "out": "run/q"})
     assert "config" in registry.get("build_lhco_dataset").schema()["parameters"]["required"]
+
+
+def test_no_tool_lets_the_model_overwrite_results():
+    """``force`` / ``overwrite`` (write into a folder holding other results, discard a
+    previous run) and callbacks are fixed by the registry, never arguments a planner sets."""
+    registry = default_registry()
+    exposed = {name: set(registry.get(name).arguments.model_fields)
+               for name in registry.tools}
+    assert exposed and not [n for n, f in exposed.items() if {"force", "overwrite"} & f]
+    assert not [n for n, fields in exposed.items() if {"progress", "reporter"} & fields]

@@ -36,11 +36,11 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(describe, "inspect_dataset", reads=("path",), cpu_seconds=60,
                            fixed={"truth": False}))
     registry.add(make_tool(generate, "generate_events", writes=("out",), cpu_seconds=3600,
-                           fixed={"executor": None, "progress": None}, job=True,
-                           generator_settings="config"))
+                           fixed={"executor": None, "progress": None, "overwrite": False},
+                           job=True, generator_settings="config"))
     registry.add(make_tool(build_lhco_dataset, "build_lhco_dataset", writes=("out",),
                            cpu_seconds=3600, fixed={"executor": None, "progress": None,
-                                                    "force": False,
+                                                    "force": False, "overwrite": False,
                                                     "reporter": write_lhco_report}, job=True))
     registry.add(make_tool(bump_hunt_table, "bump_hunt", reads=("data",), writes=("out",),
                            cpu_seconds=600, job=True))
@@ -122,7 +122,8 @@ def _register_second_stage(registry: ToolRegistry) -> None:
     registry.add(make_tool(calo_generate, "calo_generate", reads=("run",), writes=("out",),
                            cpu_seconds=1800, fixed={"force": False}, job=True))
     registry.add(make_tool(compare_runs, "design_compare", reads=("runs",), writes=("out",),
-                           cpu_seconds=300, fixed={"reporter": write_design_report}))
+                           cpu_seconds=300, fixed={"reporter": write_design_report,
+                                                   "force": False}))
     registry.add(make_tool(event_train, "event_train", writes=("out",), reads=("parts", "init"),
                            cpu_seconds=4 * 3600, fixed=hidden, job=True))
     registry.add(make_tool(event_evaluate, "event_evaluate", reads=("run", "data"),
