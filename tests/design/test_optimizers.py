@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from aihep.design.evaluator import Evaluator
 from aihep.design.optimizers import OPTIMIZERS, OptimizerConfig
 from aihep.design.problem import DesignProblem
+from aihep.design.problems import spectrometer_spec
 from aihep.design.proposer import heuristic_proposer
 from aihep.design.run import RECORD, run_design
 from aihep.errors import ConfigError
@@ -173,3 +175,15 @@ def test_the_prompt_holds_problem_constraints_and_memory():
     assert "x0: number in [0, 1]" in seen[0] and "(x0, x1)^1 <= 1.2" in seen[0]
     assert "No design evaluated yet" in seen[0] and "Best designs so far" in seen[1]
     assert seen[0].split("\n\n")[0] == seen[1].split("\n\n")[0]  # fixed part first
+
+
+def test_a_problem_path_must_come_as_problem_file(tmp_path):
+    """``problem`` names a built-in problem; a YAML file is read only as ``problem_file``
+    (the agent's policy checks that argument's path)."""
+    from aihep.design.run import run_design_dir
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(spectrometer_spec()))
+    with pytest.raises(ConfigError, match=r"unknown problem .*problem_file"):
+        run_design_dir(str(path), tmp_path / "out", "random", budget=2)
+    assert not (tmp_path / "out").exists()

@@ -24,6 +24,7 @@ from aihep.design.evaluator import Evaluator, RunRecord, reevaluate
 from aihep.design.optimizers import OptimizerConfig, OptimizerName, optimize
 from aihep.design.problem import Design, DesignProblem
 from aihep.design.proposer import Proposer
+from aihep.errors import ConfigError
 from aihep.workflow.seeds import derive_seed
 
 RECORD = "record.jsonl"
@@ -136,7 +137,7 @@ def run_design_dir(problem: str, out: Path, optimizer: OptimizerName = "random",
         reevaluate_events: fresh events for the final estimates of best and baseline.
     """
     from aihep._atomic import ensure_writable_dir, write_json_atomic
-    from aihep.design.problems import load_problem
+    from aihep.design.problems import BUILT_IN, load_problem
     from aihep.workflow.manifest import (
         build_manifest,
         claim_output_dir,
@@ -144,6 +145,10 @@ def run_design_dir(problem: str, out: Path, optimizer: OptimizerName = "random",
         write_manifest,
     )
 
+    if problem_file is None and problem not in BUILT_IN:  # a path goes in problem_file
+        msg = (f"unknown problem {problem!r}: one of {', '.join(sorted(BUILT_IN))}, or a "
+               "YAML file as problem_file")
+        raise ConfigError(msg)
     spec = load_problem(problem_file if problem_file is not None else problem)
     config = OptimizerConfig(name=optimizer, budget=budget, seed=seed)
     claim_output_dir(out, KIND, force, allowed=(RECORD,))
