@@ -126,3 +126,31 @@ def test_default_policy_admits_every_registered_tool(tmp_path):
                 if tool.cpu_seconds > limit}
     assert not too_long
     assert default_registry().get("hunt").cpu_seconds >= 2 * 3600
+
+
+def test_a_design_problem_with_its_own_simulator_needs_code_permission(tmp_path):
+    """A problem file naming ``package.module:function`` runs that code in the job, outside
+    the sandbox: refused unless allow_code_execution; built-in simulators pass."""
+    import yaml
+
+    from aihep.agent.registry import default_registry
+    from aihep.design.problems import spectrometer_spec
+
+    registry = default_registry()
+    tool = registry.get("design_run")
+    (tmp_path / "inputs").mkdir()
+    own, builtin = tmp_path / "inputs" / "own.yaml", tmp_path / "inputs" / "builtin.yaml"
+    spec = spectrometer_spec()
+    builtin.write_text(yaml.safe_dump(spec))
+    spec["objective"]["simulator"] = "mylab.sim:simulate"
+    own.write_text(yaml.safe_dump(spec))
+
+    def check(path, **kw):
+        args = tool.validate({"problem": "", "problem_file": str(path),
+                              "out": str(tmp_path / "run" / "d")})
+        _policy(tmp_path, **kw).check(tool, args, calls_so_far=0)
+
+    check(builtin)
+    with pytest.raises(PermissionDenied, match=r"'mylab.sim:simulate'.*allow_code_execution"):
+        check(own)
+    check(own, allow_code_execution=True)

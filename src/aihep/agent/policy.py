@@ -105,6 +105,11 @@ class Policy(BaseModel):
                 msg = (f"policy: the generator setting '{setting}' reads {path}, which is not "
                        "under read_paths or run_dir")
                 raise PermissionDenied(msg)
+        code = tool.user_code(arguments) if tool.user_code is not None else None
+        if code and not self.allow_code_execution:
+            msg = (f"policy: tool '{tool.name}' would import and run {code}, code from outside "
+                   "aihep that is not confined; set allow_code_execution to permit it")
+            raise PermissionDenied(msg)
         for path in tool.paths(arguments, "writes"):
             if not _inside(path.resolve(), self.run_dir.resolve()):
                 msg = f"policy: writing {path} is not allowed (outside run_dir {self.run_dir})"

@@ -6,6 +6,9 @@ the tools never import the task packages they expose.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from aihep.agent.audit import write_agent_report
 from aihep.agent.tools import ToolRegistry, make_tool
 
@@ -86,7 +89,8 @@ def default_registry() -> ToolRegistry:
     registry.add(make_tool(run_design_dir, "design_run", reads=("problem_file",),
                            writes=("out",), cpu_seconds=4 * 3600, job=True,
                            fixed={"propose": None, "progress": None, "force": False,
-                                  "reporter": write_design_report}))
+                                  "reporter": write_design_report},
+                           user_code=_design_simulator))
     _register_second_stage(registry)
     registry.add(make_tool(run_code, "run_code", writes=("workdir",), cpu_seconds=600,
                            executes_code=True, from_policy=("read_paths",)))
@@ -157,3 +161,22 @@ def _register_second_stage(registry: ToolRegistry) -> None:
     registry.add(make_tool(find_experts, "find_experts", cpu_seconds=10))
     registry.add(make_tool(run_expert, "run_expert", reads=("data",), writes=("out",),
                            cpu_seconds=3600, job=True))
+
+
+def _design_simulator(arguments: Any) -> str | None:
+    """The simulator a design problem file names when it is not a built-in one (a
+    ``package.module:function`` runs in the job, outside any sandbox)."""
+    import yaml
+
+    from aihep.design.problem import BUILT_IN_SIMULATORS
+
+    path = getattr(arguments, "problem_file", None)
+    if path is None:
+        return None
+    try:
+        name = yaml.safe_load(Path(path).read_text())["objective"]["simulator"]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
+        return None  # not a problem file: the tool's own check names what is wrong
+    if name in BUILT_IN_SIMULATORS:
+        return None
+    return f"the simulator {name!r} named in {path}"

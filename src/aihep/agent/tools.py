@@ -42,6 +42,8 @@ class Tool:
     from_policy: tuple[str, ...] = ()  # parameters the runner fills from the policy (read_paths)
     generator_settings: str | None = None  # config argument whose raw Pythia settings may
     #                                        open files (checked against the read policy)
+    user_code: Callable[[BaseModel], str | None] | None = None  # what user code a call
+    #   would import and run unconfined (a design problem's own simulator), else None
 
     def schema(self) -> dict[str, Any]:
         """OpenAI-style function schema: name, description, JSON-schema parameters."""
@@ -109,7 +111,8 @@ def make_tool(function: Callable[..., Any], name: str | None = None,
               cpu_seconds: float = 600.0, fixed: dict[str, Any] | None = None,
               job: bool = False, executes_code: bool = False,
               from_policy: tuple[str, ...] = (),
-              generator_settings: str | None = None) -> Tool:
+              generator_settings: str | None = None,
+              user_code: Callable[[BaseModel], str | None] | None = None) -> Tool:
     """Build a :class:`Tool` from a typed function (parameters in ``fixed`` and
     ``from_policy`` are hidden from the model)."""
     fixed = fixed or {}
@@ -131,7 +134,8 @@ def make_tool(function: Callable[..., Any], name: str | None = None,
     model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"),
                          **fields)
     return Tool(tool_name, function, model, _description(function), reads, writes,
-                cpu_seconds, fixed, job, executes_code, from_policy, generator_settings)
+                cpu_seconds, fixed, job, executes_code, from_policy, generator_settings,
+                user_code)
 
 
 class ToolRegistry:

@@ -414,6 +414,7 @@ class DesignProblem(BaseModel):
 
 
 SimulatorFn = Callable[..., dict[str, float]]
+BUILT_IN_SIMULATORS = ("spectrometer", "calorimeter", "quadratic")  # else package.module:fn
 
 
 def simulator(name: str) -> SimulatorFn:
