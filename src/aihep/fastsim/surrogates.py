@@ -559,7 +559,7 @@ def load_surrogate(directory: str | Path, ode_steps: int | None = None) -> Surro
     if not path.is_file():
         raise InputError(directory, "surrogate.pt", "a surrogate run directory "
                          "(aihep calo train)")
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)  # tensors and plain data only, no code
     config = SurrogateConfig.model_validate(state["config"])
     if ode_steps is not None:
         config = config.model_copy(update={"ode_steps": ode_steps})

@@ -158,7 +158,7 @@ def load_tagger(run_dir: str | Path) -> Tagger:
     path = run_dir / "tagger.pt"
     if not path.is_file():
         raise InputError(run_dir, "tagger.pt", "a tagger run directory (aihep tag train)")
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)  # tensors and plain data only, no code
     config = TaggerConfig.model_validate(state["config"])
     scaler = FeatureScaler.from_dict(state["scaler"])
     network = build_model(model_config_from_dict(config.model.model_dump()),
