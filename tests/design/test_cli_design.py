@@ -26,14 +26,19 @@ def quadratic_yaml(path):
     return path
 
 
+def run_json(problem, out, optimizer, budget, events, *extra):
+    """``aihep design run ... --json``: the parsed result (the command must succeed)."""
+    result = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
+                                 "--optimizer", optimizer, "--budget", str(budget),
+                                 "--reevaluate-events", str(events), "--json", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 def test_run_two_seeds_then_compare(tmp_path):
     problem = quadratic_yaml(tmp_path / "quad.yaml")
     out = tmp_path / "run"
-    result = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
-                                 "--optimizer", "heuristic+tr", "--budget", "30",
-                                 "--seeds", "2", "--reevaluate-events", "300", "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    data = run_json(problem, out, "heuristic+tr", 30, 300, "--seeds", "2")
     assert data["runs"] == 2 and data["summary"][0]["seeds"] == 2
     assert data["last"]["best_objective"] < data["last"]["baseline_objective"]
     for seed in ("seed1", "seed2"):
@@ -46,20 +51,14 @@ def test_run_two_seeds_then_compare(tmp_path):
     assert compared.exit_code == 0, compared.output
     assert json.loads(compared.stdout)["summary"][0]["optimizer"] == "heuristic+tr"
     # the same command again resumes (replays) instead of refusing or recomputing
-    again = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
-                                "--optimizer", "heuristic+tr", "--budget", "30",
-                                "--seeds", "2", "--reevaluate-events", "300", "--json"])
-    assert again.exit_code == 0 and json.loads(again.stdout)["last"] == data["last"]
+    again = run_json(problem, out, "heuristic+tr", 30, 300, "--seeds", "2")
+    assert again["last"] == data["last"]
 
 
 def test_several_optimizers_share_seeds_and_one_report(tmp_path):
     problem = quadratic_yaml(tmp_path / "quad.yaml")
     out = tmp_path / "cmp"
-    result = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
-                                 "--optimizer", "random, heuristic,random", "--budget", "12",
-                                 "--seeds", "2", "--reevaluate-events", "200", "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    data = run_json(problem, out, "random, heuristic,random", 12, 200, "--seeds", "2")
     assert data["runs"] == 4  # the repeated name runs once
     assert [s["optimizer"] for s in data["summary"]] == ["heuristic", "random"]
     assert data["summary"][0]["vs_random_wins"].endswith("/2")
@@ -111,10 +110,7 @@ def test_llm_and_llm_tr_in_one_run_share_the_models_replies(tmp_path, monkeypatc
     out = tmp_path / "llm"
 
     def run(optimizers):
-        result = runner.invoke(app, ["design", "run", str(problem), "--out", str(out),
-                                     "--optimizer", optimizers, "--llm", "openai",
-                                     "--budget", "20", "--reevaluate-events", "200"])
-        assert result.exit_code == 0, result.output
+        run_json(problem, out, optimizers, 20, 200, "--llm", "openai")
 
     run("llm")
     asked_by_llm = len(asked)
