@@ -101,3 +101,48 @@ def test_generation_tool_runs_under_the_runner(tmp_path):
     entry = read_entries(tmp_path / "run" / RECORD)[0]
     assert any(p.endswith(".parquet") for p in entry["outputs"])
     assert verify_run(tmp_path / "run").ok
+
+
+def train_pickle(out: Path, value: int) -> str:
+    """Write a model pickle (a stand-in for a boosted-tree run)."""
+    import pickle
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.pkl").write_bytes(pickle.dumps({"value": value}))
+    return str(out)
+
+
+def plant_pickle(workdir: Path, value: int) -> str:
+    """Confined code writing into the run directory."""
+    return train_pickle(workdir, value)
+
+
+def load_pickle(run: Path) -> int:
+    """Load a model pickle."""
+    import pickle
+
+    return pickle.loads((run / "model.pkl").read_bytes())["value"]
+
+
+def test_a_pickle_under_the_run_directory_loads_only_if_an_aihep_tool_wrote_it(tmp_path):
+    registry = ToolRegistry()
+    registry.add(make_tool(train_pickle, writes=("out",), cpu_seconds=1))
+    registry.add(make_tool(plant_pickle, writes=("workdir",), cpu_seconds=1,
+                           executes_code=True))
+    registry.add(make_tool(load_pickle, reads=("run",), cpu_seconds=1, pickles=("run",)))
+    mine = tmp_path / "inputs" / "mine"  # the user's own run: trusted
+    train_pickle(mine, 7)
+    runner = ToolRunner(registry, Policy(read_paths=(tmp_path / "inputs",),
+                                         run_dir=tmp_path / "run", allow_code_execution=True))
+    run = tmp_path / "run"
+    assert runner.call("load_pickle", {"run": str(mine)}, "test").output == 7
+    assert runner.call("train_pickle", {"out": str(run / "m"), "value": 1}, "t").status == "ok"
+    assert runner.call("load_pickle", {"run": str(run / "m")}, "test").output == 1
+    # code allowed to run confined writes a pickle of its own: not loaded
+    assert runner.call("plant_pickle", {"workdir": str(run / "c"), "value": 2},
+                       "t").status == "ok"
+    refused = runner.call("load_pickle", {"run": str(run / "c")}, "test")
+    assert refused.status == "refused" and "no aihep tool of this run wrote" in refused.message
+    # ... or replaces the one an aihep tool wrote
+    train_pickle(run / "m", 3)
+    assert runner.call("load_pickle", {"run": str(run / "m")}, "test").status == "refused"

@@ -65,10 +65,10 @@ def default_registry() -> ToolRegistry:
                            job=True))
     registry.add(make_tool(evaluate_file, "tag_evaluate", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, job=True,
-                           fixed={"reporter": write_tagger_report}))
+                           fixed={"reporter": write_tagger_report}, pickles=("run",)))
     registry.add(make_tool(predict_file, "tag_predict", reads=("run", "data"),
                            writes=("out",), cpu_seconds=1800, job=True,
-                           fixed={"force": False}))
+                           fixed={"force": False}, pickles=("run",)))
     registry.add(make_tool(simulate_file, "reco_simulate", reads=("geometry",),
                            writes=("out",), cpu_seconds=3600,
                            fixed={"progress": None, "executor": None, "force": False},
@@ -148,7 +148,8 @@ def _register_second_stage(registry: ToolRegistry) -> None:
                            job=True))
     registry.add(make_tool(pid_evaluate, "pid_evaluate", reads=("run", "tracks_file"),
                            writes=("out",), cpu_seconds=1800,
-                           fixed={"force": False, "reporter": write_pid_report}, job=True))
+                           fixed={"force": False, "reporter": write_pid_report}, job=True,
+                           pickles=("run",)))
     registry.add(make_tool(build_tau_dataset, "tau_dataset", writes=("out",),
                            cpu_seconds=4 * 3600, fixed={**hidden, "workers": 1}, job=True))
     registry.add(make_tool(tau_train, "tau_train", reads=("simulation", "data"),

@@ -86,6 +86,7 @@ class ToolRunner:
                                                                       message=str(exc)), start)
         try:
             self.policy.check(tool, parsed, self.calls)
+            self._check_pickles(tool, parsed)
         except PermissionDenied as exc:
             return self._done(actor, tool_name, arguments,
                               CallResult(tool_name, "refused", message=str(exc)), start)
@@ -105,6 +106,29 @@ class ToolRunner:
             outputs += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() \
                 else [path]
         return self._done(actor, tool_name, recorded, result, start, inputs, outputs)
+
+    def _check_pickles(self, tool: Any, parsed: Any) -> None:
+        """A pickle runs code when loaded: under the run directory, where confined code may
+        write, a call loads only pickles whose bytes an aihep tool of this run wrote (a
+        recorded output of a tool that does not execute code); the user's own read paths
+        are trusted."""
+        run_dir = self.run_dir.resolve()
+        found = []
+        for path in tool.paths(parsed, "pickles"):
+            files = sorted(path.rglob("*.pkl")) if path.is_dir() else [path]
+            found += [f for f in files if f.suffix == ".pkl" and f.is_file()
+                      and (f.resolve() == run_dir or run_dir in f.resolve().parents)]
+        if not found:
+            return
+        written = {digest for e in read_entries(self.run_dir / RECORD)
+                   if e["status"] == "ok" and e["tool"] in self.registry.tools
+                   and not self.registry.get(e["tool"]).executes_code
+                   for digest in e["outputs"].values()}
+        for f in found:
+            if sha256_file(f) not in written:
+                msg = (f"policy: {f} is a pickle no aihep tool of this run wrote (loading a "
+                       "pickle runs code); train it with an aihep tool first")
+                raise PermissionDenied(msg)
 
     def _execute(self, tool: Any, parsed: Any) -> CallResult:
         """Run the call inline, or as a monitored job with the policy's limits."""
@@ -272,3 +296,4 @@ def verify_run(run_dir: str | Path, expected_head: str | None = None,
             f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""), n_checked)
     return VerifyResult(True, result.head, result.length, "", n_checked,
                         expected_head is not None)
+

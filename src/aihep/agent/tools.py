@@ -44,6 +44,8 @@ class Tool:
     #                                        open files (checked against the read policy)
     user_code: Callable[[BaseModel], str | None] | None = None  # what user code a call
     #   would import and run unconfined (a design problem's own simulator), else None
+    pickles: tuple[str, ...] = ()  # run-directory arguments whose pickles a call loads:
+    #   under the run directory only those an aihep tool of this run wrote (runner check)
 
     def schema(self) -> dict[str, Any]:
         """OpenAI-style function schema: name, description, JSON-schema parameters."""
@@ -61,8 +63,9 @@ class Tool:
             raise ToolError(msg) from None
 
     def paths(self, arguments: BaseModel, which: str) -> list[Path]:
-        """The file arguments a call reads (``which="reads"``) or writes."""
-        names = self.reads if which == "reads" else self.writes
+        """The file arguments a call reads (``which="reads"``), writes, or whose pickles it
+        loads (``which="pickles"``)."""
+        names = {"reads": self.reads, "pickles": self.pickles}.get(which, self.writes)
         return [p for n in names for p in _paths(getattr(arguments, n))]
 
     def setting_files(self, arguments: BaseModel) -> list[tuple[str, Path]]:
@@ -112,7 +115,8 @@ def make_tool(function: Callable[..., Any], name: str | None = None,
               job: bool = False, executes_code: bool = False,
               from_policy: tuple[str, ...] = (),
               generator_settings: str | None = None,
-              user_code: Callable[[BaseModel], str | None] | None = None) -> Tool:
+              user_code: Callable[[BaseModel], str | None] | None = None,
+              pickles: tuple[str, ...] = ()) -> Tool:
     """Build a :class:`Tool` from a typed function (parameters in ``fixed`` and
     ``from_policy`` are hidden from the model)."""
     fixed = fixed or {}
@@ -135,7 +139,7 @@ def make_tool(function: Callable[..., Any], name: str | None = None,
                          **fields)
     return Tool(tool_name, function, model, _description(function), reads, writes,
                 cpu_seconds, fixed, job, executes_code, from_policy, generator_settings,
-                user_code)
+                user_code, pickles)
 
 
 class ToolRegistry:
