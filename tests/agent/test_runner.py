@@ -143,6 +143,9 @@ def test_a_pickle_under_the_run_directory_loads_only_if_an_aihep_tool_wrote_it(t
                        "t").status == "ok"
     refused = runner.call("load_pickle", {"run": str(run / "c")}, "test")
     assert refused.status == "refused" and "no aihep tool of this run wrote" in refused.message
+    # nor does a tool resume from (write into) a folder holding one
+    resumed = runner.call("train_pickle", {"out": str(run / "c"), "value": 4}, "t")
+    assert resumed.status == "refused" and "model.pkl" in resumed.message
     # ... or replaces the one an aihep tool wrote
     train_pickle(run / "m", 3)
     assert runner.call("load_pickle", {"run": str(run / "m")}, "test").status == "refused"

@@ -38,6 +38,7 @@ from aihep.workflow.provenance import (
 )
 
 RECORD = "provenance.jsonl"
+PICKLED = (".pkl", ".pt", ".ckpt")  # files a tool may unpickle (runs, checkpoints)
 MANIFEST = "agent_manifest.json"
 
 
@@ -108,26 +109,30 @@ class ToolRunner:
         return self._done(actor, tool_name, recorded, result, start, inputs, outputs)
 
     def _check_pickles(self, tool: Any, parsed: Any) -> None:
-        """A pickle runs code when loaded: under the run directory, where confined code may
-        write, a call loads only pickles whose bytes an aihep tool of this run wrote (a
-        recorded output of a tool that does not execute code); the user's own read paths
-        are trusted."""
+        """Pickles run code when loaded (boosted-tree runs, training checkpoints a tool
+        resumes from): under the run directory, where confined code may write, a call goes
+        ahead only if every such file in the run directories it loads or the folders it
+        writes (and may resume in) holds bytes an aihep tool of this run wrote (a recorded
+        output of a tool that runs no code, whatever its status: a killed training's
+        checkpoint counts); the user's own read paths are trusted."""
+        if tool.executes_code:  # confined itself
+            return
         run_dir = self.run_dir.resolve()
         found = []
-        for path in tool.paths(parsed, "pickles"):
-            files = sorted(path.rglob("*.pkl")) if path.is_dir() else [path]
-            found += [f for f in files if f.suffix == ".pkl" and f.is_file()
-                      and (f.resolve() == run_dir or run_dir in f.resolve().parents)]
+        for path in (*tool.paths(parsed, "pickles"), *tool.paths(parsed, "writes")):
+            files = sorted(path.rglob("*")) if path.is_dir() else [path]
+            found += [f for f in files if f.suffix in PICKLED and f.is_file()
+                      and run_dir in f.resolve().parents]
         if not found:
             return
         written = {digest for e in read_entries(self.run_dir / RECORD)
-                   if e["status"] == "ok" and e["tool"] in self.registry.tools
+                   if e["tool"] in self.registry.tools
                    and not self.registry.get(e["tool"]).executes_code
                    for digest in e["outputs"].values()}
         for f in found:
             if sha256_file(f) not in written:
-                msg = (f"policy: {f} is a pickle no aihep tool of this run wrote (loading a "
-                       "pickle runs code); train it with an aihep tool first")
+                msg = (f"policy: {f} may be a pickle (loading one runs code) and no aihep "
+                       "tool of this run wrote it; use another folder")
                 raise PermissionDenied(msg)
 
     def _execute(self, tool: Any, parsed: Any) -> CallResult:
