@@ -126,7 +126,7 @@ def load_pickle(run: Path) -> int:
 
 def test_a_pickle_under_the_run_directory_loads_only_if_an_aihep_tool_wrote_it(tmp_path):
     registry = ToolRegistry()
-    registry.add(make_tool(train_pickle, writes=("out",), cpu_seconds=1))
+    registry.add(make_tool(train_pickle, writes=("out",), cpu_seconds=1, job=True))
     registry.add(make_tool(plant_pickle, writes=("workdir",), cpu_seconds=1,
                            executes_code=True))
     registry.add(make_tool(load_pickle, reads=("run",), cpu_seconds=1, pickles=("run",)))

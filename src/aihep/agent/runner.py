@@ -111,7 +111,7 @@ class ToolRunner:
     def _check_pickles(self, tool: Any, parsed: Any) -> None:
         """Pickles run code when loaded (boosted-tree runs, training checkpoints a tool
         resumes from): under the run directory, where confined code may write, a call goes
-        ahead only if every such file in the run directories it loads or the folders it
+        ahead only if every such file in the run directories it loads or the folders a job
         writes (and may resume in) holds bytes an aihep tool of this run wrote (a recorded
         output of a tool that runs no code, whatever its status: a killed training's
         checkpoint counts); the user's own read paths are trusted."""
@@ -119,7 +119,8 @@ class ToolRunner:
             return
         run_dir = self.run_dir.resolve()
         found = []
-        for path in (*tool.paths(parsed, "pickles"), *tool.paths(parsed, "writes")):
+        resumable = tool.paths(parsed, "writes") if tool.job else []  # long jobs resume
+        for path in (*tool.paths(parsed, "pickles"), *resumable):
             files = sorted(path.rglob("*")) if path.is_dir() else [path]
             found += [f for f in files if f.suffix in PICKLED and f.is_file()
                       and run_dir in f.resolve().parents]
