@@ -126,7 +126,8 @@ class ToolRunner:
                       and run_dir in f.resolve().parents]
         if not found:
             return
-        written = {digest for e in read_entries(self.run_dir / RECORD)
+        record = self.run_dir / RECORD
+        written = {digest for e in (read_entries(record) if record.is_file() else [])
                    if e["tool"] in self.registry.tools
                    and not self.registry.get(e["tool"]).executes_code
                    for digest in e["outputs"].values()}
@@ -302,4 +303,3 @@ def verify_run(run_dir: str | Path, expected_head: str | None = None,
             f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""), n_checked)
     return VerifyResult(True, result.head, result.length, "", n_checked,
                         expected_head is not None)
-
