@@ -11,6 +11,7 @@ from aihep.design.calorimeter import (
     electron_signals,
     evaluate_layers,
     library_layout,
+    metric_names,
     pion_events,
     resolution,
     sampling_weights,
@@ -98,6 +99,7 @@ def test_reproducible_per_seed_and_library_choice():
     z, t = np.arange(8) * 100.0, np.full(8, 5.0)
     a = evaluate_layers(z, t, PIONS, 2000, 1)
     assert a == evaluate_layers(z, t, PIONS, 2000, 1)
+    assert sorted(a) == sorted(metric_names(PIONS))  # what a problem file is checked against
     assert a != evaluate_layers(z, t, PIONS, 2000, 2)
     test = PIONS.model_copy(update={"library": "test"})
     assert a != evaluate_layers(z, t, test, 2000, 1)

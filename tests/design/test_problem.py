@@ -93,6 +93,20 @@ def test_yaml_round_trip(tmp_path):
     (lambda s: s["objective"].update(simulator="math:pi"), "is not a function (a float)"),
     (lambda s: s["objective"].update(simulator="math:no_such_function"), "AttributeError"),
     (lambda s: s["objective"].update(simulator="geant4"), "unknown simulator 'geant4'"),
+    # a built-in simulator's settings and metrics are checked before anything runs
+    (lambda s: s["objective"]["settings"].update(bogus=3),
+     "objective.settings.bogus: expected a setting of the spectrometer simulator"),
+    (lambda s: s["objective"].update(reevaluate_settings={"momenta_gev": "abc"}),
+     "objective.reevaluate_settings.momenta_gev: expected a valid tuple"),
+    (lambda s: s["objective"]["weights"].update(resolution_1000_pct=1.0),
+     "objective.weights.resolution_1000_pct: expected a metric the spectrometer simulator"),
+    (lambda s: s["objective"]["settings"].update(momenta_gev=[5.0, 50.0]),
+     "objective.weights.resolution_100_pct"),  # the weighted metric is now resolution_50_pct
+    (lambda s: s["objective"].update(simulator="quadratic", settings={"optimum": {},
+                                                                      "width": 2}),
+     "objective.settings.width: expected a setting of the quadratic simulator"),
+    (lambda s: s["objective"].update(simulator="calorimeter"),
+     "objective.weights.inefficiency_pct: expected a metric the calorimeter simulator"),
 ])
 def test_bad_problem_yaml_names_file_and_field(tmp_path, edit, field):
     spec = spectrometer_spec()

@@ -12,6 +12,7 @@ from aihep.design.spectrometer import (
     evaluate_layout,
     exact_kappa_sigma,
     gluckstern_kappa_sigma,
+    metric_names,
     track_momentum,
 )
 
@@ -23,6 +24,7 @@ def test_reproducible_per_seed_and_different_across_seeds():
     a = problem.simulate(problem.baseline, seed=5, events=100)
     assert a == problem.simulate(problem.baseline, seed=5, events=100)
     assert a != problem.simulate(problem.baseline, seed=6, events=100)
+    assert sorted(a) == sorted(metric_names(SpectrometerSettings()))  # checked at load time
 
 
 @pytest.mark.parametrize("n_stations", [5, 8, 10])

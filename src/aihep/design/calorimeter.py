@@ -286,6 +286,13 @@ def pion_signals(settings: CalorimeterSettings, energy_gev: float, z_mm: np.ndar
 
 # -- the objective -----------------------------------------------------------------------------
 
+def metric_names(settings: CalorimeterSettings) -> list[str]:
+    """The metrics :func:`evaluate_layers` returns with these settings."""
+    return [name for particle in settings.particles for name in (
+        *(f"resolution_{particle}_{energy:g}_pct" for energy in settings.energies_gev),
+        f"resolution_{particle}_pct")]
+
+
 def evaluate_layers(z_mm: Sequence[float] | np.ndarray, t_mm: Sequence[float] | np.ndarray,
                     settings: CalorimeterSettings, events: int, seed: int
                     ) -> dict[str, float]:

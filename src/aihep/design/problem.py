@@ -21,12 +21,13 @@ the decoded design is then projected.
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aihep.errors import ConfigError
 
@@ -446,3 +447,54 @@ def simulator(name: str) -> SimulatorFn:
     msg = (f"unknown simulator {name!r}: spectrometer, calorimeter, quadratic or "
            "package.module:function")
     raise ConfigError(msg)
+
+
+def built_in_objective_error(objective: Objective) -> tuple[str, str] | None:
+    """The first thing a built-in simulator cannot do with this objective, as ``(field,
+    expected)``: a setting it does not take (in ``settings`` or ``reevaluate_settings``) or a
+    weighted metric it does not return. None when all is well, and for user simulators
+    (their settings and metrics show when they run)."""
+    name = objective.simulator
+    merged = {**objective.settings, **objective.reevaluate_settings}
+    fields = (("settings", objective.settings), ("reevaluate_settings", merged))
+    if name == "quadratic":
+        from aihep.design.analytic import quadratic
+
+        takes = sorted(set(inspect.signature(quadratic).parameters)
+                       - {"design", "seed", "events"})
+        for field, given in fields:
+            unknown = sorted(set(given) - set(takes))
+            if unknown:
+                return f"{field}.{unknown[0]}", f"a setting of the quadratic simulator {takes}"
+        names = [["distance"]]
+    elif name in ("spectrometer", "calorimeter"):
+        from aihep.design import calorimeter, spectrometer
+
+        settings_type: type[BaseModel]
+        metric_names: Callable[[Any], list[str]]
+        if name == "spectrometer":
+            settings_type = spectrometer.SpectrometerSettings
+            metric_names = spectrometer.metric_names
+        else:
+            settings_type = calorimeter.CalorimeterSettings
+            metric_names = calorimeter.metric_names
+        names = []
+        for field, given in fields:
+            try:
+                resolved: Any = settings_type(**given)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(x) for x in first["loc"])
+                if first["type"] == "extra_forbidden":
+                    return (f"{field}.{where}", f"a setting of the {name} simulator "
+                            f"{sorted(settings_type.model_fields)}")
+                return f"{field}.{where}", first["msg"].removeprefix("Input should be ")
+            names.append(metric_names(resolved))
+    else:
+        return None
+    for returned in names:
+        missing = sorted(set(objective.weights) - set(returned))
+        if missing:
+            return (f"weights.{missing[0]}",
+                    f"a metric the {name} simulator returns ({', '.join(returned)})")
+    return None

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from aihep.design.problem import DesignProblem, simulator
+from aihep.design.problem import DesignProblem, built_in_objective_error, simulator
 from aihep.errors import ConfigError, InputError
 
 SPECTROMETER_SLOTS = 8
@@ -138,4 +138,7 @@ def load_problem(source: str | Path) -> DesignProblem:
     except ConfigError as error:
         raise InputError(path, "objective.simulator", "spectrometer, calorimeter, quadratic "
                          f"or an importable package.module:function; {error}") from None
+    wrong = built_in_objective_error(problem.objective_spec)
+    if wrong is not None:  # a setting or metric a built-in simulator does not know
+        raise InputError(path, f"objective.{wrong[0]}", wrong[1])
     return problem

@@ -351,6 +351,13 @@ def track_momentum(z: np.ndarray, g: np.ndarray, settings: SpectrometerSettings,
                           resolution, float((~matched).sum() / max(len(ev), 1)), residuals)
 
 
+def metric_names(settings: SpectrometerSettings) -> list[str]:
+    """The metrics :func:`evaluate_layout` returns with these settings."""
+    return [f"{kind}_{p:g}_pct" for p in settings.momenta_gev
+            for kind in ("resolution", "efficiency")] + [
+        "efficiency_pct", "inefficiency_pct", "ghost_rate_pct"]
+
+
 def evaluate_layout(z_m: Sequence[float] | np.ndarray, granularity: Sequence[int] | np.ndarray,
                     settings: SpectrometerSettings, events: int,
                     seed: int) -> dict[str, float]:
