@@ -83,6 +83,11 @@ def _print_summary(summaries: list[dict], report: Path | None, as_json: bool,
                           *([f"{s['invalid_fraction']:.2f}"] if invalid else []),
                           f"{s['seconds_median']:.0f}")
         console.print(table)
+        filled = [f"{s['optimizer']} {100 * s['filled_fraction']:.0f}%" for s in mine
+                  if s.get("filled_fraction", 0) > 0]
+        if filled:  # an LLM proposer that repeats itself is mostly random search
+            console.print("calls spent on random designs replacing proposals that repeated "
+                          f"an evaluated design: {', '.join(filled)}")
     if report:
         console.print(f"report: {report}")
 

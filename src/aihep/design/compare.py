@@ -36,6 +36,7 @@ class OptimizerSummary:
     vs_random_wins: str  # seeds where this optimizer's best is below random's
     gap_to_cma10x_pct: float | None  # median best / cma-es-10x median best - 1, in %
     invalid_fraction: float
+    filled_fraction: float  # calls on random designs replacing repeated proposals
     seconds_median: float  # per run: ``cost_seconds`` when a row has it, else ``seconds``
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +82,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[OptimizerSummary]:
             gap_to_cma10x_pct=(float(100 * (np.median(best) / np.median(cma10) - 1))
                                if cma10 else None),
             invalid_fraction=float(np.mean([r["invalid_fraction"] for r in runs])),
+            filled_fraction=float(np.mean([r.get("filled_repeats", 0) / max(r["calls"], 1)
+                                           for r in runs])),
             seconds_median=float(np.median([r.get("cost_seconds", r["seconds"]) for r in runs]))))
     return out
 

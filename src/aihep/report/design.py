@@ -91,9 +91,10 @@ def write_design_report(out: Path, rows: Sequence[dict[str, Any]], problem: Any,
                         summaries: Sequence[dict[str, Any]] = ()) -> list[Path]:
     """``report.html`` in ``out``: the table, convergence and the best design."""
     best = min(rows, key=lambda r: r["best_objective"])
-    table = [{k: r[k] for k in ("optimizer", "seed", "calls", "baseline_objective",
-                                "best_objective", "best_error", "invalid_fraction",
-                                "seconds")} for r in rows]
+    table = [{**{k: r[k] for k in ("optimizer", "seed", "calls", "baseline_objective",
+                                   "best_objective", "best_error", "invalid_fraction")},
+              "filled_repeats": r.get("filled_repeats", 0), "seconds": r["seconds"]}
+             for r in rows]
     sections = []
     if summaries:
         sections.append(("Optimizers over seeds", table_html(list(summaries))))
