@@ -55,6 +55,19 @@ def test_run_two_seeds_then_compare(tmp_path):
     assert again["last"] == data["last"]
 
 
+def test_compare_says_how_much_of_an_llm_run_was_random_fill(tmp_path):
+    rows = [{"problem": "p", "optimizer": name, "seed": seed, "calls": 10,
+             "best_objective": 1.0 + seed, "baseline_objective": 5.0,
+             "invalid_fraction": 0.0, "seconds": 1.0, "filled_repeats": filled}
+            for seed in (1, 2) for name, filled in (("random", 0), ("llm", 7 + seed))]
+    path = tmp_path / "design.json"
+    path.write_text(json.dumps({"rows": rows}))
+    result = runner.invoke(app, ["design", "compare", str(path)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "repeated an evaluated design: llm 85%" in text and "random 0%" not in text
+
+
 def test_several_optimizers_share_seeds_and_one_report(tmp_path):
     problem = quadratic_yaml(tmp_path / "quad.yaml")
     out = tmp_path / "cmp"

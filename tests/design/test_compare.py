@@ -22,7 +22,7 @@ def test_summary_pairs_by_seed_and_counts_the_cost_of_resumed_runs():
     assert by["llm"].seconds_median == 100.0
     assert by["random"].seconds_median == 2.0
     assert by["llm"].best_median == 7.0 and by["llm"].improvement_pct == pytest.approx(30.0)
-    # 1-5 of 10 proposals were repeats replaced by random designs; rows without the field: 0
+    # 1-5 of 10 calls went to random designs replacing repeats; rows without the field: 0
     assert by["llm"].filled_fraction == pytest.approx(0.3)
     assert by["random"].filled_fraction == 0.0
 
