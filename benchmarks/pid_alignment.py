@@ -9,10 +9,11 @@ simulated tracks are weighted to the data's true class mixture (the data labels 
 only for this diagnostic), so what remains is the covariate shift within each species; the
 AUC is given for all tracks and for tracks with and without TOF (the TOF efficiency itself
 differs between the domains). DANN's domain loss had only an unlabelled estimate of that
-mixture.
+mixture. Also each model's accuracy on the data's V0 sample (species implied by the decay
+kinematics, no data labels): a label-free way to choose between the models.
 
 Usage: python benchmarks/pid_alignment.py --commit da380c2 [--events 80000] [--seeds 1,2,3]
-       [--shifts 1,2] [--tracks 100000]
+       [--shifts 0,1,2] [--tracks 100000]
 Writes benchmarks/results/pid_alignment.json and prints a table.
 """
 
@@ -28,16 +29,23 @@ from pid import CACHE, tracks_for
 RESULTS = ROOT / "results" / "pid_alignment.json"
 
 
-def pooled_features(checkpoint, domain_head: bool, tracks) -> np.ndarray:
-    """The pooled representation (n, hidden) of the best state in a fit checkpoint."""
+def load_fit(checkpoint, domain_head: bool):
+    """The best state of a fit checkpoint as a transformer."""
     import torch
 
-    from aihep.pid.model import PIDModelConfig, PIDTransformer, token_inputs
+    from aihep.pid.model import PIDModelConfig, PIDTransformer
 
-    state = torch.load(checkpoint, weights_only=False)
     model = PIDTransformer(PIDModelConfig(domain_head=domain_head))
-    model.load_state_dict(state["best_state"])
-    model.eval()
+    model.load_state_dict(torch.load(checkpoint, weights_only=False)["best_state"])
+    return model.eval()
+
+
+def pooled_features(model, tracks) -> np.ndarray:
+    """The pooled representation (n, hidden) of a transformer."""
+    import torch
+
+    from aihep.pid.model import token_inputs
+
     tokens, mask, kinds = token_inputs(tracks.signals.as_array(), tracks.p_gev)
     with torch.no_grad():
         return np.concatenate([model(tokens[s:s + 8192], mask[s:s + 8192], kinds)[1].numpy()
@@ -65,15 +73,16 @@ def main() -> None:
     parser.add_argument("--commit", required=True, help="the pid.py run whose fits to read")
     parser.add_argument("--events", type=int, default=80_000)
     parser.add_argument("--seeds", default="1,2,3")
-    parser.add_argument("--shifts", default="1,2")
+    parser.add_argument("--shifts", default="0,1,2")
     parser.add_argument("--tracks", type=int, default=100_000,
                         help="tracks per domain (sampled)")
     args = parser.parse_args()
-    from aihep.pid.data import DomainConfig, shifted_data_domain
+    from aihep.pid.data import DomainConfig, shifted_data_domain, v0_sample
+    from aihep.pid.methods import transformer_probabilities
 
     fits = CACHE / "fits" / args.commit
     rows = []
-    print("| seed | shift | TOF | transformer | transformer+dann |\n|---|---|---|---|---|")
+    print("| seed | shift | quantity | transformer | transformer+dann |\n|---|---|---|---|---|")
     for seed in (int(s) for s in args.seeds.split(",")):
         sim = tracks_for(DomainConfig(), args.events, seed)
         for shift in (float(s) for s in args.shifts.split(",")):
@@ -87,12 +96,21 @@ def main() -> None:
             sim_frac = np.bincount(sim_part.species, minlength=4) / len(sim_part)
             data_frac = np.bincount(data_part.species, minlength=4) / len(data_part)
             weights = (data_frac / np.maximum(sim_frac, 1e-12))[sim_part.species]
-            features = {
-                "transformer": [pooled_features(fits / f"transformer_seed{seed}.ckpt", False,
-                                                t) for t in (sim_part, data_part)],
-                "transformer+dann": [pooled_features(
-                    fits / f"transformer+dann_seed{seed}_{shift:g}x.ckpt", True, t)
-                    for t in (sim_part, data_part)]}
+            models = {"transformer": load_fit(fits / f"transformer_seed{seed}.ckpt", False),
+                      "transformer+dann": load_fit(
+                          fits / f"transformer+dann_seed{seed}_{shift:g}x.ckpt", True)}
+            features = {name: [pooled_features(model, t) for t in (sim_part, data_part)]
+                        for name, model in models.items()}
+            adapt = data.select(np.arange(len(data) // 2))  # as in pid.py
+            v0 = v0_sample(adapt, seed=seed)
+            v0_tracks = adapt.select(v0.index)
+            v0_accuracy = {name: float((transformer_probabilities(model, v0_tracks).argmax(1)
+                                        == v0.species).mean())
+                           for name, model in models.items()}
+            rows.append({"seed": seed, "shift": f"{shift:g}x", "v0_accuracy": v0_accuracy,
+                         "v0_tracks": len(v0.index)})
+            print(f"| {seed} | {shift:g}x | V0 accuracy | {v0_accuracy['transformer']:.4f} | "
+                  f"{v0_accuracy['transformer+dann']:.4f} |", flush=True)
             tof = [np.isfinite(t.signals.tof) for t in (sim_part, data_part)]
             for name, (s_keep, d_keep) in (("all", (np.ones_like(tof[0]), np.ones_like(tof[1]))),
                                            ("with", tuple(tof)),
@@ -101,7 +119,8 @@ def main() -> None:
                         for model, (a, b) in features.items()}
                 rows.append({"seed": seed, "shift": f"{shift:g}x", "tof": name,
                              "domain_auc": aucs})
-                print(f"| {seed} | {shift:g}x | {name} | {aucs['transformer']:.3f} | "
+                print(f"| {seed} | {shift:g}x | domain AUC, TOF {name} | "
+                      f"{aucs['transformer']:.3f} | "
                       f"{aucs['transformer+dann']:.3f} |", flush=True)
     write_result(RESULTS, {"benchmark": "pid_alignment", "fits_commit": args.commit,
                            "events": args.events, "tracks_per_domain": args.tracks,
