@@ -5,15 +5,19 @@ Tracks (cached under .cache/benchmarks/pid/): Pythia minimum bias at 13.6 TeV,
 "data" domain is shifted by 0x, 1x or 2x the configured shift (`aihep.pid.data`), its labels
 used only to score. Models: n-sigma (TPC and TOF combined) and Bayesian PID with the TPC
 gain and TOF offset recalibrated on the data's V0 sample, HistGradientBoosting, an MLP with
-imputation, the detector-token transformer, the transformer with DANN, the transformer
-fine-tuned on the V0 sample, and an oracle trained on labelled data (upper bound).
-Hyperparameters are fixed in advance (no data labels). DANN's domain loss weights the
-simulated tracks to the data's class mixture, estimated by EM on V0-calibrated Bayesian PID
-(no labels). F1 per species and macro F1 on data, for tracks with TOF, without and all, with
-bootstrap errors (100 resamples), over ``--seeds`` seeds. Resumable: every fit is
-checkpointed under .cache/benchmarks/pid/fits/<commit>/ and reloaded by a re-run.
+imputation, the detector-token transformer, the transformer with DANN (its weight chosen
+from ``--dann-lambdas`` by the accuracy on the data's V0 sample, whose species the decay
+kinematics imply: no data labels; every weight's V0 accuracy and data F1 are in the rows'
+``dann_scan``), the transformer fine-tuned on the V0 sample, and an oracle trained on
+labelled data (upper bound). The other hyperparameters are fixed in advance. DANN's domain
+loss weights the simulated tracks to the data's class mixture, estimated by EM on
+V0-calibrated Bayesian PID (no labels). F1 per species and macro F1 on data, for tracks
+with TOF, without and all, with bootstrap errors (100 resamples), over ``--seeds`` seeds.
+Resumable: every fit is checkpointed under .cache/benchmarks/pid/fits/<commit>/ and
+reloaded by a re-run.
 
-Usage: python benchmarks/pid.py [--events 80000] [--seeds 3|2,3] [--shifts 0,1,2] [--summary]
+Usage: python benchmarks/pid.py [--events 80000] [--seeds 3|2,3] [--shifts 0,1,2]
+       [--dann-lambdas 0.3,1,3,10] [--summary]
 Writes benchmarks/results/pid.json and prints a table.
 """
 
@@ -174,6 +178,9 @@ def main() -> None:
                         "rows of other seeds already in pid.json are kept")
     parser.add_argument("--shifts", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--dann-lambdas", default="0.3,1,3,10",
+                        help="DANN weights tried; the one with the best accuracy on the "
+                        "data's V0 sample (no data labels) is the transformer+dann row")
     parser.add_argument("--summary", action="store_true",
                         help="only print the table and the targets of pid.json")
     args = parser.parse_args()
@@ -196,9 +203,11 @@ def main() -> None:
         nsigma_probabilities,
         transformer_probabilities,
     )
+    from aihep.pid.metrics import f1_scores
 
     rows = []
     seeds = seed_list(args.seeds)
+    lambdas = [float(x) for x in args.dann_lambdas.split(",")]
     config = TransformerTrainConfig(train=TrainConfig(epochs=args.epochs, batch_size=1024,
                                                       learning_rate=2e-3, patience=5))
     for seed in seeds:
@@ -220,12 +229,18 @@ def main() -> None:
             v0 = v0_sample(adapt, seed=seed)
             calibrated = calibrate_on_v0(adapt, v0.index, v0.species, sim_detector)
             weights, fractions = class_mixture_weights(sim, adapt, calibrated)
-            dann = fit_transformer(sim, config.model_copy(update={
-                "dann_lambda_max": 1.0, "train": config.train.model_copy(update={
-                    "seed": seed})}), data=adapt,
-                checkpoint=fit_path(commit, "transformer+dann", seed, shift),
-                class_weights=weights)
             v0_tracks = adapt.select(v0.index)
+            scan = {}  # DANN weight -> (model, accuracy on the V0 sample: no data labels)
+            for lam in lambdas:
+                net = fit_transformer(sim, config.model_copy(update={
+                    "dann_lambda_max": lam, "train": config.train.model_copy(update={
+                        "seed": seed})}), data=adapt,
+                    checkpoint=fit_path(commit, f"transformer+dann_l{lam:g}", seed, shift),
+                    class_weights=weights)
+                scan[lam] = (net, float((transformer_probabilities(net, v0_tracks).argmax(1)
+                                         == v0.species).mean()))
+            chosen = max(lambdas, key=lambda lam: scan[lam][1])  # first of equals
+            dann = scan[chosen][0]
             tuned = fit_transformer(v0_tracks, config.model_copy(update={
                 "train": config.train.model_copy(update={"epochs": 5, "learning_rate": 3e-4,
                                                          "seed": seed})}),
@@ -235,7 +250,8 @@ def main() -> None:
                 "train": config.train.model_copy(update={"seed": seed})}),
                 checkpoint=fit_path(commit, "oracle", seed, shift))
             if seed == 1 and shift == 1.0:  # a registrable run (aihep models register)
-                save_run("transformer+dann", dann, config, sim, adapt, seed)
+                save_run("transformer+dann", dann, config.model_copy(update={
+                    "dann_lambda_max": chosen}), sim, adapt, seed)
             probabilities = {
                 "nsigma": nsigma_probabilities(test, calibrated),
                 "bayes": bayes_probabilities(test, calibrated, priors),
@@ -245,6 +261,9 @@ def main() -> None:
                 "transformer+dann": transformer_probabilities(dann, test),
                 "transformer+v0-finetune": transformer_probabilities(tuned, test),
                 "oracle": transformer_probabilities(oracle, test)}
+            dann_scan = {f"{lam:g}": {"v0_accuracy": acc, "f1_macro_data": f1_scores(
+                transformer_probabilities(net, test), test.species)["f1_macro"]}
+                for lam, (net, acc) in scan.items()}  # data F1: evaluation only
             has_tof = np.isfinite(test.signals.tof)
             for model, p in probabilities.items():
                 for tof, keep in (("with", has_tof), ("without", ~has_tof),
@@ -257,6 +276,7 @@ def main() -> None:
                                  "seed": seed, "tracks": int(keep.sum()),
                                  "v0_purity": v0.purity, "v0_tracks": len(v0.index),
                                  "data_fractions_estimated": fractions.tolist(),
+                                 "dann_lambda": chosen, "dann_scan": dann_scan,
                                  "data_fractions_true": (np.bincount(
                                      adapt.species, minlength=4) / len(adapt)).tolist()})
             merged = merged_rows(RESULTS, rows, seeds, commit)
