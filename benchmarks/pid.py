@@ -110,6 +110,14 @@ def bootstrap_f1(probabilities: np.ndarray, species: np.ndarray, seed: int,
             float(np.std([r["f1_macro"] for r in resampled])), per_species)
 
 
+def v0_accuracy(model, v0_tracks, v0_species: np.ndarray) -> float:
+    """A transformer's accuracy on the V0 sample (species implied by the decay kinematics:
+    no data labels)."""
+    from aihep.pid.methods import transformer_probabilities
+
+    return float((transformer_probabilities(model, v0_tracks).argmax(1) == v0_species).mean())
+
+
 MODELS = ("nsigma", "bayes", "hgb", "mlp-imputed", "transformer", "transformer+dann",
           "transformer+v0-finetune", "oracle")
 
@@ -207,7 +215,13 @@ def main() -> None:
 
     rows = []
     seeds = seed_list(args.seeds)
-    lambdas = [float(x) for x in args.dann_lambdas.split(",")]
+    try:
+        lambdas = [float(x) for x in args.dann_lambdas.split(",")]
+    except ValueError:
+        parser.error(f"--dann-lambdas: expected comma-separated numbers, got "
+                     f"{args.dann_lambdas!r}")
+    if not lambdas or min(lambdas) <= 0:
+        parser.error("--dann-lambdas: every DANN weight must be > 0")
     config = TransformerTrainConfig(train=TrainConfig(epochs=args.epochs, batch_size=1024,
                                                       learning_rate=2e-3, patience=5))
     for seed in seeds:
@@ -237,8 +251,7 @@ def main() -> None:
                         "seed": seed})}), data=adapt,
                     checkpoint=fit_path(commit, f"transformer+dann_l{lam:g}", seed, shift),
                     class_weights=weights)
-                scan[lam] = (net, float((transformer_probabilities(net, v0_tracks).argmax(1)
-                                         == v0.species).mean()))
+                scan[lam] = (net, v0_accuracy(net, v0_tracks, v0.species))
             chosen = max(lambdas, key=lambda lam: scan[lam][1])  # first of equals
             dann = scan[chosen][0]
             tuned = fit_transformer(v0_tracks, config.model_copy(update={

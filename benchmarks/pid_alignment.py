@@ -24,7 +24,7 @@ import argparse
 import numpy as np
 from common import ROOT, write_result
 
-from pid import CACHE, tracks_for
+from pid import CACHE, tracks_for, v0_accuracy
 
 RESULTS = ROOT / "results" / "pid_alignment.json"
 
@@ -78,7 +78,6 @@ def main() -> None:
                         help="tracks per domain (sampled)")
     args = parser.parse_args()
     from aihep.pid.data import DomainConfig, shifted_data_domain, v0_sample
-    from aihep.pid.methods import transformer_probabilities
 
     fits = CACHE / "fits" / args.commit
     rows = []
@@ -104,13 +103,12 @@ def main() -> None:
             adapt = data.select(np.arange(len(data) // 2))  # as in pid.py
             v0 = v0_sample(adapt, seed=seed)
             v0_tracks = adapt.select(v0.index)
-            v0_accuracy = {name: float((transformer_probabilities(model, v0_tracks).argmax(1)
-                                        == v0.species).mean())
-                           for name, model in models.items()}
-            rows.append({"seed": seed, "shift": f"{shift:g}x", "v0_accuracy": v0_accuracy,
+            accuracy = {name: v0_accuracy(model, v0_tracks, v0.species)
+                        for name, model in models.items()}
+            rows.append({"seed": seed, "shift": f"{shift:g}x", "v0_accuracy": accuracy,
                          "v0_tracks": len(v0.index)})
-            print(f"| {seed} | {shift:g}x | V0 accuracy | {v0_accuracy['transformer']:.4f} | "
-                  f"{v0_accuracy['transformer+dann']:.4f} |", flush=True)
+            print(f"| {seed} | {shift:g}x | V0 accuracy | {accuracy['transformer']:.4f} | "
+                  f"{accuracy['transformer+dann']:.4f} |", flush=True)
             tof = [np.isfinite(t.signals.tof) for t in (sim_part, data_part)]
             for name, (s_keep, d_keep) in (("all", (np.ones_like(tof[0]), np.ones_like(tof[1]))),
                                            ("with", tuple(tof)),
