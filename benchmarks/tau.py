@@ -5,8 +5,9 @@ Z'(1 TeV) -> tau tau, QCD (pT-hat > 15 GeV), Z -> ee and Z -> mumu, in the simul
 (seed 1) and in the "data" domain (seed 2; calorimeter scale +4%, 8% extra calorimeter
 resolution, twice the pile-up, tracking efficiency 95 -> 92%: ``aihep.tau.data.data_domain``,
 fixed before any training). Simulation: 80% training, 20% test (for the simulation-fixed
-cuts). Data: the first half is the unlabelled adaptation sample (and the oracle's labelled
-training set), the second half the test set (its labels score only).
+cuts). Data: half of each signal sample and the candidates of ``--data-adapt-qcd-events``
+QCD events are the unlabelled adaptation sample (and the oracle's labelled training set,
+about the size of the simulated one), the rest is the test set (its labels score only).
 
 Models per seed: the DeepTau-style CNN trained on simulation; the same with DANN (lambda max
 1, fixed in advance); ParT-lite on simulation; an oracle CNN trained on labelled data (upper
@@ -17,8 +18,9 @@ adaptation's cost in simulation: each model's simulated tau efficiency at the je
 simulation-trained CNN has at 50% / 70% (``sim_eff_at_reference_misid``).
 
 Usage: python benchmarks/tau.py [--seeds 3|2,3] [--epochs 10] [--workers 2]
-       [--events ztautau=200000,zprime-tautau=50000,qcd=1000000,zee=50000,zmumu=50000]
-       [--data-qcd-events 2000000] [--data-shift 1] [--summary]
+       [--events ztautau=20000,zprime-tautau=5000,qcd=100000,zee=10000,zmumu=10000]
+       [--data-qcd-events 1200000] [--data-adapt-qcd-events 150000] [--data-shift 1]
+       [--summary]
 Writes benchmarks/results/tau.json (rows, runs and the issue's ``targets``) and prints a
 table; ``--summary`` re-prints the table and targets from the file.
 """
@@ -35,7 +37,7 @@ from common import ROOT, git_commit, merged_rows, seed_list, write_result
 
 CACHE = ROOT.parent / ".cache" / "benchmarks" / "tau"
 RESULTS = ROOT / "results" / "tau.json"
-DEFAULT_EVENTS = "ztautau=200000,zprime-tautau=50000,qcd=1000000,zee=50000,zmumu=50000"
+DEFAULT_EVENTS = "ztautau=20000,zprime-tautau=5000,qcd=100000,zee=10000,zmumu=10000"
 
 
 def domain_dir(shift: float) -> str:
@@ -201,8 +203,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--events", default=DEFAULT_EVENTS)
-    parser.add_argument("--data-qcd-events", type=int, default=2_000_000,
-                        help="QCD events in the data domain (>= 200k test jets)")
+    parser.add_argument("--data-qcd-events", type=int, default=1_200_000,
+                        help="QCD events in the data domain (~0.2 test jets each: >= 200k "
+                        "test jets)")
+    parser.add_argument("--data-adapt-qcd-events", type=int, default=150_000,
+                        help="of which the adaptation (and oracle training) sample takes "
+                        "this many events' candidates (at most half), the test set the rest")
     parser.add_argument("--models", default="cnn,cnn+dann,part-lite,oracle")
     parser.add_argument("--data-shift", type=float, default=1.0,
                         help="scale of the data domain's shift (data_domain(scale)); other "
@@ -227,6 +233,20 @@ def main() -> None:
             write_json_atomic(results, result)
         print_summary(result["rows"])
         return
+    try:
+        events = {k: int(v) for k, v in (item.split("=") for item in args.events.split(","))}
+    except ValueError:
+        parser.error(f"--events {args.events!r}: expected sample=count,... "
+                     f"(e.g. {DEFAULT_EVENTS})")
+    if results.is_file():  # seeds of one run are merged, runs of other setups are not
+        setup = {"events": events, "data_qcd_events": args.data_qcd_events,
+                 "data_adapt_qcd_events": args.data_adapt_qcd_events, "epochs": args.epochs}
+        earlier = json.loads(results.read_text())
+        earlier.setdefault("data_adapt_qcd_events", earlier.get("data_qcd_events", 0) // 2)
+        differs = [k for k, v in setup.items() if earlier.get(k) != v]
+        if differs:
+            parser.error(f"{results}: holds a run with other {', '.join(differs)}; move it "
+                         "away (e.g. to tau_<size>.json) to start this setup")
     commit = git_commit()
     import torch
 
@@ -244,7 +264,6 @@ def main() -> None:
     from aihep.tau.run import TauTrainConfig, fit_tau_model, tau_probabilities
 
     torch.set_num_threads(args.workers)
-    events = {k: int(v) for k, v in (item.split("=") for item in args.events.split(","))}
     sim_parts, data_parts = [], []
     for name, n in events.items():
         sim_parts.append(sample(name, "simulation", n, args.workers))
@@ -252,20 +271,26 @@ def main() -> None:
         data_parts.append(sample(name, "data", n_data, args.workers, args.data_shift))
     rng = np.random.default_rng(0)
 
-    def split(parts: list[TauCandidates], first: float) -> tuple[TauCandidates, ...]:
+    def split(parts: list[TauCandidates], fractions: list[float]
+              ) -> tuple[TauCandidates, ...]:
         a, b = [], []
-        for p in parts:
+        for p, first in zip(parts, fractions, strict=True):
             order = rng.permutation(len(p))
             k = int(first * len(p))
             a.append(p.select(np.sort(order[:k])))
             b.append(p.select(np.sort(order[k:])))
         return TauCandidates.concatenate(a), TauCandidates.concatenate(b)
 
-    sim_train, sim_test = split(sim_parts, 0.8)
-    data_adapt, data_test = split(data_parts, 0.5)
+    sim_train, sim_test = split(sim_parts, [0.8] * len(sim_parts))
+    # the oracle's labelled training set stays the size of the simulated one: more QCD
+    # events in data enlarge the test set only
+    adapt_qcd = min(0.5, args.data_adapt_qcd_events / args.data_qcd_events)
+    data_adapt, data_test = split(data_parts, [adapt_qcd if name == "qcd" else 0.5
+                                               for name in events])
     # the test sets on disk, for `aihep tau evaluate` on the registered runs
     split_dir = CACHE / "splits" / "_".join(f"{n}{k}" for n, k in events.items())
-    data_name = f"{domain_dir(args.data_shift)}-test-qcd{args.data_qcd_events}"
+    data_name = (f"{domain_dir(args.data_shift)}-test-qcd{args.data_qcd_events}"
+                 f"-adapt{args.data_adapt_qcd_events}")
     for part, name in ((sim_test, "sim-test"), (data_test, data_name)):
         if not (split_dir / name / "candidates.npz").is_file():
             (split_dir / name).mkdir(parents=True, exist_ok=True)
@@ -345,7 +370,9 @@ def main() -> None:
             merged = merged_rows(results, rows, seeds, commit)
             write_result(results, {"benchmark": "tau", "events": events,
                                    "data_shift": args.data_shift,
-                                   "data_qcd_events": args.data_qcd_events, "sizes": sizes,
+                                   "data_qcd_events": args.data_qcd_events,
+                                   "data_adapt_qcd_events": args.data_adapt_qcd_events,
+                                   "sizes": sizes,
                                    "epochs": args.epochs, "rows": merged,
                                    "runs": merged_rows(results, runs, seeds, commit, "runs"),
                                    "curves": merged_rows(results, curves, seeds, commit,
