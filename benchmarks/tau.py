@@ -19,7 +19,7 @@ simulation-trained CNN has at 50% / 70% (``sim_eff_at_reference_misid``).
 
 Usage: python benchmarks/tau.py [--seeds 3|2,3] [--epochs 10] [--workers 2]
        [--events ztautau=20000,zprime-tautau=5000,qcd=100000,zee=10000,zmumu=10000]
-       [--data-qcd-events 1200000] [--data-adapt-qcd-events 150000] [--data-shift 1]
+       [--data-qcd-events 1350000] [--data-adapt-qcd-events 150000] [--data-shift 1]
        [--summary]
 Writes benchmarks/results/tau.json (rows, runs and the issue's ``targets``) and prints a
 table; ``--summary`` re-prints the table and targets from the file.
@@ -203,8 +203,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--events", default=DEFAULT_EVENTS)
-    parser.add_argument("--data-qcd-events", type=int, default=1_200_000,
-                        help="QCD events in the data domain (~0.2 test jets each: >= 200k "
+    parser.add_argument("--data-qcd-events", type=int, default=1_350_000,
+                        help="QCD events in the data domain (~0.17 test jets each: >= 200k "
                         "test jets)")
     parser.add_argument("--data-adapt-qcd-events", type=int, default=150_000,
                         help="of which the adaptation (and oracle training) sample takes "
