@@ -238,6 +238,20 @@ def main() -> None:
     except ValueError:
         parser.error(f"--events {args.events!r}: expected sample=count,... "
                      f"(e.g. {DEFAULT_EVENTS})")
+    from aihep.tau.data import SAMPLES
+
+    unknown = sorted(set(events) - set(SAMPLES))
+    if unknown or "qcd" not in events or min(events.values()) < 1:
+        parser.error(f"--events {args.events!r}: expected positive counts of samples among "
+                     f"{', '.join(SAMPLES)}, qcd included")
+    if not 0 < args.data_adapt_qcd_events < args.data_qcd_events:
+        parser.error("--data-adapt-qcd-events / --data-qcd-events: expected 0 < adaptation "
+                     f"events < data QCD events, got {args.data_adapt_qcd_events} / "
+                     f"{args.data_qcd_events}")
+    bad_models = sorted(set(args.models.split(",")) - {"cnn", "cnn+dann", "part-lite", "oracle"})
+    if bad_models:
+        parser.error(f"--models {args.models!r}: unknown {', '.join(bad_models)} (expected "
+                     "names among cnn, cnn+dann, part-lite, oracle)")
     if results.is_file():  # seeds of one run are merged, runs of other setups are not
         setup = {"events": events, "data_qcd_events": args.data_qcd_events,
                  "data_adapt_qcd_events": args.data_adapt_qcd_events, "epochs": args.epochs}
