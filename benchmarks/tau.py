@@ -5,9 +5,11 @@ Z'(1 TeV) -> tau tau, QCD (pT-hat > 15 GeV), Z -> ee and Z -> mumu, in the simul
 (seed 1) and in the "data" domain (seed 2; calorimeter scale +4%, 8% extra calorimeter
 resolution, twice the pile-up, tracking efficiency 95 -> 92%: ``aihep.tau.data.data_domain``,
 fixed before any training). Simulation: 80% training, 20% test (for the simulation-fixed
-cuts). Data: half of each signal sample and the candidates of ``--data-adapt-qcd-events``
-QCD events are the unlabelled adaptation sample (and the oracle's labelled training set,
-about the size of the simulated one), the rest is the test set (its labels score only).
+cuts). Data: the non-QCD samples are generated with ``--data-signal-scale`` (1.6) times
+the simulated events; half of each and the candidates of ``--data-adapt-qcd-events`` QCD
+events are the unlabelled adaptation sample (and the oracle's labelled training set: as
+many taus, electrons and muons as the simulated training set, 0.5 x 1.6 = 0.8), the rest is
+the test set (its labels score only).
 
 Models per seed: the DeepTau-style CNN trained on simulation; the same with DANN (lambda max
 1, fixed in advance); ParT-lite on simulation; an oracle CNN trained on labelled data (upper
@@ -19,7 +21,8 @@ simulation-trained CNN has at 50% / 70% (``sim_eff_at_reference_misid``).
 
 Usage: python benchmarks/tau.py [--seeds 3|2,3] [--epochs 10] [--workers 2]
        [--events ztautau=20000,zprime-tautau=5000,qcd=100000,zee=10000,zmumu=10000]
-       [--data-qcd-events 1350000] [--data-adapt-qcd-events 150000] [--data-shift 1]
+       [--data-qcd-events 1350000] [--data-adapt-qcd-events 150000]
+       [--data-signal-scale 1.6] [--data-shift 1]
        [--summary]
 Writes benchmarks/results/tau.json (rows, runs and the issue's ``targets``) and prints a
 table; ``--summary`` re-prints the table and targets from the file.
@@ -209,6 +212,10 @@ def main() -> None:
     parser.add_argument("--data-adapt-qcd-events", type=int, default=150_000,
                         help="of which the adaptation (and oracle training) sample takes "
                         "this many events' candidates (at most half), the test set the rest")
+    parser.add_argument("--data-signal-scale", type=float, default=1.6,
+                        help="data events of the non-QCD samples per simulated event: half "
+                        "go to the adaptation (oracle) sample, so 1.6 gives the oracle as "
+                        "many taus, electrons and muons as the simulated training set (80%%)")
     parser.add_argument("--models", default="cnn,cnn+dann,part-lite,oracle")
     parser.add_argument("--data-shift", type=float, default=1.0,
                         help="scale of the data domain's shift (data_domain(scale)); other "
@@ -248,15 +255,19 @@ def main() -> None:
         parser.error("--data-adapt-qcd-events / --data-qcd-events: expected 0 < adaptation "
                      f"events < data QCD events, got {args.data_adapt_qcd_events} / "
                      f"{args.data_qcd_events}")
+    if not args.data_signal_scale > 0:
+        parser.error(f"--data-signal-scale: expected a number > 0, got {args.data_signal_scale}")
     bad_models = sorted(set(args.models.split(",")) - {"cnn", "cnn+dann", "part-lite", "oracle"})
     if bad_models:
         parser.error(f"--models {args.models!r}: unknown {', '.join(bad_models)} (expected "
                      "names among cnn, cnn+dann, part-lite, oracle)")
     if results.is_file():  # seeds of one run are merged, runs of other setups are not
         setup = {"events": events, "data_qcd_events": args.data_qcd_events,
-                 "data_adapt_qcd_events": args.data_adapt_qcd_events, "epochs": args.epochs}
+                 "data_adapt_qcd_events": args.data_adapt_qcd_events,
+                 "data_signal_scale": args.data_signal_scale, "epochs": args.epochs}
         earlier = json.loads(results.read_text())
         earlier.setdefault("data_adapt_qcd_events", earlier.get("data_qcd_events", 0) // 2)
+        earlier.setdefault("data_signal_scale", 1.0)  # runs before the option
         differs = [k for k, v in setup.items() if earlier.get(k) != v]
         if differs:
             parser.error(f"{results}: holds a run with other {', '.join(differs)}; move it "
@@ -278,11 +289,16 @@ def main() -> None:
     from aihep.tau.run import TauTrainConfig, fit_tau_model, tau_probabilities
 
     torch.set_num_threads(args.workers)
+    def data_events(name: str, n: int) -> int:
+        """Events of a sample in the data domain (``n`` simulated)."""
+        return (args.data_qcd_events if name == "qcd"
+                else max(1, round(args.data_signal_scale * n)))
+
     sim_parts, data_parts = [], []
     for name, n in events.items():
         sim_parts.append(sample(name, "simulation", n, args.workers))
-        n_data = args.data_qcd_events if name == "qcd" else n
-        data_parts.append(sample(name, "data", n_data, args.workers, args.data_shift))
+        data_parts.append(sample(name, "data", data_events(name, n), args.workers,
+                                 args.data_shift))
     rng = np.random.default_rng(0)
 
     def split(parts: list[TauCandidates], fractions: list[float]
@@ -304,7 +320,8 @@ def main() -> None:
     # the test sets on disk, for `aihep tau evaluate` on the registered runs
     split_dir = CACHE / "splits" / "_".join(f"{n}{k}" for n, k in events.items())
     data_name = (f"{domain_dir(args.data_shift)}-test-qcd{args.data_qcd_events}"
-                 f"-adapt{args.data_adapt_qcd_events}")
+                 f"-adapt{args.data_adapt_qcd_events}"
+                 + ("" if args.data_signal_scale == 1 else f"-signal{args.data_signal_scale:g}"))
     for part, name in ((sim_test, "sim-test"), (data_test, data_name)):
         if not (split_dir / name / "candidates.npz").is_file():
             (split_dir / name).mkdir(parents=True, exist_ok=True)
@@ -375,7 +392,7 @@ def main() -> None:
                          for n, k in events.items()]
                 if name == "oracle" or adapted:
                     files += [CACHE / domain_dir(args.data_shift)
-                              / f"{n}_{args.data_qcd_events if n == 'qcd' else k}"
+                              / f"{n}_{data_events(n, k)}"
                               / "candidates.npz" for n, k in events.items()]
                 write_run(run_dir, model, cfg, history, minutes, [file_entry(f) for f in files], {
                     "simulation": len(train_set),
@@ -386,6 +403,7 @@ def main() -> None:
                                    "data_shift": args.data_shift,
                                    "data_qcd_events": args.data_qcd_events,
                                    "data_adapt_qcd_events": args.data_adapt_qcd_events,
+                                   "data_signal_scale": args.data_signal_scale,
                                    "sizes": sizes,
                                    "epochs": args.epochs, "rows": merged,
                                    "runs": merged_rows(results, runs, seeds, commit, "runs"),
