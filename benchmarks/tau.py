@@ -255,8 +255,9 @@ def main() -> None:
         parser.error("--data-adapt-qcd-events / --data-qcd-events: expected 0 < adaptation "
                      f"events < data QCD events, got {args.data_adapt_qcd_events} / "
                      f"{args.data_qcd_events}")
-    if not args.data_signal_scale > 0:
-        parser.error(f"--data-signal-scale: expected a number > 0, got {args.data_signal_scale}")
+    if not 0 < args.data_signal_scale < float("inf"):
+        parser.error(f"--data-signal-scale: expected a finite number > 0, got "
+                     f"{args.data_signal_scale}")
     bad_models = sorted(set(args.models.split(",")) - {"cnn", "cnn+dann", "part-lite", "oracle"})
     if bad_models:
         parser.error(f"--models {args.models!r}: unknown {', '.join(bad_models)} (expected "
@@ -289,6 +290,7 @@ def main() -> None:
     from aihep.tau.run import TauTrainConfig, fit_tau_model, tau_probabilities
 
     torch.set_num_threads(args.workers)
+
     def data_events(name: str, n: int) -> int:
         """Events of a sample in the data domain (``n`` simulated)."""
         return (args.data_qcd_events if name == "qcd"
