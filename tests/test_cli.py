@@ -186,3 +186,22 @@ def test_bad_input_leaves_one_line_and_no_progress_bar(tmp_path):
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "empty.csv" in lines[0] and not out.exists()
+
+
+def test_every_command_has_a_one_line_summary():
+    """The commands panels show each command's docstring as one flowing line."""
+    def walk(command, path: str) -> list[tuple[str, str | None]]:
+        found = [(path, command.short_help)] if path != "aihep" else []
+        if hasattr(command, "commands"):  # a group (typer's own click types)
+            for name, sub in command.commands.items():
+                found += walk(sub, f"{path} {name}")
+        return found
+
+    commands = walk(typer.main.get_command(app), "aihep")
+    assert len(commands) > 40
+    leaves = [(p, h) for p, h in commands if h is not None]
+    assert len(leaves) > 30
+    assert all("\n" not in h and h.strip() == h for _, h in leaves)
+    assert dict(leaves)["aihep tau dataset"].startswith(
+        "Generate a sample with Pythia 8 and the detector; tau candidates (jets with a decay "
+        "mode)")

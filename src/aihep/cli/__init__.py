@@ -658,4 +658,19 @@ def _register_subcommands() -> None:
     app.add_typer(mcp_app, name="mcp")
 
 
+def _one_line_summaries(typer_app: typer.Typer) -> None:
+    """Give every command a one-line ``short_help`` (its docstring's first paragraph): in
+    the commands panel Typer's rich mode keeps the docstring's line breaks."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        if info.short_help is None and info.callback is not None and info.callback.__doc__:
+            first = inspect.cleandoc(info.callback.__doc__).split("\n\n")[0]
+            info.short_help = " ".join(first.split())
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _one_line_summaries(group.typer_instance)
+
+
 _register_subcommands()
+_one_line_summaries(app)
