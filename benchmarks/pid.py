@@ -189,9 +189,16 @@ def main() -> None:
     parser.add_argument("--dann-lambdas", default="0.3,1,3,10",
                         help="DANN weights tried; the one with the best accuracy on the "
                         "data's V0 sample (no data labels) is the transformer+dann row")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="the models to fit and score (extra seeds of a comparison "
+                        "need not refit the expensive ones; targets pair seeds per model)")
     parser.add_argument("--summary", action="store_true",
                         help="only print the table and the targets of pid.json")
     args = parser.parse_args()
+    wanted = args.models.split(",")
+    if not wanted or set(wanted) - set(MODELS):
+        parser.error(f"--models {args.models!r}: expected comma-separated names among "
+                     f"{', '.join(MODELS)}")
     if args.summary:
         print_summary(json.loads(RESULTS.read_text())["rows"])
         return
@@ -229,8 +236,10 @@ def main() -> None:
         sim_detector = DomainConfig().detector
         priors = np.bincount(sim.species, minlength=4) / len(sim)
         start = time.perf_counter()
-        hgb = cached(fit_path(commit, "hgb", seed), partial(fit_hgb, sim, seed))
-        mlp, means = cached(fit_path(commit, "mlp", seed), partial(fit_mlp, sim, seed))
+        hgb = (cached(fit_path(commit, "hgb", seed), partial(fit_hgb, sim, seed))
+               if "hgb" in wanted else None)
+        mlp, means = (cached(fit_path(commit, "mlp", seed), partial(fit_mlp, sim, seed))
+                      if "mlp-imputed" in wanted else (None, None))
         transformer = fit_transformer(sim, config.model_copy(update={"train": config.train
                                       .model_copy(update={"seed": seed})}),
                                       checkpoint=fit_path(commit, "transformer", seed))
@@ -245,35 +254,43 @@ def main() -> None:
             weights, fractions = class_mixture_weights(sim, adapt, calibrated)
             v0_tracks = adapt.select(v0.index)
             scan = {}  # DANN weight -> (model, accuracy on the V0 sample: no data labels)
-            for lam in lambdas:
+            for lam in lambdas if "transformer+dann" in wanted else []:
                 net = fit_transformer(sim, config.model_copy(update={
                     "dann_lambda_max": lam, "train": config.train.model_copy(update={
                         "seed": seed})}), data=adapt,
                     checkpoint=fit_path(commit, f"transformer+dann_l{lam:g}", seed, shift),
                     class_weights=weights)
                 scan[lam] = (net, v0_accuracy(net, v0_tracks, v0.species))
-            chosen = max(lambdas, key=lambda lam: scan[lam][1])  # first of equals
-            dann = scan[chosen][0]
-            tuned = fit_transformer(v0_tracks, config.model_copy(update={
+            chosen = (max(lambdas, key=lambda lam: scan[lam][1])  # first of equals
+                      if scan else None)
+            dann = scan[chosen][0] if chosen is not None else None
+            tuned = None if "transformer+v0-finetune" not in wanted else fit_transformer(
+                v0_tracks, config.model_copy(update={
                 "train": config.train.model_copy(update={"epochs": 5, "learning_rate": 3e-4,
                                                          "seed": seed})}),
                 init=transformer, labels=v0.species,
                 checkpoint=fit_path(commit, "transformer+v0-finetune", seed, shift))
-            oracle = fit_transformer(adapt, config.model_copy(update={
+            oracle = None if "oracle" not in wanted else fit_transformer(
+                adapt, config.model_copy(update={
                 "train": config.train.model_copy(update={"seed": seed})}),
                 checkpoint=fit_path(commit, "oracle", seed, shift))
-            if seed == 1 and shift == 1.0:  # a registrable run (aihep models register)
+            # a registrable run (aihep models register)
+            if seed == 1 and shift == 1.0 and dann is not None:
                 save_run("transformer+dann", dann, config.model_copy(update={
                     "dann_lambda_max": chosen}), sim, adapt, seed)
-            probabilities = {
-                "nsigma": nsigma_probabilities(test, calibrated),
-                "bayes": bayes_probabilities(test, calibrated, priors),
-                "hgb": hgb.predict_proba(features(test)),
-                "mlp-imputed": mlp.predict_proba(imputed(features(test), means)),
-                "transformer": transformer_probabilities(transformer, test),
-                "transformer+dann": transformer_probabilities(dann, test),
-                "transformer+v0-finetune": transformer_probabilities(tuned, test),
-                "oracle": transformer_probabilities(oracle, test)}
+            networks = {"transformer": transformer, "transformer+dann": dann,
+                        "transformer+v0-finetune": tuned, "oracle": oracle}
+            probabilities = {m: transformer_probabilities(net, test)
+                             for m, net in networks.items() if m in wanted}
+            if "nsigma" in wanted:
+                probabilities["nsigma"] = nsigma_probabilities(test, calibrated)
+            if "bayes" in wanted:
+                probabilities["bayes"] = bayes_probabilities(test, calibrated, priors)
+            if hgb is not None:
+                probabilities["hgb"] = hgb.predict_proba(features(test))
+            if mlp is not None:
+                probabilities["mlp-imputed"] = mlp.predict_proba(imputed(features(test), means))
+            probabilities = {m: probabilities[m] for m in MODELS if m in probabilities}
             dann_scan = {f"{lam:g}": {"v0_accuracy": acc, "f1_macro_data": f1_scores(
                 transformer_probabilities(net, test), test.species)["f1_macro"]}
                 for lam, (net, acc) in scan.items()}  # data F1: evaluation only
