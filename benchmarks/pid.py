@@ -17,7 +17,7 @@ Resumable: every fit is checkpointed under .cache/benchmarks/pid/fits/<commit>/ 
 reloaded by a re-run.
 
 Usage: python benchmarks/pid.py [--events 80000] [--seeds 3|2,3] [--shifts 0,1,2]
-       [--dann-lambdas 0.3,1,3,10] [--summary]
+       [--dann-lambdas 0.3,1,3,10] [--models nsigma,...,oracle] [--summary]
 Writes benchmarks/results/pid.json and prints a table.
 """
 
@@ -128,13 +128,16 @@ def f1_by_seed(rows: list[dict], model: str, shift: str, tof: str) -> dict[int, 
 
 
 def paired(rows: list[dict], a: str, b: str, shift: str, tof: str) -> dict | None:
-    """Macro F1 of ``a`` minus ``b`` over the seeds both have: mean, spread, wins."""
+    """Macro F1 of ``a`` minus ``b`` over the seeds both have: mean, spread, the mean's
+    error (spread / sqrt(seeds)), wins."""
     fa, fb = f1_by_seed(rows, a, shift, tof), f1_by_seed(rows, b, shift, tof)
     seeds = sorted(set(fa) & set(fb))
     if not seeds:
         return None
     d = np.array([fa[k] - fb[k] for k in seeds])
-    return {"mean": float(d.mean()), "std": float(d.std(ddof=1)) if len(d) > 1 else None,
+    std = float(d.std(ddof=1)) if len(d) > 1 else None
+    return {"mean": float(d.mean()), "std": std,
+            "error": std / np.sqrt(len(d)) if std is not None else None,  # of the mean
             "wins": int((d > 0).sum()), "seeds": len(seeds)}
 
 
@@ -151,7 +154,9 @@ def targets(rows: list[dict]) -> dict:
     gap = paired(rows, "oracle", "transformer", "1x", "all")
     gain = paired(rows, "transformer+dann", "transformer", "1x", "all")
     if gap and gain:
-        spread = max(np.std(list(f1_by_seed(rows, m, "1x", "all").values()), ddof=1)
+        both = set(f1_by_seed(rows, "oracle", "1x", "all"))  # the gap's seeds only
+        spread = max(np.std([f for k, f in f1_by_seed(rows, m, "1x", "all").items()
+                             if k in both], ddof=1)
                      if gap["seeds"] > 1 else 0.0 for m in ("oracle", "transformer"))
         applicable = gap["mean"] >= 0.03 and gap["mean"] >= 3 * spread
         out["dann_1x"] = {"gap": gap["mean"], "seed_spread": float(spread),
