@@ -11,8 +11,11 @@ events are the unlabelled adaptation sample (and the oracle's labelled training 
 many taus, electrons and muons as the simulated training set, 0.5 x 1.6 = 0.8), the rest is
 the test set (its labels score only).
 
-Models per seed: the DeepTau-style CNN trained on simulation; the same with DANN (lambda max
-1, fixed in advance); ParT-lite on simulation; an oracle CNN trained on labelled data (upper
+Models per seed: the DeepTau-style CNN trained on simulation; the same with DANN (its
+maximum weight from ``--dann-lambdas``, default 1 fixed in advance; with several, the one whose
+data/simulation pass-fraction ratio in a tau-enriched control region is closest to 1: the
+Z -> tau tau candidates, as CMS's mu-tau_h region, at the cuts fixed in simulation; no data
+labels); ParT-lite on simulation; an oracle CNN trained on labelled data (upper
 bound). Rows in the data domain at tau efficiency 50% and 70%: ``sim-fixed`` (the cut giving
 that efficiency on simulated taus, applied to data; the data/simulation efficiency ratio)
 and ``data-equal-eff`` (jet misidentification at equal efficiency in data). Also the
@@ -22,7 +25,7 @@ simulation-trained CNN has at 50% / 70% (``sim_eff_at_reference_misid``).
 Usage: python benchmarks/tau.py [--seeds 3|2,3] [--epochs 10] [--workers 2]
        [--events ztautau=20000,zprime-tautau=5000,qcd=100000,zee=10000,zmumu=10000]
        [--data-qcd-events 1350000] [--data-adapt-qcd-events 150000]
-       [--data-signal-scale 1.6] [--data-shift 1]
+       [--data-signal-scale 1.6] [--data-shift 1] [--dann-lambdas 1|0.3,1,3]
        [--summary]
 Writes benchmarks/results/tau.json (rows, runs and the issue's ``targets``) and prints a
 table; ``--summary`` re-prints the table and targets from the file.
@@ -180,6 +183,17 @@ def plot_curves(curves: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def control_region_ratio(d_data: np.ndarray, d_sim: np.ndarray, sim_tau_scores: np.ndarray,
+                         eff: float) -> float:
+    """The data/simulation pass-fraction ratio in the tau-enriched control region (D_jet of its
+    candidates in data, ``d_data``, and in simulation, ``d_sim``) at the cut that keeps
+    ``eff`` of the simulated taus: a scale factor measured without data labels."""
+    from aihep.tau.metrics import passing, threshold_for
+
+    cut = threshold_for(sim_tau_scores, eff)
+    return passing(d_data, cut)[0] / max(passing(d_sim, cut)[0], 1e-12)
+
+
 def print_summary(rows: list[dict]) -> None:
     print("\n| model | working point | tau eff | jet misID (mean +- std) | data/sim eff | "
           "e misID | mu misID | seeds |")
@@ -220,6 +234,9 @@ def main() -> None:
     parser.add_argument("--data-shift", type=float, default=1.0,
                         help="scale of the data domain's shift (data_domain(scale)); other "
                         "than 1 writes tau_shift<scale>.json, a stress test")
+    parser.add_argument("--dann-lambdas", default="1",
+                        help="DANN weights to fit; with several, the cnn+dann row takes the one "
+                        "whose control-region data/simulation ratio is closest to 1")
     parser.add_argument("--summary", action="store_true",
                         help="only print the table and the targets of the results file")
     parser.add_argument("--retarget", action="store_true",
@@ -258,6 +275,13 @@ def main() -> None:
     if not 0 < args.data_signal_scale < float("inf"):
         parser.error(f"--data-signal-scale: expected a finite number > 0, got "
                      f"{args.data_signal_scale}")
+    try:
+        lambdas = [float(x) for x in args.dann_lambdas.split(",")]
+    except ValueError:
+        lambdas = []
+    if not lambdas or min(lambdas) <= 0 or max(lambdas) == float("inf"):
+        parser.error(f"--dann-lambdas {args.dann_lambdas!r}: expected comma-separated "
+                     "finite weights > 0 (e.g. 0.3,1,3)")
     bad_models = sorted(set(args.models.split(",")) - {"cnn", "cnn+dann", "part-lite", "oracle"})
     if bad_models:
         parser.error(f"--models {args.models!r}: unknown {', '.join(bad_models)} (expected "
@@ -265,10 +289,12 @@ def main() -> None:
     if results.is_file():  # seeds of one run are merged, runs of other setups are not
         setup = {"events": events, "data_qcd_events": args.data_qcd_events,
                  "data_adapt_qcd_events": args.data_adapt_qcd_events,
-                 "data_signal_scale": args.data_signal_scale, "epochs": args.epochs}
+                 "data_signal_scale": args.data_signal_scale, "epochs": args.epochs,
+                 "dann_lambdas": lambdas}
         earlier = json.loads(results.read_text())
         earlier.setdefault("data_adapt_qcd_events", earlier.get("data_qcd_events", 0) // 2)
         earlier.setdefault("data_signal_scale", 1.0)  # runs before the option
+        earlier.setdefault("dann_lambdas", [1.0])
         differs = [k for k, v in setup.items() if earlier.get(k) != v]
         if differs:
             parser.error(f"{results}: holds a run with other {', '.join(differs)}; move it "
@@ -303,7 +329,9 @@ def main() -> None:
                                  args.data_shift))
     rng = np.random.default_rng(0)
 
-    def split(parts: list[TauCandidates], fractions: list[float]
+    blocks: dict[str, list[int]] = {}  # candidates per sample, in order, of each split part
+
+    def split(parts: list[TauCandidates], fractions: list[float], names: tuple[str, str]
               ) -> tuple[TauCandidates, ...]:
         a, b = [], []
         for p, first in zip(parts, fractions, strict=True):
@@ -311,14 +339,20 @@ def main() -> None:
             k = int(first * len(p))
             a.append(p.select(np.sort(order[:k])))
             b.append(p.select(np.sort(order[k:])))
+        blocks[names[0]], blocks[names[1]] = [len(x) for x in a], [len(x) for x in b]
         return TauCandidates.concatenate(a), TauCandidates.concatenate(b)
 
-    sim_train, sim_test = split(sim_parts, [0.8] * len(sim_parts))
+    def from_sample(part: str, name: str) -> np.ndarray:
+        """Which candidates of a split part come from sample ``name`` (the control region:
+        in data, a selection such as CMS's mu-tau_h region, not a label)."""
+        return np.repeat([n == name for n in events], blocks[part])
+
+    sim_train, sim_test = split(sim_parts, [0.8] * len(sim_parts), ("sim_train", "sim_test"))
     # the oracle's labelled training set stays the size of the simulated one: more QCD
     # events in data enlarge the test set only
     adapt_qcd = min(0.5, args.data_adapt_qcd_events / args.data_qcd_events)
     data_adapt, data_test = split(data_parts, [adapt_qcd if name == "qcd" else 0.5
-                                               for name in events])
+                                               for name in events], ("data_adapt", "data_test"))
     # the test sets on disk, for `aihep tau evaluate` on the registered runs
     split_dir = CACHE / "splits" / "_".join(f"{n}{k}" for n, k in events.items())
     data_name = (f"{domain_dir(args.data_shift)}-test-qcd{args.data_qcd_events}"
@@ -341,6 +375,36 @@ def main() -> None:
                 epochs=args.epochs, batch_size=256, learning_rate=1e-3, patience=3, seed=s),
                 dann_lambda_max=dann)
 
+        def dann_by_control_region(s: int, train_set: TauCandidates, adapt: TauCandidates
+                                   ) -> tuple:
+            """DANN at every ``--dann-lambdas`` weight; the one whose control-region
+            data/simulation ratio (mean over 50% / 70%) is closest to 1 (first of equals).
+            Each weight's data misID at equal efficiency is recorded for evaluation only."""
+            region_data = data_adapt.select(np.flatnonzero(from_sample("data_adapt",
+                                                                       "ztautau")))
+            sim_region = from_sample("sim_test", "ztautau")
+            fits, scan = {}, {}
+            for lam in lambdas:
+                stem = "cnn+dann" if lam == 1 else f"cnn+dann_l{lam:g}"
+                lam_start = time.perf_counter()
+                fitted = fit_tau_model(train_set, config("deeptau-cnn", lam, s), adapt,
+                                       checkpoint=CACHE / f"{stem}{tag}_seed{s}_{commit}.ckpt")
+                d_sim = discriminant(tau_probabilities(fitted[0], sim_test), JET)
+                d_region = discriminant(tau_probabilities(fitted[0], region_data), JET)
+                ratios = {f"cr_ratio{int(eff * 100)}": control_region_ratio(
+                    d_region, d_sim[sim_region], d_sim[sim_test.label == TAU], eff)
+                    for eff in (0.5, 0.7)}
+                d_data = discriminant(tau_probabilities(fitted[0], data_test), JET)
+                taus, jets = d_data[data_test.label == TAU], d_data[data_test.label == JET]
+                fits[lam] = fitted
+                scan[f"{lam:g}"] = {**ratios, "score": float(np.mean(
+                    [abs(r - 1) for r in ratios.values()])), **{  # data labels: evaluation
+                    f"jet_misid_data_eff{int(eff * 100)}": passing(
+                        jets, threshold_for(taus, eff))[0] for eff in (0.5, 0.7)},
+                    "minutes": (time.perf_counter() - lam_start) / 60}
+            chosen = min(lambdas, key=lambda lam: scan[f"{lam:g}"]["score"])
+            return (*fits[chosen], config("deeptau-cnn", chosen, s), scan)
+
         plans = {"cnn": (sim_train, config("deeptau-cnn"), None, False),
                  "cnn+dann": (sim_train, config("deeptau-cnn", 1.0), data_adapt, True),
                  "part-lite": (sim_train, config("part-lite"), None, False),
@@ -349,8 +413,12 @@ def main() -> None:
         for name in args.models.split(","):
             train_set, cfg, adapt, adapted = plans[name]
             start = time.perf_counter()
-            model, history = fit_tau_model(
-                train_set, cfg, adapt, checkpoint=CACHE / f"{name}{tag}_seed{seed}_{commit}.ckpt")
+            if name == "cnn+dann":
+                model, history, cfg, dann_scan = dann_by_control_region(seed, train_set, adapt)
+            else:
+                model, history = fit_tau_model(
+                    train_set, cfg, adapt,
+                    checkpoint=CACHE / f"{name}{tag}_seed{seed}_{commit}.ckpt")
             minutes = (time.perf_counter() - start) / 60
             p_sim, p_data = tau_probabilities(model, sim_test), tau_probabilities(model,
                                                                                   data_test)
@@ -370,7 +438,9 @@ def main() -> None:
                          "best_epoch": history.best_epoch,
                          "epochs": len(history.train_loss)})
             for r in working_points(p_sim, sim_test.label, p_data, data_test.label):
-                rows.append({"model": name, "adapted": adapted, **r, "seed": seed})
+                rows.append({"model": name, "adapted": adapted, **r, "seed": seed,
+                             **({"dann_lambda": cfg.dann_lambda_max, "dann_scan": dann_scan}
+                                if name == "cnn+dann" else {})})
             if "cnn" in probabilities:  # the adaptation's cost in simulation
                 d_ref = discriminant(probabilities["cnn"], JET)
                 d_now = discriminant(p_sim, JET)
@@ -406,7 +476,7 @@ def main() -> None:
                                    "data_qcd_events": args.data_qcd_events,
                                    "data_adapt_qcd_events": args.data_adapt_qcd_events,
                                    "data_signal_scale": args.data_signal_scale,
-                                   "sizes": sizes,
+                                   "dann_lambdas": lambdas, "sizes": sizes,
                                    "epochs": args.epochs, "rows": merged,
                                    "runs": merged_rows(results, runs, seeds, commit, "runs"),
                                    "curves": merged_rows(results, curves, seeds, commit,
