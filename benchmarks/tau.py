@@ -282,6 +282,9 @@ def main() -> None:
     if not lambdas or min(lambdas) <= 0 or max(lambdas) == float("inf"):
         parser.error(f"--dann-lambdas {args.dann_lambdas!r}: expected comma-separated "
                      "finite weights > 0 (e.g. 0.3,1,3)")
+    if len(lambdas) > 1 and "ztautau" not in events:
+        parser.error(f"--dann-lambdas {args.dann_lambdas!r}: choosing among weights needs the "
+                     "ztautau sample (the control region) in --events")
     bad_models = sorted(set(args.models.split(",")) - {"cnn", "cnn+dann", "part-lite", "oracle"})
     if bad_models:
         parser.error(f"--models {args.models!r}: unknown {', '.join(bad_models)} (expected "
@@ -379,7 +382,9 @@ def main() -> None:
                                    ) -> tuple:
             """DANN at every ``--dann-lambdas`` weight; the one whose control-region
             data/simulation ratio (mean over 50% / 70%) is closest to 1 (first of equals).
-            Each weight's data misID at equal efficiency is recorded for evaluation only."""
+            Each weight's data misID at equal efficiency is recorded for evaluation only;
+            returns the chosen fit, its config, the scan and its simulated / data test
+            probabilities."""
             region_data = data_adapt.select(np.flatnonzero(from_sample("data_adapt",
                                                                        "ztautau")))
             sim_region = from_sample("sim_test", "ztautau")
@@ -389,21 +394,24 @@ def main() -> None:
                 lam_start = time.perf_counter()
                 fitted = fit_tau_model(train_set, config("deeptau-cnn", lam, s), adapt,
                                        checkpoint=CACHE / f"{stem}{tag}_seed{s}_{commit}.ckpt")
-                d_sim = discriminant(tau_probabilities(fitted[0], sim_test), JET)
+                p_sim = tau_probabilities(fitted[0], sim_test)
+                d_sim = discriminant(p_sim, JET)
                 d_region = discriminant(tau_probabilities(fitted[0], region_data), JET)
                 ratios = {f"cr_ratio{int(eff * 100)}": control_region_ratio(
                     d_region, d_sim[sim_region], d_sim[sim_test.label == TAU], eff)
                     for eff in (0.5, 0.7)}
-                d_data = discriminant(tau_probabilities(fitted[0], data_test), JET)
+                p_data = tau_probabilities(fitted[0], data_test)
+                d_data = discriminant(p_data, JET)
                 taus, jets = d_data[data_test.label == TAU], d_data[data_test.label == JET]
-                fits[lam] = fitted
+                fits[lam] = (*fitted, p_sim, p_data)
                 scan[f"{lam:g}"] = {**ratios, "score": float(np.mean(
                     [abs(r - 1) for r in ratios.values()])), **{  # data labels: evaluation
                     f"jet_misid_data_eff{int(eff * 100)}": passing(
                         jets, threshold_for(taus, eff))[0] for eff in (0.5, 0.7)},
                     "minutes": (time.perf_counter() - lam_start) / 60}
             chosen = min(lambdas, key=lambda lam: scan[f"{lam:g}"]["score"])
-            return (*fits[chosen], config("deeptau-cnn", chosen, s), scan)
+            model, history, p_sim, p_data = fits[chosen]
+            return model, history, config("deeptau-cnn", chosen, s), scan, (p_sim, p_data)
 
         plans = {"cnn": (sim_train, config("deeptau-cnn"), None, False),
                  "cnn+dann": (sim_train, config("deeptau-cnn", 1.0), data_adapt, True),
@@ -414,14 +422,16 @@ def main() -> None:
             train_set, cfg, adapt, adapted = plans[name]
             start = time.perf_counter()
             if name == "cnn+dann":
-                model, history, cfg, dann_scan = dann_by_control_region(seed, train_set, adapt)
+                model, history, cfg, dann_scan, (p_sim, p_data) = dann_by_control_region(
+                    seed, train_set, adapt)
+                minutes = (time.perf_counter() - start) / 60
             else:
                 model, history = fit_tau_model(
                     train_set, cfg, adapt,
                     checkpoint=CACHE / f"{name}{tag}_seed{seed}_{commit}.ckpt")
-            minutes = (time.perf_counter() - start) / 60
-            p_sim, p_data = tau_probabilities(model, sim_test), tau_probabilities(model,
-                                                                                  data_test)
+                minutes = (time.perf_counter() - start) / 60
+                p_sim, p_data = (tau_probabilities(model, sim_test),
+                                 tau_probabilities(model, data_test))
             probabilities[name] = p_sim
             cut50 = threshold_for(discriminant(p_sim, JET)[sim_test.label == TAU], 0.5)
             curves.append({"model": name, "seed": seed,
