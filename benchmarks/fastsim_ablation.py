@@ -16,8 +16,10 @@ Small on purpose (default 15k training showers, 12 epochs): it ranks choices, it
 replace the full-size rows of benchmarks/fastsim.py.
 
 Usage: python benchmarks/fastsim_ablation.py [--train 15000] [--test 5000] [--epochs 12]
-       [--variants mlp,layer-transformer,mlp@128] [--workers 2]
-(NAME@STEPS: the trained NAME sampled with STEPS midpoint steps instead of 32)
+       [--variants mlp,layer-transformer,mlp@128,mlp-gap2+q8] [--workers 2]
+(NAME@STEPS: the trained NAME sampled with STEPS midpoint steps instead of 32; NAME+qBINS:
+the trained NAME with the quantile calibration fitted on the training showers in BINS bins of
+E_inc, aihep.fastsim.surrogates.calibrate)
 Writes benchmarks/results/fastsim_ablation.json (rows of other variants are kept, each with
 the commit that made it).
 """
@@ -70,7 +72,8 @@ def main() -> None:
     parser.add_argument("--variants", default="mlp,layer-transformer")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    unknown = {v.split("@")[0] for v in args.variants.split(",")} - set(VARIANTS) - {"gflash"}
+    unknown = ({v.split("@")[0].split("+q")[0] for v in args.variants.split(",")}
+               - set(VARIANTS) - {"gflash"})
     if unknown:
         parser.error(f"--variants: unknown {sorted(unknown)}; known: gflash, "
                      f"{', '.join(VARIANTS)}")
@@ -91,6 +94,7 @@ def main() -> None:
     from aihep.fastsim.surrogates import (
         REPRESENTATION,
         SurrogateConfig,
+        calibrate,
         load_surrogate,
         train_surrogate,
     )
@@ -122,8 +126,10 @@ def main() -> None:
             minutes = (time.perf_counter() - start) / 60
             generated = model.generate(test.incident_mev, seed=5)
         else:
-            # "mlp@128": the trained "mlp" sampled with 128 midpoint steps instead of 32
-            name, _, steps = variant.partition("@")
+            # "mlp@128": the trained "mlp" sampled with 128 midpoint steps instead of 32;
+            # "mlp+q8": the trained "mlp" with the quantile calibration in 8 bins of E_inc
+            base, _, steps = variant.partition("@")
+            name, _, bins = base.partition("+q")
             run = CACHE / "ds2" / "ablation" / (f"{name}_{args.train}_{args.epochs}"
                                                 f"_r{REPRESENTATION}")
             if not (run / "surrogate.pt").is_file():
@@ -137,6 +143,11 @@ def main() -> None:
                     (time.perf_counter() - start) / 60))
             minutes = json.loads((run / "train_minutes.json").read_text())
             surrogate = load_surrogate(run, int(steps) if steps else None)
+            if bins:
+                t0 = time.perf_counter()
+                surrogate = calibrate(surrogate, train.showers_mev, train.incident_mev,
+                                      int(bins))
+                minutes += (time.perf_counter() - t0) / 60
             t0 = time.perf_counter()
             generated = surrogate.generate(test.incident_mev, seed=5)
             gen_ms = 1e3 * (time.perf_counter() - t0) / len(generated)

@@ -28,11 +28,21 @@ voxel columns with one mean and width: ``shape_scale="global"``);
 the condition is log10(E_inc / MeV) rescaled to [-1, 1] over the training range. Decoding
 clips to the training range; voxels below the threshold are zeroed. (``gap_decades=0``
 gives CaloFlow's uniform noise below the threshold added to every voxel.)
+
+Optional post-hoc **quantile calibration** (``quantile_bins > 0``; off by default): after
+training, the model generates as many showers as it was trained on, at the training
+energies; in each of ``quantile_bins`` equal-count bins of E_inc, every voxel's generated
+log energy (MeV, before the threshold; a fixed threshold there, so "hit or not" is one cut) is
+mapped monotonically onto the training showers' (quantile mapping, ``quantile_knots`` knots,
+linear in between). It fixes each voxel's marginal (occupancy, energy spread) per energy bin,
+not the correlations between voxels: a calibration of the network's output, named as such,
+not a better network.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +92,10 @@ class SurrogateConfig(BaseModel):
         "voxel", description="standardize the voxel part per voxel, or with one mean and "
         "width over all voxels (a rarely hit voxel's hits then stay a few units from its "
         "empty value instead of far out in its own standardized tail)")
+    quantile_bins: int = Field(0, ge=0, description="post-hoc quantile calibration of the "
+                               "shape columns in this many bins of E_inc (0: none)")
+    quantile_knots: int = Field(64, ge=2, description="quantile calibration: knots per "
+                                "column and bin")
     val_fraction: float = Field(0.1, gt=0, lt=1)
 
     @model_validator(mode="after")
@@ -444,6 +458,71 @@ def build(kind: str, n_voxels: int, config: SurrogateConfig, n_layers: int = 1
     return TwoStage(_SHAPES[kind](n_voxels, config, 1 + n_layers), n_layers, config)
 
 
+class QuantileMap:
+    """Monotone per-column maps, one per bin of the condition c (E_inc): generated
+    quantiles ``source`` (bins, columns, knots) -> training quantiles ``target``; linear
+    between knots, the end knots' values beyond them."""
+
+    def __init__(self, edges: np.ndarray, source: np.ndarray, target: np.ndarray) -> None:
+        self.edges = torch.as_tensor(np.asarray(edges, np.float32))
+        self.source = torch.as_tensor(np.asarray(source, np.float32))
+        self.target = torch.as_tensor(np.asarray(target, np.float32))
+
+    def state(self) -> dict[str, Any]:
+        return {"edges": self.edges, "source": self.source, "target": self.target}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> QuantileMap:
+        return cls(np.asarray(state["edges"]), np.asarray(state["source"]),
+                   np.asarray(state["target"]))
+
+    def apply(self, values: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """``values`` (N, columns) mapped, given the conditions ``c`` (N, 1)."""
+        out = values.clone()
+        bins = torch.bucketize(c[:, 0].contiguous(), self.edges)
+        knots = self.source.shape[2]
+        for b in torch.unique(bins).tolist():
+            rows = torch.nonzero(bins == b)[:, 0]
+            x = values[rows].T.contiguous()  # (columns, n)
+            src, dst = self.source[b], self.target[b]
+            hi = torch.searchsorted(src, x).clamp(1, knots - 1)
+            lo = hi - 1
+            x0, x1 = src.gather(1, lo), src.gather(1, hi)
+            y0, y1 = dst.gather(1, lo), dst.gather(1, hi)
+            w = ((x - x0) / (x1 - x0).clamp(min=1e-12)).clamp(0.0, 1.0)
+            out[rows] = (y0 + w * (y1 - y0)).T
+        return out
+
+
+def log_voxel_energies(u: torch.Tensor, energies_mev: torch.Tensor, n_layers: int
+                       ) -> torch.Tensor:
+    """log(E_voxel / MeV) (N, n_voxels), empty voxels' stand-ins included, from the
+    unstandardized representation ``u`` (layer columns first when ``n_layers``)."""
+    log_e = torch.log(energies_mev).unsqueeze(1)
+    if not n_layers:
+        return u + log_e
+    log_layer = u[:, :n_layers] + log_e
+    per = u[:, n_layers:].reshape(len(u), n_layers, -1) + log_layer.unsqueeze(2)
+    return per.reshape(len(u), -1)
+
+
+def fit_quantile_map(generated: np.ndarray, training: np.ndarray, condition: np.ndarray,
+                     bins: int, knots: int) -> QuantileMap:
+    """The quantile map taking ``generated`` columns (N, columns) onto the ``training`` ones
+    in ``bins`` equal-count bins of ``condition`` (N,): row i of both drawn at condition i."""
+    edges = np.quantile(condition, np.linspace(0, 1, bins + 1)[1:-1])
+    which = np.searchsorted(edges, condition, side="left")  # torch.bucketize's convention
+    levels = np.linspace(0.0, 1.0, knots)
+    source = np.empty((bins, generated.shape[1], knots), np.float32)
+    target = np.empty_like(source)
+    ramp = 1e-6 * np.arange(knots)  # strictly increasing knots where quantiles tie
+    for b in range(bins):
+        rows = which == b
+        source[b] = np.quantile(generated[rows], levels, axis=0).T + ramp
+        target[b] = np.quantile(training[rows], levels, axis=0).T
+    return QuantileMap(edges, source, target)
+
+
 # showers per network pass: on one core the flows' per-shower time rises again above ~1000
 # (CaloFlow on the coarse layout: 2.2 ms per shower in passes of 1000, 3.2 in passes of
 # 10,000; flow matching 1.3 / 1.6; the VAE 0.15 / 0.13)
@@ -459,6 +538,7 @@ class Surrogate:
     network: ShowerModel
     scaler: _Scaler
     history: dict[str, list[float]] = field(default_factory=dict)
+    calibration: QuantileMap | None = None
 
     def generate(self, energies_mev: np.ndarray, seed: int = DEFAULT_SEED,
                  batch_size: int = PASS_SIZE) -> np.ndarray:
@@ -476,6 +556,21 @@ class Surrogate:
                 out[start:start + len(e)] = sampler(e, *noise).numpy()
         return out
 
+    def raw_output(self, energies_mev: np.ndarray, seed: int,
+                   batch_size: int = PASS_SIZE) -> np.ndarray:
+        """The network's standardized output (N, dims) before calibration and decoding."""
+        energies = np.asarray(energies_mev, np.float32)
+        generator = torch.Generator().manual_seed(seed)
+        condition = torch.from_numpy(self.scaler.condition(energies))
+        parts = []
+        with torch.no_grad():
+            for start in range(0, len(energies), batch_size):
+                c = condition[start:start + batch_size]
+                noise = [torch.randn(len(c), d, generator=generator)
+                         for d in self.network.noise_dims()]
+                parts.append(self.network.sample_from(c, noise).numpy())
+        return np.concatenate(parts)
+
     def save(self, directory: str | Path) -> Path:
         from aihep._atomic import ensure_writable_dir, save_torch_atomic
 
@@ -484,7 +579,8 @@ class Surrogate:
                  "layout": self.layout.model_dump(mode="json"),
                  "scaler": self.scaler.state(), "state_dict": self.network.state_dict(),
                  # losses only: wall-clock times would make the file differ run to run
-                 "history": {k: v for k, v in self.history.items() if k in ("train", "val")}}
+                 "history": {k: v for k, v in self.history.items() if k in ("train", "val")},
+                 "calibration": None if self.calibration is None else self.calibration.state()}
         return save_torch_atomic(Path(directory) / "surrogate.pt", state)
 
 
@@ -505,6 +601,7 @@ class ShowerSampler(torch.nn.Module):
         self.network = surrogate.network.eval()
         for name in ("mean", "std", "low", "high"):
             self.register_buffer(name, torch.from_numpy(getattr(scaler, name)).float())
+        self.calibration = surrogate.calibration
         self.log_e = (float(scaler.log_e[0]), float(scaler.log_e[1]))
         self.noise = float(scaler.noise)
         self.n_layers = int(scaler.n_layers)
@@ -515,6 +612,11 @@ class ShowerSampler(torch.nn.Module):
         c = (2 * (torch.log10(energies) - lo) / (hi - lo) - 1).unsqueeze(1)
         z = self.network.sample_from(c, list(noise))
         u = torch.clamp(z, min=self.low, max=self.high) * self.std + self.mean
+        if self.calibration is not None:  # on log voxel energies, back to the shape columns
+            n = self.n_layers
+            log_voxels = log_voxel_energies(u, energies, n)
+            mapped = self.calibration.apply(log_voxels, c) - log_voxels
+            u = torch.cat([u[:, :n], u[:, n:] + mapped], 1)
         e = energies.unsqueeze(1)
         if not self.n_layers:
             voxels = torch.exp(u) * e
@@ -538,6 +640,11 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 1000) -
     from aihep._atomic import write_atomic
 
     surrogate = load_surrogate(run_dir)
+    if surrogate.calibration is not None:
+        from aihep.errors import InputError
+
+        raise InputError(run_dir, "surrogate.pt: calibration", "a surrogate without quantile "
+                         "calibration (ONNX export does not carry the quantile map)")
     sampler = ShowerSampler(surrogate).eval()
     dims = surrogate.network.noise_dims()
     example = (torch.full((batch_size,), 1e4), *[torch.zeros(batch_size, d) for d in dims])
@@ -566,8 +673,10 @@ def load_surrogate(directory: str | Path, ode_steps: int | None = None) -> Surro
     layout = CaloLayout.model_validate(state["layout"])
     network = build(config.kind, layout.n_voxels, config, layout.n_layers)
     network.load_state_dict(state["state_dict"])
+    calibration = state.get("calibration")
     return Surrogate(config, layout, network.eval(), _Scaler(state["scaler"]),
-                     state.get("history", {}))
+                     state.get("history", {}),
+                     None if calibration is None else QuantileMap.from_state(calibration))
 
 
 def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: CaloLayout,
@@ -596,10 +705,38 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
         result = train(network, loss, (x[tr], c[tr]), (x[val], c[val]),
                        config.train.model_copy(update={"seed": config.seed}),
                        checkpoint=checkpoint, progress=progress)
-    return Surrogate(config, layout, network.eval(), scaler,
-                     {"train": result.train_loss, "val": result.val_loss,
-                      "seconds": result.epoch_seconds,
-                      "resumed_from": [float(result.resumed_from)]})
+    surrogate = Surrogate(config, layout, network.eval(), scaler,
+                          {"train": result.train_loss, "val": result.val_loss,
+                           "seconds": result.epoch_seconds,
+                           "resumed_from": [float(result.resumed_from)]})
+    if not config.quantile_bins:
+        return surrogate
+    return calibrate(surrogate, voxels, energies, config.quantile_bins, config.quantile_knots,
+                     np.random.default_rng(config.seed + 1))
+
+
+def calibrate(surrogate: Surrogate, voxels_mev: np.ndarray, incident_mev: np.ndarray,
+              bins: int, knots: int = 64, rng: np.random.Generator | None = None
+              ) -> Surrogate:
+    """``surrogate`` with the quantile calibration (module docstring) fitted on showers
+    (N, n_voxels) in MeV at incident energies (N,) in MeV, normally its training showers:
+    it generates N showers at the same energies and maps each voxel's log energy onto the
+    showers' in ``bins`` equal-count bins of E_inc."""
+    rng = rng or np.random.default_rng(surrogate.config.seed + 1)
+    scaler = surrogate.scaler
+    energies = np.asarray(incident_mev, float)
+    incident = torch.from_numpy(energies)
+
+    def log_voxels(z: np.ndarray) -> np.ndarray:
+        u = np.clip(z, scaler.low, scaler.high) * scaler.std + scaler.mean
+        return log_voxel_energies(torch.from_numpy(u.astype(float)), incident,
+                                  scaler.n_layers).numpy().astype(np.float32)
+
+    training = log_voxels(scaler.encode(np.asarray(voxels_mev, np.float64), energies, rng))
+    generated = log_voxels(surrogate.raw_output(energies, int(rng.integers(2**31))))
+    calibration = fit_quantile_map(generated, training, scaler.condition(energies)[:, 0],
+                                   bins, knots)
+    return dataclasses.replace(surrogate, calibration=calibration)
 
 
 def training_minutes(surrogate: Surrogate, session_seconds: float) -> float:
