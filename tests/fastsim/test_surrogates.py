@@ -201,7 +201,7 @@ def test_global_shape_scale_pools_the_voxel_columns_and_decodes_the_same(showers
             return noise[0]
 
     class Model:
-        scaler, network, layout = pooled, Identity(), LAYOUT
+        scaler, network, layout, calibration = pooled, Identity(), LAYOUT, None
 
     decoded = ShowerSampler(Model()).forward(torch.from_numpy(energies[:50]).float(),
                                              torch.from_numpy(z)).numpy()
