@@ -296,3 +296,15 @@ def test_quantile_calibrated_surrogate_matches_the_training_occupancy(showers, t
 
     with pytest.raises(InputError, match="quantile"):
         export_onnx(tmp_path / "run", tmp_path / "model.onnx")
+
+
+def test_quantile_calibration_with_too_many_bins_is_one_clear_error(showers):
+    from aihep.errors import InputError
+    from aihep.fastsim.surrogates import calibrate
+
+    voxels, energies = showers
+    model = train_surrogate(voxels[:200], energies[:200], LAYOUT, SurrogateConfig(
+        kind="vae", hidden=(16,), latent=2,
+        train=TrainConfig(epochs=1, batch_size=64, learning_rate=1e-3, patience=1)))
+    with pytest.raises(InputError, match="at least 10 per bin"):
+        calibrate(model, voxels[:200], energies[:200], bins=50)

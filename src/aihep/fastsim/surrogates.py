@@ -93,7 +93,7 @@ class SurrogateConfig(BaseModel):
         "width over all voxels (a rarely hit voxel's hits then stay a few units from its "
         "empty value instead of far out in its own standardized tail)")
     quantile_bins: int = Field(0, ge=0, description="post-hoc quantile calibration of the "
-                               "shape columns in this many bins of E_inc (0: none)")
+                               "voxels' log energies in this many bins of E_inc (0: none)")
     quantile_knots: int = Field(64, ge=2, description="quantile calibration: knots per "
                                 "column and bin")
     val_fraction: float = Field(0.1, gt=0, lt=1)
@@ -544,32 +544,33 @@ class Surrogate:
                  batch_size: int = PASS_SIZE) -> np.ndarray:
         """Showers (N, n_voxels) in MeV for incident energies in MeV; ``batch_size``
         showers per network pass (the default was fastest per shower on one core)."""
-        energies = np.asarray(energies_mev, np.float32)
-        generator = torch.Generator().manual_seed(seed)
         sampler = ShowerSampler(self)
-        out = np.empty((len(energies), self.layout.n_voxels), np.float32)
+        out = np.empty((len(energies_mev), self.layout.n_voxels), np.float32)
         with torch.no_grad():
-            for start in range(0, len(energies), batch_size):
-                e = torch.from_numpy(energies[start:start + batch_size])
-                noise = [torch.randn(len(e), d, generator=generator)
-                         for d in self.network.noise_dims()]
+            for start, e, noise in self._passes(energies_mev, seed, batch_size):
                 out[start:start + len(e)] = sampler(e, *noise).numpy()
         return out
 
     def raw_output(self, energies_mev: np.ndarray, seed: int,
                    batch_size: int = PASS_SIZE) -> np.ndarray:
-        """The network's standardized output (N, dims) before calibration and decoding."""
-        energies = np.asarray(energies_mev, np.float32)
-        generator = torch.Generator().manual_seed(seed)
-        condition = torch.from_numpy(self.scaler.condition(energies))
+        """The network's standardized output (N, dims) before calibration and decoding
+        (the same noise as :meth:`generate` with the same seed)."""
+        lo, hi = self.scaler.log_e
         parts = []
         with torch.no_grad():
-            for start in range(0, len(energies), batch_size):
-                c = condition[start:start + batch_size]
-                noise = [torch.randn(len(c), d, generator=generator)
-                         for d in self.network.noise_dims()]
+            for _, e, noise in self._passes(energies_mev, seed, batch_size):
+                c = (2 * (torch.log10(e) - lo) / (hi - lo) - 1).unsqueeze(1)
                 parts.append(self.network.sample_from(c, noise).numpy())
         return np.concatenate(parts)
+
+    def _passes(self, energies_mev: np.ndarray, seed: int, batch_size: int) -> Any:
+        """(start, incident energies, standard-normal noise) of each network pass."""
+        energies = np.asarray(energies_mev, np.float32)
+        generator = torch.Generator().manual_seed(seed)
+        for start in range(0, len(energies), batch_size):
+            e = torch.from_numpy(energies[start:start + batch_size])
+            yield start, e, [torch.randn(len(e), d, generator=generator)
+                             for d in self.network.noise_dims()]
 
     def save(self, directory: str | Path) -> Path:
         from aihep._atomic import ensure_writable_dir, save_torch_atomic
@@ -725,6 +726,11 @@ def calibrate(surrogate: Surrogate, voxels_mev: np.ndarray, incident_mev: np.nda
     rng = rng or np.random.default_rng(surrogate.config.seed + 1)
     scaler = surrogate.scaler
     energies = np.asarray(incident_mev, float)
+    if bins < 1 or len(energies) < 10 * bins:
+        from aihep.errors import InputError
+
+        raise InputError("quantile calibration", "quantile_bins", f"1 to {len(energies) // 10} "
+                         f"bins for {len(energies)} showers (at least 10 per bin), not {bins}")
     incident = torch.from_numpy(energies)
 
     def log_voxels(z: np.ndarray) -> np.ndarray:
