@@ -80,6 +80,24 @@ def test_classifier_test_tells_different_samples_apart_and_not_equal_ones():
     assert alt.auc > 0.75 and alt.jsd > 0.1 and alt.auc_interval[0] > null.auc_interval[1]
 
 
+
+def test_classifier_test_checkpoints_and_resumes_to_the_same_answer(tmp_path):
+    """A long (full-protocol) test re-run with its checkpoint resumes: the same AUC as a run
+    without one, and the finished checkpoint is not retrained."""
+    config = ClassifierTestConfig(hidden=(32,), n_bootstrap=20, train=TrainConfig(
+        epochs=4, batch_size=200, learning_rate=1e-3, patience=5, cosine_schedule=False))
+    ref, e_ref = _showers(1000, 1)
+    other, e_other = _showers(1000, 3, spread=0.5)
+    a, b = low_level_matrix(ref, e_ref), low_level_matrix(other, e_other)
+    plain = classifier_test(a, b, config)
+    ckpt = tmp_path / "cls.ckpt"
+    first = classifier_test(a, b, config, checkpoint=ckpt)
+    assert ckpt.is_file() and first.auc == pytest.approx(plain.auc, abs=1e-9)
+    stamp = ckpt.stat().st_mtime_ns
+    again = classifier_test(a, b, config, checkpoint=ckpt)
+    assert again.auc == pytest.approx(plain.auc, abs=1e-9)
+    assert again.best_epoch == plain.best_epoch and ckpt.stat().st_mtime_ns == stamp
+
 def test_fpd_and_kpd_vanish_for_equal_samples_and_measure_a_shift():
     rng = np.random.default_rng(4)
     x = rng.normal(0.0, 1.0, (20_000, 3)) + 10.0  # scaled by max|x| inside: ~ /14.5

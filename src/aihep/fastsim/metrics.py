@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -187,9 +188,11 @@ class ClassifierTest:
 
 
 def classifier_test(reference: np.ndarray, generated: np.ndarray,
-                    config: ClassifierTestConfig | None = None) -> ClassifierTest:
+                    config: ClassifierTestConfig | None = None,
+                    checkpoint: str | Path | None = None) -> ClassifierTest:
     """Train the challenge's classifier to tell ``reference`` rows (label 1) from
-    ``generated`` rows (label 0); equal numbers of each are used."""
+    ``generated`` rows (label 0); equal numbers of each are used. ``checkpoint``: a file
+    for per-epoch checkpoints, so a long (full-protocol) test resumes when re-run."""
     import torch
     from sklearn.isotonic import IsotonicRegression
     from sklearn.metrics import roc_auc_score
@@ -212,7 +215,8 @@ def classifier_test(reference: np.ndarray, generated: np.ndarray,
     parts = np.split(order, [n_train, n_train + n_val])
     if config.standardize:
         mean, std = x[parts[0]].mean(0), x[parts[0]].std(0)
-        x = (x - mean) / np.where(std > 0, std, 1.0)
+        x -= mean  # in place: 100k showers per side are ~5 GB of float32 (full protocol)
+        x /= np.where(std > 0, std, 1.0)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
     def loss(net: torch.nn.Module, batch: Any) -> torch.Tensor:
@@ -222,7 +226,8 @@ def classifier_test(reference: np.ndarray, generated: np.ndarray,
     with seeded(config.seed):
         net = mlp([x.shape[1], *config.hidden, 1], activation=torch.nn.LeakyReLU)
         result = train(net, loss, (xt[parts[0]], yt[parts[0]]), (xt[parts[1]], yt[parts[1]]),
-                       config.train.model_copy(update={"seed": config.seed}))
+                       config.train.model_copy(update={"seed": config.seed}),
+                       checkpoint=checkpoint)
     net.eval()
     with torch.no_grad():
         p_val, p_test = (torch.sigmoid(net(xt[p]).squeeze(-1)).numpy() for p in parts[1:])
