@@ -42,6 +42,12 @@ def main() -> None:
     parser.add_argument("--generate-only", action="store_true",
                         help="only make (or complete) the held-out reference set")
     args = parser.parse_args()
+    base, _, steps = args.model.partition("@")
+    kind, _, bins = base.partition("+q")
+    if kind not in ("vae", "flow-matching", "caloflow") or not all(
+            v.isdigit() and int(v) > 0 for v in (bins, steps) if v):
+        parser.error(f"--model: KIND[+qBINS][@STEPS] with KIND vae, flow-matching or "
+                     f"caloflow and positive integers, not {args.model!r}")
     commit = git_commit()
     import torch
     from threadpoolctl import threadpool_limits
@@ -58,16 +64,14 @@ def main() -> None:
 
     torch.set_num_threads(args.workers)
     threadpool_limits(args.workers)
+    run = surrogate_dir(kind, argparse.Namespace(layout=args.layout, train=args.train,
+                                                 epochs=args.train_epochs))
+    if not args.generate_only and not (run / "surrogate.pt").is_file():
+        message = f"{args.model}: no trained run {run}; train it with benchmarks/fastsim.py"
+        raise SystemExit(message)  # before hours of reference showers are made
     reference = reference_set(args.layout, args.n, 14, args.workers)
     if args.generate_only:
         return
-    base, _, steps = args.model.partition("@")
-    kind, _, bins = base.partition("+q")
-    run = surrogate_dir(kind, argparse.Namespace(layout=args.layout, train=args.train,
-                                                 epochs=args.train_epochs))
-    if not (run / "surrogate.pt").is_file():
-        message = f"{args.model}: no trained run {run}; train it with benchmarks/fastsim.py"
-        raise SystemExit(message)
     if bins:
         train = reference_set(args.layout, args.train, 11, args.workers).read()
         run = calibrated_surrogate(run, int(bins), train, int(steps) if steps else None)

@@ -80,7 +80,6 @@ def test_classifier_test_tells_different_samples_apart_and_not_equal_ones():
     assert alt.auc > 0.75 and alt.jsd > 0.1 and alt.auc_interval[0] > null.auc_interval[1]
 
 
-
 def test_classifier_test_checkpoints_and_resumes_to_the_same_answer(tmp_path):
     """A long (full-protocol) test re-run with its checkpoint resumes: the same AUC as a run
     without one, and the finished checkpoint is not retrained."""
@@ -97,6 +96,7 @@ def test_classifier_test_checkpoints_and_resumes_to_the_same_answer(tmp_path):
     again = classifier_test(a, b, config, checkpoint=ckpt)
     assert again.auc == pytest.approx(plain.auc, abs=1e-9)
     assert again.best_epoch == plain.best_epoch and ckpt.stat().st_mtime_ns == stamp
+
 
 def test_fpd_and_kpd_vanish_for_equal_samples_and_measure_a_shift():
     rng = np.random.default_rng(4)
