@@ -220,7 +220,8 @@ def calorimeter_checks(workers: int) -> dict:
             slabs.append(Slab(material="Fe", thickness_mm=settings.depth_mm - edge))
             # the library's own cascade settings: the check isolates the library approximation
             kernel = CascadeConfig(max_loss=settings.library_max_loss,
-                                   path_correction=settings.library_path_correction)
+                                   path_correction=settings.library_path_correction,
+                                   scattering="tangent")
             calo = Calorimeter(CaloLayout(cell=tuple(slabs), n_cells=1,
                                           radial_edges_mm=(0.0, 1e5)), kernel)
             active = np.array([s.active for s in slabs])

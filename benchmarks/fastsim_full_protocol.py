@@ -24,14 +24,14 @@ import time
 import numpy as np
 from common import ROOT, git_commit, utc_now, write_result
 
-from fastsim import CACHE, calibrated_surrogate, reference_set, surrogate_dir
+from fastsim import CACHE, calibrated_surrogate, parse_model, reference_set, surrogate_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layout", default="ds2")
     parser.add_argument("--model", default="flow-matching+q64@8",
-                        help="KIND[+qBINS][@STEPS], trained by benchmarks/fastsim.py first")
+                        help="KIND[+qBINS[L]][@STEPS], trained by benchmarks/fastsim.py first")
     parser.add_argument("--train", type=int, default=50_000,
                         help="the model's training-set size (its cached run)")
     parser.add_argument("--train-epochs", type=int, default=100,
@@ -42,12 +42,11 @@ def main() -> None:
     parser.add_argument("--generate-only", action="store_true",
                         help="only make (or complete) the held-out reference set")
     args = parser.parse_args()
-    base, _, steps = args.model.partition("@")
-    kind, _, bins = base.partition("+q")
-    if kind not in ("vae", "flow-matching", "caloflow") or not all(
-            v.isdigit() and int(v) > 0 for v in (bins, steps) if v):
-        parser.error(f"--model: KIND[+qBINS][@STEPS] with KIND vae, flow-matching or "
+    parsed = parse_model(args.model)
+    if parsed is None or parsed[0] not in ("vae", "flow-matching", "caloflow"):
+        parser.error(f"--model: KIND[+qBINS[L]][@STEPS] with KIND vae, flow-matching or "
                      f"caloflow and positive integers, not {args.model!r}")
+    kind, bins, layers, steps = parsed
     commit = git_commit()
     import torch
     from threadpoolctl import threadpool_limits
@@ -74,9 +73,9 @@ def main() -> None:
         return
     if bins:
         train = reference_set(args.layout, args.train, 11, args.workers).read()
-        run = calibrated_surrogate(run, int(bins), train, int(steps) if steps else None)
+        run = calibrated_surrogate(run, bins, train, steps, layers)
         del train
-    surrogate = load_surrogate(run, int(steps) if steps else None)
+    surrogate = load_surrogate(run, steps)
     ref = reference.read()
     layout = surrogate.layout
     start = time.perf_counter()

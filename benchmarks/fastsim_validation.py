@@ -177,6 +177,9 @@ def main() -> None:
     parser.add_argument("--max-loss", type=float, default=None, help="condensed-history step "
                         "(largest fractional loss per step) for every part; results then go "
                         "under keys ending in _max_loss_<value>")
+    parser.add_argument("--scattering", choices=("tangent", "sphere"), default=None,
+                        help="the cascade's multiple-scattering deflection for every part; "
+                        "results then go under keys ending in _scattering_<value>")
     args = parser.parse_args()
     keys = {"shape": "shower_shape", "linearity": "linearity", "sampling": "sampling_term",
             "cuts": "cuts", "calice": "calice", "steps": "step_convergence"}
@@ -189,6 +192,9 @@ def main() -> None:
             parser.error(f"--max-loss: a fraction in (0, 0.5], got {args.max_loss:g}")
         OVERRIDES["max_loss"] = args.max_loss
     suffix = "" if args.max_loss is None else f"_max_loss_{args.max_loss:g}"
+    if args.scattering is not None:
+        OVERRIDES["scattering"] = args.scattering
+        suffix += f"_scattering_{args.scattering}"
     commit = git_commit()
     from aihep.fastsim.geometry import effective_properties, preset
 
@@ -197,27 +203,29 @@ def main() -> None:
     n = args.showers
     start = time.perf_counter()
     path = ROOT / "results" / "fastsim_validation.json"
+    measured: dict = {}
+    if "calice" in parts:
+        measured[keys["calice"] + suffix] = calice_check(n)
+    if "shape" in parts:
+        measured[keys["shape"] + suffix] = shower_shape(ds2, eff, n)
+    if "linearity" in parts:
+        measured[keys["linearity"] + suffix] = linearity(ds2, n)
+    if "sampling" in parts:
+        measured[keys["sampling"] + suffix] = sampling_term(ds2, n)
+    if "cuts" in parts:
+        measured[keys["cuts"] + suffix] = cut_dependence(ds2, n)
+    if "steps" in parts:
+        measured[keys["steps"] + suffix] = step_convergence(n)
+    # read when writing, so that runs of other parts in parallel processes all keep theirs
     out: dict = json.loads(path.read_text()) if path.is_file() else {}
     # parts kept from an older file keep the commit and shower count they were measured with
     out.setdefault("commits", {k: out.get("commit") for k, v in keys.items() if v in out})
     out.setdefault("showers", {k: out.get("showers_per_point") for k in out["commits"]})
     out.pop("showers_per_point", None)
-    out.update({"benchmark": "fastsim_validation", "effective": eff})
+    out.update({"benchmark": "fastsim_validation", "effective": eff, **measured})
     for part in parts:
         out["commits"][part + suffix] = commit
         out["showers"][part + suffix] = n
-    if "calice" in parts:
-        out[keys["calice"] + suffix] = calice_check(n)
-    if "shape" in parts:
-        out[keys["shape"] + suffix] = shower_shape(ds2, eff, n)
-    if "linearity" in parts:
-        out[keys["linearity"] + suffix] = linearity(ds2, n)
-    if "sampling" in parts:
-        out[keys["sampling"] + suffix] = sampling_term(ds2, n)
-    if "cuts" in parts:
-        out[keys["cuts"] + suffix] = cut_dependence(ds2, n)
-    if "steps" in parts:
-        out[keys["steps"] + suffix] = step_convergence(n)
     out["minutes"] = (time.perf_counter() - start) / 60
     write_result(path, out, commit)
     report(out)
@@ -300,7 +308,7 @@ def cut_dependence(ds2, n: int) -> dict:
 
 def report(out: dict) -> None:
     for key, term in out.items():
-        if key.startswith("sampling_term_max_loss_"):
+        if key.startswith("sampling_term_") and "exponent" in term:
             print(f"{key}: exponent {term['exponent']:.2f} +- {term['exponent_error']:.2f}, "
                   "stochastic " + ", ".join(f"{100 * t['stochastic']:.2f}% (W {t['w_mm']} mm)"
                                             for t in term["points"]))

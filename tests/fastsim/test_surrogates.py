@@ -308,3 +308,39 @@ def test_quantile_calibration_with_too_many_bins_is_one_clear_error(showers):
         train=TrainConfig(epochs=1, batch_size=64, learning_rate=1e-3, patience=1)))
     with pytest.raises(InputError, match="at least 10 per bin"):
         calibrate(model, voxels[:200], energies[:200], bins=50)
+
+
+def test_layer_calibration_matches_the_training_layer_energies(showers, tmp_path):
+    """With ``layers=True`` the layer energies / E_inc of a briefly trained two-stage VAE
+    get the training showers' quantiles per layer (closer than with the voxel map alone),
+    the map survives save/load, and a one-stage model is refused with one clear error."""
+    from aihep.errors import InputError
+    from aihep.fastsim.surrogates import calibrate
+
+    voxels, energies = showers
+    common = {"kind": "vae", "hidden": (64, 64), "latent": 8, "train": TrainConfig(
+        epochs=2, batch_size=128, learning_rate=2e-3, patience=6)}
+    plain = train_surrogate(voxels, energies, LAYOUT, SurrogateConfig(**common))
+    voxel_only = calibrate(plain, voxels, energies, 2, 33)
+    by_layer = calibrate(plain, voxels, energies, 2, 33, layers=True)
+    assert voxel_only.layer_calibration is None and by_layer.layer_calibration is not None
+    n_layers = LAYOUT.n_layers
+
+    def layer_fractions(v: np.ndarray) -> np.ndarray:
+        return v.reshape(len(v), n_layers, -1).sum(2) / energies[:, None]
+
+    target = np.quantile(layer_fractions(voxels), [0.1, 0.5, 0.9], axis=0)
+
+    def error(model) -> float:
+        got = np.quantile(layer_fractions(model.generate(energies, seed=7)), [0.1, 0.5, 0.9],
+                          axis=0)
+        return float(np.abs(got - target).sum())
+
+    assert error(by_layer) < 0.5 * error(voxel_only)
+    by_layer.save(tmp_path / "run")
+    np.testing.assert_allclose(load_surrogate(tmp_path / "run").generate(energies[:50], seed=4),
+                               by_layer.generate(energies[:50], seed=4), rtol=1e-4)
+    one_stage = train_surrogate(voxels[:300], energies[:300], LAYOUT, SurrogateConfig(
+        **{**common, "train": TrainConfig(epochs=1, batch_size=128)}, two_stage=False))
+    with pytest.raises(InputError, match="quantile_layers"):
+        calibrate(one_stage, voxels[:300], energies[:300], 2, 33, layers=True)

@@ -18,7 +18,13 @@ EGS), in a numba-compiled kernel. Interactions and their tables: :mod:`.physics`
   Gaussians), and a path-length correction: a step of path s advances by its mean geometric
   length lambda_1 (1 - exp(-s / lambda_1)), s / lambda_1 = theta_0^2 (without it, steps of
   ``max_loss`` 0.2 put 20-24% too much energy in thin silicon; with it 0.05 is converged to
-  0.3%, docs/fastsim.md). Below ``t_cut`` a particle is still followed while its residual
+  0.3%, docs/fastsim.md). The deflection (``scattering="sphere"``, the default): the two
+  projected Gaussian angles give the polar angle through 1 - cos(theta) = (theta_x^2 +
+  theta_y^2) / 2 (exact for small angles, tending to isotropy when theta_0 is large, as
+  soft electrons in tungsten are); ``"tangent"`` adds them in the tangent plane, which never
+  turns a particle past 90 degrees in one step: it reflects about a third less energy from
+  tungsten and gave a Si-W stochastic term 10% below the CALICE measurement (sphere: within
+  3%; docs/fastsim.md). Below ``t_cut`` a particle is still followed while its residual
   range can reach a slab boundary; otherwise its energy is deposited there. Positrons then
   annihilate at rest into two 511 keV photons (annihilation in flight is not simulated).
 * Energy counts only in active slabs: the sampling fraction comes from the geometry. The
@@ -36,6 +42,8 @@ the kernel follows the same algorithm and is ~30x faster (docs/fastsim.md).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 from numba import njit
@@ -71,6 +79,11 @@ class CascadeConfig(BaseModel):
         True, description="advance a step's mean geometric length lambda_1 (1 - exp(-s / "
         "lambda_1)), not its path length s (False: the uncorrected kernel)")
     particle: str = Field("electron", pattern="^(electron|positron|photon)$")
+    scattering: Literal["tangent", "sphere"] = Field(
+        "sphere", description="a step's multiple-scattering deflection: two Gaussian "
+        "projected angles added in the tangent plane (tangent: never past 90 degrees in one "
+        "step), or the same draw as a polar angle with 1 - cos(theta) = (theta_x^2 + "
+        "theta_y^2) / 2, redrawn above 2 (sphere: tends to isotropy when theta0 is large)")
 
 
 class Calorimeter:
@@ -98,7 +111,8 @@ class Calorimeter:
         self._layer = (self.cell_of_slab // layout.cells_per_layer).astype(np.int64)
         self._radial = np.asarray(layout.radial_edges_mm, float)
         self._cuts = np.array([config.k_cut_mev, config.t_cut_mev, config.max_loss,
-                               config.landau_min_mev, float(config.path_correction)])
+                               config.landau_min_mev, float(config.path_correction),
+                               float(config.scattering == "sphere")])
         self._kind = {"electron": ELECTRON, "positron": POSITRON,
                       "photon": PHOTON}[config.particle]
 
@@ -327,6 +341,7 @@ def _shower(rng, kind0: int, energy0: float, table: np.ndarray, mu_max: np.ndarr
     """Follow one shower; deposits are added to ``voxels`` (and ``profile`` if sized)."""
     k_cut, t_cut, max_loss, landau_min = cuts[0], cuts[1], cuts[2], cuts[3]
     path_correction = cuts[4] > 0
+    sphere = cuts[5] > 0
     n_slabs = len(material)
     stack = np.empty((_STACK, 8))
     top = _push(stack, 0, kind0, energy0, 0.0, 0.0, 1e-9, 0.0, 0.0, 1.0)
@@ -436,6 +451,8 @@ def _shower(rng, kind0: int, energy0: float, table: np.ndarray, mu_max: np.ndarr
                      layer, radial, n_alpha, n_radial, voxels, profile)
             z1, z2 = rng.standard_normal(), rng.standard_normal()
             z3, z4 = rng.standard_normal(), rng.standard_normal()
+            while sphere and 0.25 * theta0 * theta0 * (z2 * z2 + z4 * z4) > 1:
+                z2, z4 = rng.standard_normal(), rng.standard_normal()
             tx, ty = z2 * theta0, z4 * theta0
             dx = step * theta0 * (z1 / np.sqrt(12) + z2 / 2)
             dy = step * theta0 * (z3 / np.sqrt(12) + z4 / 2)
@@ -443,7 +460,16 @@ def _shower(rng, kind0: int, energy0: float, table: np.ndarray, mu_max: np.ndarr
             x += advance * u + dx * a1 + dy * a2
             y += advance * v + dx * b1 + dy * b2
             z += advance * w + dx * c1 + dy * c2
-            u, v, w = u + tx * a1 + ty * a2, v + tx * b1 + ty * b2, w + tx * c1 + ty * c2
+            if sphere:  # polar angle with 1 - cos = (tx^2 + ty^2) / 2, azimuth of (tx, ty)
+                t2 = tx * tx + ty * ty
+                cos_t = 1 - 0.5 * t2
+                scale = np.sqrt(max(1 - cos_t * cos_t, 0.0) / t2) if t2 > 0 else 0.0
+                tx, ty = tx * scale, ty * scale
+                u = cos_t * u + tx * a1 + ty * a2
+                v = cos_t * v + tx * b1 + ty * b2
+                w = cos_t * w + tx * c1 + ty * c2
+            else:
+                u, v, w = u + tx * a1 + ty * a2, v + tx * b1 + ty * b2, w + tx * c1 + ty * c2
             norm = np.sqrt(u * u + v * v + w * w)
             u, v, w = u / norm, v / norm, w / norm
             e = e_new

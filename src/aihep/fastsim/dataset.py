@@ -93,7 +93,10 @@ def simulate_dataset(config: ShowerDatasetConfig, out: str | Path,
     engine = make_executor(executor or ExecutorConfig(kind="serial"))
     try:
         directory = ensure_writable_dir(out)
-        key = json.dumps(config.model_dump(mode="json", exclude={"n_showers"}), sort_keys=True)
+        dump = config.model_dump(mode="json", exclude={"n_showers"})
+        if dump["cascade"]["scattering"] == "tangent":  # the default: chunks made before the
+            del dump["cascade"]["scattering"]          # option existed stay valid
+        key = json.dumps(dump, sort_keys=True)
         store = ChunkStore(directory / "chunks", key, suffix=".h5")
         per = config.showers_per_chunk
         jobs = [store.job("showers", i, min(per, config.n_showers - first), config.seed,

@@ -36,7 +36,9 @@ log energy (MeV, before the threshold; a fixed threshold there, so "hit or not" 
 mapped monotonically onto the training showers' (quantile mapping, ``quantile_knots`` knots,
 linear in between). It fixes each voxel's marginal (occupancy, energy spread) per energy bin,
 not the correlations between voxels: a calibration of the network's output, named as such,
-not a better network.
+not a better network. With ``quantile_layers`` (two-stage models) the layer energies
+log(E_layer / E_inc) the first stage draws are mapped the same way first (each layer's
+marginal per energy bin; the correlations between layers stay the flow's), then the voxels.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ class SurrogateConfig(BaseModel):
                                "voxels' log energies in this many bins of E_inc (0: none)")
     quantile_knots: int = Field(64, ge=2, description="quantile calibration: knots per "
                                 "column and bin")
+    quantile_layers: bool = Field(False, description="with quantile_bins: also map the layer "
+                                  "energies log(E_layer / E_inc) per bin of E_inc (two-stage "
+                                  "models), before the voxels")
     val_fraction: float = Field(0.1, gt=0, lt=1)
 
     @model_validator(mode="after")
@@ -539,6 +544,7 @@ class Surrogate:
     scaler: _Scaler
     history: dict[str, list[float]] = field(default_factory=dict)
     calibration: QuantileMap | None = None
+    layer_calibration: QuantileMap | None = None
 
     def generate(self, energies_mev: np.ndarray, seed: int = DEFAULT_SEED,
                  batch_size: int = PASS_SIZE) -> np.ndarray:
@@ -581,7 +587,9 @@ class Surrogate:
                  "scaler": self.scaler.state(), "state_dict": self.network.state_dict(),
                  # losses only: wall-clock times would make the file differ run to run
                  "history": {k: v for k, v in self.history.items() if k in ("train", "val")},
-                 "calibration": None if self.calibration is None else self.calibration.state()}
+                 "calibration": None if self.calibration is None else self.calibration.state(),
+                 "layer_calibration": None if self.layer_calibration is None
+                 else self.layer_calibration.state()}
         return save_torch_atomic(Path(directory) / "surrogate.pt", state)
 
 
@@ -603,6 +611,7 @@ class ShowerSampler(torch.nn.Module):
         for name in ("mean", "std", "low", "high"):
             self.register_buffer(name, torch.from_numpy(getattr(scaler, name)).float())
         self.calibration = surrogate.calibration
+        self.layer_calibration = surrogate.layer_calibration
         self.log_e = (float(scaler.log_e[0]), float(scaler.log_e[1]))
         self.noise = float(scaler.noise)
         self.n_layers = int(scaler.n_layers)
@@ -613,6 +622,9 @@ class ShowerSampler(torch.nn.Module):
         c = (2 * (torch.log10(energies) - lo) / (hi - lo) - 1).unsqueeze(1)
         z = self.network.sample_from(c, list(noise))
         u = torch.clamp(z, min=self.low, max=self.high) * self.std + self.mean
+        if self.layer_calibration is not None:  # log(E_layer / E_inc), the first columns
+            n = self.n_layers
+            u = torch.cat([self.layer_calibration.apply(u[:, :n], c), u[:, n:]], 1)
         if self.calibration is not None:  # on log voxel energies, back to the shape columns
             n = self.n_layers
             log_voxels = log_voxel_energies(u, energies, n)
@@ -641,7 +653,7 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 1000) -
     from aihep._atomic import write_atomic
 
     surrogate = load_surrogate(run_dir)
-    if surrogate.calibration is not None:
+    if surrogate.calibration is not None or surrogate.layer_calibration is not None:
         from aihep.errors import InputError
 
         raise InputError(run_dir, "surrogate.pt: calibration", "a surrogate without quantile "
@@ -674,10 +686,11 @@ def load_surrogate(directory: str | Path, ode_steps: int | None = None) -> Surro
     layout = CaloLayout.model_validate(state["layout"])
     network = build(config.kind, layout.n_voxels, config, layout.n_layers)
     network.load_state_dict(state["state_dict"])
-    calibration = state.get("calibration")
+    calibration, by_layer = state.get("calibration"), state.get("layer_calibration")
     return Surrogate(config, layout, network.eval(), _Scaler(state["scaler"]),
                      state.get("history", {}),
-                     None if calibration is None else QuantileMap.from_state(calibration))
+                     None if calibration is None else QuantileMap.from_state(calibration),
+                     None if by_layer is None else QuantileMap.from_state(by_layer))
 
 
 def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: CaloLayout,
@@ -713,16 +726,17 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
     if not config.quantile_bins:
         return surrogate
     return calibrate(surrogate, voxels, energies, config.quantile_bins, config.quantile_knots,
-                     np.random.default_rng(config.seed + 1))
+                     np.random.default_rng(config.seed + 1), layers=config.quantile_layers)
 
 
 def calibrate(surrogate: Surrogate, voxels_mev: np.ndarray, incident_mev: np.ndarray,
-              bins: int, knots: int = 64, rng: np.random.Generator | None = None
-              ) -> Surrogate:
+              bins: int, knots: int = 64, rng: np.random.Generator | None = None,
+              layers: bool = False) -> Surrogate:
     """``surrogate`` with the quantile calibration (module docstring) fitted on showers
     (N, n_voxels) in MeV at incident energies (N,) in MeV, normally its training showers:
     it generates N showers at the same energies and maps each voxel's log energy onto the
-    showers' in ``bins`` equal-count bins of E_inc."""
+    showers' in ``bins`` equal-count bins of E_inc (``layers``: the layer energies first,
+    then the voxels as they come out with the mapped layer energies)."""
     rng = rng or np.random.default_rng(surrogate.config.seed + 1)
     scaler = surrogate.scaler
     energies = np.asarray(incident_mev, float)
@@ -731,18 +745,34 @@ def calibrate(surrogate: Surrogate, voxels_mev: np.ndarray, incident_mev: np.nda
 
         raise InputError("quantile calibration", "quantile_bins", f"1 to {len(energies) // 10} "
                          f"bins for {len(energies)} showers (at least 10 per bin), not {bins}")
+    n = scaler.n_layers
+    if layers and not n:
+        from aihep.errors import InputError
+
+        raise InputError("quantile calibration", "quantile_layers", "a two-stage surrogate "
+                         "(layer energies drawn by a first stage)")
     incident = torch.from_numpy(energies)
+    condition = scaler.condition(energies)
 
-    def log_voxels(z: np.ndarray) -> np.ndarray:
-        u = np.clip(z, scaler.low, scaler.high) * scaler.std + scaler.mean
+    def unscaled(z: np.ndarray) -> np.ndarray:
+        return (np.clip(z, scaler.low, scaler.high) * scaler.std + scaler.mean).astype(
+            np.float32)
+
+    def log_voxels(u: np.ndarray) -> np.ndarray:
         return log_voxel_energies(torch.from_numpy(u.astype(float)), incident,
-                                  scaler.n_layers).numpy().astype(np.float32)
+                                  n).numpy().astype(np.float32)
 
-    training = log_voxels(scaler.encode(np.asarray(voxels_mev, np.float64), energies, rng))
-    generated = log_voxels(surrogate.raw_output(energies, int(rng.integers(2**31))))
-    calibration = fit_quantile_map(generated, training, scaler.condition(energies)[:, 0],
+    training = unscaled(scaler.encode(np.asarray(voxels_mev, np.float64), energies, rng))
+    generated = unscaled(surrogate.raw_output(energies, int(rng.integers(2**31))))
+    by_layer = None
+    if layers:
+        by_layer = fit_quantile_map(generated[:, :n], training[:, :n], condition[:, 0], bins,
+                                    knots)
+        generated[:, :n] = by_layer.apply(torch.from_numpy(generated[:, :n]),
+                                          torch.from_numpy(condition)).numpy()
+    calibration = fit_quantile_map(log_voxels(generated), log_voxels(training), condition[:, 0],
                                    bins, knots)
-    return dataclasses.replace(surrogate, calibration=calibration)
+    return dataclasses.replace(surrogate, calibration=calibration, layer_calibration=by_layer)
 
 
 def training_minutes(surrogate: Surrogate, session_seconds: float) -> float:
