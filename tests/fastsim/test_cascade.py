@@ -94,15 +94,16 @@ def test_showers_depend_only_on_seed_and_index():
 
 
 def test_sampling_fraction_has_converged_in_the_step():
-    """The condensed-history step: with the path-length correction the default step
-    (max_loss 0.05) gives the sampling fraction of a four times shorter one within 1.5%
-    (measured +0.2% +- 0.4%); the first kernel (0.2, no correction) was ~24% high, because a
-    long straight step carries soft electrons across more silicon (docs/fastsim.md)."""
+    """The condensed-history step: the default (sphere deflection, max_loss 0.02) gives the
+    sampling fraction of a four times shorter step within 1.5%; the first kernel (0.2, no
+    path-length correction, tangent-plane deflection) was ~24% high, because a long straight
+    step carries soft electrons across more silicon (docs/fastsim.md)."""
     energies = np.full(60, 5e3)
     response = {}
     for name, config in {"default": CascadeConfig(),
-                         "short": CascadeConfig(max_loss=0.0125),
-                         "first": CascadeConfig(max_loss=0.2, path_correction=False)}.items():
+                         "short": CascadeConfig(max_loss=0.005),
+                         "first": CascadeConfig(max_loss=0.2, path_correction=False,
+                                                scattering="tangent")}.items():
         response[name] = simulate(DS2, energies, config, seed=12).sum(1).mean() / 5e3
     assert response["default"] == pytest.approx(response["short"], rel=0.015)
     assert response["first"] > 1.1 * response["short"]

@@ -72,7 +72,7 @@ class CascadeConfig(BaseModel):
 
     k_cut_mev: float = Field(0.025, gt=0, description="photon cut")
     t_cut_mev: float = Field(0.25, gt=0, description="electron kinetic-energy cut")
-    max_loss: float = Field(0.05, gt=0, le=0.5,
+    max_loss: float = Field(0.02, gt=0, le=0.5,
                             description="largest fractional energy loss per step")
     landau_min_mev: float = Field(0.01, gt=0, description="close collisions sampled above")
     path_correction: bool = Field(
