@@ -221,7 +221,7 @@ def calorimeter_checks(workers: int) -> dict:
             # the library's own cascade settings: the check isolates the library approximation
             kernel = CascadeConfig(max_loss=settings.library_max_loss,
                                    path_correction=settings.library_path_correction,
-                                   scattering="tangent")
+                                   scattering="tangent", scattering_power="highland")
             calo = Calorimeter(CaloLayout(cell=tuple(slabs), n_cells=1,
                                           radial_edges_mm=(0.0, 1e5)), kernel)
             active = np.array([s.active for s in slabs])

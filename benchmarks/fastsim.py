@@ -40,16 +40,18 @@ CACHE = ROOT.parent / ".cache" / "benchmarks" / "fastsim"
 # hidden sizes: VAE encoder/decoder layers, flow matching residual blocks (width x count),
 # CaloFlow's spline-flow hypernetworks
 SIZES = {"vae": (512, 512), "flow-matching": (512, 512, 512), "caloflow": (256, 256)}
-# the reference kernel's multiple-scattering deflection: the rows in results/fastsim.json were
-# measured against the tangent-plane one (the library's default became "sphere" later, see
-# docs/fastsim.md); sets of another kernel are cached under names ending in it
+# the reference kernel: the rows in results/fastsim.json were measured against the kernel of
+# that time (Highland angle per step added in the tangent plane, step 0.05); the library's
+# default became the transport-mean-free-path scattering later (docs/fastsim.md). Sets of
+# another kernel are cached under names ending in its scattering
+KERNEL = {"scattering": "tangent", "scattering_power": "highland", "max_loss": 0.05}
 SCATTERING = "tangent"
 
 
 def reference_kernel():
     from aihep.fastsim.cascade import CascadeConfig
 
-    return CascadeConfig(scattering=SCATTERING)
+    return CascadeConfig(**KERNEL)
 
 
 def reference_set(layout_name: str, n: int, seed: int, workers: int):

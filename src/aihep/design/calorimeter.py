@@ -172,7 +172,7 @@ def build_electron_library(settings: CalorimeterSettings, energy_gev: float,
     # the first kernel's deflection too (tangent plane): the libraries stay those measured
     cascade = CascadeConfig(max_loss=settings.library_max_loss,
                             path_correction=settings.library_path_correction,
-                            scattering="tangent")
+                            scattering="tangent", scattering_power="highland")
     config = ShowerDatasetConfig(layout=library_layout(settings, energy_gev), cascade=cascade,
                                  n_showers=settings.library_events, showers_per_chunk=250,
                                  seed=_library_seed(library, energy_gev))

@@ -57,7 +57,7 @@ from aihep.fastsim.materials import get_material
 PHOTON, ELECTRON, POSITRON = 0, 1, 2
 ME = ph.ME
 # rows of the packed per-material table
-_PAIR, _COMPTON, _PHOTO, _BREMS, _MOLLER, _RANGE = range(6)
+_PAIR, _COMPTON, _PHOTO, _BREMS, _MOLLER, _RANGE, _TRANSPORT = range(7)
 _STACK = 1 << 16
 
 
@@ -79,6 +79,11 @@ class CascadeConfig(BaseModel):
         True, description="advance a step's mean geometric length lambda_1 (1 - exp(-s / "
         "lambda_1)), not its path length s (False: the uncorrected kernel)")
     particle: str = Field("electron", pattern="^(electron|positron|photon)$")
+    scattering_power: Literal["highland", "wentzel"] = Field(
+        "wentzel", description="a step's multiple-scattering angle: theta_0^2 = s / lambda_1 "
+        "with the screened-Rutherford transport mean free path (wentzel: composes over "
+        "steps), or the Highland formula per step (highland: its logarithm makes many short "
+        "steps scatter less than one long one)")
     scattering: Literal["tangent", "sphere"] = Field(
         "sphere", description="a step's multiple-scattering deflection: two Gaussian "
         "projected angles added in the tangent plane (tangent: never past 90 degrees in one "
@@ -105,14 +110,16 @@ class Calorimeter:
         self.depth = float(self.edges[-1])
         self.mu_max = np.max([t.mu_total for t in self.tables], axis=0)
         self._table = np.stack([np.stack([t.mu_pair, t.mu_compton, t.mu_photo, t.sigma_brems,
-                                          t.sigma_moller, t.range_mm]) for t in self.tables])
+                                          t.sigma_moller, t.range_mm, t.transport])
+                                for t in self.tables])
         self._atom = np.array([[t.atom.z, t.atom.lnz3, t.atom.fc, t.x0_mm, t.xi_mev_mm]
                                for t in self.tables])
         self._layer = (self.cell_of_slab // layout.cells_per_layer).astype(np.int64)
         self._radial = np.asarray(layout.radial_edges_mm, float)
         self._cuts = np.array([config.k_cut_mev, config.t_cut_mev, config.max_loss,
                                config.landau_min_mev, float(config.path_correction),
-                               float(config.scattering == "sphere")])
+                               float(config.scattering == "sphere"),
+                               float(config.scattering_power == "wentzel")])
         self._kind = {"electron": ELECTRON, "positron": POSITRON,
                       "photon": PHOTON}[config.particle]
 
@@ -342,6 +349,7 @@ def _shower(rng, kind0: int, energy0: float, table: np.ndarray, mu_max: np.ndarr
     k_cut, t_cut, max_loss, landau_min = cuts[0], cuts[1], cuts[2], cuts[3]
     path_correction = cuts[4] > 0
     sphere = cuts[5] > 0
+    wentzel = cuts[6] > 0
     n_slabs = len(material)
     stack = np.empty((_STACK, 8))
     top = _push(stack, 0, kind0, energy0, 0.0, 0.0, 1e-9, 0.0, 0.0, 1.0)
@@ -439,10 +447,13 @@ def _shower(rng, kind0: int, energy0: float, table: np.ndarray, mu_max: np.ndarr
             t_mean = max(0.5 * (e + e_new), 1e-6)
             pc = np.sqrt(t_mean * (t_mean + 2 * ME))
             beta = pc / (t_mean + ME)
-            s_x0 = step / atom[m, 3]
-            theta0 = 13.6 / (beta * pc) * np.sqrt(s_x0) * (
-                1 + 0.038 * np.log(max(s_x0 / beta**2, 1e-12)))
-            theta0 = min(max(theta0, 0.0), 1.5)
+            if wentzel:  # 1 - <cos> = s / lambda_1 for a short step
+                theta0 = min(np.sqrt(step * _interp(table[m, _TRANSPORT], t_mean)), 1.5)
+            else:
+                s_x0 = step / atom[m, 3]
+                theta0 = 13.6 / (beta * pc) * np.sqrt(s_x0) * (
+                    1 + 0.038 * np.log(max(s_x0 / beta**2, 1e-12)))
+                theta0 = min(max(theta0, 0.0), 1.5)
             advance = step
             if path_correction:  # mean advance along u of a path of length `step`
                 tau = theta0 * theta0  # step / transport mean free path (1 - <cos>)

@@ -94,8 +94,9 @@ def simulate_dataset(config: ShowerDatasetConfig, out: str | Path,
     try:
         directory = ensure_writable_dir(out)
         dump = config.model_dump(mode="json", exclude={"n_showers"})
-        if dump["cascade"]["scattering"] == "tangent":  # the default: chunks made before the
-            del dump["cascade"]["scattering"]          # option existed stay valid
+        for option, before in (("scattering", "tangent"), ("scattering_power", "highland")):
+            if dump["cascade"][option] == before:  # chunks made before the option existed
+                del dump["cascade"][option]         # stay valid
         key = json.dumps(dump, sort_keys=True)
         store = ChunkStore(directory / "chunks", key, suffix=".h5")
         per = config.showers_per_chunk

@@ -35,6 +35,9 @@ R_E_CM = 2.8179403262e-13
 N_A = 6.02214076e23
 K_HALF = 0.1535375  # 2 pi N_A r_e^2 m_e c^2 (MeV cm^2 / mol)
 GRID = np.logspace(-3, 6, 541)  # 1 keV .. 1 TeV
+E2_MEV_MM = 1.439964548e-12  # e^2 / (4 pi eps0) = alpha hbar c
+HBARC_MEV_MM = 1.973269804e-10
+BOHR_MM = 5.29177210903e-8
 
 
 def z_eff(material: Material) -> float:
@@ -141,6 +144,7 @@ class Tables:
     stopping: np.ndarray  # restricted collision + soft radiative
     range_mm: np.ndarray
     xi_mev_mm: float  # K/2 Z/A rho (MeV/mm), the Landau scale at beta = 1
+    transport: np.ndarray  # 1 / lambda_1 (1/mm) of electrons, elastic (Wentzel)
 
     @property
     def mu_total(self) -> np.ndarray:
@@ -162,6 +166,34 @@ def _collision_stopping(material: Material, t: np.ndarray, cut: np.ndarray) -> n
     per_cm = (K_HALF * material.z_over_a * material.density_g_cm3 / beta2
               * (np.log(2 * (tau + 2) / i_ratio**2) + f_minus - density))
     return np.maximum(per_cm, 0.0) / 10.0
+
+
+def inverse_transport_mfp(material: Material, t: np.ndarray) -> np.ndarray:
+    """1 / lambda_1 (1/mm) of electrons of kinetic energy ``t`` (MeV): the transport cross
+    section of elastic scattering, sigma_1 = int (1 - cos theta) dsigma, of the screened
+    Rutherford (Wentzel) cross section Z(Z + 1) (e^2 / p v)^2 / (1 - cos theta + 2 A)^2
+    (Z(Z + 1): the atomic electrons too) with Moliere's screening parameter
+    A = (hbar / 2 p a)^2 (1.13 + 3.76 (alpha Z / beta)^2), a = 0.885 a_0 Z^-1/3:
+    sigma_1 = 2 pi Z (Z + 1) (e^2 / p v)^2 (ln(1 + 1 / A) - 1 / (1 + A)), summed over the
+    elements. A step of length s then has <cos theta> = exp(-s / lambda_1), whatever the
+    step: the scattering composes over steps (a Highland angle per step does not: its
+    logarithm makes many short steps scatter less than one long one)."""
+    from aihep.fastsim.materials import atomic_mass
+
+    t = np.asarray(t, float)
+    pc2 = t * (t + 2 * ME)
+    beta2 = pc2 / (t + ME) ** 2
+    pv = pc2 / (t + ME)
+    out = np.zeros_like(t)
+    for z, w in material.composition.items():
+        atoms_per_mm3 = material.density_g_cm3 * w * N_A / atomic_mass(z) * 1e-3
+        a_mm = 0.885 * BOHR_MM * z ** (-1 / 3)
+        screen = (HBARC_MEV_MM / (2 * np.sqrt(pc2) * a_mm)) ** 2 * (
+            1.13 + 3.76 * (ALPHA * z) ** 2 / beta2)
+        sigma = (2 * np.pi * z * (z + 1) * (E2_MEV_MM / pv) ** 2
+                 * (np.log1p(1 / screen) - 1 / (1 + screen)))
+        out += atoms_per_mm3 * sigma
+    return out
 
 
 def tables(material: Material, k_cut: float, t_cut: float) -> Tables:
@@ -211,7 +243,8 @@ def _tables(material_json: str, k_cut: float, t_cut: float) -> Tables:
         0.5 * (inv[1:] + inv[:-1]) * np.diff(t))])
     xi = K_HALF * material.z_over_a * material.density_g_cm3 / 10.0
     return Tables(material, k_cut, t_cut, atom, x0, mu_pair, mu_compton, mu_photo,
-                  sigma_brems, sigma_moller, stopping, range_mm, xi)
+                  sigma_brems, sigma_moller, stopping, range_mm, xi,
+                  inverse_transport_mfp(material, t))
 
 
 def moller_shape(t_mev: float | np.ndarray, eps: np.ndarray) -> np.ndarray:
