@@ -38,6 +38,14 @@ from scipy import optimize, stats
 
 #: settings every cascade of this script uses besides the defaults (``--max-loss``)
 OVERRIDES: dict = {}
+#: earlier kernels (``--kernel``): the Highland angle per step, added in the tangent plane
+#: (the default until the transport-mean-free-path scattering) or turned on the sphere
+KERNELS = {
+    "highland-tangent": {"scattering": "tangent", "scattering_power": "highland",
+                         "max_loss": 0.05},
+    "highland-sphere": {"scattering": "sphere", "scattering_power": "highland",
+                        "max_loss": 0.05},
+}
 
 
 def cascade(**settings):
@@ -177,9 +185,9 @@ def main() -> None:
     parser.add_argument("--max-loss", type=float, default=None, help="condensed-history step "
                         "(largest fractional loss per step) for every part; results then go "
                         "under keys ending in _max_loss_<value>")
-    parser.add_argument("--scattering", choices=("tangent", "sphere"), default=None,
-                        help="the cascade's multiple-scattering deflection for every part; "
-                        "results then go under keys ending in _scattering_<value>")
+    parser.add_argument("--kernel", choices=sorted(KERNELS), default=None,
+                        help="an earlier kernel's multiple scattering and step for every part "
+                        "(KERNELS); results then go under keys ending in _kernel_<name>")
     args = parser.parse_args()
     keys = {"shape": "shower_shape", "linearity": "linearity", "sampling": "sampling_term",
             "cuts": "cuts", "calice": "calice", "steps": "step_convergence"}
@@ -192,9 +200,9 @@ def main() -> None:
             parser.error(f"--max-loss: a fraction in (0, 0.5], got {args.max_loss:g}")
         OVERRIDES["max_loss"] = args.max_loss
     suffix = "" if args.max_loss is None else f"_max_loss_{args.max_loss:g}"
-    if args.scattering is not None:
-        OVERRIDES["scattering"] = args.scattering
-        suffix += f"_scattering_{args.scattering}"
+    if args.kernel is not None:
+        OVERRIDES.update(KERNELS[args.kernel])
+        suffix += f"_kernel_{args.kernel}"
     commit = git_commit()
     from aihep.fastsim.geometry import effective_properties, preset
 
