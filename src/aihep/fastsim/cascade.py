@@ -13,18 +13,20 @@ EGS), in a numba-compiled kernel. Interactions and their tables: :mod:`.physics`
   knock-on above ``t_cut``) or at most ``max_loss`` of the energy. Along a step: the
   continuous loss from the range table (restricted collision + soft radiative), with, in
   active slabs, Landau-like fluctuations (close collisions between ``landau_min`` and
-  ``t_cut`` sampled as a Poisson number of 1/E^2 transfers); multiple scattering with the
-  Highland angle, angle and lateral displacement sampled together (PDG, correlated
-  Gaussians), and a path-length correction: a step of path s advances by its mean geometric
-  length lambda_1 (1 - exp(-s / lambda_1)), s / lambda_1 = theta_0^2 (without it, steps of
-  ``max_loss`` 0.2 put 20-24% too much energy in thin silicon; with it 0.05 is converged to
-  0.3%, docs/fastsim.md). The deflection (``scattering="sphere"``, the default): the two
-  projected Gaussian angles give the polar angle through 1 - cos(theta) = (theta_x^2 +
-  theta_y^2) / 2 (exact for small angles, tending to isotropy when theta_0 is large, as
-  soft electrons in tungsten are); ``"tangent"`` adds them in the tangent plane, which never
-  turns a particle past 90 degrees in one step: it reflects about a third less energy from
-  tungsten and gave a Si-W stochastic term 10% below the CALICE measurement (sphere: within
-  3%; docs/fastsim.md). Below ``t_cut`` a particle is still followed while its residual
+  ``t_cut`` sampled as a Poisson number of 1/E^2 transfers); multiple scattering with
+  theta_0^2 = s / lambda_1, lambda_1 the screened-Rutherford transport mean free path
+  (``scattering_power="wentzel"``, the default: it composes over steps; ``"highland"``: the
+  Highland angle per step, which scatters less the shorter the steps), angle and lateral
+  displacement sampled together (correlated Gaussians), and a path-length correction: a
+  step of path s advances by its mean geometric length lambda_1 (1 - exp(-s / lambda_1))
+  (without it, steps of ``max_loss`` 0.2 put 20-24% too much energy in thin silicon). The
+  deflection (``scattering="sphere"``, the default): the two projected Gaussian angles give
+  the polar angle through 1 - cos(theta) = (theta_x^2 + theta_y^2) / 2 (exact for small
+  angles, tending to isotropy when theta_0 is large, as for soft electrons in tungsten);
+  ``"tangent"`` adds them in the tangent plane, which never turns a particle past 90 degrees
+  in one step. The kernel before (Highland, tangent, step 0.05) reflected ~40% less energy
+  from tungsten and gave a Si-W stochastic term 10% below the CALICE measurement (the default:
+  5% above; docs/fastsim.md). Below ``t_cut`` a particle is still followed while its residual
   range can reach a slab boundary; otherwise its energy is deposited there. Positrons then
   annihilate at rest into two 511 keV photons (annihilation in flight is not simulated).
 * Energy counts only in active slabs: the sampling fraction comes from the geometry. The
