@@ -202,6 +202,7 @@ def test_global_shape_scale_pools_the_voxel_columns_and_decodes_the_same(showers
 
     class Model:
         scaler, network, layout, calibration = pooled, Identity(), LAYOUT, None
+        layer_calibration = None
 
     decoded = ShowerSampler(Model()).forward(torch.from_numpy(energies[:50]).float(),
                                              torch.from_numpy(z)).numpy()
