@@ -5,10 +5,11 @@ epochs, early stopping after 5). The challenge trains its classifier (2 x 2048, 
 Adam 2e-4) for 50 epochs on 60k / 20k / 20k showers per side and keeps the best validation
 epoch. This script runs that once for the given model of `benchmarks/fastsim.py` (its cached,
 trained run; default: the dataset-2 flow matching with the quantile calibration in 64 bins,
-the layer energies' too, sampled with 8 steps) against a fresh held-out reference set (seed 14, 100k showers, made in
-resumable chunks), low and high level. Inputs stay standardized as in the reduced protocol
-(the challenge feeds them raw). Each classifier checkpoints every epoch under
-.cache/benchmarks/fastsim/<layout>/full_protocol/: a killed run resumes when re-run.
+the layer energies' too, sampled with 8 steps) against a fresh held-out reference set (seed
+14, 100k showers, made in resumable chunks), low and high level. Inputs stay standardized
+as in the reduced protocol (the challenge feeds them raw). Each classifier checkpoints every
+epoch under .cache/benchmarks/fastsim/<layout>/full_protocol/: a killed run resumes when
+re-run.
 
 Usage: python benchmarks/fastsim_full_protocol.py [--layout ds2] [--model flow-matching+q64L@8]
        [--n 100000] [--epochs 50] [--workers 2] [--generate-only]
