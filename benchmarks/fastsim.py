@@ -43,9 +43,9 @@ SIZES = {"vae": (512, 512), "flow-matching": (512, 512, 512), "caloflow": (256, 
 # the reference kernel: the rows in results/fastsim.json were measured against the kernel of
 # that time (Highland angle per step added in the tangent plane, step 0.05); the library's
 # default became the transport-mean-free-path scattering later (docs/fastsim.md). Sets of
-# another kernel are cached under names ending in its scattering
+# another kernel are cached under names ending in its settings
 KERNEL = {"scattering": "tangent", "scattering_power": "highland", "max_loss": 0.05}
-SCATTERING = "tangent"
+_FIRST_KERNEL = {"scattering": "tangent", "scattering_power": "highland", "max_loss": 0.05}
 
 
 def reference_kernel():
@@ -62,7 +62,8 @@ def reference_set(layout_name: str, n: int, seed: int, workers: int):
     config = ShowerDatasetConfig(layout=preset(layout_name), cascade=reference_kernel(),
                                  n_showers=n, seed=seed, showers_per_chunk=250)
     out = CACHE / layout_name / (f"reference_seed{seed}_{n}"
-                                 + ("" if SCATTERING == "tangent" else f"_{SCATTERING}"))
+                                 + ("" if KERNEL == _FIRST_KERNEL else "_" + "_".join(
+                                     map(str, KERNEL.values()))))
     start = time.perf_counter()
     result = simulate_dataset(config, out, ExecutorConfig(
         kind="local" if workers > 1 else "serial", workers=workers),
@@ -224,6 +225,12 @@ def main() -> None:
     parser.add_argument("--plot-only", action="store_true",
                         help="only draw docs/img/fastsim_<layout>.png from the results")
     args = parser.parse_args()
+    for model in args.models.split(","):
+        parsed = parse_model(model)
+        if model not in ("reference", "gflash") and (
+                parsed is None or parsed[0] not in ("vae", "flow-matching", "caloflow")):
+            parser.error(f"--models: reference, gflash or KIND[+qBINS[L]][@STEPS] with KIND "
+                         f"vae, flow-matching or caloflow, not {model!r}")
     if args.plot_only:
         plot(args.layout)
         return
