@@ -19,7 +19,9 @@ Usage: python benchmarks/fastsim_ablation.py [--train 15000] [--test 5000] [--ep
        [--variants mlp,layer-transformer,mlp@128,mlp-gap2+q8] [--workers 2]
 (NAME@STEPS: the trained NAME sampled with STEPS midpoint steps instead of 32; NAME+qBINS:
 the trained NAME with the quantile calibration fitted on the training showers in BINS bins of
-E_inc, aihep.fastsim.surrogates.calibrate)
+E_inc, aihep.fastsim.surrogates.calibrate; NAME+qBINSL: the layer energies mapped too.)
+Rows also hold the mean separation power of the layer-energy histograms and the largest
+difference from the reference in the fraction of showers with a layer empty (points).
 Writes benchmarks/results/fastsim_ablation.json (rows of other variants are kept, each with
 the commit that made it).
 """
@@ -49,19 +51,23 @@ VARIANTS = {
     "mlp-global": {"velocity_net": "mlp", "hidden": (512, 512, 512), "shape_scale": "global"},
     "mlp-global-gap2": {"velocity_net": "mlp", "hidden": (512, 512, 512),
                         "shape_scale": "global", "gap_decades": 2.0},
+    "mlp-layergap": {"velocity_net": "mlp", "hidden": (512, 512, 512), "layer_gap": True},
 }
 
 
 def shape_summary(showers: np.ndarray, layout, threshold: float) -> dict:
-    """Radial energy fractions (%, rings 1-4 and the last), hits per shower and the 10%
-    quantile of hit energies (MeV)."""
+    """Radial energy fractions (%, rings 1-4 and the last), hits per shower, the 10%
+    quantile of hit energies (MeV) and the empty layers (per shower, and % per layer)."""
     per = showers.reshape(len(showers), layout.n_layers, layout.n_alpha, -1)
     rings = per.sum((1, 2))
     fraction = 100 * rings.sum(0) / rings.sum()
     hits = showers[showers > threshold]
+    empty = ~(per > threshold).any((2, 3))
     return {"ring_pct": [float(v) for v in (*fraction[:4], fraction[-1])],
             "hits_per_shower": float((showers > threshold).sum(1).mean()),
-            "hit_q10_mev": float(np.quantile(hits, 0.1)) if len(hits) else 0.0}
+            "hit_q10_mev": float(np.quantile(hits, 0.1)) if len(hits) else 0.0,
+            "empty_layers_per_shower": float(empty.sum(1).mean()),
+            "empty_layer_pct": [float(v) for v in 100 * empty.mean(0)]}
 
 
 def main() -> None:
@@ -86,6 +92,7 @@ def main() -> None:
     from aihep.fastsim.metrics import (
         ClassifierTestConfig,
         classifier_test,
+        feature_separations,
         fpd,
         high_level_features,
         high_level_matrix,
@@ -107,8 +114,8 @@ def main() -> None:
     train = reference_set("ds2", args.train, 11, args.workers).read()
     test = reference_set("ds2", args.test, 12, args.workers).read()
     threshold = layout.threshold_mev
-    ref_h = high_level_matrix(high_level_features(test.showers_mev, layout, threshold),
-                              test.incident_mev)
+    ref_f = high_level_features(test.showers_mev, layout, threshold)
+    ref_h = high_level_matrix(ref_f, test.incident_mev)
     evaluation = EvaluationConfig(fpd_min_samples=min(2000, args.test // 2),
                                   kpd_batch_size=min(2000, args.test))
     path = ROOT / "results" / "fastsim_ablation.json"
@@ -130,6 +137,8 @@ def main() -> None:
             # "mlp+q8": the trained "mlp" with the quantile calibration in 8 bins of E_inc
             base, _, steps = variant.partition("@")
             name, _, bins = base.partition("+q")
+            layers = bins.endswith("L")
+            bins = bins.removesuffix("L")
             run = CACHE / "ds2" / "ablation" / (f"{name}_{args.train}_{args.epochs}"
                                                 f"_r{REPRESENTATION}")
             if not (run / "surrogate.pt").is_file():
@@ -146,13 +155,14 @@ def main() -> None:
             if bins:
                 t0 = time.perf_counter()
                 surrogate = calibrate(surrogate, train.showers_mev, train.incident_mev,
-                                      int(bins))
+                                      int(bins), layers=layers)
                 minutes += (time.perf_counter() - t0) / 60
             t0 = time.perf_counter()
             generated = surrogate.generate(test.incident_mev, seed=5)
             gen_ms = 1e3 * (time.perf_counter() - t0) / len(generated)
-        gen_h = high_level_matrix(high_level_features(generated, layout, threshold),
-                                  test.incident_mev)
+        gen_f = high_level_features(generated, layout, threshold)
+        gen_h = high_level_matrix(gen_f, test.incident_mev)
+        shape = shape_summary(generated, layout, threshold)
         cls = classifier_test(ref_h, gen_h, ClassifierTestConfig())
         row = {"variant": variant, "commit": commit, "n_train": args.train,
                "epochs": args.epochs, "train_minutes": minutes,
@@ -160,25 +170,34 @@ def main() -> None:
                "auc_high": cls.auc, "auc_high_ci": list(cls.auc_interval),
                "fpd": fpd(ref_h, gen_h, min_samples=evaluation.fpd_min_samples)[0],
                "kpd": kpd(ref_h, gen_h, batch_size=evaluation.kpd_batch_size)[0],
-               **shape_summary(generated, layout, threshold)}
+               "e_layer_separation": feature_separations(
+                   ref_f, gen_f, test.incident_mev, test.incident_mev)["e_layer"],
+               "empty_layer_max_diff_pct": float(np.max(np.abs(
+                   np.subtract(shape["empty_layer_pct"],
+                               rows["reference"]["empty_layer_pct"])))),
+               **shape}
         rows[variant] = row
         print(json.dumps(row), flush=True)
         write_result(path, {"benchmark": "fastsim_ablation", "layout": "ds2",
                             "n_test": args.test, "date": utc_now(),
                             "rows": list(rows.values())}, commit)
     print("\n| variant | AUC high | FPD | KPD | rings 1-4, 9 (%) | hits | hit q10 [MeV] "
-          "| train min |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| empty layers | e_layer sep. | empty-layer max diff (pts) | train min |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def number(row: dict, key: str, form: str) -> str:
+        return "-" if row.get(key) is None else format(row[key], form)
+
     for r in rows.values():
         rings = " / ".join(f"{v:.2f}" for v in r["ring_pct"])
+        common = (f"{rings} | {r['hits_per_shower']:.0f} | {r['hit_q10_mev']:.3f} | "
+                  f"{number(r, 'empty_layers_per_shower', '.2f')}")
         if r["variant"] == "reference":
-            print(f"| reference | - | - | - | {rings} | {r['hits_per_shower']:.0f} | "
-                  f"{r['hit_q10_mev']:.3f} | - |")
+            print(f"| reference | - | - | - | {common} | - | - | - |")
             continue
         print(f"| {r['variant']} | {r['auc_high']:.3f} | {r['fpd']:.2f} | {r['kpd']:.4f} | "
-              f"{rings} | {r['hits_per_shower']:.0f} | {r['hit_q10_mev']:.3f} | "
-              f"{r['train_minutes']:.1f} |")
-
+              f"{common} | {number(r, 'e_layer_separation', '.3f')} | "
+              f"{number(r, 'empty_layer_max_diff_pct', '.1f')} | {r['train_minutes']:.1f} |")
 
 if __name__ == "__main__":
     main()

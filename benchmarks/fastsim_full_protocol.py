@@ -25,14 +25,22 @@ import time
 import numpy as np
 from common import ROOT, git_commit, utc_now, write_result
 
-from fastsim import CACHE, calibrated_surrogate, parse_model, reference_set, surrogate_dir
+from fastsim import (
+    CACHE,
+    SIZES,
+    base_kind,
+    calibrated_surrogate,
+    parse_model,
+    reference_set,
+    surrogate_dir,
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layout", default="ds2")
     parser.add_argument("--model", default="flow-matching+q64L@8",
-                        help="KIND[+qBINS[L]][@STEPS], trained by benchmarks/fastsim.py first")
+                        help="KIND[-lg][+qBINS[L]][@STEPS], trained by benchmarks/fastsim.py first")
     parser.add_argument("--train", type=int, default=50_000,
                         help="the model's training-set size (its cached run)")
     parser.add_argument("--train-epochs", type=int, default=100,
@@ -44,8 +52,8 @@ def main() -> None:
                         help="only make (or complete) the held-out reference set")
     args = parser.parse_args()
     parsed = parse_model(args.model)
-    if parsed is None or parsed[0] not in ("vae", "flow-matching", "caloflow"):
-        parser.error(f"--model: KIND[+qBINS[L]][@STEPS] with KIND vae, flow-matching or "
+    if parsed is None or base_kind(parsed[0]) not in SIZES:
+        parser.error(f"--model: KIND[-lg][+qBINS[L]][@STEPS] with KIND vae, flow-matching or "
                      f"caloflow and positive integers, not {args.model!r}")
     kind, bins, layers, steps = parsed
     commit = git_commit()

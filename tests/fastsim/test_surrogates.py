@@ -213,6 +213,45 @@ def test_global_shape_scale_pools_the_voxel_columns_and_decodes_the_same(showers
     np.testing.assert_allclose(decoded[hit], voxels[:50][hit], rtol=1e-4)
 
 
+def test_layer_gap_puts_empty_layers_below_every_real_one_and_decodes_exactly(showers):
+    """``layer_gap``: an empty layer's energy lies a decade or more below the threshold (the
+    smallest real layer holds one hit >= the threshold), so the first stage's layer energy
+    alone says "empty"; a shower encoded and decoded keeps its hits and its empty layers."""
+    from aihep.fastsim.surrogates import ShowerSampler, _Scaler
+
+    voxels, energies = showers
+    threshold, n = LAYOUT.threshold_mev, LAYOUT.n_layers
+    scaler = _Scaler.fit(voxels, energies, threshold, np.random.default_rng(1), 1.0, n,
+                         layer_gap=True)
+    plain = _Scaler.fit(voxels, energies, threshold, np.random.default_rng(1), 1.0, n)
+    u = scaler._represent(voxels, energies, np.random.default_rng(2))
+    u_plain = plain._represent(voxels, energies, np.random.default_rng(2))
+    layer_mev = np.exp(u[:, :n]) * energies[:, None]
+    empty = ~(voxels.reshape(len(voxels), n, -1) >= threshold).any(2)
+    assert empty.any() and (~empty).any()
+    assert layer_mev[empty].max() <= threshold / 10 < threshold <= layer_mev[~empty].min()
+    # before: the stand-ins' sum, not clearly below the smallest real layers
+    assert (np.exp(u_plain[:, :n]) * energies[:, None])[empty].max() > threshold / 10
+    np.testing.assert_array_equal(u[:, :n][~empty], u_plain[:, :n][~empty])
+
+    class Identity(torch.nn.Module):  # the sampler's decoding with z as the network output
+        def sample_from(self, c, noise):
+            return noise[0]
+
+    class Model:
+        network, layout, calibration, layer_calibration = Identity(), LAYOUT, None, None
+
+    Model.scaler = scaler
+    z = scaler.encode(voxels[:200], energies[:200], np.random.default_rng(3))
+    decoded = ShowerSampler(Model()).forward(torch.from_numpy(energies[:200]).float(),
+                                             torch.from_numpy(z)).numpy()
+    hit = voxels[:200] >= threshold
+    np.testing.assert_array_equal(decoded > 0, hit)
+    np.testing.assert_allclose(decoded[hit], voxels[:200][hit], rtol=1e-4)
+    with pytest.raises(ValueError, match="layer_gap"):
+        SurrogateConfig(kind="flow-matching", layer_gap=True, two_stage=False)
+
+
 def test_voxel_head_starts_as_the_plain_field_and_learns(showers, tmp_path):
     """``voxel_head``: the same field at initialization (its output layer is zero), then a
     trained per-voxel refinement that survives save/load."""

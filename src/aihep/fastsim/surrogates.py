@@ -24,7 +24,10 @@ deposit so that "empty or not" is a clear decision for the model), then u = log(
 E_layer) (``two_stage=False``: log(E_voxel / E_inc), one model for everything) and the layer
 energies as log(E_layer / E_inc), E_layer the sum of the layer's hits (of its stand-ins when
 it has none), all standardized with the training showers' statistics (per column, or the
-voxel columns with one mean and width: ``shape_scale="global"``);
+voxel columns with one mean and width: ``shape_scale="global"``). With ``layer_gap`` an
+empty layer's energy is drawn like an empty voxel's instead (a decade or more below the
+threshold, where no real layer lies: it holds at least one hit), so whether a layer is empty
+is decided by the first stage alone;
 the condition is log10(E_inc / MeV) rescaled to [-1, 1] over the training range. Decoding
 clips to the training range; voxels below the threshold are zeroed. (``gap_decades=0``
 gives CaloFlow's uniform noise below the threshold added to every voxel.)
@@ -90,6 +93,10 @@ class SurrogateConfig(BaseModel):
                             "velocity from its own value (0: none)")
     gap_decades: float = Field(1.0, ge=0, description="empty voxels this far below the "
                                "threshold (0: uniform noise below it, CaloFlow's)")
+    layer_gap: bool = Field(False, description="two-stage, gap_decades > 0: an empty layer's "
+                            "energy drawn like an empty voxel's (a decade or more below the "
+                            "threshold) instead of the sum of its voxels' stand-ins, so "
+                            "'layer empty' is a clear decision of the first stage")
     shape_scale: Literal["voxel", "global"] = Field(
         "voxel", description="standardize the voxel part per voxel, or with one mean and "
         "width over all voxels (a rarely hit voxel's hits then stay a few units from its "
@@ -109,6 +116,9 @@ class SurrogateConfig(BaseModel):
             msg = ("voxel_head refines flow matching's MLP field: it needs kind=flow-matching "
                    "and velocity_net=mlp")
             raise ValueError(msg)
+        if self.layer_gap and not (self.two_stage and self.gap_decades > 0):
+            msg = "layer_gap needs two_stage=True and gap_decades > 0"
+            raise ValueError(msg)
         return self
 
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(
@@ -126,15 +136,17 @@ class _Scaler:
         self.high = np.asarray(state["high"], np.float32)
         self.noise = float(state["noise"])
         self.gap = float(state.get("gap", 0.0))
+        self.layer_gap = bool(state.get("layer_gap", False))
         self.n_layers = int(state.get("n_layers", 0))
         self.log_e = tuple(state["log_e"])
 
     @classmethod
     def fit(cls, voxels: np.ndarray, energies: np.ndarray, noise_mev: float,
             rng: np.random.Generator, gap_decades: float = 0.0, n_layers: int = 0,
-            shape_scale: str = "voxel") -> _Scaler:
+            shape_scale: str = "voxel", layer_gap: bool = False) -> _Scaler:
         scaler = cls({"mean": 0.0, "std": 1.0, "low": 0.0, "high": 0.0, "noise": noise_mev,
-                      "gap": gap_decades, "n_layers": n_layers, "log_e": (0.0, 1.0)})
+                      "gap": gap_decades, "layer_gap": layer_gap, "n_layers": n_layers,
+                      "log_e": (0.0, 1.0)})
         u = scaler._represent(voxels, energies, rng)
         log_e = np.log10(energies)
         mean, std = u.mean(0), np.maximum(u.std(0), 1e-3)
@@ -142,8 +154,10 @@ class _Scaler:
             mean[n_layers:], std[n_layers:] = u[:, n_layers:].mean(), u[:, n_layers:].std()
         z = (u - mean) / std
         return cls({"mean": mean, "std": std, "low": z.min(0), "high": z.max(0),
-                    "noise": noise_mev, "gap": gap_decades, "n_layers": n_layers,
-                    "log_e": (float(log_e.min()), float(max(log_e.max(), log_e.min() + 1e-3)))})
+                    "noise": noise_mev, "gap": gap_decades, "layer_gap": layer_gap,
+                    "n_layers": n_layers,
+                    "log_e": (float(log_e.min()),
+                              float(max(log_e.max(), log_e.min() + 1e-3)))})
 
     def _represent(self, voxels: np.ndarray, energies: np.ndarray,
                    rng: np.random.Generator) -> np.ndarray:
@@ -156,17 +170,25 @@ class _Scaler:
             return np.log(noisy / energies[:, None])
         per = noisy.reshape(len(noisy), self.n_layers, -1)
         layer = per.sum(2)
+        shape = per / layer[:, :, None]
         if self.gap > 0:  # a layer's energy is that of its hits (the stand-ins only when
             # it has none), so decoding (stand-ins zeroed, hits renormalized) is exact
             hits = np.where(per >= self.noise, per, 0.0).sum(2)
-            layer = np.where(hits > 0, hits, layer)
+            if self.layer_gap:  # an empty layer far below any real one (>= the threshold);
+                # its voxels (fractions of it) then all decode below the threshold
+                empty = self.noise * 10.0 ** (-self.gap - rng.random(hits.shape))
+                layer = np.where(hits > 0, hits, empty)
+                shape = np.where(hits[:, :, None] > 0, per / layer[:, :, None], shape)
+            else:
+                layer = np.where(hits > 0, hits, layer)
+                shape = per / layer[:, :, None]
         return np.concatenate([np.log(layer / energies[:, None]),
-                               np.log(per / layer[:, :, None]).reshape(len(noisy), -1)], 1)
+                               np.log(shape).reshape(len(noisy), -1)], 1)
 
     def state(self) -> dict[str, Any]:
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "low": self.low.tolist(),
                 "high": self.high.tolist(), "noise": self.noise, "gap": self.gap,
-                "n_layers": self.n_layers, "log_e": self.log_e}
+                "layer_gap": self.layer_gap, "n_layers": self.n_layers, "log_e": self.log_e}
 
     def encode(self, voxels: np.ndarray, energies: np.ndarray,
                rng: np.random.Generator) -> np.ndarray:
@@ -704,7 +726,8 @@ def train_surrogate(voxels_mev: np.ndarray, incident_mev: np.ndarray, layout: Ca
     rng = np.random.default_rng(config.seed)
     noise = layout.threshold_mev if layout.threshold_mev > 0 else 1e-3
     scaler = _Scaler.fit(voxels, energies, noise, rng, config.gap_decades,
-                         layout.n_layers if config.two_stage else 0, config.shape_scale)
+                         layout.n_layers if config.two_stage else 0, config.shape_scale,
+                         config.layer_gap)
     x = torch.from_numpy(scaler.encode(voxels, energies, rng))
     c = torch.from_numpy(scaler.condition(energies))
     order = np.random.default_rng(config.seed).permutation(len(x))
