@@ -148,6 +148,44 @@ def test_a_killed_hunt_resumes_from_its_finished_trials(tmp_path, monkeypatch):
     assert len(keys) == 3
 
 
+def test_a_hunt_killed_in_its_second_opinion_keeps_the_refinement_and_finished_seeds(
+        tmp_path, monkeypatch):
+    """After the scan a claim's refinement and second-opinion retrainings are stored too and
+    named in the progress: killed during the second opinion's second seed, the re-run redoes
+    only the unfinished retrainings and gives the same answer."""
+    import aihep.discovery.hunt as hunt_module
+
+    table = _table(40000, 500, 1)
+    real = hunt_module._run_method
+    seeds = [FAST.seed + 1 + i for i in range(FAST.opinion_seeds)]  # cwola alone: other seeds
+    stages: list[str] = []
+    calls: list[tuple] = []
+
+    def killed_in_the_second_opinion_seed(*args, **kwargs):
+        if stages and stages[-1].startswith(f"second opinion: cwola with seed {seeds[1]} "):
+            raise KeyboardInterrupt
+        calls.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hunt_module, "_run_method", killed_in_the_second_opinion_seed)
+    with pytest.raises(KeyboardInterrupt):
+        hunt(table, FAST, checkpoint=tmp_path / "trials",
+             progress=lambda what, done, total: stages.append(what))
+    assert any(s.startswith("refining: cwola retrained in ") for s in stages)
+    assert any(s.startswith(f"second opinion: cwola with seed {seeds[0]} ") for s in stages)
+    stored = [p.name for p in (tmp_path / "trials").glob("*.npz")]
+    assert sum("refine" in n for n in stored) == 1
+    assert sum("opinion" in n for n in stored) == 1  # the first seed; the second was killed
+    calls.clear()
+    monkeypatch.setattr(hunt_module, "_run_method", lambda *a, **k: (
+        calls.append(a[3]), real(*a, **k))[1])
+    resumed = hunt(table, FAST, checkpoint=tmp_path / "trials")
+    assert len(calls) == FAST.opinion_seeds - 1  # only the unfinished retrainings
+    fresh = hunt(table, FAST)
+    np.testing.assert_array_equal(resumed.scores, fresh.scores)
+    assert resumed.review.to_dict() == fresh.review.to_dict()
+
+
 def test_sr_scan_uses_nearest_window_and_lee():
     config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": (2900.0, 4300.0)})
     result = hunt(_table(40000, 500, 3), config)

@@ -248,6 +248,19 @@ def test_layer_gap_puts_empty_layers_below_every_real_one_and_decodes_exactly(sh
     hit = voxels[:200] >= threshold
     np.testing.assert_array_equal(decoded > 0, hit)
     np.testing.assert_allclose(decoded[hit], voxels[:200][hit], rtol=1e-4)
+    # a layer the first stage puts at 3x the threshold, its voxels spread evenly (each below
+    # the threshold): it keeps one voxel with the layer's energy, it is not emptied
+    u = z[:1] * scaler.std + scaler.mean
+    u[0, 0] = np.log(3 * threshold / energies[0])
+    per_layer = LAYOUT.n_voxels // n
+    u[0, n:n + per_layer] = np.log(1.0 / per_layer)
+    Model.scaler = _Scaler({**scaler.state(), "low": np.full(len(u[0]), -1e9),
+                            "high": np.full(len(u[0]), 1e9)})  # no clamping to the range
+    spread = ShowerSampler(Model()).forward(
+        torch.from_numpy(energies[:1]).float(),
+        torch.from_numpy(((u - scaler.mean) / scaler.std).astype(np.float32))).numpy()
+    assert np.count_nonzero(spread[0, :per_layer]) == 1
+    assert spread[0, :per_layer].sum() == pytest.approx(3 * threshold, rel=1e-4)
     with pytest.raises(ValueError, match="layer_gap"):
         SurrogateConfig(kind="flow-matching", layer_gap=True, two_stage=False)
 

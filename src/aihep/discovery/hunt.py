@@ -371,6 +371,15 @@ class _TrialStore:
 
         write_atomic(self._path(key), write)
 
+    def run(self, key: tuple[str, int | None], compute: Callable[[], tuple[np.ndarray,
+            np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The stored scores of ``key``, else ``compute()`` (then stored)."""
+        if (kept := self.load(key)) is not None:
+            return kept
+        value = compute()
+        self.save(key, value)
+        return value
+
 
 def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
          reference: dict[str, np.ndarray] | None = None, source: str = "data",
@@ -481,7 +490,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
         # Refine on the found resonance: retrain the best method in a window centred on it;
         # the refined trial is the candidate the reviewer judges and gives the final scores.
         refined = _refine(best, extraction, x, mjj, edges, config, truth, ref_x, ref_mjj,
-                          source)
+                          source, store, progress)
         if refined is not None:
             trial, refined_scores, selected, ref_scores = refined
             trials.append(trial)  # every attempt counts as a trial
@@ -496,7 +505,7 @@ def hunt(data: dict[str, np.ndarray], config: HuntConfig | None = None,
     uncut_fit = fit_dijet(edges, np.histogram(mjj, edges)[0])
     signal = extraction.after_cut if extraction is not None else None
     opinion = _second_opinion(best, extraction, x, mjj, edges, config, truth, ref_x,
-                              ref_mjj) if _lee(p_min, len(trials)) < 1e-3 else None
+                              ref_mjj, store, progress) if _lee(p_min, len(trials)) < 1e-3 else None
     checks = review(mjj, selected, best.bump.edges_gev, best.window_gev, best.bump.window_gev,
                     best.bump.observed, best.bump.expected,
                     signal.mass.value if signal else None,
@@ -593,10 +602,12 @@ def _characterize(data: dict[str, np.ndarray], mjj: np.ndarray, selected: np.nda
 def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndarray,
                     mjj: np.ndarray, edges: np.ndarray, config: HuntConfig,
                     truth: np.ndarray | None, ref_x: np.ndarray | None,
-                    ref_mjj: np.ndarray | None) -> Check:
+                    ref_mjj: np.ndarray | None, store: _TrialStore | None = None,
+                    progress: Callable[[str, int, int], None] | None = None) -> Check:
     """Retrain another configured method (else the same one with other seeds)
     ``opinion_seeds`` times in the candidate's window and compare the median of their
-    resonances with the candidate's (medians over seeds, each retraining k-folded)."""
+    resonances with the candidate's (medians over seeds, each retraining k-folded; each
+    retraining's scores kept in ``store``, so a killed hunt resumes after the last one)."""
     others = [m for m in config.methods if m not in (best.method, "supervised")]
     method = others[0] if others else best.method
     seeds = [config.seed + (0 if others else 1) + i for i in range(config.opinion_seeds)]
@@ -611,9 +622,16 @@ def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndar
         start = extraction.mass.value
     sr = SignalRegion(best.window_gev[0], best.window_gev[1], config.sideband_gev)
     opinions: list[Opinion] = []
-    for seed in seeds:
-        scores, _ = _run_method(method, x, mjj, sr, config.model_copy(update={"seed": seed}),
-                                truth, ref_x, ref_mjj)
+    store = store or _TrialStore(None, config, [])
+    for i, seed in enumerate(seeds):
+        if progress is not None:
+            progress(f"second opinion: {method} with seed {seed} in {sr.lo_gev:.0f}-"
+                     f"{sr.hi_gev:.0f} GeV", i, len(seeds))
+        scores, _ = store.run(
+            (f"{method}-opinion-s{seed}-{sr.lo_gev:.1f}-{sr.hi_gev:.1f}", None),
+            lambda seed=seed: _run_method(method, x, mjj, sr,
+                                          config.model_copy(update={"seed": seed}), truth,
+                                          ref_x, ref_mjj))
         _, selected = _cut(scores, sr.contains(mjj), config)
         opinion = None
         try:
@@ -637,11 +655,14 @@ def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndar
 
 def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj: np.ndarray,
             edges: np.ndarray, config: HuntConfig, truth: np.ndarray | None,
-            ref_x: np.ndarray | None, ref_mjj: np.ndarray | None, source: str
+            ref_x: np.ndarray | None, ref_mjj: np.ndarray | None, source: str,
+            store: _TrialStore | None = None,
+            progress: Callable[[str, int, int], None] | None = None
             ) -> tuple[Trial, np.ndarray, np.ndarray, np.ndarray | None] | None:
     """Retrain ``best.method`` (k-folded: each event scored by a model that never saw it) in
     a window centred on the fitted resonance, +- 2 fitted widths (at least +- 100 GeV, at
-    most half the scan width); cut and bump-hunt again. None when the cut keeps too few."""
+    most half the scan width); cut and bump-hunt again. None when the cut keeps too few.
+    The retraining's scores are kept in ``store`` (a killed hunt does not redo it)."""
     lo, hi = best.bump.window_gev
     centre = 0.5 * (lo + hi)
     half = 0.25 * config.scan_width_gev
@@ -652,7 +673,13 @@ def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj
     sr = SignalRegion(centre - half, centre + half, config.sideband_gev)
     if sr.contains(mjj).sum() < config.min_selected:
         return None
-    scores, ref_scores = _run_method(best.method, x, mjj, sr, config, truth, ref_x, ref_mjj)
+    if progress is not None:
+        progress(f"refining: {best.method} retrained in {sr.lo_gev:.0f}-{sr.hi_gev:.0f} GeV, "
+                 f"centred on the resonance", 0, 1)
+    store = store or _TrialStore(None, config, [])
+    scores, ref_scores = store.run(
+        (f"{best.method}-refine-{sr.lo_gev:.1f}-{sr.hi_gev:.1f}", None),
+        lambda: _run_method(best.method, x, mjj, sr, config, truth, ref_x, ref_mjj))
     threshold, selected = _cut(scores, sr.contains(mjj), config)
     if selected.sum() < config.min_selected:
         return None

@@ -27,7 +27,8 @@ it has none), all standardized with the training showers' statistics (per column
 voxel columns with one mean and width: ``shape_scale="global"``). With ``layer_gap`` an
 empty layer's energy is drawn like an empty voxel's instead (a decade or more below the
 threshold, where no real layer lies: it holds at least one hit), so whether a layer is empty
-is decided by the first stage alone;
+is decided by the first stage alone (on decoding, a layer at or above the threshold whose
+voxels all fall below it keeps its largest voxel);
 the condition is log10(E_inc / MeV) rescaled to [-1, 1] over the training range. Decoding
 clips to the training range; voxels below the threshold are zeroed. (``gap_decades=0``
 gives CaloFlow's uniform noise below the threshold added to every voxel.)
@@ -637,6 +638,7 @@ class ShowerSampler(torch.nn.Module):
         self.log_e = (float(scaler.log_e[0]), float(scaler.log_e[1]))
         self.noise = float(scaler.noise)
         self.n_layers = int(scaler.n_layers)
+        self.layer_gap = bool(scaler.layer_gap)
         self.threshold = float(surrogate.layout.threshold_mev)
 
     def forward(self, energies: torch.Tensor, *noise: torch.Tensor) -> torch.Tensor:
@@ -659,7 +661,14 @@ class ShowerSampler(torch.nn.Module):
             n = self.n_layers
             layer = torch.exp(u[:, :n]) * e
             per = torch.exp(u[:, n:]).reshape(len(u), n, -1)
-            per = torch.where(per * layer.unsqueeze(2) < self.noise, 0.0, per)  # empty voxels
+            kept = torch.where(per * layer.unsqueeze(2) < self.noise, 0.0, per)  # empty voxels
+            if self.layer_gap:  # the first stage decides emptiness: a layer at or above the
+                # threshold keeps at least its largest voxel (a real layer has a hit)
+                largest = torch.zeros_like(per).scatter(2, per.argmax(2, keepdim=True),
+                                                        1.0) > 0
+                lost = (kept.sum(2, keepdim=True) == 0) & (layer.unsqueeze(2) >= self.noise)
+                kept = torch.where(lost & largest, per, kept)
+            per = kept
             total = per.sum(2, keepdim=True)
             per = torch.where(total > 0, per / total.clamp(min=1e-30), 0.0)
             voxels = (per * layer.unsqueeze(2)).reshape(len(u), -1)
