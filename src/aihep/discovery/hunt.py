@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -629,9 +630,8 @@ def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndar
                      f"{sr.hi_gev:.0f} GeV", i, len(seeds))
         scores, _ = store.run(
             (f"{method}-opinion-s{seed}-{sr.lo_gev:.1f}-{sr.hi_gev:.1f}", None),
-            lambda seed=seed: _run_method(method, x, mjj, sr,
-                                          config.model_copy(update={"seed": seed}), truth,
-                                          ref_x, ref_mjj))
+            partial(_run_method, method, x, mjj, sr, config.model_copy(update={"seed": seed}),
+                    truth, ref_x, ref_mjj))
         _, selected = _cut(scores, sr.contains(mjj), config)
         opinion = None
         try:
