@@ -35,7 +35,7 @@ import time
 import numpy as np
 from common import ROOT, git_commit, utc_now, write_result
 
-from fastsim import CACHE, reference_set
+from fastsim import CACHE, parse_model, reference_set
 
 # name -> (SurrogateConfig updates): flow matching, two-stage, 32 midpoint steps
 VARIANTS = {
@@ -78,11 +78,11 @@ def main() -> None:
     parser.add_argument("--variants", default="mlp,layer-transformer")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    unknown = ({v.split("@")[0].split("+q")[0] for v in args.variants.split(",")}
-               - set(VARIANTS) - {"gflash"})
+    parsed = {v: parse_model(v) for v in args.variants.split(",") if v != "gflash"}
+    unknown = sorted(v for v, p in parsed.items() if p is None or p[0] not in VARIANTS)
     if unknown:
-        parser.error(f"--variants: unknown {sorted(unknown)}; known: gflash, "
-                     f"{', '.join(VARIANTS)}")
+        parser.error(f"--variants: unknown {unknown}; known: gflash, NAME[+qBINS[L]][@STEPS] "
+                     f"with NAME one of {', '.join(VARIANTS)}")
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -135,10 +135,7 @@ def main() -> None:
         else:
             # "mlp@128": the trained "mlp" sampled with 128 midpoint steps instead of 32;
             # "mlp+q8": the trained "mlp" with the quantile calibration in 8 bins of E_inc
-            base, _, steps = variant.partition("@")
-            name, _, bins = base.partition("+q")
-            layers = bins.endswith("L")
-            bins = bins.removesuffix("L")
+            name, bins, layers, steps = parsed[variant]
             run = CACHE / "ds2" / "ablation" / (f"{name}_{args.train}_{args.epochs}"
                                                 f"_r{REPRESENTATION}")
             if not (run / "surrogate.pt").is_file():
@@ -151,11 +148,11 @@ def main() -> None:
                 (run / "train_minutes.json").write_text(json.dumps(
                     (time.perf_counter() - start) / 60))
             minutes = json.loads((run / "train_minutes.json").read_text())
-            surrogate = load_surrogate(run, int(steps) if steps else None)
+            surrogate = load_surrogate(run, steps)
             if bins:
                 t0 = time.perf_counter()
                 surrogate = calibrate(surrogate, train.showers_mev, train.incident_mev,
-                                      int(bins), layers=layers)
+                                      bins, layers=layers)
                 minutes += (time.perf_counter() - t0) / 60
             t0 = time.perf_counter()
             generated = surrogate.generate(test.incident_mev, seed=5)
@@ -198,6 +195,7 @@ def main() -> None:
         print(f"| {r['variant']} | {r['auc_high']:.3f} | {r['fpd']:.2f} | {r['kpd']:.4f} | "
               f"{common} | {number(r, 'e_layer_separation', '.3f')} | "
               f"{number(r, 'empty_layer_max_diff_pct', '.1f')} | {r['train_minutes']:.1f} |")
+
 
 if __name__ == "__main__":
     main()

@@ -603,7 +603,7 @@ def _characterize(data: dict[str, np.ndarray], mjj: np.ndarray, selected: np.nda
 def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndarray,
                     mjj: np.ndarray, edges: np.ndarray, config: HuntConfig,
                     truth: np.ndarray | None, ref_x: np.ndarray | None,
-                    ref_mjj: np.ndarray | None, store: _TrialStore | None = None,
+                    ref_mjj: np.ndarray | None, store: _TrialStore,
                     progress: Callable[[str, int, int], None] | None = None) -> Check:
     """Retrain another configured method (else the same one with other seeds)
     ``opinion_seeds`` times in the candidate's window and compare the median of their
@@ -623,7 +623,6 @@ def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndar
         start = extraction.mass.value
     sr = SignalRegion(best.window_gev[0], best.window_gev[1], config.sideband_gev)
     opinions: list[Opinion] = []
-    store = store or _TrialStore(None, config, [])
     for i, seed in enumerate(seeds):
         if progress is not None:
             progress(f"second opinion: {method} with seed {seed} in {sr.lo_gev:.0f}-"
@@ -656,8 +655,7 @@ def _second_opinion(best: Trial, extraction: SignalExtraction | None, x: np.ndar
 def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj: np.ndarray,
             edges: np.ndarray, config: HuntConfig, truth: np.ndarray | None,
             ref_x: np.ndarray | None, ref_mjj: np.ndarray | None, source: str,
-            store: _TrialStore | None = None,
-            progress: Callable[[str, int, int], None] | None = None
+            store: _TrialStore, progress: Callable[[str, int, int], None] | None = None
             ) -> tuple[Trial, np.ndarray, np.ndarray, np.ndarray | None] | None:
     """Retrain ``best.method`` (k-folded: each event scored by a model that never saw it) in
     a window centred on the fitted resonance, +- 2 fitted widths (at least +- 100 GeV, at
@@ -676,10 +674,9 @@ def _refine(best: Trial, extraction: SignalExtraction | None, x: np.ndarray, mjj
     if progress is not None:
         progress(f"refining: {best.method} retrained in {sr.lo_gev:.0f}-{sr.hi_gev:.0f} GeV, "
                  f"centred on the resonance", 0, 1)
-    store = store or _TrialStore(None, config, [])
     scores, ref_scores = store.run(
         (f"{best.method}-refine-{sr.lo_gev:.1f}-{sr.hi_gev:.1f}", None),
-        lambda: _run_method(best.method, x, mjj, sr, config, truth, ref_x, ref_mjj))
+        partial(_run_method, best.method, x, mjj, sr, config, truth, ref_x, ref_mjj))
     threshold, selected = _cut(scores, sr.contains(mjj), config)
     if selected.sum() < config.min_selected:
         return None
