@@ -30,15 +30,18 @@ def _write_table(path, n_bkg: int, n_sig: int, seed: int):
 def signal_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("agent")
     data = _write_table(base / "data.parquet", 15000, 400, 1)
-    task = ResonanceTask(data=data, hunt=FAST, seed=3)
+    # one planned hunt (no fallbacks): after a claim every planned hunt runs, and CATHODE's
+    # flows would triple this fixture's time
+    task = ResonanceTask(data=data, hunt=FAST, fallback_methods=(), seed=3)
     return run_agent(task, base / "run"), task, base
 
 
-def test_playbook_finds_the_resonance_and_stops(signal_run):
+def test_playbook_finds_the_resonance(signal_run):
     result, _, _ = signal_run
     assert result.answer["discovery"]
     assert abs(result.answer["best"]["m_res"]["value"] - 3500) < 175
-    assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]  # no refinement
+    assert [s["tool"] for s in result.steps] == ["inspect_dataset", "hunt"]
+    assert result.answer["best"]["hunts_counted"] == 1
     assert result.steps[1]["problems"] == []
     assert verify_run(result.run_dir).ok
     manifest = json.loads((result.run_dir / "agent_manifest.json").read_text())
@@ -80,6 +83,21 @@ def test_planner_skips_methods_needing_a_reference(tmp_path):
     refined = planner.refine(task, tmp_path, {"discovery": False, "p_value": 0.3})
     assert refined[0].arguments["config"]["methods"] == ["cathode"]
     assert planner.refine(task, tmp_path, {"discovery": False, "p_value": 0.3}) == []
+
+
+def test_planner_runs_every_planned_hunt_after_a_claim(tmp_path):
+    """It stopped at the first hunt that claimed, with Bonferroni over the hunts run so far:
+    each hunt k then had alpha / k of its own (1.83 alpha over three). Every planned hunt
+    now runs, so the answer's correction counts all of them."""
+    planner = PlaybookPlanner()
+    task = ResonanceTask(data=tmp_path / "d.parquet", reference=tmp_path / "r.parquet",
+                         fallback_methods=("cathode", "ae"))
+    planner.plan(task, tmp_path)
+    after_claim = planner.refine(task, tmp_path, {"discovery": True, "p_value": 1e-5})
+    assert after_claim[0].arguments["config"]["methods"] == ["cathode"]
+    assert planner.refine(task, tmp_path, {"discovery": True, "p_value": 1e-5})[0].arguments[
+        "config"]["methods"] == ["ae"]
+    assert planner.refine(task, tmp_path, {"discovery": True, "p_value": 1e-5}) == []
 
 
 def test_cli_agent_run_verify_and_replay(tmp_path):

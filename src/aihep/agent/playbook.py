@@ -64,14 +64,18 @@ class PlaybookPlanner:
         return steps
 
     def refine(self, task: ResonanceTask, run_dir: Path, last: dict[str, Any]) -> list[Step]:
-        """Next steps after a hunt: more methods when it was inconclusive, else none."""
-        if last.get("discovery"):
-            return []
+        """Next steps after a hunt: the next planned methods, also after a claim.
+
+        The answer's p is Bonferroni over the hunts run; stopping at the first claim would let
+        hunt k spend alpha / k of its own (alpha (1 + 1/2 + 1/3) = 1.83 alpha over three
+        hunts), so every planned hunt runs and the correction counts all of them."""
         methods = self._next_methods(task)
         if not methods:
             return []
-        return [self._hunt(task, run_dir, methods, f"inconclusive (global p = "
-                           f"{last.get('p_value', float('nan')):.2g}): try other methods")]
+        verdict = "a candidate" if last.get("discovery") else "inconclusive"
+        return [self._hunt(task, run_dir, methods, f"{verdict} (global p = "
+                           f"{last.get('p_value', float('nan')):.2g}): the other planned "
+                           "methods, each a trial of the answer")]
 
     def _next_methods(self, task: ResonanceTask) -> tuple[str, ...]:
         for group in (task.first_methods, *[(m,) for m in task.fallback_methods]):
