@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true", help="re-summarize the results file")
     args = parser.parse_args()
     if args.summary:
+        if not RESULTS.is_file():
+            parser.error(f"--summary needs {RESULTS} (run the study first)")
         stored = json.loads(RESULTS.read_text())
         stored["summary"] = summarize(stored["rows"], ["supervised", *stored["configs"]])
         write_result(RESULTS, stored)  # keeps the run's commit
