@@ -154,6 +154,21 @@ def expected_sensitivity(sig: dict, bkg_task: dict, bkg_train: dict, n_injected:
             "background_efficiency": float(eff_b[best]), "verdict": verdict}
 
 
+def pool_split(n_pool: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Rows of the QCD pool: each task's (by name, disjoint) and the sensitivity sample's."""
+    order = np.random.default_rng(seed + 30).permutation(n_pool)
+    n_task = (n_pool - N_SENSITIVITY) // len(TASKS)
+    return ({name: order[k * n_task:(k + 1) * n_task] for k, name in enumerate(TASKS)},
+            order[-N_SENSITIVITY:])
+
+
+def signal_split(n_pool: int, n_inject: int, task: str, seed: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a signal pool: those injected into ``task`` and the rest (never in its data)."""
+    pick = np.random.default_rng(seed + 40 + list(TASKS).index(task)).permutation(n_pool)
+    return pick[:n_inject], pick[n_inject:]
+
+
 def build_tasks(names: list[str], seed: int, workers: int, rebuild: bool = False
                 ) -> dict[str, dict]:
     """Write each task's directory and truth (kept when present); the truth per task."""
@@ -164,15 +179,14 @@ def build_tasks(names: list[str], seed: int, workers: int, rebuild: bool = False
     bkg = sample("qcd-dijet", n_pool, seed + 100, workers)
     reference = sample("qcd-dijet", N_REFERENCE, seed + 200, workers,
                        detector=REFERENCE_DETECTOR)
-    order = np.random.default_rng(seed + 30).permutation(len(bkg["mjj"]))
-    n_task = (len(order) - N_SENSITIVITY) // len(TASKS)
-    sens_bkg = {c: v[order[-N_SENSITIVITY:]] for c, v in bkg.items()}
+    task_rows, sens_rows = pool_split(len(bkg["mjj"]), seed)
+    sens_bkg = {c: v[sens_rows] for c, v in bkg.items()}
     truths = {}
     for k, name in enumerate(TASKS):
         if name not in names:
             continue
         spec = TASKS[name]
-        data = {c: bkg[c][order[k * n_task:(k + 1) * n_task]] for c in (*COLUMNS, "pt_j1")}
+        data = {c: bkg[c][task_rows[name]] for c in (*COLUMNS, "pt_j1")}
         truth: dict = {"signal": None, "n_signal": 0, "expected": None,
                        "reference": {"seed": seed + 200, "detector": REFERENCE_DETECTOR}}
         if "leading_pt_min_gev" in spec:
@@ -185,8 +199,7 @@ def build_tasks(names: list[str], seed: int, workers: int, rebuild: bool = False
             sig = sample("wprime-xy", N_SIGNAL_POOL, seed + int(m_w), workers,
                          {"m_wprime_gev": m_w, "m_x_gev": m_x, "m_y_gev": m_y})
             n_sig = round(spec["fraction"] * len(labels))
-            pick = np.random.default_rng(seed + 40 + k).permutation(len(sig["mjj"]))
-            inject, rest = pick[:n_sig], pick[n_sig:]
+            inject, rest = signal_split(len(sig["mjj"]), n_sig, name, seed)
             data = {c: np.concatenate([data[c], sig[c][inject]]) for c in data}
             labels = np.concatenate([labels, np.ones(n_sig, int)])
             background_only = {c: v[:len(labels) - n_sig] for c, v in data.items()}
