@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import git_commit, utc_now, write_result
+from common import asymmetric_pull, git_commit, utc_now, write_result
 
 from aihep.errors import InputError
 
@@ -303,7 +303,10 @@ def score(truth: dict, answers: dict, metrics: dict) -> dict:
         success = not claimed
     pull = None
     if claimed and answers.get("n_signal_error"):
-        pull = (answers["n_signal"] - truth["n_signal"]) / answers["n_signal_error"]
+        # with the error on the truth's side when the answer has an asymmetric interval
+        lower = answers.get("n_signal_lower", -answers["n_signal_error"])
+        upper = answers.get("n_signal_upper", answers["n_signal_error"])
+        pull = asymmetric_pull(answers["n_signal"], lower, upper, truth["n_signal"])[0]
     auc = metrics["all_events"]["auc"]
     tau = metrics.get("tau21_all_events", {}).get("auc")
     return {"success": bool(success), "expected": verdict, "claimed": claimed,

@@ -52,3 +52,12 @@ def merged_rows(path: Path, rows: list[dict[str, Any]], seeds: list[int | None] 
     kept = [{"commit": old.get("commit"), **r} for r in old.get(key, [])
             if r.get("seed") not in seeds]
     return kept + [{**r, "commit": commit} for r in rows]
+
+
+def asymmetric_pull(value: float, lower: float, upper: float, truth: float
+                    ) -> tuple[float, bool]:
+    """Pull of ``value`` (errors ``lower`` < 0 < ``upper``) with the error on the side of the
+    truth, and whether the 68% interval covers ``truth``."""
+    error = upper if truth > value else -lower
+    pull = (value - truth) / error if error > 0 else float("nan")
+    return pull, bool(value + lower <= truth <= value + upper)

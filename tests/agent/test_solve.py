@@ -66,6 +66,7 @@ def test_solve_finds_the_resonance_and_writes_every_output(solved):
     assert answers["p_value"] < 1e-3 and answers["discovery"]
     assert abs(answers["m_res"] - 3500) < 350  # within 10 %
     assert 0 < answers["signal_percentage"] < 10 and answers["n_signal_error"] > 0
+    assert answers["n_signal_lower"] < 0 < answers["n_signal_upper"]
     lines = (run / "scores.csv").read_text().splitlines()
     assert lines[0] == "index,score" and len(lines) == 15401
     index, scores = np.loadtxt(run / "scores.csv", delimiter=",", skiprows=1).T

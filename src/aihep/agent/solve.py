@@ -95,11 +95,22 @@ def _answers(best: dict[str, Any] | None, n_events: int) -> dict[str, Any]:
     if discovery and best is not None:
         m, n = best["m_res"], best["n_signal"]
         out.update(m_res=m["value"], m_res_error=m["error"], n_signal=n["value"],
-                   n_signal_error=n["error"], signal_percentage=100 * n["value"] / n_events,
+                   n_signal_error=n["error"], n_signal_lower=n.get("lower", -n["error"]),
+                   n_signal_upper=n.get("upper", n["error"]),
+                   signal_percentage=100 * n["value"] / n_events,
                    signal_percentage_error=100 * n["error"] / n_events,
                    daughter_masses=best.get("daughter_masses") or {},
                    methods=best["methods"], hunt_dir=best["out"])
     return out
+
+
+def _interval(answers: dict[str, Any]) -> str:
+    """The yield's interval: +- error, or +upper -lower when they differ by > 10%."""
+    error = answers["n_signal_error"]
+    lower, upper = -answers.get("n_signal_lower", -error), answers.get("n_signal_upper", error)
+    if abs(upper - lower) <= 0.1 * max(upper, lower):
+        return f"+- {error:.0f}"
+    return f"+{upper:.0f} -{lower:.0f}"
 
 
 def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
@@ -113,7 +124,7 @@ def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
     if answers["discovery"]:
         answer = (f"A resonance at m_res = {answers['m_res']:.0f} +- "
                   f"{answers['m_res_error']:.0f} GeV (global p = {answers['p_value']:.2g}), "
-                  f"{answers['n_signal']:.0f} +- {answers['n_signal_error']:.0f} signal events "
+                  f"{answers['n_signal']:.0f} {_interval(answers)} signal events "
                   f"({answers['signal_percentage']:.3f} % of the data).")
         details = [f"daughter jet mass {k}: {v['value']:.0f} +- {v['error']:.0f} GeV"
                    for k, v in answers["daughter_masses"].items()]

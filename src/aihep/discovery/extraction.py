@@ -4,9 +4,14 @@
    power-law low-mass tail for final-state radiation and out-of-cone losses; tail fixed at
    alpha = 1, n = 3 in units of the core width) to the selected mjj spectrum: resonance mass
    and width with MINOS errors.
-2. Before the cut the signal efficiency is unknown, so the yield comes from a fit of the uncut
-   spectrum with the same model, mass and width constrained (Gaussian penalties) to the
-   after-cut result.
+2. Before the cut the signal efficiency is unknown, so the total yield needs the events the
+   cut rejected. Default (``total_yield="split"``): the selected and the rejected spectra are
+   disjoint samples, so the total is the selected yield plus the yield of a fit of the
+   rejected spectrum (own background, mass and width constrained by Gaussian penalties to the
+   after-cut result), the rejected yield bounded at zero (a resonance cannot remove events:
+   without the bound, a 0.3% signal under a 2%-level background mismodelling came out
+   negative), errors added in quadrature. ``"inclusive"``: one fit of the uncut spectrum with
+   the same constraints, the yield unbounded (the previous estimator, kept for comparison).
    With a background-only sample, the **spurious signal** (the yield the same fit, mass and
    width fixed, finds in that sample's uncut spectrum, scaled to the data) measures how well
    the dijet function describes a signal-free spectrum at this mass; the part of it beyond
@@ -91,6 +96,7 @@ def fit_signal_plus_background(
     sqrt_s_gev: float = 13000.0,
     n_bkg_params: int = 3,
     shape: SignalShape = "gaussian",
+    min_signal: float | None = None,
 ) -> SignalFit:
     """Fit dijet background + signal with MINOS errors on mass, width and yield.
 
@@ -99,6 +105,8 @@ def fit_signal_plus_background(
         mass_start_gev, width_start_gev: starting values (width default: 5% of the mass).
         mass_constraint, width_constraint: optional (mean, sigma) Gaussian penalties.
         shape: signal shape, ``gaussian`` or ``crystal-ball`` (low-mass tail).
+        min_signal: optional lower bound on the yield (events), e.g. 0 for a physical yield;
+            at the bound the lower error is what is left above it.
     """
     from iminuit import Minuit
 
@@ -138,6 +146,9 @@ def fit_signal_plus_background(
     m.limits["p2"] = (0.0, None)
     m.limits["mass"] = (edges[0], edges[-1])
     m.limits["width"] = (0.5 * bin_width, 0.5 * (edges[-1] - edges[0]))
+    if min_signal is not None:
+        m.values["n_sig"] = max(float(m.values["n_sig"]), min_signal + 1.0)
+        m.limits["n_sig"] = (min_signal, None)
     m.migrad()
     m.hesse()
     estimates = {}
@@ -157,20 +168,33 @@ def fit_signal_plus_background(
     centres = 0.5 * (edges[1:] + edges[:-1])
     under_peak = float(bkg[np.abs(centres - mass) < 2 * width].sum())
     estimates["n_sig"] = _floored(estimates["n_sig"], np.sqrt(max(n_sig, 0.0) + under_peak))
+    if min_signal is not None:  # the interval stops at the bound
+        n = estimates["n_sig"]
+        estimates["n_sig"] = Estimate(n.value, max(n.lower, min_signal - n.value), n.upper)
     estimates["mass"] = _floored(estimates["mass"], width / np.sqrt(max(n_sig, 1.0)))
     params = np.concatenate([[np.exp(values[0])], values[1:n_bkg_params]])
     return SignalFit(estimates["mass"], estimates["width"], estimates["n_sig"], params, bkg, sig,
                      bool(m.valid))
 
 
+TotalYield = Literal["split", "inclusive"]
+
+
 @dataclass(frozen=True)
 class SignalExtraction:
-    """Resonance estimates: after the cut (mass, width, selected yield) and before it (yield)."""
+    """Resonance estimates: after the cut (mass, width, selected yield) and before it (yield).
+
+    ``before_cut`` describes the whole spectrum: with ``total_yield="split"`` it is the sum of
+    the after-cut fit and ``rejected`` (the fit of the events the cut rejected), with the
+    total yield; with ``"inclusive"`` the fit of the uncut spectrum.
+    """
 
     after_cut: SignalFit
     before_cut: SignalFit
     #: spurious signal in a background-only sample, scaled to the data (events), or None
     spurious: Estimate | None = None
+    #: fit of the rejected events' spectrum (``total_yield="split"``), else None
+    rejected: SignalFit | None = None
 
     @property
     def mass(self) -> Estimate:
@@ -194,7 +218,10 @@ class SignalExtraction:
         out = {"m_res_gev": self.mass.to_dict(), "width_gev": self.after_cut.width.to_dict(),
                "n_signal": self.n_signal.to_dict(),
                "n_signal_statistical": self.before_cut.n_signal.to_dict(),
-               "n_signal_selected": self.after_cut.n_signal.to_dict()}
+               "n_signal_selected": self.after_cut.n_signal.to_dict(),
+               "total_yield": "inclusive" if self.rejected is None else "split"}
+        if self.rejected is not None:
+            out["n_signal_rejected"] = self.rejected.n_signal.to_dict()
         if self.spurious is not None:
             out["spurious_signal"] = self.spurious.to_dict() | {
                 "error_added": self.spurious_error}
@@ -228,7 +255,8 @@ def spurious_signal(extraction: SignalExtraction, reference_mjj_gev: np.ndarray,
     scale = n_data / len(ref)
     n = fit.n_signal
     spurious = Estimate(scale * n.value, scale * n.lower, scale * n.upper)
-    return SignalExtraction(extraction.after_cut, extraction.before_cut, spurious)
+    return SignalExtraction(extraction.after_cut, extraction.before_cut, spurious,
+                            extraction.rejected)
 
 
 #: A weakly supervised classifier's evidence against the signal hypothesis is capped at
@@ -292,7 +320,8 @@ def _floored(estimate: Estimate, floor: float) -> Estimate:
 
 def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.ndarray,
                    mass_start_gev: float, sqrt_s_gev: float = 13000.0,
-                   shape: SignalShape = "gaussian") -> SignalExtraction:
+                   shape: SignalShape = "gaussian",
+                   total_yield: TotalYield = "split") -> SignalExtraction:
     """Estimate the resonance mass, width and total yield.
 
     Args:
@@ -301,23 +330,51 @@ def extract_signal(mjj_all_gev: np.ndarray, selected: np.ndarray, edges_gev: np.
         edges_gev: binning of both fits.
         mass_start_gev: starting mass, e.g. the centre of the bump hunt's best window.
         shape: signal shape of both fits.
+        total_yield: ``"split"`` (selected yield + bounded rejected yield, the default) or
+            ``"inclusive"`` (one unbounded fit of the uncut spectrum); see the module doc.
     """
     mjj = np.asarray(mjj_all_gev, float)
     selected = np.asarray(selected, bool)
     if selected.shape != mjj.shape:
         raise InputError("selection", "shape", f"a mask of {len(mjj)} events")
+    if total_yield not in ("split", "inclusive"):
+        raise InputError("extraction", "total_yield", "'split' or 'inclusive'")
     cut_counts, _ = np.histogram(mjj[selected], edges_gev)
     after = fit_signal_plus_background(edges_gev, cut_counts, mass_start_gev,
                                        sqrt_s_gev=sqrt_s_gev, shape=shape)
-    all_counts, _ = np.histogram(mjj, edges_gev)
     # Floors keep the constraints finite when the after-cut fit ends at a limit (zero error).
     bin_width = float(np.median(np.diff(edges_gev)))
-    before = fit_signal_plus_background(
-        edges_gev, all_counts, after.mass.value, after.width.value,
-        mass_constraint=(after.mass.value, max(after.mass.error, 0.1 * bin_width)),
-        width_constraint=(after.width.value, max(after.width.error, 0.1 * bin_width)),
-        sqrt_s_gev=sqrt_s_gev, shape=shape)
-    return SignalExtraction(after, before)
+    constrained: dict[str, Any] = {
+        "mass_constraint": (after.mass.value, max(after.mass.error, 0.1 * bin_width)),
+        "width_constraint": (after.width.value, max(after.width.error, 0.1 * bin_width)),
+        "sqrt_s_gev": sqrt_s_gev, "shape": shape}
+    if total_yield == "inclusive":
+        all_counts, _ = np.histogram(mjj, edges_gev)
+        before = fit_signal_plus_background(edges_gev, all_counts, after.mass.value,
+                                            after.width.value, **constrained)
+        return SignalExtraction(after, before)
+    rejected_counts, _ = np.histogram(mjj[~selected], edges_gev)
+    if rejected_counts.sum() == 0:  # the cut kept everything: the selected yield is the total
+        return SignalExtraction(after, after)
+    rejected = fit_signal_plus_background(edges_gev, rejected_counts, after.mass.value,
+                                          after.width.value, min_signal=0.0, **constrained)
+    return SignalExtraction(after, _combined(after, rejected), rejected=rejected)
+
+
+def _combined(after: SignalFit, rejected: SignalFit) -> SignalFit:
+    """The whole spectrum from its disjoint selected and rejected parts: yields and
+    expectations add, errors add in quadrature (the two fits share no events), mass and
+    width are the after-cut fit's; the total's interval stops at zero."""
+    a, r = after.n_signal, rejected.n_signal
+    value = a.value + r.value
+    lower = -float(np.hypot(a.lower, r.lower))
+    if value > 0:
+        lower = max(lower, -value)
+    total = Estimate(value, lower, float(np.hypot(a.upper, r.upper)))
+    return SignalFit(after.mass, after.width, total, rejected.background_params,
+                     after.expected_background + rejected.expected_background,
+                     after.expected_signal + rejected.expected_signal,
+                     after.valid and rejected.valid)
 
 
 def jet_mass_peak(masses_gev: np.ndarray, range_gev: tuple[float, float],
