@@ -106,6 +106,20 @@ def hunt_toy(args: tuple[int, int, str]) -> dict:
     return out
 
 
+def one_thread() -> None:
+    """Each toy worker on one BLAS/OpenMP/torch thread. Two workers each running 2-thread
+    OpenMP (the boosted trees) on 2 cores spin-wait: a 400-injected toy took 205-351 s beside a
+    low-priority job, 7.5 s with one thread per worker (2026-12-07)."""
+    import os
+
+    os.environ["OMP_NUM_THREADS"] = "1"  # for OpenMP runtimes loaded later (scikit-learn's)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)  # the libraries already loaded (numpy's BLAS)
+
+
 def summarize(rows: list[dict], key: str) -> dict:
     pulls = np.array([r[f"{key}_pull"] for r in rows if np.isfinite(r.get(f"{key}_pull",
                                                                             np.nan))])
@@ -154,7 +168,7 @@ def main() -> None:
     start = time.perf_counter()
     commit = git_commit()  # the code measured: the commit when the run starts
     cache = CACHE / commit / args.bump_scan  # finished toys: a killed run resumes
-    with ProcessPoolExecutor(args.workers) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=one_thread) as pool:
         fit_rows = resumed(pool, fit_toy, [(s, args.fit_injected) for s in
                                            range(1000, 1000 + args.fit_toys)],
                            cache / f"fit{args.fit_injected}")
