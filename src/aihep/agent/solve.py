@@ -140,8 +140,8 @@ def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
         name == "bump_hunt" and ran) else "no", "what it does": what}
         for name, what in APPROACHES.items()]
     note = ("The bump hunt of the uncut spectrum runs inside every hunt (its fit is the "
-            "background model). Methods not run were not needed: the playbook stops at the "
-            "first discovery.")
+            "background model). Methods not run were not planned: every planned hunt runs, "
+            "also after a claim, and the global p-value counts each of them.")
     steps = [f"`{s['tool']}` ({s['status']}"
              + (f", global p = {s['p_value']:.2g}" if "p_value" in s else "")
              + (", from the record" if s.get("reused") else "") + f"): {s['rationale']}"
