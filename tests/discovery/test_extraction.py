@@ -131,3 +131,12 @@ def test_signal_posterior_combines_the_mass_peak_with_the_classifier():
     falling = signal_posterior(mass + np.array([0.0, 2 * width, 6 * width]),
                                np.full(3, 0.9), fit, EDGES, window)
     assert np.all(np.diff(falling) < 0)
+
+
+def test_interval_prints_asymmetric_errors_only_when_they_differ():
+    from aihep.report.hunt import interval
+
+    assert interval({"value": 300.0, "error": 36.0, "lower": -35.0, "upper": 37.0}) == "+- 36"
+    # a yield bounded at zero: the two sides are given
+    assert interval({"value": 17.0, "error": 14.3, "lower": -5.5, "upper": 23.1}) == "+23 -6"
+    assert interval({"value": 0.11, "error": 0.1}, 2) == "+- 0.10"  # no lower/upper: symmetric

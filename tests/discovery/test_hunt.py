@@ -225,8 +225,14 @@ def test_outputs_are_complete_and_aligned(tmp_path):
     for key in ("p_value", "significance", "p_value_local", "significance_local", "m_res",
                 "n_signal", "signal_percentage", "daughter_masses"):
         assert key in results
+    # the total yield's parts (split estimator): selected + rejected (>= 0) = total
+    parts = results["n_signal_selected"]["value"] + results["n_signal_rejected"]["value"]
+    assert results["total_yield"] == "split" and results["n_signal_rejected"]["value"] >= 0
+    assert abs(parts - results["n_signal"]["value"]) < 1e-6 * max(1.0, abs(parts))
     assert (tmp_path / "manifest.json").exists()
-    assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") == 5
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5
+    assert "signal events the cut rejected (bounded at 0)" in page
 
 
 @pytest.mark.parametrize(("mutate", "match"), [

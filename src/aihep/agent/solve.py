@@ -104,13 +104,12 @@ def _answers(best: dict[str, Any] | None, n_events: int) -> dict[str, Any]:
     return out
 
 
-def _interval(answers: dict[str, Any]) -> str:
-    """The yield's interval: +- error, or +upper -lower when they differ by > 10%."""
+def _yield(answers: dict[str, Any]) -> dict[str, float]:
+    """The answer's yield as an estimate dict (value, error, lower, upper)."""
     error = answers["n_signal_error"]
-    lower, upper = -answers.get("n_signal_lower", -error), answers.get("n_signal_upper", error)
-    if abs(upper - lower) <= 0.1 * max(upper, lower):
-        return f"+- {error:.0f}"
-    return f"+{upper:.0f} -{lower:.0f}"
+    return {"value": answers["n_signal"], "error": error,
+            "lower": answers.get("n_signal_lower", -error),
+            "upper": answers.get("n_signal_upper", error)}
 
 
 def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
@@ -119,12 +118,13 @@ def _report(files: TaskFiles, result: AgentResult, answers: dict[str, Any]
     import html
 
     from aihep.report.html import table_html
+    from aihep.report.hunt import interval
 
     ran = {m for h in result.answer.get("all_hunts", []) for m in h["methods"]}
     if answers["discovery"]:
         answer = (f"A resonance at m_res = {answers['m_res']:.0f} +- "
                   f"{answers['m_res_error']:.0f} GeV (global p = {answers['p_value']:.2g}), "
-                  f"{answers['n_signal']:.0f} {_interval(answers)} signal events "
+                  f"{answers['n_signal']:.0f} {interval(_yield(answers))} signal events "
                   f"({answers['signal_percentage']:.3f} % of the data).")
         details = [f"daughter jet mass {k}: {v['value']:.0f} +- {v['error']:.0f} GeV"
                    for k, v in answers["daughter_masses"].items()]

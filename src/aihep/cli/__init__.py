@@ -602,6 +602,7 @@ def demo(
                                         bars.callback, reporter=write_lhco_report)
         from aihep.discovery.classifiers import ClassifierConfig
         from aihep.discovery.hunt import HuntConfig
+        from aihep.report.hunt import interval
 
         console = Console()
         console.print(f"dataset: {result.directory}  (data.parquet, data.csv, reference.csv, "
@@ -623,7 +624,7 @@ def demo(
         if "m_res" in summary:
             line += (f", m_res = {summary['m_res']['value']:.0f} +- "
                      f"{summary['m_res']['error']:.0f} GeV, n_signal = "
-                     f"{summary['n_signal']['value']:.0f} +- {summary['n_signal']['error']:.0f}")
+                     f"{summary['n_signal']['value']:.0f} {interval(summary['n_signal'])}")
         console.print(line)
         console.print(f"[bold green]results:[/] {hunt_dir / 'results.json'}")
         console.print(f"[bold green]dataset report:[/] {result.report}")

@@ -185,10 +185,13 @@ class HuntResult:
             ext = self.extraction.to_dict()
             n = ext["n_signal"]
             fitted = {"m_res": ext["m_res_gev"], "width": ext["width_gev"], "n_signal": n,
-                      "signal_percentage": {"value": 100 * n["value"] / self.n_events,
-                                            "error": 100 * n["error"] / self.n_events}}
+                      "signal_percentage": {k: 100 * n[k] / self.n_events
+                                            for k in ("value", "error", "lower", "upper")}}
             if "spurious_signal" in ext:  # measured on the background-only reference
                 fitted["spurious_signal"] = ext["spurious_signal"]
+            # the total's parts: passing the cut, and rejected by it (split estimator)
+            fitted.update({k: ext[k] for k in ("n_signal_selected", "n_signal_rejected",
+                                               "total_yield") if k in ext})
             # Without a discovery the fit of the largest excess is kept for inspection but
             # not reported as a resonance.
             out.update(fitted if self.discovery else {"largest_excess_fit": fitted})

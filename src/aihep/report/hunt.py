@@ -10,6 +10,16 @@ import numpy as np
 from aihep.report.html import figures_html, pyplot, table_html, write_report
 
 
+def interval(estimate: dict[str, float], digits: int = 0) -> str:
+    """``+- error``, or ``+upper -lower`` when the two sides differ by more than 10%
+    (e.g. a yield bounded at zero), from an estimate's dict (``error``, ``lower``, ``upper``)."""
+    error = estimate["error"]
+    lower, upper = -estimate.get("lower", -error), estimate.get("upper", error)
+    if abs(upper - lower) <= 0.1 * max(upper, lower):
+        return f"+- {error:.{digits}f}"
+    return f"+{upper:.{digits}f} -{lower:.{digits}f}"
+
+
 def spectrum_figure(fit: Any, title: str, window_gev: tuple[float, float] | None = None,
                     z_local: float | None = None) -> Any:
     """Counts of a fitted spectrum (a ``DijetFit``) with the fit, the best window if given;
@@ -114,10 +124,12 @@ def write_hunt_report(path: str | Path, result: Any, labels: np.ndarray | None =
             {"quantity": "best method / SR [GeV]",
              "value": f"{best.method} / {best.window_gev[0]:g}-{best.window_gev[1]:g}"}]
     for key, label in (("m_res", "resonance mass [GeV]"), ("n_signal", "signal events"),
+                       ("n_signal_selected", "signal events passing the cut"),
+                       ("n_signal_rejected", "signal events the cut rejected (bounded at 0)"),
                        ("signal_percentage", "signal percentage")):
         if key in summary:
-            rows.append({"quantity": label, "value": f"{summary[key]['value']:.4g} +- "
-                         f"{summary[key]['error']:.2g}"})
+            rows.append({"quantity": label, "value": f"{summary[key]['value']:.4g} "
+                         f"{interval(summary[key], 2 if key == 'signal_percentage' else 0)}"})
     if "spurious_signal" in summary:
         spur = summary["spurious_signal"]
         rows.append({"quantity": "spurious signal in the background-only sample (events)",
