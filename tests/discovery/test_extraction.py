@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from aihep.discovery.dijet import bin_integrals
 from aihep.discovery.extraction import (
@@ -12,6 +13,7 @@ from aihep.discovery.extraction import (
     spurious_signal,
 )
 from aihep.discovery.metrics import auc
+from aihep.errors import InputError
 
 EDGES = np.arange(2600.0, 6001.0, 100.0)
 
@@ -61,6 +63,12 @@ def test_total_yield_is_bounded_where_the_rejected_spectrum_dips():
     assert total.value + total.lower >= 0 and total.upper > split.after_cut.n_signal.upper
     assert total.value + 2 * total.upper > n_signal  # the truth inside two sigma
     assert split.to_dict()["total_yield"] == "split" and "n_signal_rejected" in split.to_dict()
+    with pytest.raises(InputError, match="total_yield"):
+        extract_signal(mjj, selected, EDGES, 3500.0, total_yield="both")
+    # a cut that keeps everything: the selected yield is the total
+    everything = extract_signal(mjj, np.ones(len(mjj), bool), EDGES, 3500.0)
+    assert everything.n_signal == everything.after_cut.n_signal
+    assert everything.to_dict()["total_yield"] == "split"
     # where nothing dips, both estimators agree within their errors
     clean = np.concatenate([_background(40000, rng), rng.normal(3500.0, 100.0, 800)])
     cut = np.concatenate([rng.random(len(clean) - 800) < 0.02, rng.random(800) < 0.5])

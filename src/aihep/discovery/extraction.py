@@ -219,7 +219,8 @@ class SignalExtraction:
                "n_signal": self.n_signal.to_dict(),
                "n_signal_statistical": self.before_cut.n_signal.to_dict(),
                "n_signal_selected": self.after_cut.n_signal.to_dict(),
-               "total_yield": "inclusive" if self.rejected is None else "split"}
+               "total_yield": "split" if self.rejected is not None
+               or self.before_cut is self.after_cut else "inclusive"}
         if self.rejected is not None:
             out["n_signal_rejected"] = self.rejected.n_signal.to_dict()
         if self.spurious is not None:
