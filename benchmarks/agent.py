@@ -378,7 +378,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--planners", default="playbook,local,llm")
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument("--keep", type=float, default=0.02)
+    parser.add_argument("--keep", type=float, default=None, help="fraction of each SR kept "
+                        "by the anomaly cut (default: the tool's, HuntConfig.keep_fraction, "
+                        "what `aihep agent solve` uses; runs before 2026-12-07 passed 0.02)")
     parser.add_argument("--bump-scan", choices=("spectrum", "signal_region"),
                         default="signal_region", help="HuntConfig.bump_scan of every hunt; runs "
                         "go to runs/<planner>-signal_region, or runs/<planner> with spectrum")
@@ -400,6 +402,12 @@ def main() -> None:
         args.commit = ",".join(sorted({p["commit"] for p in parts}))
         _table(rows, _write(rows, args))
         return
+    if args.keep is None:
+        from aihep.discovery.hunt import HuntConfig
+
+        args.keep = HuntConfig().keep_fraction
+    if not 0 < args.keep <= 1:
+        parser.error(f"--keep must be in (0, 1], got {args.keep:g}")
     args.commit = git_commit()  # the code measured: the commit when the run starts
     names = args.tasks.split(",")
     truths = build_tasks(names, args.seed, args.workers, args.rebuild)
@@ -414,6 +422,8 @@ def main() -> None:
         for name in names:
             truth = truths[name]
             suffix = "" if args.bump_scan == "spectrum" else f"-{args.bump_scan}"
+            if args.keep != 0.02:  # the runs of the 2% cut keep their old directories
+                suffix += f"-keep{args.keep:g}"
             run = CACHE / "runs" / f"{kind}{suffix}" / name
             if run.exists() and args.fresh:
                 import shutil
