@@ -29,7 +29,11 @@ AUC of the score 1 - (tau21_J1 + tau21_J2) / 2 on the same events.
 Generation (~130k QCD events, ~45 min on 2 cores) and the task files are cached under
 .cache/benchmarks/agent and regenerated when missing; runs resume from their records.
 
-Usage: python benchmarks/agent.py [--planners playbook,local,llm] [--tasks m3000,...]
+Every hunt uses the tool's own anomaly cut (HuntConfig.keep_fraction: 1% of each signal
+region, what `aihep agent solve` uses); ``--keep`` measures another (runs up to 2026-12-07
+passed 2%).
+
+Usage: python benchmarks/agent.py [--planners playbook,local,llm] [--tasks m3000,...] [--keep F]
        python benchmarks/agent.py --build-only   # generate and write the task files
 Writes benchmarks/results/agent.json and prints a Markdown table.
 """
