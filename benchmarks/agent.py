@@ -391,15 +391,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--results", default=None, help="file under benchmarks/results/ "
-                        "(default: agent_signal_region.json, agent.json with spectrum)")
+                        "(default: agent.json; agent_spectrum.json with spectrum)")
     parser.add_argument("--rebuild", action="store_true", help="rewrite the task files")
     parser.add_argument("--build-only", action="store_true", help="only write the task files")
     parser.add_argument("--fresh", action="store_true", help="discard earlier runs")
     parser.add_argument("--merge", nargs="+", metavar="FILE", help="only merge the runs of "
                         "results files (of streams run in parallel) into --results")
     args = parser.parse_args()
-    args.results = args.results or ("agent.json" if args.bump_scan == "spectrum"
-                                    else "agent_signal_region.json")
+    args.results = args.results or ("agent_spectrum.json" if args.bump_scan == "spectrum"
+                                    else "agent.json")
     if args.merge:
         parts = [json.loads((ROOT / "results" / f).read_text()) for f in args.merge]
         rows = [r for part in parts for r in part["runs"]]
