@@ -78,7 +78,7 @@ def fit_toy(args: tuple[int, int], n_bkg: int = 200_000) -> dict:
                   "mass_covered": m_cover}
 
 
-def hunt_toy(args: tuple[int, int, str]) -> dict:
+def hunt_toy(args: tuple[int, int, str, float]) -> dict:
     import warnings
 
     from toy import toy_table
@@ -86,10 +86,10 @@ def hunt_toy(args: tuple[int, int, str]) -> dict:
     from aihep.discovery.hunt import HuntConfig, hunt
 
     warnings.filterwarnings("ignore")
-    seed, n_sig, bump_scan = args
+    seed, n_sig, bump_scan, keep = args
     start = time.perf_counter()
     result = hunt(toy_table(40_000, n_sig, seed), HuntConfig.model_validate(
-        {**HUNT, "seed": seed, "bump_scan": bump_scan}))
+        {**HUNT, "seed": seed, "bump_scan": bump_scan, "keep_fraction": keep}))
     out = {"seed": seed, "injected": n_sig, "p_value": result.p_value,
            "significant": result.significant, "discovery": result.discovery,
            "failed_checks": result.review.failed if result.review else [],
@@ -160,22 +160,28 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bump-scan", choices=("spectrum", "signal_region"),
                         default="signal_region", help="HuntConfig.bump_scan")
+    parser.add_argument("--keep", type=float, default=HUNT["keep_fraction"],
+                        help="fraction of each SR the cut keeps (the agent's hunts: 0.01)")
     parser.add_argument("--out", type=Path, default=None, help="default: results/"
                         "resonance_coverage.json (resonance_coverage_signal_region.json)")
     args = parser.parse_args()
+    if not 0 < args.keep <= 1:
+        parser.error(f"--keep must be in (0, 1], got {args.keep:g}")
     suffix = "" if args.bump_scan == "spectrum" else f"_{args.bump_scan}"
     args.out = args.out or ROOT / "results" / f"resonance_coverage{suffix}.json"
     start = time.perf_counter()
     commit = git_commit()  # the code measured: the commit when the run starts
     cache = CACHE / commit / args.bump_scan  # finished toys: a killed run resumes
+    if args.keep != HUNT["keep_fraction"]:
+        cache = cache / f"keep{args.keep:g}"
     with ProcessPoolExecutor(args.workers, initializer=one_thread) as pool:
         fit_rows = resumed(pool, fit_toy, [(s, args.fit_injected) for s in
                                            range(1000, 1000 + args.fit_toys)],
                            cache / f"fit{args.fit_injected}")
-        signal_rows = resumed(pool, hunt_toy, [(s, args.injected, args.bump_scan) for s in
-                                               range(2000, 2000 + args.signal_toys)],
+        signal_rows = resumed(pool, hunt_toy, [(s, args.injected, args.bump_scan, args.keep)
+                                               for s in range(2000, 2000 + args.signal_toys)],
                               cache / f"signal{args.injected}")
-        null_rows = resumed(pool, hunt_toy, [(s, 0, args.bump_scan) for s in
+        null_rows = resumed(pool, hunt_toy, [(s, 0, args.bump_scan, args.keep) for s in
                                              range(3000, 3000 + args.null_toys)],
                             cache / "null")
     p_null = np.array([r["p_value"] for r in null_rows])
@@ -188,7 +194,7 @@ def main() -> None:
         "benchmark": "resonance_coverage", "commit": commit,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model": "toy feature model (tests/agent/toy.py), not Pythia",
-        "hunt": {**HUNT, "bump_scan": args.bump_scan},
+        "hunt": {**HUNT, "bump_scan": args.bump_scan, "keep_fraction": args.keep},
         "seconds": round(time.perf_counter() - start, 1),
         "fit_level": {"toys": len(fit_rows), "failed": sum("failed" in r for r in fit_rows),
                       "injected": args.fit_injected, "total_yield": "split",
