@@ -398,20 +398,23 @@ def main() -> None:
     parser.add_argument("--merge", nargs="+", metavar="FILE", help="only merge the runs of "
                         "results files (of streams run in parallel) into --results")
     args = parser.parse_args()
-    args.results = args.results or ("agent_spectrum.json" if args.bump_scan == "spectrum"
-                                    else "agent.json")
+    from aihep.discovery.hunt import HuntConfig
+
+    default_keep = HuntConfig().keep_fraction
+    if args.keep is None:
+        args.keep = default_keep
+    if not 0 < args.keep <= 1:
+        parser.error(f"--keep must be in (0, 1], got {args.keep:g}")
+    # another cut than the tool's writes its own file: agent.json stays the tool's measurement
+    tag = "" if args.keep == default_keep else f"_keep{args.keep:g}"
+    args.results = args.results or ("agent_spectrum" if args.bump_scan == "spectrum"
+                                    else "agent") + f"{tag}.json"
     if args.merge:
         parts = [json.loads((ROOT / "results" / f).read_text()) for f in args.merge]
         rows = [r for part in parts for r in part["runs"]]
         args.commit = ",".join(sorted({p["commit"] for p in parts}))
         _table(rows, _write(rows, args))
         return
-    if args.keep is None:
-        from aihep.discovery.hunt import HuntConfig
-
-        args.keep = HuntConfig().keep_fraction
-    if not 0 < args.keep <= 1:
-        parser.error(f"--keep must be in (0, 1], got {args.keep:g}")
     args.commit = git_commit()  # the code measured: the commit when the run starts
     names = args.tasks.split(",")
     truths = build_tasks(names, args.seed, args.workers, args.rebuild)

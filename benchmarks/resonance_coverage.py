@@ -168,6 +168,8 @@ def main() -> None:
     if not 0 < args.keep <= 1:
         parser.error(f"--keep must be in (0, 1], got {args.keep:g}")
     suffix = "" if args.bump_scan == "spectrum" else f"_{args.bump_scan}"
+    if args.keep != HUNT["keep_fraction"]:  # another cut: its own file
+        suffix += f"_keep{args.keep:g}"
     args.out = args.out or ROOT / "results" / f"resonance_coverage{suffix}.json"
     start = time.perf_counter()
     commit = git_commit()  # the code measured: the commit when the run starts
