@@ -59,6 +59,11 @@ def test_generated_events_pass_the_selection_and_match_uniquely(generated):
     assert events.btag[rows[b >= 0], b[b >= 0]].mean() > events.btag[
         rows_q[q >= 0], q[q >= 0]].mean() + 0.3
     assert 0 < result.fully_matched < 1
+    # the efficiency counts the selected events of every generated chunk, kept or not
+    assert result.selected >= result.n_events
+    summary = result.to_dict()
+    assert summary["selection_efficiency"] == result.selected / result.generated
+    assert 0.05 < summary["selection_efficiency"] < 0.6
     # the SPANet file holds the same events
     spanet = read_spanet(result.spanet_file)
     np.testing.assert_array_equal(spanet.targets, events.targets)

@@ -73,8 +73,11 @@ class AssignmentDataset:
     events_file: Path
     spanet_file: Path
     n_events: int
-    generated: int
+    generated: int  # events generated in every finished chunk
     fully_matched: float
+    #: events passing the selection in those chunks (>= n_events: the last wave's surplus
+    #: is not kept); the selection efficiency is selected / generated
+    selected: int = 0
 
     def read(self) -> JetEvents:
         from aihep.io.assignment import read_events
@@ -84,8 +87,9 @@ class AssignmentDataset:
     def to_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "events_file": str(self.events_file),
                 "spanet_file": str(self.spanet_file), "n_events": self.n_events,
-                "generated": self.generated, "selection_efficiency":
-                self.n_events / max(self.generated, 1), "fully_matched": self.fully_matched}
+                "generated": self.generated, "selected": self.selected or self.n_events,
+                "selection_efficiency": (self.selected or self.n_events) / max(self.generated, 1),
+                "fully_matched": self.fully_matched}
 
 
 def match_partons(parton_eta: np.ndarray, parton_phi: np.ndarray, jet_eta: np.ndarray,
@@ -296,4 +300,5 @@ def build_assignment_dataset(config: AssignmentDataConfig, out: str | Path,
         counts={"events": len(events), "generated": generated, "chunks": len(indices),
                 "fully_matched": matched}))
     return AssignmentDataset(directory, events_file, spanet_file, len(events), generated,
-                             matched)
+                             matched, selected=sum(done["events", i]["selected"]
+                                                   for i in indices))
