@@ -77,7 +77,7 @@ class AssignmentDataset:
     fully_matched: float
     #: events passing the selection in those chunks (>= n_events: the last wave's surplus
     #: is not kept); the selection efficiency is selected / generated
-    selected: int = 0
+    selected: int
 
     def read(self) -> JetEvents:
         from aihep.io.assignment import read_events
@@ -87,8 +87,8 @@ class AssignmentDataset:
     def to_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "events_file": str(self.events_file),
                 "spanet_file": str(self.spanet_file), "n_events": self.n_events,
-                "generated": self.generated, "selected": self.selected or self.n_events,
-                "selection_efficiency": (self.selected or self.n_events) / max(self.generated, 1),
+                "generated": self.generated, "selected": self.selected,
+                "selection_efficiency": self.selected / max(self.generated, 1),
                 "fully_matched": self.fully_matched}
 
 
@@ -286,6 +286,7 @@ def build_assignment_dataset(config: AssignmentDataConfig, out: str | Path,
     indices = sorted(i for _, i in done)
     parts = [_load_chunk(chunk_path(store.directory, "events", i, ".npz")) for i in indices]
     generated = sum(done["events", i]["generated"] for i in indices)
+    selected = sum(done["events", i]["selected"] for i in indices)
     events = JetEvents.concatenate(parts)
     keep = np.zeros(len(events), bool)
     keep[:config.n_events] = True
@@ -297,8 +298,8 @@ def build_assignment_dataset(config: AssignmentDataConfig, out: str | Path,
     write_manifest(directory, build_manifest(
         "aihep.assign.dataset", config=config.model_dump(mode="json"), seed=config.seed,
         outputs=[file_entry(p, directory) for p in (events_file, spanet_file)],
-        counts={"events": len(events), "generated": generated, "chunks": len(indices),
+        counts={"events": len(events), "generated": generated, "selected": selected,
+                "chunks": len(indices),
                 "fully_matched": matched}))
     return AssignmentDataset(directory, events_file, spanet_file, len(events), generated,
-                             matched, selected=sum(done["events", i]["selected"]
-                                                   for i in indices))
+                             matched, selected)
