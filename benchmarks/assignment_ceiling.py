@@ -1,0 +1,98 @@
+"""Benchmark: how far a larger aihep-spanet network, trained longer, gets on the events of
+``benchmarks/assignment.py`` (a ceiling study for the chi2 targets of that benchmark).
+
+Same cached events, same training/test split and chi2 rows as ``assignment.py`` (run it first:
+this script resumes its data cache and refuses a cache of another size). One seed of our
+network at ``--hidden`` / ``--layers`` with ``--epochs`` epochs (cosine schedule over all of
+them) on ``--threads`` threads; the efficiencies by 6 / 7 / >= 8 jets next to chi2 and to the
+standard (hidden 64, 8 epochs) rows already in the results file.
+
+Usage: python benchmarks/assignment_ceiling.py [--hidden 128] [--layers 6] [--epochs 14]
+       [--seed 1] [--threads 2]
+Writes the ``assignment_ceiling`` part of benchmarks/results/event_model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from assignment import CACHE, RESULTS
+from common import git_commit, utc_now, write_result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--embed-layers", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import torch
+
+    from aihep.assign.data import AssignmentDataConfig, build_assignment_dataset
+    from aihep.assign.model import AssignmentModelConfig
+    from aihep.assign.run import AssignTrainConfig, evaluate_events, train_file
+    from aihep.io.assignment import write_events
+    from aihep.nn.train import TrainConfig
+
+    old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    setup = old.get("assignment_setup")
+    if not setup:
+        message = f"{RESULTS}: no 'assignment_setup'; run benchmarks/assignment.py first"
+        raise SystemExit(message)
+    commit = git_commit()
+    data = build_assignment_dataset(AssignmentDataConfig(n_events=setup["events"]),
+                                    CACHE / "data", args.threads,
+                                    lambda d, n: print(f"  events {d}/{n}", flush=True))
+    events = data.read()
+    test = events.select(np.arange(len(events) - setup["test"], len(events)))
+    train = events.select(np.arange(len(events) - setup["test"]))
+    if not (CACHE / "train.h5").is_file():
+        write_events(CACHE / "train.h5", train)
+    torch.set_num_threads(args.threads)
+    name = f"h{args.hidden}_l{args.layers}_e{args.epochs}_seed{args.seed}"
+    run_dir = CACHE / f"ceiling_{name}"
+    config = AssignTrainConfig(
+        model=AssignmentModelConfig(hidden=args.hidden, layers=args.layers,
+                                    embed_layers=args.embed_layers, seed=args.seed),
+        train=TrainConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3,
+                          patience=args.epochs, seed=args.seed))
+    start = time.perf_counter()
+    trained = train_file(CACHE / "train.h5", run_dir, config,
+                         lambda e, n, loss: print(f"  epoch {e}/{n} val {loss:.4f}",
+                                                  flush=True))
+    print(f"trained in {(time.perf_counter() - start) / 60:.1f} min")
+    ours = evaluate_events(test, "aihep-spanet", run=run_dir, seed=args.seed)
+    run = {"name": name, "hidden": args.hidden, "layers": args.layers,
+           "embed_layers": args.embed_layers, "epochs": args.epochs, "seed": args.seed,
+           "parameters": trained.parameters, "threads": args.threads,
+           "train_minutes": sum(trained.epoch_seconds) / 60,
+           "epoch_seconds": trained.epoch_seconds,
+           "best_epoch": trained.best_epoch, "val_loss": trained.val_loss,
+           "events_per_second": ours.events_per_second, "commit": commit, "date": utc_now(),
+           "rows": ours.rows}
+    old = json.loads(RESULTS.read_text())
+    runs = [r for r in old.get("assignment_ceiling", []) if r.get("name") != name] + [run]
+    write_result(RESULTS, {**old, "assignment_ceiling": runs}, old.get("commit"))
+
+    print("\n| method | njets | matched event eff. | all events |")
+    print("|---|---|---|---|")
+    reference = old.get("assignment", [])
+    for label, rows in (("chi2", [r for r in reference if r["method"] == "chi2"]),
+                        ("aihep-spanet h64 (3 seeds)",
+                         [r for r in reference if r["method"] == "aihep-spanet"]),
+                        (f"aihep-spanet {name}", ours.rows)):
+        for njets in ("6", "7", ">=8"):
+            cells = [np.mean([r["event_efficiency"] for r in rows
+                              if r["njets"] == njets and r["subset"] == subset])
+                     for subset in ("matched", "all")]
+            print(f"| {label} | {njets} | {cells[0]:.3f} | {cells[1]:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
