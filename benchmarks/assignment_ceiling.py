@@ -63,9 +63,11 @@ def main() -> None:
         train=TrainConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3,
                           patience=args.epochs, seed=args.seed))
     start = time.perf_counter()
-    trained = train_file(CACHE / "train.h5", run_dir, config,
-                         lambda e, n, loss: print(f"  epoch {e}/{n} val {loss:.4f}",
-                                                  flush=True))
+    def progress(done: int, total: int, loss: float) -> None:
+        if done % 1000 == 0 or done == total:
+            print(f"  batch {done}/{total}: loss {loss:.4f}", flush=True)
+
+    trained = train_file(CACHE / "train.h5", run_dir, config, progress)
     print(f"trained in {(time.perf_counter() - start) / 60:.1f} min")
     ours = evaluate_events(test, "aihep-spanet", run=run_dir, seed=args.seed)
     run = {"name": name, "hidden": args.hidden, "layers": args.layers,
