@@ -7,7 +7,8 @@ network at ``--hidden`` / ``--layers`` with ``--epochs`` epochs (cosine schedule
 them) on ``--threads`` threads; the efficiencies by 6 / 7 / >= 8 jets next to chi2 and to the
 standard (hidden 64, 8 epochs) rows already in the results file, and on fully matched events
 the fractions that the network and chi2 both / only one / neither get right (``either``: what
-a per-event oracle picking the better of the two would reach). A finished training is not
+a per-event oracle picking the better of the two would reach), also by b-tag class (the two
+true b jets the only tagged ones / tagged among others / one untagged). A finished training is not
 redone (re-running only re-evaluates).
 
 Usage: python benchmarks/assignment_ceiling.py [--hidden 128] [--layers 6] [--epochs 14]
@@ -40,11 +41,30 @@ def overlap_with_chi2(network: np.ndarray, chi2: np.ndarray, test) -> list[dict]
                          (">=8", test.n_jets >= 8)):
         keep = group & reconstructable.all(1)
         a, b = net_ok[keep], chi2_ok[keep]
-        rows.append({"njets": label, "events": int(keep.sum()),
-                     "both": float((a & b).mean()), "network_only": float((a & ~b).mean()),
-                     "chi2_only": float((~a & b).mean()), "neither": float((~a & ~b).mean()),
-                     "either": float((a | b).mean())})
+        row = {"njets": label, "events": int(keep.sum()),
+               "both": float((a & b).mean()), "network_only": float((a & ~b).mean()),
+               "chi2_only": float((~a & b).mean()), "neither": float((~a & ~b).mean()),
+               "either": float((a | b).mean())}
+        for tag_class, in_class in b_tag_classes(test).items():
+            sel = in_class[keep]
+            row[f"fraction_{tag_class}"] = float(sel.mean())
+            row[f"network_{tag_class}"] = float(a[sel].mean())
+            row[f"chi2_{tag_class}"] = float(b[sel].mean())
+        rows.append(row)
     return rows
+
+
+def b_tag_classes(test) -> dict[str, np.ndarray]:
+    """Events whose two true b jets are the only b-tagged jets (chi2 has one choice of b's),
+    whose true b jets are tagged with other jets besides, and with a true b jet untagged
+    (chi2, which takes tagged jets as the b quarks, cannot be right)."""
+    tagged = test.btag > 0.5
+    b_jets = np.maximum(test.targets[:, [0, 3]], 0)
+    both_tagged = np.take_along_axis(tagged, b_jets, 1).all(1) & (test.targets[:, [0, 3]]
+                                                                  >= 0).all(1)
+    n_tags = tagged.sum(1)
+    return {"b_tags_exact": both_tagged & (n_tags == 2),
+            "b_tags_extra": both_tagged & (n_tags > 2), "b_untagged": ~both_tagged}
 
 
 def main() -> None:
