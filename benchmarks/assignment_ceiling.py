@@ -8,8 +8,9 @@ them) on ``--threads`` threads; the efficiencies by 6 / 7 / >= 8 jets next to ch
 standard (hidden 64, 8 epochs) rows already in the results file, and on fully matched events
 the fractions that the network and chi2 both / only one / neither get right (``either``: what
 a per-event oracle picking the better of the two would reach), also by b-tag class (the two
-true b jets the only tagged ones / tagged among others / one untagged). A finished training is not
-redone (re-running only re-evaluates).
+true b jets the only tagged ones / tagged among others / one untagged), for this network and
+for the standard networks of assignment.py still in the cache (``aihep_seed*``). A finished
+training is not redone (re-running only re-evaluates).
 
 Usage: python benchmarks/assignment_ceiling.py [--hidden 128] [--layers 6] [--epochs 14]
        [--seed 1] [--threads 2]
@@ -108,6 +109,7 @@ def main() -> None:
         train=TrainConfig(epochs=args.epochs, batch_size=256, learning_rate=1e-3,
                           patience=args.epochs, seed=args.seed))
     start = time.perf_counter()
+
     def progress(done: int, total: int, loss: float) -> None:
         if done % 1000 == 0 or done == total:
             print(f"  batch {done}/{total}: loss {loss:.4f}", flush=True)
@@ -118,6 +120,13 @@ def main() -> None:
     rows = efficiencies(predictions, test.targets, test.n_jets, "aihep-spanet", args.seed)
     chi2_predictions, _, _, _ = assign_events(test, "chi2", train_events=train)
     overlap = overlap_with_chi2(predictions, chi2_predictions, test)
+    # the same breakdown for the standard networks of assignment.py still in the cache
+    reference_overlap = {}
+    for run_dir_ref in sorted(CACHE.glob("aihep_seed*")):
+        if (run_dir_ref / "model.pt").is_file():
+            reference, _, _, _ = assign_events(test, "aihep-spanet", run=run_dir_ref)
+            reference_overlap[run_dir_ref.name] = overlap_with_chi2(reference,
+                                                                     chi2_predictions, test)
     run = {"name": name, "hidden": args.hidden, "layers": args.layers,
            "embed_layers": args.embed_layers, "epochs": args.epochs, "seed": args.seed,
            "parameters": trained.parameters, "threads": args.threads,
@@ -128,7 +137,12 @@ def main() -> None:
            "date": utc_now(), "rows": rows, "overlap_with_chi2": overlap}
     old = json.loads(RESULTS.read_text())
     runs = [r for r in old.get("assignment_ceiling", []) if r.get("name") != name] + [run]
-    write_result(RESULTS, {**old, "assignment_ceiling": runs}, old.get("commit"))
+    write_result(RESULTS, {**old, "assignment_ceiling": runs,
+                           "assignment_overlap_reference": {
+                               **old.get("assignment_overlap_reference", {}),
+                               **{name_ref: {"overlap_with_chi2": value, "commit": commit}
+                                  for name_ref, value in reference_overlap.items()}}},
+                 old.get("commit"))
 
     print("\n| method | njets | matched event eff. | all events |")
     print("|---|---|---|---|")
@@ -143,9 +157,11 @@ def main() -> None:
                      for subset in ("matched", "all")]
             print(f"| {label} | {njets} | {cells[0]:.3f} | {cells[1]:.3f} |")
     print("\nfully matched events: fraction right by both, by one only, by neither")
-    for row in overlap:
-        print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                               for k, v in row.items()))
+    for label, table in ((name, overlap), *reference_overlap.items()):
+        print(label)
+        for row in table:
+            print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                   for k, v in row.items()))
 
 
 if __name__ == "__main__":
