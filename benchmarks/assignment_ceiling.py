@@ -12,8 +12,11 @@ true b jets the only tagged ones / tagged among others / one untagged), for this
 for the standard networks of assignment.py still in the cache (``aihep_seed*``). A finished
 training is not redone (re-running only re-evaluates).
 
-Usage: python benchmarks/assignment_ceiling.py [--hidden 128] [--layers 6] [--epochs 14]
-       [--seed 1] [--threads 2]
+With ``--train-events N`` the network trains on the first N training events only (10% of them
+for validation): a data-scaling point at the same test set.
+
+Usage: python benchmarks/assignment_ceiling.py [--hidden 128] [--layers 6] [--embed-layers 2]
+       [--epochs 14] [--seed 1] [--threads 2] [--train-events N]
 Writes the ``assignment_ceiling`` part of benchmarks/results/event_model.json.
 """
 
@@ -76,6 +79,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--train-events", type=int, default=None,
+                        help="train on the first N training events only (a data-scaling "
+                        "point; default all of them)")
     args = parser.parse_args()
     import torch
 
@@ -98,10 +104,16 @@ def main() -> None:
     events = data.read()
     test = events.select(np.arange(len(events) - setup["test"], len(events)))
     train = events.select(np.arange(len(events) - setup["test"]))
-    if not (CACHE / "train.h5").is_file():
-        write_events(CACHE / "train.h5", train)
-    torch.set_num_threads(args.threads)
+    train_h5 = CACHE / "train.h5"
+    if not train_h5.is_file():
+        write_events(train_h5, train)
     name = f"h{args.hidden}_l{args.layers}_e{args.epochs}_seed{args.seed}"
+    if args.train_events is not None and args.train_events < len(train):
+        train_h5 = CACHE / f"train_first{args.train_events}.h5"
+        if not train_h5.is_file():
+            write_events(train_h5, train.select(np.arange(args.train_events)))
+        name += f"_n{args.train_events}"
+    torch.set_num_threads(args.threads)
     run_dir = CACHE / f"ceiling_{name}"
     config = AssignTrainConfig(
         model=AssignmentModelConfig(hidden=args.hidden, layers=args.layers,
@@ -114,7 +126,7 @@ def main() -> None:
         if done % 1000 == 0 or done == total:
             print(f"  batch {done}/{total}: loss {loss:.4f}", flush=True)
 
-    trained = train_file(CACHE / "train.h5", run_dir, config, progress)
+    trained = train_file(train_h5, run_dir, config, progress)
     print(f"trained in {(time.perf_counter() - start) / 60:.1f} min")
     predictions, _, seconds, _ = assign_events(test, "aihep-spanet", run=run_dir)
     rows = efficiencies(predictions, test.targets, test.n_jets, "aihep-spanet", args.seed)
@@ -129,6 +141,7 @@ def main() -> None:
                                                                      chi2_predictions, test)
     run = {"name": name, "hidden": args.hidden, "layers": args.layers,
            "embed_layers": args.embed_layers, "epochs": args.epochs, "seed": args.seed,
+           "train_events": args.train_events or len(train),
            "parameters": trained.parameters, "threads": args.threads,
            "train_minutes": sum(trained.epoch_seconds) / 60,
            "epoch_seconds": trained.epoch_seconds,
