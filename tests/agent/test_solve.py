@@ -14,7 +14,14 @@ from aihep.agent.solve import discover_task, evaluate, solve
 from aihep.errors import InputError
 
 FAST = {"n_folds": 2, "n_toys": 20, "keep_fraction": 0.05, "scan_range_gev": [3100, 3900],
-        "classifier": {"n_ensemble": 1, "max_iter": 60}}
+        "classifier": {"n_ensemble": 1, "max_iter": 60}, "opinion_seeds": 1,
+        # the fallback hunts (CATHODE, autoencoder) run as trials of the answer whatever the
+        # first one found: one small flow and a short autoencoder training keep them minutes
+        # (the default 3-flow CATHODE mixture took ~10 min of this module's setup)
+        "flow": {"ensemble": 1, "transforms": 2, "hidden_features": [32, 32],
+                 "train": {"epochs": 8, "batch_size": 256, "patience": 3}},
+        "outlier": {"autoencoder": {"train": {"epochs": 8, "batch_size": 256,
+                                              "learning_rate": 3e-3, "patience": 3}}}}
 COLUMNS = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
 
 

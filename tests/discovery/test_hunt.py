@@ -263,12 +263,16 @@ def test_cli_hunt_on_lhco_csv_and_bad_reference(tmp_path):
     out = tmp_path / "hunt"
     out.mkdir()  # what a hunt killed mid-run leaves behind: re-running it must work
     (out / ".progress.json").write_text('{"what": "scored cwola", "done": 1, "total": 4}')
+    small = tmp_path / "small.yaml"  # fewer, smaller classifiers through --config
+    small.write_text("folds: 3\nensemble: 1\ntoys: 20\n")
     result = runner.invoke(app, ["hunt", str(tmp_path / "data.csv"), "--labels",
-                                 str(tmp_path / "labels.csv"), "-m", "supervised", "--toys",
-                                 "20", "--keep-fraction", "0.05", "--sr", "3300,3700",
-                                 "--out", str(out), "--json"])
+                                 str(tmp_path / "labels.csv"), "-m", "supervised",
+                                 "--config", str(small), "--keep-fraction", "0.05", "--sr",
+                                 "3300,3700", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "results.json").read_text())["best_trial"]["method"] == "supervised"
+    resolved = json.loads((out / "manifest.json").read_text())["config"]
+    assert resolved["n_folds"] == 3 and resolved["classifier"]["n_ensemble"] == 1
     assert not (out / ".progress.json").exists()
 
     bad_ref = tmp_path / "ref.csv"

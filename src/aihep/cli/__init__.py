@@ -221,6 +221,10 @@ def hunt_command(
     toys: Annotated[int, typer.Option(help="pseudo-experiments per bump hunt")] = 200,
     classifier: Annotated[str, typer.Option(
         help="hgb (HistGradientBoosting) | mlp (PyTorch perceptron)")] = "hgb",
+    folds: Annotated[int, typer.Option(
+        help="cross-training folds: each event is scored by classifiers that never saw it")
+    ] = 5,
+    ensemble: Annotated[int, typer.Option(help="classifiers averaged per fold")] = 5,
     signal_shape: Annotated[str, typer.Option(
         help="gaussian | crystal-ball: signal shape of extraction fits and limits")
     ] = "gaussian",
@@ -266,8 +270,9 @@ def hunt_command(
             region = (lo, hi)
         config = validated(HuntConfig, methods=tuple(methods), signal_region_gev=region,
                            sr_scan=sr_scan, bump_scan=bump_scan,
-                           keep_fraction=keep_fraction, n_toys=toys,
-                           classifier={"kind": classifier}, signal_shape=signal_shape,
+                           keep_fraction=keep_fraction, n_toys=toys, n_folds=folds,
+                           classifier={"kind": classifier, "n_ensemble": ensemble},
+                           signal_shape=signal_shape,
                            limit_masses_gev=tuple(limit_mass) if limit_mass else None,
                            seed=seed)
         engine = ExecutorConfig(kind="local" if workers > 1 else "serial",
