@@ -18,7 +18,10 @@ from aihep.agent.replay import replay
 from aihep.agent.runner import verify_run
 
 FAST = {"n_folds": 2, "n_toys": 20, "keep_fraction": 0.05, "scan_range_gev": [3100, 3900],
-        "classifier": {"n_ensemble": 1, "max_iter": 40}}
+        "classifier": {"n_ensemble": 1, "max_iter": 40},
+        # no CLs limits after an empty hunt (pyhf at every window: most of a background-only
+        # hunt's time; the limits tool has its own test) and one second-opinion seed
+        "limits": False, "opinion_seeds": 1}
 
 
 def _write_table(path, n_bkg: int, n_sig: int, seed: int):

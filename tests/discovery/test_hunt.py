@@ -73,10 +73,10 @@ def test_autoencoder_hunt_with_reference_finds_the_resonance():
     from aihep.discovery.outliers import OutlierConfig
     from aihep.nn.train import TrainConfig
 
-    ae = AutoencoderConfig(train=TrainConfig(epochs=20, learning_rate=3e-3, patience=4))
+    ae = AutoencoderConfig(train=TrainConfig(epochs=12, learning_rate=3e-3, patience=4))
     config = FAST.model_copy(update={"methods": ("ae",), "outlier": OutlierConfig(
         autoencoder=ae)})
-    result = hunt(_table(30000, 500, 3), config, reference=_table(30000, 0, 4))
+    result = hunt(_table(20000, 400, 3), config, reference=_table(20000, 0, 4))
     assert result.discovery
     assert abs(result.extraction.mass.value - 3500.0) < 0.05 * 3500.0
     assert set(result.method_scores) == {"ae"}
@@ -105,7 +105,7 @@ def test_background_only_reports_no_discovery():
 def test_parallel_trials_equal_serial():
     from aihep.workflow.executor import ExecutorConfig
 
-    table = _table(15000, 300, 5)
+    table = _table(8000, 200, 5)  # equality only: a small table
     config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": (3100.0, 3900.0),
                                      "n_toys": 20})
     serial = hunt(table, config)

@@ -55,11 +55,53 @@ def _new_model(config: ClassifierConfig, seed: int):
         validation_fraction=0.2, random_state=seed)
 
 
+MAX_BINS = 255
+"""HistGradientBoosting's default number of bins per feature."""
+
+
+def weighted_bin_edges(x: np.ndarray, weights: np.ndarray,
+                       max_bins: int = MAX_BINS) -> list[np.ndarray | None]:
+    """Per feature, the thresholds at the weighted quantiles k / max_bins (k = 1..max_bins-1)
+    of ``x`` (n, d); None for a feature with at most ``max_bins`` distinct values.
+
+    The boosted trees bin every feature into ``max_bins`` quantiles before training. With
+    sample weights scikit-learn (1.9) finds each quantile with a sort of its own, ~250 sorts
+    per feature and fit: nine tenths of a hunt's classifier time. One sort per feature here,
+    then :func:`apply_bins`, gives the trees a feature with <= max_bins distinct values, which
+    they keep as their bins: the same weighted quantiles at a fraction of the cost."""
+    edges: list[np.ndarray | None] = []
+    levels = np.arange(1, max_bins) / max_bins
+    for column in np.asarray(x, dtype=float).T:
+        order = np.argsort(column, kind="stable")
+        values = column[order]
+        if len(np.unique(values)) <= max_bins:
+            edges.append(None)
+            continue
+        cdf = np.cumsum(weights[order])
+        at = np.searchsorted(cdf / cdf[-1], levels)
+        edges.append(np.unique(values[np.minimum(at, len(values) - 1)]))
+    return edges
+
+
+def apply_bins(x: np.ndarray, edges: list[np.ndarray | None]) -> np.ndarray:
+    """Each value replaced by its bin index (value <= threshold i: bin i), as floats."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] != len(edges):
+        msg = f"expected {len(edges)} feature columns, got shape {x.shape}"
+        raise ValueError(msg)
+    return np.column_stack([column if e is None else np.searchsorted(e, column, side="left")
+                            .astype(float) for column, e in zip(x.T, edges, strict=True)])
+
+
 def _fit_predict(config: ClassifierConfig, x_train: np.ndarray, y_train: np.ndarray,
                  x_eval: list[np.ndarray], seed: int) -> list[np.ndarray]:
     """Train an ensemble, return its mean probability of class 1 on each eval array."""
     weights = np.where(y_train == 1, 0.5 / max(y_train.mean(), 1e-12),
                        0.5 / max(1 - y_train.mean(), 1e-12))
+    if config.kind == "hgb" and len(x_train):
+        edges = weighted_bin_edges(x_train, weights)
+        x_train = apply_bins(x_train, edges)
+        x_eval = [apply_bins(x, edges) if len(x) else x for x in x_eval]
     outputs = [np.zeros(len(x)) for x in x_eval]
     for member in range(config.n_ensemble):
         model = _new_model(config, seed * 1000 + member)
