@@ -16,6 +16,9 @@ from aihep.agent.runner import RECORD, verify_run
 from aihep.discovery.hunt import HuntConfig
 from aihep.workflow.provenance import read_entries
 
+# the planner is under test, not the hunt: one signal-region window instead of a scan of three
+FAST = {**FAST, "scan_range_gev": [3300, 3700]}
+
 
 class FakeModel:
     """Replays scripted replies: (tool name, arguments) or (None, None) to stop."""

@@ -332,7 +332,7 @@ def test_inverted_signal_region_is_named(tmp_path, sr):
     assert "0 <= LO < HI" in result.stderr and not (tmp_path / "h").exists()
 
 
-@pytest.mark.parametrize("mass", [2900.0, 4600.0])
+@pytest.mark.parametrize("mass", [pytest.param(2900.0, marks=pytest.mark.slow), 4600.0])
 def test_a_resonance_away_from_3p5_tev_is_found_with_the_scan_range_from_the_data(mass):
     table = _table(20000, 400, 11, mass_gev=mass)
     config = FAST.model_copy(update={"sr_scan": True, "scan_range_gev": None})
