@@ -22,6 +22,7 @@ FAST = {"n_folds": 2, "n_toys": 20, "keep_fraction": 0.05, "scan_range_gev": [31
                  "train": {"epochs": 8, "batch_size": 256, "patience": 3}},
         "outlier": {"autoencoder": {"train": {"epochs": 8, "batch_size": 256,
                                               "learning_rate": 3e-3, "patience": 3}}}}
+N_BKG, N_SIG = 10000, 300  # the task's events: background, injected resonance (3.5 TeV)
 COLUMNS = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
 
 
@@ -42,12 +43,12 @@ def solved(tmp_path_factory):
     base = tmp_path_factory.mktemp("task")
     task = base / "task"
     task.mkdir()
-    data = toy_table(15000, 400, 11)
+    data = toy_table(N_BKG, N_SIG, 11)
     _write_csv(task / "events_anomalydetection_challenge.csv", data, shuffle_seed=1)
-    _write_csv(task / "background_only.csv", toy_table(15000, 0, 12))
+    _write_csv(task / "background_only.csv", toy_table(N_BKG, 0, 12))
     labels = base / "labels.csv"
     labels.write_text("index,label\n" + "".join(
-        f"{i},{int(i >= 15000)}\n" for i in range(15400)))
+        f"{i},{int(i >= N_BKG)}\n" for i in range(N_BKG + N_SIG)))
     answers = solve(task, base / "run", seed=2, hunt=FAST)
     return answers, base, labels
 
@@ -75,9 +76,10 @@ def test_solve_finds_the_resonance_and_writes_every_output(solved):
     assert 0 < answers["signal_percentage"] < 10 and answers["n_signal_error"] > 0
     assert answers["n_signal_lower"] < 0 < answers["n_signal_upper"]
     lines = (run / "scores.csv").read_text().splitlines()
-    assert lines[0] == "index,score" and len(lines) == 15401
+    assert lines[0] == "index,score" and len(lines) == N_BKG + N_SIG + 1
     index, scores = np.loadtxt(run / "scores.csv", delimiter=",", skiprows=1).T
-    assert np.array_equal(index, np.arange(15400)) and scores.min() >= 0 and scores.max() <= 1
+    assert np.array_equal(index, np.arange(N_BKG + N_SIG))
+    assert scores.min() >= 0 and scores.max() <= 1
     saved = json.loads((run / "answers.json").read_text())
     assert saved["m_res"] == answers["m_res"]
     report = (run / "report.md").read_text()
@@ -93,7 +95,7 @@ def test_evaluate_beats_an_mjj_window_and_a_tau21_cut(solved):
     inside = metrics["in_signal_region"]["max_sic"]
     assert inside > 1.5 * metrics["tau21_cut_in_signal_region"]["max_sic"]
     assert metrics["all_events"]["max_sic"] > 1.5 * metrics["mjj_window_all_events"]["max_sic"]
-    assert metrics["n_signal_true"] == 400
+    assert metrics["n_signal_true"] == N_SIG
 
 
 def test_cli_agent_solve_and_evaluate(solved, tmp_path):

@@ -73,10 +73,10 @@ def test_autoencoder_hunt_with_reference_finds_the_resonance():
     from aihep.discovery.outliers import OutlierConfig
     from aihep.nn.train import TrainConfig
 
-    ae = AutoencoderConfig(train=TrainConfig(epochs=12, learning_rate=3e-3, patience=4))
+    ae = AutoencoderConfig(train=TrainConfig(epochs=10, learning_rate=3e-3, patience=4))
     config = FAST.model_copy(update={"methods": ("ae",), "outlier": OutlierConfig(
         autoencoder=ae)})
-    result = hunt(_table(20000, 400, 3), config, reference=_table(20000, 0, 4))
+    result = hunt(_table(15000, 350, 3), config, reference=_table(15000, 0, 4))
     assert result.discovery
     assert abs(result.extraction.mass.value - 3500.0) < 0.05 * 3500.0
     assert set(result.method_scores) == {"ae"}
