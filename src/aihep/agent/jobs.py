@@ -1,10 +1,11 @@
 """Tool calls as monitored jobs: a child process (or a Dask task), timeouts, limits, retries.
 
 A job runs ``function(**arguments)`` away from the agent. ``kind="process"`` starts a fresh
-``spawn`` process whose CPU time and address space are capped with rlimits (the policy's
-per-call limits, enforced by the kernel: a runaway call is killed with SIGXCPU / fails to
-allocate) and whose wall time is watched by the parent (the process is killed at the
-timeout). ``kind="dask"`` submits the call to a Dask scheduler (``address``, or a local
+process (forked from a server that imported the job's modules once, or ``spawn``ed:
+:mod:`aihep.workflow.processes`) whose CPU time and address space are capped with rlimits
+(the policy's per-call limits, enforced by the kernel: a runaway call is killed with SIGXCPU
+/ fails to allocate) and whose wall time is watched by the parent (the process is killed at
+the timeout). ``kind="dask"`` submits the call to a Dask scheduler (``address``, or a local
 cluster) and waits with the same timeout. Timeouts and crashes are retried a bounded number
 of times with exponential backoff; errors of the toolkit itself (bad input: an
 :class:`~aihep.errors.AihepError`) and exhausted CPU limits are not, since a retry would fail
@@ -13,7 +14,6 @@ the same way. ``kind="inline"`` runs in the agent's process (fast tools, debuggi
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 import traceback
 from collections.abc import Callable
@@ -23,6 +23,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from aihep.errors import AihepError
+from aihep.workflow.processes import (
+    ParentState,
+    adopt_parent_state,
+    parent_state,
+    process_context,
+)
 
 JobStatus = Literal["ok", "error", "timeout", "cpu-limit", "crashed"]
 
@@ -40,6 +46,9 @@ class JobConfig(BaseModel):
     backoff_seconds: float = Field(1.0, ge=0, description="first wait; doubles per retry")
     address: str | None = Field(None, description="Dask scheduler (kind='dask'; default: a "
                                 "local cluster)")
+    preload: tuple[str, ...] = Field(
+        (), description="modules the process server imports once, before its first job "
+        "(kind='process'; default: the job function's module); a job starts with them loaded")
 
 
 @dataclass
@@ -67,20 +76,34 @@ def _apply_limits(cpu_seconds: float | None, memory_bytes: int | None) -> None:
 
 
 def _die_with_parent() -> None:
-    """Linux: the job is killed when the agent process dies (no orphaned work)."""
+    """The job is killed when the agent process dies (no orphaned work): Linux's parent-death
+    signal, and a thread that waits on the agent's end of the start pipe (a job forked by the
+    process server is the server's child, and the server outlives the agent while a job runs)."""
     import ctypes
+    import multiprocessing
+    import os
     import signal
     import sys
+    import threading
 
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    agent = multiprocessing.parent_process()
+    if agent is not None:
+        def watch() -> None:
+            agent.join()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        threading.Thread(target=watch, name="exit-with-agent", daemon=True).start()
 
 
 def _child(conn: Any, function: Callable[..., Any], arguments: dict[str, Any],
-           cpu_seconds: float | None, memory_bytes: int | None) -> None:
+           cpu_seconds: float | None, memory_bytes: int | None,
+           state: ParentState | None = None) -> None:
     """Entry point of a job process: apply limits, run, send (status, output, message)."""
     try:
+        adopt_parent_state(state)
         _die_with_parent()
         _apply_limits(cpu_seconds, memory_bytes)
         conn.send(("ok", _jsonable(function(**arguments)), ""))
@@ -98,10 +121,11 @@ def _attempt_process(function: Callable[..., Any], arguments: dict[str, Any],
                      config: JobConfig) -> tuple[JobStatus, Any, str]:
     import signal
 
-    context = multiprocessing.get_context("spawn")
+    context = process_context(config.preload or (function.__module__,))
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(send, function, arguments,
-                                                   config.cpu_seconds, config.memory_bytes))
+    process = context.Process(  # type: ignore[attr-defined]
+        target=_child, args=(send, function, arguments, config.cpu_seconds,
+                             config.memory_bytes, parent_state(context)))
     process.start()
     send.close()
     deadline = None if config.timeout_seconds is None else (

@@ -146,7 +146,11 @@ class ToolRunner:
             except AihepError as exc:
                 return CallResult(tool.name, "error", message=str(exc))
         cpu = min(tool.cpu_seconds, self.policy.max_cpu_seconds_per_call)
+        # the process server imports every job tool's module once, before the first job
+        modules = tuple(sorted({t.function.__module__ for t in self.registry.tools.values()
+                                if t.job}))
         config = self.jobs.model_copy(update={
+            "preload": self.jobs.preload or modules,
             "cpu_seconds": self.jobs.cpu_seconds or cpu,
             "memory_bytes": self.jobs.memory_bytes or self.policy.max_memory_bytes_per_call})
         outcome = run_job(tool.function, {**tool.call_arguments(parsed), **context}, config)

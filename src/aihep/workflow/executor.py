@@ -10,13 +10,13 @@ functions; they should write their own outputs (shared file system) and return s
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aihep.errors import ConfigError
+from aihep.workflow.processes import adopt_parent_state, parent_state, process_context
 
 ExecutorKind = Literal["serial", "local", "dask-local", "slurm", "htcondor"]
 
@@ -68,15 +68,32 @@ class SerialExecutor:
 
 
 class ProcessExecutor:
-    """Local worker processes (``spawn`` start method: no state leaks from the parent)."""
+    """Local worker processes: forked warm from the process server, or spawned; no state leaks
+    from the parent either way (:mod:`aihep.workflow.processes`). The pool starts with the
+    first tasks; the server (if this process has none yet) preloads the task function's module
+    and, for tuple items, the modules of the functions they carry (the chunk engine's
+    producer)."""
 
     def __init__(self, n_workers: int) -> None:
         self.n_workers = n_workers
-        self._pool = cf.ProcessPoolExecutor(
-            max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _started(self, fn: Callable[[Any], Any], first: Any) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            carried = [getattr(f, "__module__", None) for f in first if callable(f)] \
+                if isinstance(first, tuple) else []
+            context = process_context([fn.__module__, *(m for m in carried if m)])
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=self.n_workers, mp_context=context,
+                initializer=adopt_parent_state, initargs=(parent_state(context),))
+        return self._pool
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        futures = [self._pool.submit(fn, item) for item in items]
+        items = list(items)
+        if not items:
+            return
+        pool = self._started(fn, items[0])
+        futures = [pool.submit(fn, item) for item in items]
         try:
             for future in cf.as_completed(futures):
                 yield future.result()
@@ -85,7 +102,8 @@ class ProcessExecutor:
                 future.cancel()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 LOCAL_CLUSTER_OPTIONS = ("memory_limit", "local_directory", "silence_logs", "host",
