@@ -14,6 +14,7 @@ import warnings
 import pytest
 
 from aihep.agent.jobs import JobConfig, run_job
+from aihep.errors import ConfigError
 from aihep.workflow.executor import ProcessExecutor
 from aihep.workflow.processes import start_method
 
@@ -99,3 +100,9 @@ def test_the_start_method_can_be_switched_off(monkeypatch):
     assert start_method() == "spawn"
     monkeypatch.delenv("AIHEP_START_METHOD")
     assert start_method() == "forkserver"
+    monkeypatch.setenv("AIHEP_START_METHOD", "fork")  # not offered: forking a parent's state
+    with pytest.raises(ConfigError, match="AIHEP_START_METHOD: expected 'forkserver' or "
+                       "'spawn', not 'fork'"):
+        start_method()
+    with pytest.raises(ConfigError, match="AIHEP_START_METHOD"):
+        ProcessExecutor(2)  # refused before a command writes anything

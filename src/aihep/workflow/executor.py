@@ -16,7 +16,12 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aihep.errors import ConfigError
-from aihep.workflow.processes import adopt_parent_state, parent_state, process_context
+from aihep.workflow.processes import (
+    adopt_parent_state,
+    parent_state,
+    process_context,
+    start_method,
+)
 
 ExecutorKind = Literal["serial", "local", "dask-local", "slurm", "htcondor"]
 
@@ -75,6 +80,7 @@ class ProcessExecutor:
     producer)."""
 
     def __init__(self, n_workers: int) -> None:
+        start_method()  # a bad AIHEP_START_METHOD is an error before anything is written
         self.n_workers = n_workers
         self._pool: cf.ProcessPoolExecutor | None = None
 

@@ -29,12 +29,18 @@ from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import Any
 
+from aihep.errors import ConfigError
+
 _preloaded: tuple[str, ...] | None = None
 
 
 def start_method() -> str:
     """``forkserver`` on Linux unless ``AIHEP_START_METHOD=spawn``; else ``spawn``."""
     wanted = os.environ.get("AIHEP_START_METHOD", "forkserver")
+    if wanted not in ("forkserver", "spawn"):
+        msg = (f"environment variable AIHEP_START_METHOD: expected 'forkserver' or 'spawn', "
+               f"not {wanted!r}")
+        raise ConfigError(msg)
     return "forkserver" if wanted == "forkserver" and sys.platform.startswith("linux") \
         else "spawn"
 
